@@ -1,0 +1,64 @@
+//! Vector clocks, one component per goroutine of the execution.
+
+/// A goroutine's logical time: component `g` counts the release operations of goroutine `g` that
+/// happen before the clock's owner's current point.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VectorClock(Vec<u32>);
+
+impl VectorClock {
+    /// The component of goroutine `g` (0 when never seen).
+    pub fn get(&self, g: usize) -> u32 {
+        self.0.get(g).copied().unwrap_or(0)
+    }
+
+    /// Sets the component of goroutine `g`.
+    pub fn set(&mut self, g: usize, value: u32) {
+        if self.0.len() <= g {
+            self.0.resize(g + 1, 0);
+        }
+        self.0[g] = value;
+    }
+
+    /// Advances goroutine `g`'s own component, after a release: later accesses of `g` are then not
+    /// covered by what the release published.
+    pub fn tick(&mut self, g: usize) {
+        let v = self.get(g);
+        self.set(g, v + 1);
+    }
+
+    /// Pointwise maximum (acquire).
+    pub fn join(&mut self, other: &VectorClock) {
+        if self.0.len() < other.0.len() {
+            self.0.resize(other.0.len(), 0);
+        }
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a = (*a).max(*b);
+        }
+    }
+
+    /// Whether the event `(g, epoch)` happens before (or is) the point this clock describes.
+    pub fn covers(&self, g: usize, epoch: u32) -> bool {
+        epoch <= self.get(g)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::VectorClock;
+
+    #[test]
+    fn join_is_pointwise_max_and_covers_follows() {
+        let mut a = VectorClock::default();
+        a.set(0, 3);
+        let mut b = VectorClock::default();
+        b.set(1, 2);
+        b.set(0, 1);
+        assert!(!a.covers(1, 1));
+        a.join(&b);
+        assert_eq!((a.get(0), a.get(1)), (3, 2));
+        assert!(a.covers(1, 2));
+        assert!(!a.covers(1, 3));
+        a.tick(1);
+        assert_eq!(a.get(1), 3);
+    }
+}

@@ -1,0 +1,318 @@
+//! Exploration: run a model closure under a strategy, get an [`Outcome`] back.
+//!
+//! Each execution gets a fresh [`Execution`](crate::runtime) whose main goroutine is the closure.
+//! A failure (a data race, a panic or failed assertion, a deadlock) ends the exploration and is
+//! returned as a value; it never aborts the test process.
+
+mod hook;
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
+
+use crate::facade::{Backend, SHUTTLE_STACK_SIZE};
+use crate::report::{FailureKind, RaceReport};
+use crate::runtime::{self, Execution};
+
+/// loom's per-execution branch limit; its default (1,000) is too small for executor models.
+const LOOM_MAX_BRANCHES: usize = 100_000;
+
+/// How to explore a model's interleavings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// loom's DPOR, exhaustive up to the preemption bound (`None`: unbounded), optionally capped.
+    Loom {
+        /// At most this many preemptions per execution.
+        preemption_bound: Option<usize>,
+        /// Stop after this many executions (the search is then not exhaustive).
+        max_executions: Option<u64>,
+        /// Stop after this much wall time (the search is then not exhaustive).
+        max_duration: Option<Duration>,
+    },
+    /// shuttle's uniform random scheduler.
+    ShuttleRandom {
+        /// Seed of the first execution; the run is a function of it.
+        seed: u64,
+        /// Number of executions.
+        iterations: u64,
+    },
+    /// shuttle's PCT scheduler (probabilistic concurrency testing).
+    ShuttlePct {
+        /// Seed of the first execution.
+        seed: u64,
+        /// Number of executions.
+        iterations: u64,
+        /// Bug depth (number of priority change points plus one).
+        depth: usize,
+    },
+    /// shuttle's naive depth-first enumeration (no preemption bound, no reduction).
+    ShuttleDfs {
+        /// Stop after this many executions.
+        max_executions: Option<u64>,
+    },
+    /// Plain OS threads, `iterations` times: real parallelism, no schedule control.
+    Std {
+        /// Number of executions.
+        iterations: u64,
+    },
+}
+
+impl Strategy {
+    /// loom with a preemption bound and no caps.
+    pub fn loom(preemption_bound: usize) -> Strategy {
+        Strategy::Loom { preemption_bound: Some(preemption_bound), max_executions: None, max_duration: None }
+    }
+
+    /// shuttle random with a seed.
+    pub fn random(seed: u64, iterations: u64) -> Strategy {
+        Strategy::ShuttleRandom { seed, iterations }
+    }
+
+    /// shuttle PCT with a seed.
+    pub fn pct(seed: u64, iterations: u64, depth: usize) -> Strategy {
+        Strategy::ShuttlePct { seed, iterations, depth }
+    }
+
+    /// The backend the strategy runs on.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Strategy::Loom { .. } => Backend::Loom,
+            Strategy::ShuttleRandom { .. } | Strategy::ShuttlePct { .. } | Strategy::ShuttleDfs { .. } => {
+                Backend::Shuttle
+            }
+            Strategy::Std { .. } => Backend::Std,
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Strategy::Loom { preemption_bound, max_executions, max_duration } => {
+                write!(f, "loom(")?;
+                match preemption_bound {
+                    Some(b) => write!(f, "preemption bound {b}")?,
+                    None => write!(f, "unbounded")?,
+                }
+                if let Some(m) = max_executions {
+                    write!(f, ", at most {m} executions")?;
+                }
+                if let Some(d) = max_duration {
+                    write!(f, ", at most {d:?}")?;
+                }
+                write!(f, ")")
+            }
+            Strategy::ShuttleRandom { seed, iterations } => {
+                write!(f, "shuttle-random(seed {seed}, {iterations} executions)")
+            }
+            Strategy::ShuttlePct { seed, iterations, depth } => {
+                write!(f, "shuttle-pct(seed {seed}, {iterations} executions, depth {depth})")
+            }
+            Strategy::ShuttleDfs { max_executions: Some(m) } => write!(f, "shuttle-dfs(at most {m} executions)"),
+            Strategy::ShuttleDfs { max_executions: None } => write!(f, "shuttle-dfs"),
+            Strategy::Std { iterations } => write!(f, "std({iterations} executions)"),
+        }
+    }
+}
+
+/// A failed execution.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// The 1-based index of the failing execution within the exploration.
+    pub execution: u64,
+    /// What went wrong.
+    pub kind: FailureKind,
+}
+
+/// What an exploration found.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The strategy that ran.
+    pub strategy: Strategy,
+    /// Executions run, the failing one included.
+    pub executions: u64,
+    /// Wall time of the whole exploration.
+    pub elapsed: Duration,
+    /// Whether the search covered every schedule it promises to (loom up to its preemption bound,
+    /// shuttle DFS without a cap) and found no failure.
+    pub exhaustive: bool,
+    /// The first failure, if any.
+    pub failure: Option<Failure>,
+}
+
+impl Outcome {
+    /// The data race found, if the failure is one.
+    pub fn race(&self) -> Option<&RaceReport> {
+        self.failure.as_ref().and_then(|f| f.kind.race())
+    }
+
+    /// Executions per second.
+    pub fn executions_per_second(&self) -> f64 {
+        self.executions as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scope = if self.exhaustive { ", exhaustive" } else { "" };
+        match &self.failure {
+            None => write!(f, "{}: pass, {} executions{scope} in {:.2?}", self.strategy, self.executions, self.elapsed),
+            Some(fail) => write!(
+                f,
+                "{}: {} in execution {} of {} ({:.2?})\n{}",
+                self.strategy,
+                fail.kind.name(),
+                fail.execution,
+                self.executions,
+                self.elapsed,
+                fail.kind
+            ),
+        }
+    }
+}
+
+/// Explores `model` under `strategy` and returns what it found. `model` is the main goroutine of
+/// every execution; it builds its own primitives and checked memory, and spawns with [`crate::go::go`].
+pub fn explore<F>(strategy: &Strategy, model: F) -> Outcome
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    hook::install();
+    let backend = strategy.backend();
+    let executions = Arc::new(AtomicU64::new(0));
+    let last: Arc<Mutex<Option<Arc<Execution>>>> = Arc::default();
+    let body = {
+        let (executions, last) = (executions.clone(), last.clone());
+        move || {
+            executions.fetch_add(1, Ordering::Relaxed);
+            let exec = Execution::start(backend);
+            *last.lock() = Some(exec.clone());
+            model();
+            if backend == Backend::Std {
+                // Goroutines still running when main returns die with the program, as in Go.
+                exec.abort();
+            }
+        }
+    };
+    let start = Instant::now();
+    let result = catch_unwind(AssertUnwindSafe(|| run(strategy, body)));
+    runtime::set_current(None);
+    let elapsed = start.elapsed();
+    let executions = executions.load(Ordering::Relaxed);
+    let failure =
+        result.err().map(|payload| Failure { execution: executions, kind: classify(last.lock().take(), &*payload) });
+    let capped = match strategy {
+        Strategy::Loom { max_executions, max_duration, .. } => {
+            max_executions.is_some_and(|m| executions >= m) || max_duration.is_some_and(|d| elapsed >= d)
+        }
+        Strategy::ShuttleDfs { max_executions } => max_executions.is_some_and(|m| executions >= m),
+        _ => true,
+    };
+    Outcome { strategy: strategy.clone(), executions, elapsed, exhaustive: failure.is_none() && !capped, failure }
+}
+
+fn run(strategy: &Strategy, body: impl Fn() + Send + Sync + 'static) {
+    let shuttle_config = || {
+        let mut c = shuttle::Config::new();
+        c.stack_size = SHUTTLE_STACK_SIZE;
+        c.failure_persistence = shuttle::FailurePersistence::None;
+        c.silence_warnings = true;
+        c
+    };
+    use shuttle::scheduler::{DfsScheduler, PctScheduler, RandomScheduler};
+    let n = |x: u64| usize::try_from(x).unwrap_or(usize::MAX);
+    match strategy {
+        Strategy::Loom { preemption_bound, max_executions, max_duration } => {
+            let mut b = loom::model::Builder::new();
+            b.preemption_bound = *preemption_bound;
+            b.max_branches = LOOM_MAX_BRANCHES;
+            // loom stops before starting execution `max_permutations`; it checks its caps only
+            // every `checkpoint_interval` executions.
+            b.max_permutations = max_executions.map(|m| n(m).saturating_add(1));
+            b.max_duration = *max_duration;
+            b.checkpoint_interval = 1;
+            b.checkpoint_file = None;
+            b.check(body);
+        }
+        Strategy::ShuttleRandom { seed, iterations } => {
+            let scheduler = Quiet(Some(RandomScheduler::new_from_seed(*seed, n(*iterations))));
+            shuttle::Runner::new(scheduler, shuttle_config()).run(body);
+        }
+        Strategy::ShuttlePct { seed, iterations, depth } => {
+            shuttle::Runner::new(PctScheduler::new_from_seed(*seed, *depth, n(*iterations)), shuttle_config())
+                .run(body);
+        }
+        Strategy::ShuttleDfs { max_executions } => {
+            shuttle::Runner::new(DfsScheduler::new(max_executions.map(n), false), shuttle_config()).run(body);
+        }
+        Strategy::Std { iterations } => {
+            for _ in 0..*iterations {
+                body();
+            }
+        }
+    }
+}
+
+/// Leaks the wrapped scheduler when dropped during a panic: shuttle's random scheduler then prints
+/// replay instructions for shuttle's own API, which do not apply (the outcome carries the failure).
+struct Quiet<S>(Option<S>);
+
+impl<S: Scheduler> Scheduler for Quiet<S> {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        self.0.as_mut().expect("scheduler present").new_execution()
+    }
+
+    fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
+        self.0.as_mut().expect("scheduler present").next_task(runnable, current, is_yielding)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0.as_mut().expect("scheduler present").next_u64()
+    }
+}
+
+impl<S> Drop for Quiet<S> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            std::mem::forget(self.0.take());
+        }
+    }
+}
+
+/// Turns what an execution recorded (and the payload that ended the exploration) into a failure.
+fn classify(exec: Option<Arc<Execution>>, payload: &(dyn std::any::Any + Send)) -> FailureKind {
+    let recorded = exec.as_ref().and_then(|e| {
+        let mut st = e.state.lock();
+        let kind = st.failure.take()?;
+        Some(match kind {
+            FailureKind::Panic { message, .. } if is_deadlock(&message) => {
+                FailureKind::Deadlock { goroutines: st.blocked(), message: first_line(&message) }
+            }
+            other => other,
+        })
+    });
+    recorded.unwrap_or_else(|| {
+        let message = hook::payload_message(payload);
+        if is_deadlock(&message) {
+            let goroutines = exec.map(|e| e.state.lock().blocked()).unwrap_or_default();
+            FailureKind::Deadlock { goroutines, message: first_line(&message) }
+        } else {
+            FailureKind::Panic { goroutine: None, message, location: None }
+        }
+    })
+}
+
+/// loom says `deadlock; threads = …`, shuttle `deadlock! blocked tasks: …`.
+fn is_deadlock(message: &str) -> bool {
+    message.starts_with("deadlock")
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or_default().to_string()
+}

@@ -1,0 +1,242 @@
+//! The scheduler facade: the handful of backend operations everything else is built on.
+//!
+//! A backend is chosen at run time by the explorer, so one test binary runs loom, shuttle and plain
+//! std threads. The facade is deliberately smaller than `std::sync`: goroutines (spawn, join, park,
+//! unpark, yield), a scheduling-point token, a per-goroutine slot for the harness's goroutine id, and
+//! a nondeterministic choice. The Go primitives keep their state in plain `parking_lot` locks, which
+//! no backend sees, and block through `park`, so:
+//!
+//! - no backend lock is ever held when a backend detects a deadlock (loom aborts the process when a
+//!   deadlock unwinds through a held loom `MutexGuard`);
+//! - each primitive operation is exactly one scheduling point (one [`Token::touch`]), the same as a
+//!   raw loom or shuttle mutex operation;
+//! - the backends' own happens-before edges never leak into the race detector.
+//!
+//! Invariant: no `parking_lot` lock is held across any call into this module that can switch
+//! goroutines (`touch`, `park`, `unpark`, `spawn`, `join`, `yield_now`, `choose`). Under loom and
+//! shuttle all goroutines share one OS thread, so a lock held across a switch would deadlock it.
+
+use std::cell::Cell;
+use std::sync::atomic::Ordering;
+
+/// Which scheduler runs the goroutines of an execution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// loom 0.7: exhaustive DPOR exploration, optionally preemption-bounded; at most 4 spawned
+    /// goroutines per execution.
+    Loom,
+    /// shuttle 0.9: randomized (random, PCT) or naive DFS exploration; no goroutine limit.
+    Shuttle,
+    /// Plain OS threads: real parallelism, no control over the schedule (stress runs).
+    Std,
+}
+
+impl Backend {
+    /// The name used in outcomes and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Loom => "loom",
+            Backend::Shuttle => "shuttle",
+            Backend::Std => "std",
+        }
+    }
+}
+
+/// Stack size of loom's spawned goroutines, in machine words (loom's unit), and of shuttle's tasks,
+/// in bytes. The defaults (32 KiB, 60 KiB) are small, and a shuttle overflow is a silent SIGSEGV.
+const LOOM_STACK_WORDS: usize = 64 * 1024;
+const SHUTTLE_STACK_BYTES: usize = 512 * 1024;
+
+/// A scheduling point that also tells loom's DPOR which operations conflict: every primitive owns
+/// one token and touches it (an atomic read-modify-write) before each operation, so operations on
+/// the same primitive are dependent and operations on different primitives are independent.
+pub(crate) enum Token {
+    Loom(loom::sync::atomic::AtomicUsize),
+    Shuttle(shuttle::sync::atomic::AtomicUsize),
+    Std,
+}
+
+impl Token {
+    pub(crate) fn new(backend: Backend) -> Token {
+        match backend {
+            Backend::Loom => Token::Loom(loom::sync::atomic::AtomicUsize::new(0)),
+            Backend::Shuttle => Token::Shuttle(shuttle::sync::atomic::AtomicUsize::new(0)),
+            Backend::Std => Token::Std,
+        }
+    }
+
+    /// Yields to the scheduler, which may switch goroutines here.
+    pub(crate) fn touch(&self) {
+        match self {
+            Token::Loom(a) => {
+                a.fetch_add(1, Ordering::SeqCst);
+            }
+            Token::Shuttle(a) => {
+                a.fetch_add(1, Ordering::SeqCst);
+            }
+            Token::Std => return,
+        }
+        resumed();
+    }
+}
+
+/// A handle that wakes a parked goroutine.
+#[derive(Clone)]
+pub(crate) enum Unparker {
+    Loom(loom::thread::Thread),
+    Shuttle(shuttle::thread::Thread),
+    Std(std::thread::Thread),
+}
+
+impl Unparker {
+    pub(crate) fn current(backend: Backend) -> Unparker {
+        match backend {
+            Backend::Loom => Unparker::Loom(loom::thread::current()),
+            Backend::Shuttle => Unparker::Shuttle(shuttle::thread::current()),
+            Backend::Std => Unparker::Std(std::thread::current()),
+        }
+    }
+
+    pub(crate) fn unpark(&self) {
+        match self {
+            Unparker::Loom(t) => t.unpark(),
+            Unparker::Shuttle(t) => t.unpark(),
+            Unparker::Std(t) => t.unpark(),
+        }
+    }
+}
+
+/// Parks the current goroutine until it is unparked (or, for std, until the timeout; the caller
+/// rechecks its condition either way).
+pub(crate) fn park(backend: Backend) {
+    match backend {
+        Backend::Loom => loom::thread::park(),
+        Backend::Shuttle => shuttle::thread::park(),
+        Backend::Std => std::thread::park_timeout(std::time::Duration::from_millis(50)),
+    }
+    resumed();
+}
+
+/// Lets another goroutine run.
+pub(crate) fn yield_now(backend: Backend) {
+    match backend {
+        Backend::Loom => loom::thread::yield_now(),
+        Backend::Shuttle => shuttle::thread::yield_now(),
+        Backend::Std => std::thread::yield_now(),
+    }
+    resumed();
+}
+
+/// A nondeterministic choice in `0..n`, recorded by the scheduler where it can be. loom cannot
+/// branch on data, so under loom the choice is always 0 (a `select` takes its first ready case).
+pub(crate) fn choose(backend: Backend, n: usize) -> usize {
+    if n <= 1 {
+        return 0;
+    }
+    match backend {
+        Backend::Loom => 0,
+        Backend::Shuttle => {
+            use shuttle::rand::RngCore;
+            (shuttle::rand::thread_rng().next_u64() % n as u64) as usize
+        }
+        Backend::Std => STD_RNG.with(|s| {
+            // xorshift64*: enough for a stress run's select choices.
+            let mut x = s.get();
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            s.set(x);
+            (x.wrapping_mul(0x2545_f491_4f6c_dd1d) % n as u64) as usize
+        }),
+    }
+}
+
+std::thread_local! {
+    /// The goroutine that last resumed on this OS thread: what the panic hook reports, since it must
+    /// not call into loom or shuttle (their state may be borrowed by the panicking code).
+    static RUNNING: Cell<usize> = const { Cell::new(usize::MAX) };
+    static STD_RNG: Cell<u64> = const { Cell::new(0x9e37_79b9_7f4a_7c15) };
+    static STD_GOROUTINE: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+loom::thread_local! {
+    static LOOM_GOROUTINE: Cell<usize> = Cell::new(usize::MAX);
+}
+
+shuttle::thread_local! {
+    static SHUTTLE_GOROUTINE: Cell<usize> = Cell::new(usize::MAX);
+}
+
+/// Records the harness goroutine id of the calling backend thread.
+pub(crate) fn set_goroutine_id(backend: Backend, id: usize) {
+    match backend {
+        Backend::Loom => LOOM_GOROUTINE.with(|c| c.set(id)),
+        Backend::Shuttle => SHUTTLE_GOROUTINE.with(|c| c.set(id)),
+        Backend::Std => STD_GOROUTINE.with(|c| c.set(id)),
+    }
+    RUNNING.with(|c| c.set(id));
+}
+
+/// Notes which goroutine runs now, after a point where the backend may have switched.
+fn resumed() {
+    // Only loom and shuttle switch goroutines on one OS thread; std threads set it once.
+    if let Some(b) = crate::runtime::current_backend() {
+        if b != Backend::Std {
+            let g = goroutine_id(b);
+            RUNNING.with(|c| c.set(g));
+        }
+    }
+}
+
+/// The goroutine that last resumed on this OS thread (safe to call from a panic hook).
+pub(crate) fn running_goroutine() -> Option<usize> {
+    RUNNING.try_with(|c| c.get()).ok().filter(|&g| g != usize::MAX)
+}
+
+/// The harness goroutine id of the calling backend thread (`usize::MAX` if none was set).
+pub(crate) fn goroutine_id(backend: Backend) -> usize {
+    match backend {
+        Backend::Loom => LOOM_GOROUTINE.with(|c| c.get()),
+        Backend::Shuttle => SHUTTLE_GOROUTINE.with(|c| c.get()),
+        Backend::Std => STD_GOROUTINE.with(|c| c.get()),
+    }
+}
+
+/// A backend thread's join handle.
+pub(crate) enum RawJoinHandle<T> {
+    Loom(loom::thread::JoinHandle<T>),
+    Shuttle(shuttle::thread::JoinHandle<T>),
+    Std(std::thread::JoinHandle<T>),
+}
+
+impl<T> RawJoinHandle<T> {
+    pub(crate) fn join(self) -> std::thread::Result<T> {
+        let r = match self {
+            RawJoinHandle::Loom(h) => h.join(),
+            RawJoinHandle::Shuttle(h) => h.join(),
+            RawJoinHandle::Std(h) => h.join(),
+        };
+        resumed();
+        r
+    }
+}
+
+/// Starts a backend thread.
+pub(crate) fn spawn<F, T>(backend: Backend, f: F) -> RawJoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match backend {
+        Backend::Loom => {
+            RawJoinHandle::Loom(loom::thread::Builder::new().stack_size(LOOM_STACK_WORDS).spawn(f).expect("loom spawn"))
+        }
+        Backend::Shuttle => RawJoinHandle::Shuttle(
+            shuttle::thread::Builder::new().stack_size(SHUTTLE_STACK_BYTES).spawn(f).expect("shuttle spawn"),
+        ),
+        Backend::Std => RawJoinHandle::Std(std::thread::Builder::new().spawn(f).expect("std spawn")),
+    }
+}
+
+/// The shuttle task stack size the explorer configures (bytes).
+pub(crate) const SHUTTLE_STACK_SIZE: usize = SHUTTLE_STACK_BYTES;

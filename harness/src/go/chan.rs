@@ -1,0 +1,307 @@
+//! Go channels: unbuffered and buffered, with close.
+//!
+//! Happens-before, as Go's race runtime implements the memory model (`runtime/chan.go`):
+//! - buffered, capacity C: each buffer slot has a sync clock that both the send and the receive
+//!   using the slot acquire and then release into, so send k happens before receive k completes
+//!   and receive k happens before send k+C completes, and nothing else;
+//! - unbuffered: send and receive synchronize both ways at the hand-off;
+//! - close releases into the channel's clock, and a receive that returns because the channel is
+//!   closed acquires it;
+//! - a send reads, and close writes, the channel's own address, so an unordered send and close
+//!   are reported as a race, as Go reports them.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::panic::Location;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::{register, unregister, wake_all};
+use crate::detector::clock::VectorClock;
+use crate::detector::Shadow;
+use crate::facade::Token;
+use crate::memory::{check, spec, stop_on_race};
+use crate::report::AccessKind;
+use crate::runtime::{self, block_on, BlockedOn, Execution};
+
+/// A Go channel of `T`. Clones are the same channel.
+pub struct Chan<T> {
+    pub(crate) inner: Arc<Inner<T>>,
+}
+
+impl<T> Clone for Chan<T> {
+    fn clone(&self) -> Self {
+        Chan { inner: self.inner.clone() }
+    }
+}
+
+impl<T> fmt::Debug for Chan<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Chan({}, cap {})", self.inner.label, self.inner.cap)
+    }
+}
+
+pub(crate) struct Inner<T> {
+    pub(crate) token: Token,
+    pub(crate) label: Arc<str>,
+    cap: usize,
+    pub(crate) state: Mutex<State<T>>,
+}
+
+pub(crate) struct State<T> {
+    /// Buffered items (capacity > 0).
+    buf: VecDeque<T>,
+    /// Sync clock per buffer slot; `sendx`/`recvx` index the next slot, as in Go's `hchan`.
+    slots: Vec<VectorClock>,
+    sendx: usize,
+    recvx: usize,
+    /// Unbuffered: senders waiting for a receiver, with a ticket and the sender's released clock.
+    pending: VecDeque<(u64, T, VectorClock)>,
+    /// Unbuffered: tickets taken by a receiver, with the receiver's released clock.
+    taken: Vec<(u64, VectorClock)>,
+    next_ticket: u64,
+    /// Goroutines parked in a plain receive (an unbuffered send in a select is ready only then).
+    receivers: Vec<usize>,
+    closed: bool,
+    close_clock: VectorClock,
+    /// The channel's own address (Go's `c.raceaddr()`): sends read it, close writes it.
+    raceaddr: Shadow,
+    pub(crate) waiters: Vec<usize>,
+}
+
+/// What a non-blocking attempt found.
+pub(crate) enum Try<T> {
+    /// The operation completed (for a receive: the value, or `None` when closed).
+    Done(T),
+    /// The operation cannot proceed yet.
+    Blocked,
+}
+
+impl<T> Chan<T> {
+    /// `make(chan T, capacity)`, named `label` in reports.
+    pub fn new(label: impl Into<String>, capacity: usize) -> Chan<T> {
+        let exec = runtime::current();
+        let label: Arc<str> = label.into().into();
+        let base = exec.alloc_addr(8);
+        Chan {
+            inner: Arc::new(Inner {
+                token: Token::new(exec.backend),
+                label: label.clone(),
+                cap: capacity,
+                state: Mutex::new(State {
+                    buf: VecDeque::with_capacity(capacity),
+                    slots: vec![VectorClock::default(); capacity],
+                    sendx: 0,
+                    recvx: 0,
+                    pending: VecDeque::new(),
+                    taken: Vec::new(),
+                    next_ticket: 0,
+                    receivers: Vec::new(),
+                    closed: false,
+                    close_clock: VectorClock::default(),
+                    raceaddr: Shadow::new(label, base, 1),
+                    waiters: Vec::new(),
+                }),
+            }),
+        }
+    }
+
+    /// `cap(c)`.
+    pub fn cap(&self) -> usize {
+        self.inner.cap
+    }
+
+    /// `len(c)`: the number of buffered items. Not a synchronizing operation.
+    pub fn len(&self) -> usize {
+        self.inner.state.lock().buf.len()
+    }
+
+    /// Whether no items are buffered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `c <- value`: blocks until there is room (buffered) or a receiver takes it (unbuffered).
+    ///
+    /// # Panics
+    /// "send on closed channel", as Go does.
+    #[track_caller]
+    pub fn send(&self, value: T) {
+        let exec = runtime::current();
+        let g = exec.me();
+        self.check_raceaddr(&exec, AccessKind::Read, "runtime.chansend", Location::caller());
+        let mut value = Some(value);
+        let ticket = block_on(&exec, g, || {
+            self.inner.token.touch();
+            let mut st = self.inner.state.lock();
+            unregister(&mut st.waiters, g);
+            match self.inner.try_send(&exec, &mut st, g, &mut value) {
+                Ok(Try::Done(ticket)) => {
+                    let waiters = std::mem::take(&mut st.waiters);
+                    drop(st);
+                    wake_all(&exec, waiters);
+                    Ok(ticket)
+                }
+                Ok(Try::Blocked) => Err(register(&mut st.waiters, g, "chan send", &self.inner.label)),
+                Err(message) => {
+                    drop(st);
+                    panic!("{message}")
+                }
+            }
+        });
+        if let Some(ticket) = ticket {
+            self.inner.await_receiver(&exec, g, ticket);
+        }
+    }
+
+    /// `v, ok := <-c`: blocks until a value arrives (`Some`) or the channel is closed and drained
+    /// (`None`).
+    pub fn recv(&self) -> Option<T> {
+        let exec = runtime::current();
+        let g = exec.me();
+        block_on(&exec, g, || {
+            self.inner.token.touch();
+            let mut st = self.inner.state.lock();
+            unregister(&mut st.receivers, g);
+            unregister(&mut st.waiters, g);
+            match self.inner.try_recv(&exec, &mut st, g) {
+                Try::Done(v) => {
+                    let waiters = std::mem::take(&mut st.waiters);
+                    drop(st);
+                    wake_all(&exec, waiters);
+                    Ok(v)
+                }
+                Try::Blocked => {
+                    st.receivers.push(g);
+                    Err(register(&mut st.waiters, g, "chan receive", &self.inner.label))
+                }
+            }
+        })
+    }
+
+    /// `close(c)`.
+    ///
+    /// # Panics
+    /// "close of closed channel", as Go does.
+    #[track_caller]
+    pub fn close(&self) {
+        let exec = runtime::current();
+        let g = exec.me();
+        self.inner.token.touch();
+        self.check_raceaddr(&exec, AccessKind::Write, "runtime.closechan", Location::caller());
+        let mut st = self.inner.state.lock();
+        if st.closed {
+            drop(st);
+            panic!("close of closed channel");
+        }
+        st.closed = true;
+        let state = &mut *st;
+        exec.state.lock().release(g, &mut state.close_clock);
+        let waiters = std::mem::take(&mut state.waiters);
+        drop(st);
+        wake_all(&exec, waiters);
+    }
+
+    fn check_raceaddr(&self, exec: &Arc<Execution>, kind: AccessKind, frame: &'static str, at: &'static Location) {
+        let mut st = self.inner.state.lock();
+        let raced = check(exec, &mut st.raceaddr, spec(0, 1, kind, false, Some(frame), at), |_, _| {});
+        drop(st);
+        if raced {
+            stop_on_race(exec);
+        }
+    }
+}
+
+impl<T> Inner<T> {
+    /// Under the channel lock: completes a send of `value` if it can proceed now. For an
+    /// unbuffered channel the value is handed to the pending queue and the returned ticket must be
+    /// awaited with [`Inner::await_receiver`].
+    pub(crate) fn try_send(
+        &self,
+        exec: &Execution,
+        st: &mut State<T>,
+        g: usize,
+        value: &mut Option<T>,
+    ) -> Result<Try<Option<u64>>, &'static str> {
+        if st.closed {
+            return Err("send on closed channel");
+        }
+        if self.cap == 0 {
+            let ticket = st.next_ticket;
+            st.next_ticket += 1;
+            let mut clock = VectorClock::default();
+            exec.state.lock().release(g, &mut clock);
+            st.pending.push_back((ticket, value.take().expect("value sent once"), clock));
+            return Ok(Try::Done(Some(ticket)));
+        }
+        if st.buf.len() == self.cap {
+            return Ok(Try::Blocked);
+        }
+        let slot = st.sendx;
+        st.sendx = (slot + 1) % self.cap;
+        let mut es = exec.state.lock();
+        es.acquire(g, &st.slots[slot]);
+        es.release(g, &mut st.slots[slot]);
+        st.buf.push_back(value.take().expect("value sent once"));
+        Ok(Try::Done(None))
+    }
+
+    /// Whether a send would complete at once without waiting for a receiver to arrive (for a
+    /// select): room in the buffer, or an unbuffered receiver already parked.
+    pub(crate) fn send_ready(&self, st: &State<T>) -> bool {
+        st.closed || if self.cap == 0 { !st.receivers.is_empty() } else { st.buf.len() < self.cap }
+    }
+
+    /// Under the channel lock: completes a receive if it can proceed now.
+    pub(crate) fn try_recv(&self, exec: &Execution, st: &mut State<T>, g: usize) -> Try<Option<T>> {
+        if self.cap == 0 {
+            if let Some((ticket, v, clock)) = st.pending.pop_front() {
+                let mut es = exec.state.lock();
+                es.acquire(g, &clock);
+                let mut back = VectorClock::default();
+                es.release(g, &mut back);
+                st.taken.push((ticket, back));
+                return Try::Done(Some(v));
+            }
+        } else if let Some(v) = st.buf.pop_front() {
+            let slot = st.recvx;
+            st.recvx = (slot + 1) % self.cap;
+            let mut es = exec.state.lock();
+            es.acquire(g, &st.slots[slot]);
+            es.release(g, &mut st.slots[slot]);
+            return Try::Done(Some(v));
+        }
+        if st.closed {
+            exec.state.lock().acquire(g, &st.close_clock);
+            return Try::Done(None);
+        }
+        Try::Blocked
+    }
+
+    /// Unbuffered send, second half: waits until a receiver took `ticket`, then acquires the
+    /// receiver's clock. A close before that panics, as in Go.
+    pub(crate) fn await_receiver(&self, exec: &Execution, g: usize, ticket: u64) {
+        block_on(exec, g, || {
+            self.token.touch();
+            let mut st = self.state.lock();
+            if let Some(i) = st.taken.iter().position(|(t, _)| *t == ticket) {
+                let (_, clock) = st.taken.swap_remove(i);
+                unregister(&mut st.waiters, g);
+                exec.state.lock().acquire(g, &clock);
+                return Ok(());
+            }
+            if st.closed {
+                st.pending.retain(|(t, _, _)| *t != ticket);
+                drop(st);
+                panic!("send on closed channel");
+            }
+            Err(register(&mut st.waiters, g, "chan send", &self.label))
+        })
+    }
+}
+
+/// Blocked-on description for a select over these channels.
+pub(crate) fn select_blocked(labels: &[Arc<str>]) -> BlockedOn {
+    BlockedOn { op: "select", object: labels.join(", ").into() }
+}

@@ -1,0 +1,216 @@
+//! Go's `select`, with and without `default`.
+//!
+//! The cases are polled in an order starting at a scheduler-chosen case (Go picks uniformly among
+//! ready cases; shuttle and std draw the start at random, loom always starts at the first case), and
+//! the first ready one fires. If none is ready the goroutine registers with every channel and
+//! parks. Limitation: an unbuffered send case is ready only while a plain `recv` is parked on the
+//! channel, so a select send and a select receive on one unbuffered channel never pair up.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::chan::{select_blocked, Chan, Try};
+use super::{register, unregister, wake_all};
+use crate::facade;
+use crate::runtime::{self, block_on, BlockedOn};
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// One case of a [`select`]: a [`RecvCase`] or a [`SendCase`].
+pub trait SelectCase: sealed::Sealed {
+    #[doc(hidden)]
+    fn touch(&self);
+    #[doc(hidden)]
+    fn label(&self) -> Arc<str>;
+    /// Under the channel lock: fire if ready, else register goroutine `g` as a waiter.
+    #[doc(hidden)]
+    fn poll(&mut self, g: usize) -> bool;
+    #[doc(hidden)]
+    fn unregister(&self, g: usize);
+    /// After firing, outside any lock: finish the operation (an unbuffered send waits for its receiver).
+    #[doc(hidden)]
+    fn complete(&mut self, g: usize);
+}
+
+/// `case v, ok := <-ch:` in a [`select`].
+pub struct RecvCase<'a, T> {
+    ch: &'a Chan<T>,
+    got: Option<Option<T>>,
+}
+
+impl<T> fmt::Debug for RecvCase<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RecvCase({:?})", self.ch)
+    }
+}
+
+impl<'a, T> RecvCase<'a, T> {
+    /// The received value: `Some(v)`, or `None` when the channel was closed.
+    ///
+    /// # Panics
+    /// If this case did not fire.
+    pub fn take(&mut self) -> Option<T> {
+        self.got.take().expect("this select case did not fire")
+    }
+}
+
+/// `case ch <- v:` in a [`select`].
+pub struct SendCase<'a, T> {
+    ch: &'a Chan<T>,
+    value: Option<T>,
+    ticket: Option<u64>,
+}
+
+impl<T> fmt::Debug for SendCase<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SendCase({:?})", self.ch)
+    }
+}
+
+impl<'a, T> SendCase<'a, T> {
+    /// The value back, if this case did not fire.
+    pub fn into_value(self) -> Option<T> {
+        self.value
+    }
+}
+
+impl<T> Chan<T> {
+    /// A receive case for [`select`].
+    pub fn recv_case(&self) -> RecvCase<'_, T> {
+        RecvCase { ch: self, got: None }
+    }
+
+    /// A send case for [`select`].
+    pub fn send_case(&self, value: T) -> SendCase<'_, T> {
+        SendCase { ch: self, value: Some(value), ticket: None }
+    }
+}
+
+impl<T> sealed::Sealed for RecvCase<'_, T> {}
+impl<T> sealed::Sealed for SendCase<'_, T> {}
+
+impl<T> SelectCase for RecvCase<'_, T> {
+    fn touch(&self) {
+        self.ch.inner.token.touch();
+    }
+
+    fn label(&self) -> Arc<str> {
+        self.ch.inner.label.clone()
+    }
+
+    fn poll(&mut self, g: usize) -> bool {
+        let exec = runtime::current();
+        let mut st = self.ch.inner.state.lock();
+        unregister(&mut st.waiters, g);
+        match self.ch.inner.try_recv(&exec, &mut st, g) {
+            Try::Done(v) => {
+                self.got = Some(v);
+                let waiters = std::mem::take(&mut st.waiters);
+                drop(st);
+                wake_all(&exec, waiters);
+                true
+            }
+            Try::Blocked => {
+                register(&mut st.waiters, g, "select", &self.ch.inner.label);
+                false
+            }
+        }
+    }
+
+    fn unregister(&self, g: usize) {
+        unregister(&mut self.ch.inner.state.lock().waiters, g);
+    }
+
+    fn complete(&mut self, _g: usize) {}
+}
+
+impl<T> SelectCase for SendCase<'_, T> {
+    fn touch(&self) {
+        self.ch.inner.token.touch();
+    }
+
+    fn label(&self) -> Arc<str> {
+        self.ch.inner.label.clone()
+    }
+
+    fn poll(&mut self, g: usize) -> bool {
+        let exec = runtime::current();
+        let mut st = self.ch.inner.state.lock();
+        unregister(&mut st.waiters, g);
+        if !self.ch.inner.send_ready(&st) {
+            register(&mut st.waiters, g, "select", &self.ch.inner.label);
+            return false;
+        }
+        match self.ch.inner.try_send(&exec, &mut st, g, &mut self.value) {
+            Ok(Try::Done(ticket)) => {
+                self.ticket = ticket;
+                let waiters = std::mem::take(&mut st.waiters);
+                drop(st);
+                wake_all(&exec, waiters);
+                true
+            }
+            Ok(Try::Blocked) => unreachable!("send_ready said the send can proceed"),
+            Err(message) => {
+                drop(st);
+                panic!("{message}")
+            }
+        }
+    }
+
+    fn unregister(&self, g: usize) {
+        unregister(&mut self.ch.inner.state.lock().waiters, g);
+    }
+
+    fn complete(&mut self, g: usize) {
+        if let Some(ticket) = self.ticket.take() {
+            let exec = runtime::current();
+            self.ch.inner.await_receiver(&exec, g, ticket);
+        }
+    }
+}
+
+/// Go's `select` without `default`: blocks until one case fires and returns its index.
+/// With no cases it blocks forever, as `select {}` does.
+pub fn select(cases: &mut [&mut dyn SelectCase]) -> usize {
+    run(cases, false).expect("a select without default always fires a case")
+}
+
+/// Go's `select` with `default`: fires a ready case and returns its index, or returns `None` (the
+/// `default` branch) when no case is ready.
+pub fn try_select(cases: &mut [&mut dyn SelectCase]) -> Option<usize> {
+    run(cases, true)
+}
+
+fn run(cases: &mut [&mut dyn SelectCase], default: bool) -> Option<usize> {
+    let exec = runtime::current();
+    let g = exec.me();
+    if cases.is_empty() && default {
+        return None;
+    }
+    let labels: Vec<Arc<str>> = cases.iter().map(|c| c.label()).collect();
+    let fired = block_on(&exec, g, || {
+        for c in cases.iter() {
+            c.touch();
+        }
+        let n = cases.len();
+        let start = facade::choose(exec.backend, n);
+        for k in 0..n {
+            let i = (start + k) % n;
+            if cases[i].poll(g) {
+                cases.iter().for_each(|c| c.unregister(g));
+                return Ok(Some(i));
+            }
+        }
+        if default {
+            cases.iter().for_each(|c| c.unregister(g));
+            return Ok(None);
+        }
+        Err(if n == 0 { BlockedOn { op: "select (no cases)", object: "".into() } } else { select_blocked(&labels) })
+    });
+    if let Some(i) = fired {
+        cases[i].complete(g);
+    }
+    fired
+}

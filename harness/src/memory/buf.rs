@@ -1,0 +1,248 @@
+//! `CheckedBuf`: a byte buffer with plain and atomic accesses of 1, 2, 4 and 8 bytes at any offset
+//! (a row table segment's raw data).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::panic::Location;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::{check, spec, stop_on_race};
+use crate::detector::clock::VectorClock;
+use crate::detector::Shadow;
+use crate::facade::Token;
+use crate::report::AccessKind;
+use crate::runtime;
+
+/// A checked byte buffer. Clones share the bytes, like two Go slices of one array.
+///
+/// Values are little-endian. Plain accesses are checked but are not scheduling points; atomic
+/// accesses are scheduling points and synchronize per address, as Go's `sync/atomic` does
+/// (sequentially consistent: a load acquires what the last store at that address released).
+#[derive(Clone)]
+pub struct CheckedBuf {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    token: Token,
+    state: Mutex<State>,
+}
+
+struct State {
+    data: Vec<u8>,
+    shadow: Shadow,
+    /// Sync clocks of the addresses atomic operations used, by offset.
+    sync: HashMap<usize, VectorClock>,
+}
+
+impl fmt::Debug for CheckedBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.inner.state.lock();
+        write!(f, "CheckedBuf({}, {} bytes)", st.shadow.label(), st.data.len())
+    }
+}
+
+macro_rules! plain_ops {
+    ($($read:ident $write:ident $t:ty;)*) => {$(
+        #[doc = concat!("Plain read of a `", stringify!($t), "` at `offset`.")]
+        #[track_caller]
+        pub fn $read(&self, offset: usize) -> $t {
+            self.access(offset, size_of::<$t>(), AccessKind::Read, |d| <$t>::decode(d))
+        }
+
+        #[doc = concat!("Plain write of a `", stringify!($t), "` at `offset`.")]
+        #[track_caller]
+        pub fn $write(&self, offset: usize, value: $t) {
+            self.access(offset, size_of::<$t>(), AccessKind::Write, |d| value.encode(d));
+        }
+    )*};
+}
+
+macro_rules! atomic_ops {
+    ($($t:ty: $load:ident $lname:literal, $store:ident $sname:literal, $add:ident $aname:literal,
+        $swap:ident $wname:literal, $cas:ident $cname:literal;)*) => {$(
+        #[doc = concat!("Atomic load at `offset` (Go's `", $lname, "`).")]
+        #[track_caller]
+        pub fn $load(&self, offset: usize) -> $t {
+            self.atomic::<$t, _>(offset, $lname, |v| (v, None))
+        }
+
+        #[doc = concat!("Atomic store at `offset` (Go's `", $sname, "`).")]
+        #[track_caller]
+        pub fn $store(&self, offset: usize, value: $t) {
+            self.atomic::<$t, _>(offset, $sname, |_| ((), Some(value)))
+        }
+
+        #[doc = concat!("Atomic add at `offset`, returning the new value (Go's `", $aname, "`).")]
+        #[track_caller]
+        pub fn $add(&self, offset: usize, delta: $t) -> $t {
+            self.atomic::<$t, _>(offset, $aname, |v| (v.wrapping_add(delta), Some(v.wrapping_add(delta))))
+        }
+
+        #[doc = concat!("Atomic swap at `offset`, returning the old value (Go's `", $wname, "`).")]
+        #[track_caller]
+        pub fn $swap(&self, offset: usize, new: $t) -> $t {
+            self.atomic::<$t, _>(offset, $wname, |v| (v, Some(new)))
+        }
+
+        #[doc = concat!("Atomic compare-and-swap at `offset` (Go's `", $cname, "`); a failed one is a load.")]
+        #[track_caller]
+        pub fn $cas(&self, offset: usize, old: $t, new: $t) -> bool {
+            self.atomic::<$t, _>(offset, $cname, |v| if v == old { (true, Some(new)) } else { (false, None) })
+        }
+    )*};
+}
+
+/// The integer widths `CheckedBuf` reads and writes.
+trait Word: Copy + Sized {
+    fn decode(b: &[u8]) -> Self;
+    fn encode(self, b: &mut [u8]);
+}
+
+macro_rules! word {
+    ($($t:ty)*) => {$(
+        impl Word for $t {
+            fn decode(b: &[u8]) -> Self {
+                <$t>::from_le_bytes(b.try_into().expect("width"))
+            }
+            fn encode(self, b: &mut [u8]) {
+                b.copy_from_slice(&self.to_le_bytes())
+            }
+        }
+    )*};
+}
+word!(u8 u16 u32 u64);
+
+impl CheckedBuf {
+    /// A zeroed buffer of `len` bytes, named `label` in reports.
+    pub fn new(label: impl Into<String>, len: usize) -> CheckedBuf {
+        let exec = runtime::current();
+        let label: Arc<str> = label.into().into();
+        let base = exec.alloc_addr(len);
+        CheckedBuf {
+            inner: Arc::new(Inner {
+                token: crate::facade::Token::new(exec.backend),
+                state: Mutex::new(State {
+                    data: vec![0; len],
+                    shadow: Shadow::new(label, base, len),
+                    sync: HashMap::new(),
+                }),
+            }),
+        }
+    }
+
+    /// The buffer's length in bytes.
+    pub fn len(&self) -> usize {
+        self.inner.state.lock().data.len()
+    }
+
+    /// Whether the buffer has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The address of byte `offset`, as reports print it.
+    pub fn addr(&self, offset: usize) -> u64 {
+        self.inner.state.lock().shadow.base() + offset as u64
+    }
+
+    /// Names bytes `start..start+len` (say, `row 3`) for race reports. Not an access.
+    pub fn label_region(&self, start: usize, len: usize, name: impl Into<String>) {
+        self.inner.state.lock().shadow.label_region(start, len, name.into());
+    }
+
+    plain_ops! {
+        read_u8 write_u8 u8;
+        read_u16 write_u16 u16;
+        read_u32 write_u32 u32;
+        read_u64 write_u64 u64;
+    }
+
+    atomic_ops! {
+        u32: atomic_load_u32 "sync/atomic.LoadUint32", atomic_store_u32 "sync/atomic.StoreUint32",
+            atomic_add_u32 "sync/atomic.AddUint32", atomic_swap_u32 "sync/atomic.SwapUint32",
+            atomic_cas_u32 "sync/atomic.CompareAndSwapUint32";
+        u64: atomic_load_u64 "sync/atomic.LoadUint64", atomic_store_u64 "sync/atomic.StoreUint64",
+            atomic_add_u64 "sync/atomic.AddUint64", atomic_swap_u64 "sync/atomic.SwapUint64",
+            atomic_cas_u64 "sync/atomic.CompareAndSwapUint64";
+    }
+
+    /// Plain read of `len` bytes at `offset` (a range access, as Go's `racereadrange`).
+    #[track_caller]
+    pub fn read_bytes(&self, offset: usize, len: usize) -> Vec<u8> {
+        self.access(offset, len, AccessKind::Read, |d| d.to_vec())
+    }
+
+    /// Plain write of `bytes` at `offset`.
+    #[track_caller]
+    pub fn write_bytes(&self, offset: usize, bytes: &[u8]) {
+        self.access(offset, bytes.len(), AccessKind::Write, |d| d.copy_from_slice(bytes));
+    }
+
+    #[track_caller]
+    fn access<R>(&self, offset: usize, size: usize, kind: AccessKind, f: impl FnOnce(&mut [u8]) -> R) -> R {
+        let exec = runtime::current();
+        let location = Location::caller();
+        let mut guard = self.inner.state.lock();
+        let len = guard.data.len();
+        if offset + size > len {
+            let label = guard.shadow.label().clone();
+            drop(guard);
+            panic!("index out of range: access [{offset}, {}) of {label} ({len} bytes)", offset + size);
+        }
+        let st = &mut *guard;
+        let raced = check(&exec, &mut st.shadow, spec(offset, size, kind, false, None, location), |_, _| {});
+        let r = f(&mut st.data[offset..offset + size]);
+        drop(guard);
+        if raced {
+            stop_on_race(&exec);
+        }
+        r
+    }
+
+    /// An atomic operation on a `W` at `offset`: `op` maps the current value to a result and,
+    /// for a store or a read-modify-write, the new value. Synchronizes as TSan does for Go's
+    /// seq-cst atomics: a load acquires; a store overwrites the address's sync clock with the
+    /// goroutine's; a read-modify-write acquires and merges.
+    #[track_caller]
+    fn atomic<W: Word, R>(&self, offset: usize, frame: &'static str, op: impl FnOnce(W) -> (R, Option<W>)) -> R {
+        let exec = runtime::current();
+        // A scheduling point, and a DPOR dependency with every other atomic access of this buffer.
+        self.inner.token.touch();
+        let location = Location::caller();
+        let size = size_of::<W>();
+        let mut guard = self.inner.state.lock();
+        let len = guard.data.len();
+        if offset + size > len {
+            let label = guard.shadow.label().clone();
+            drop(guard);
+            panic!("index out of range: atomic access [{offset}, {}) of {label} ({len} bytes)", offset + size);
+        }
+        let st = &mut *guard;
+        let (r, new) = op(W::decode(&st.data[offset..offset + size]));
+        let rmw = !frame.contains("Load") && !frame.contains("Store");
+        let kind = if new.is_some() { AccessKind::Write } else { AccessKind::Read };
+        let sync = st.sync.entry(offset).or_default();
+        let raced =
+            check(&exec, &mut st.shadow, spec(offset, size, kind, true, Some(frame), location), |es, g| {
+                match (new.is_some(), rmw) {
+                    (false, _) => es.acquire(g, sync),
+                    (true, false) => es.release_store(g, sync),
+                    (true, true) => {
+                        es.acquire(g, sync);
+                        es.release(g, sync);
+                    }
+                }
+            });
+        if let Some(v) = new {
+            v.encode(&mut st.data[offset..offset + size]);
+        }
+        drop(guard);
+        if raced {
+            stop_on_race(&exec);
+        }
+        r
+    }
+}

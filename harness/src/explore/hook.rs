@@ -15,12 +15,16 @@ use crate::runtime::{self, Abort};
 pub(crate) fn install() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
+        // Panics outside an exploration go straight to the hook that was there before loom's and
+        // shuttle's (theirs only matter inside their own executions, which this hook handles).
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(|_| {}));
         let mut config = shuttle::Config::new();
         config.failure_persistence = shuttle::FailurePersistence::None;
         config.silence_warnings = true;
         shuttle::Runner::new(shuttle::scheduler::RandomScheduler::new(1), config).run(|| {});
         loom::model::Builder::new().check(|| {});
-        let previous = panic::take_hook();
+        drop(panic::take_hook());
         panic::set_hook(Box::new(move |info| {
             let payload = info.payload();
             if payload.is::<Abort>() || payload.is::<generator::Error>() {

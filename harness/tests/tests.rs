@@ -1,0 +1,11 @@
+//! The harness's integration tests, as one binary.
+
+// Shared strategies and verdict helpers.
+mod common;
+// The two access patterns of TiDB #57450 in miniature, racy and ordered.
+// See: https://github.com/pingcap/tidb/issues/57450
+mod tidb_57450;
+// Deadlock, panic and assertion outcomes under every backend, followed by successful runs.
+mod outcomes;
+// Race reports in Go's layout, as insta snapshots.
+mod reports;

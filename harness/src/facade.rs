@@ -68,15 +68,10 @@ impl Token {
     /// Yields to the scheduler, which may switch goroutines here.
     pub(crate) fn touch(&self) {
         match self {
-            Token::Loom(a) => {
-                a.fetch_add(1, Ordering::SeqCst);
-            }
-            Token::Shuttle(a) => {
-                a.fetch_add(1, Ordering::SeqCst);
-            }
-            Token::Std => return,
-        }
-        resumed();
+            Token::Loom(a) => switching(|| a.fetch_add(1, Ordering::SeqCst)),
+            Token::Shuttle(a) => switching(|| a.fetch_add(1, Ordering::SeqCst)),
+            Token::Std => 0,
+        };
     }
 }
 
@@ -97,10 +92,11 @@ impl Unparker {
         }
     }
 
+    /// Wakes the goroutine (shuttle may switch goroutines here).
     pub(crate) fn unpark(&self) {
         match self {
-            Unparker::Loom(t) => t.unpark(),
-            Unparker::Shuttle(t) => t.unpark(),
+            Unparker::Loom(t) => switching(|| t.unpark()),
+            Unparker::Shuttle(t) => switching(|| t.unpark()),
             Unparker::Std(t) => t.unpark(),
         }
     }
@@ -110,21 +106,19 @@ impl Unparker {
 /// rechecks its condition either way).
 pub(crate) fn park(backend: Backend) {
     match backend {
-        Backend::Loom => loom::thread::park(),
-        Backend::Shuttle => shuttle::thread::park(),
+        Backend::Loom => switching(loom::thread::park),
+        Backend::Shuttle => switching(shuttle::thread::park),
         Backend::Std => std::thread::park_timeout(std::time::Duration::from_millis(50)),
     }
-    resumed();
 }
 
 /// Lets another goroutine run.
 pub(crate) fn yield_now(backend: Backend) {
     match backend {
-        Backend::Loom => loom::thread::yield_now(),
-        Backend::Shuttle => shuttle::thread::yield_now(),
+        Backend::Loom => switching(loom::thread::yield_now),
+        Backend::Shuttle => switching(shuttle::thread::yield_now),
         Backend::Std => std::thread::yield_now(),
     }
-    resumed();
 }
 
 /// A nondeterministic choice in `0..n`, recorded by the scheduler where it can be. loom cannot
@@ -152,54 +146,34 @@ pub(crate) fn choose(backend: Backend, n: usize) -> usize {
 }
 
 std::thread_local! {
-    /// The goroutine that last resumed on this OS thread: what the panic hook reports, since it must
-    /// not call into loom or shuttle (their state may be borrowed by the panicking code).
+    /// The harness id of the goroutine running on this OS thread. Under loom and shuttle all
+    /// goroutines share the OS thread and switch only inside backend calls, so every facade call
+    /// that may switch restores it on return ([`switching`]); a std thread sets it once.
     static RUNNING: Cell<usize> = const { Cell::new(usize::MAX) };
     static STD_RNG: Cell<u64> = const { Cell::new(0x9e37_79b9_7f4a_7c15) };
-    static STD_GOROUTINE: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
-loom::thread_local! {
-    static LOOM_GOROUTINE: Cell<usize> = Cell::new(usize::MAX);
+/// Runs a backend call that may switch goroutines, and notes afterwards that the caller runs again.
+fn switching<R>(f: impl FnOnce() -> R) -> R {
+    let me = RUNNING.with(Cell::get);
+    let r = f();
+    RUNNING.with(|c| c.set(me));
+    r
 }
 
-shuttle::thread_local! {
-    static SHUTTLE_GOROUTINE: Cell<usize> = Cell::new(usize::MAX);
-}
-
-/// Records the harness goroutine id of the calling backend thread.
-pub(crate) fn set_goroutine_id(backend: Backend, id: usize) {
-    match backend {
-        Backend::Loom => LOOM_GOROUTINE.with(|c| c.set(id)),
-        Backend::Shuttle => SHUTTLE_GOROUTINE.with(|c| c.set(id)),
-        Backend::Std => STD_GOROUTINE.with(|c| c.set(id)),
-    }
+/// Records that goroutine `id` runs on the calling OS thread (at its start).
+pub(crate) fn set_goroutine_id(id: usize) {
     RUNNING.with(|c| c.set(id));
 }
 
-/// Notes which goroutine runs now, after a point where the backend may have switched.
-fn resumed() {
-    // Only loom and shuttle switch goroutines on one OS thread; std threads set it once.
-    if let Some(b) = crate::runtime::current_backend() {
-        if b != Backend::Std {
-            let g = goroutine_id(b);
-            RUNNING.with(|c| c.set(g));
-        }
-    }
+/// The harness id of the running goroutine (`usize::MAX` outside any).
+pub(crate) fn goroutine_id() -> usize {
+    RUNNING.with(Cell::get)
 }
 
-/// The goroutine that last resumed on this OS thread (safe to call from a panic hook).
+/// The running goroutine, for the panic hook (which must not call into loom or shuttle).
 pub(crate) fn running_goroutine() -> Option<usize> {
-    RUNNING.try_with(|c| c.get()).ok().filter(|&g| g != usize::MAX)
-}
-
-/// The harness goroutine id of the calling backend thread (`usize::MAX` if none was set).
-pub(crate) fn goroutine_id(backend: Backend) -> usize {
-    match backend {
-        Backend::Loom => LOOM_GOROUTINE.with(|c| c.get()),
-        Backend::Shuttle => SHUTTLE_GOROUTINE.with(|c| c.get()),
-        Backend::Std => STD_GOROUTINE.with(|c| c.get()),
-    }
+    RUNNING.try_with(Cell::get).ok().filter(|&g| g != usize::MAX)
 }
 
 /// A backend thread's join handle.
@@ -211,13 +185,11 @@ pub(crate) enum RawJoinHandle<T> {
 
 impl<T> RawJoinHandle<T> {
     pub(crate) fn join(self) -> std::thread::Result<T> {
-        let r = match self {
-            RawJoinHandle::Loom(h) => h.join(),
-            RawJoinHandle::Shuttle(h) => h.join(),
+        match self {
+            RawJoinHandle::Loom(h) => switching(|| h.join()),
+            RawJoinHandle::Shuttle(h) => switching(|| h.join()),
             RawJoinHandle::Std(h) => h.join(),
-        };
-        resumed();
-        r
+        }
     }
 }
 
@@ -228,12 +200,12 @@ where
     T: Send + 'static,
 {
     match backend {
-        Backend::Loom => {
-            RawJoinHandle::Loom(loom::thread::Builder::new().stack_size(LOOM_STACK_WORDS).spawn(f).expect("loom spawn"))
-        }
-        Backend::Shuttle => RawJoinHandle::Shuttle(
-            shuttle::thread::Builder::new().stack_size(SHUTTLE_STACK_BYTES).spawn(f).expect("shuttle spawn"),
-        ),
+        Backend::Loom => RawJoinHandle::Loom(switching(|| {
+            loom::thread::Builder::new().stack_size(LOOM_STACK_WORDS).spawn(f).expect("loom spawn")
+        })),
+        Backend::Shuttle => RawJoinHandle::Shuttle(switching(|| {
+            shuttle::thread::Builder::new().stack_size(SHUTTLE_STACK_BYTES).spawn(f).expect("shuttle spawn")
+        })),
         Backend::Std => RawJoinHandle::Std(std::thread::Builder::new().spawn(f).expect("std spawn")),
     }
 }

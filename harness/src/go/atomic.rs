@@ -20,10 +20,12 @@ struct Cell {
     state: Plain<(u64, VectorClock)>,
 }
 
+/// How an operation synchronizes.
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Op {
     Load,
-    Store(u64),
-    Rmw(Box<dyn FnOnce(u64) -> Option<u64>>),
+    Store,
+    Rmw,
 }
 
 impl Cell {
@@ -31,8 +33,9 @@ impl Cell {
         Cell { token: Token::new(runtime::current().backend), state: Plain::new((v, VectorClock::default())) }
     }
 
-    /// Applies `op`, returning the old value and whether it was written.
-    fn apply(&self, op: Op) -> (u64, bool) {
+    /// Applies `f` (old value to new value, `None` to leave it), returning the old value and
+    /// whether it was written.
+    fn apply(&self, op: Op, f: impl FnOnce(u64) -> Option<u64>) -> (u64, bool) {
         let exec = runtime::current();
         let g = exec.me();
         self.token.touch();
@@ -40,28 +43,19 @@ impl Cell {
         let (value, clock) = &mut *guard;
         let old = *value;
         let mut es = exec.state.lock();
-        let written = match op {
-            Op::Load => {
-                es.acquire(g, clock);
-                false
-            }
-            Op::Store(v) => {
-                *value = v;
+        if op != Op::Store {
+            es.acquire(g, clock);
+        }
+        let new = f(old);
+        if let Some(v) = new {
+            *value = v;
+            if op == Op::Store {
                 es.release_store(g, clock);
-                true
+            } else {
+                es.release(g, clock);
             }
-            Op::Rmw(f) => {
-                es.acquire(g, clock);
-                match f(old) {
-                    Some(v) => {
-                        *value = v;
-                        es.release(g, clock);
-                        true
-                    }
-                    None => false,
-                }
-            }
-        };
+        }
+        let written = new.is_some();
         (old, written)
     }
 }
@@ -86,28 +80,28 @@ macro_rules! int_atomic {
 
             /// `Load`.
             pub fn load(&self) -> $t {
-                self.0.apply(Op::Load).0 as $t
+                self.0.apply(Op::Load, |_| None).0 as $t
             }
 
             /// `Store`.
             pub fn store(&self, v: $t) {
-                self.0.apply(Op::Store(v as u64));
+                self.0.apply(Op::Store, |_| Some(v as u64));
             }
 
             /// `Add`: returns the new value.
             pub fn add(&self, delta: $t) -> $t {
-                let old = self.0.apply(Op::Rmw(Box::new(move |o| Some((o as $t).wrapping_add(delta) as u64)))).0;
+                let old = self.0.apply(Op::Rmw, |o| Some((o as $t).wrapping_add(delta) as u64)).0;
                 (old as $t).wrapping_add(delta)
             }
 
             /// `Swap`: returns the old value.
             pub fn swap(&self, v: $t) -> $t {
-                self.0.apply(Op::Rmw(Box::new(move |_| Some(v as u64)))).0 as $t
+                self.0.apply(Op::Rmw, |_| Some(v as u64)).0 as $t
             }
 
             /// `CompareAndSwap`.
             pub fn compare_and_swap(&self, old: $t, new: $t) -> bool {
-                self.0.apply(Op::Rmw(Box::new(move |o| (o as $t == old).then_some(new as u64)))).1
+                self.0.apply(Op::Rmw, |o| (o as $t == old).then_some(new as u64)).1
             }
         }
     )*};
@@ -138,21 +132,21 @@ impl AtomicBool {
 
     /// `Load`.
     pub fn load(&self) -> bool {
-        self.0.apply(Op::Load).0 != 0
+        self.0.apply(Op::Load, |_| None).0 != 0
     }
 
     /// `Store`.
     pub fn store(&self, v: bool) {
-        self.0.apply(Op::Store(v as u64));
+        self.0.apply(Op::Store, |_| Some(v as u64));
     }
 
     /// `Swap`: returns the old value.
     pub fn swap(&self, v: bool) -> bool {
-        self.0.apply(Op::Rmw(Box::new(move |_| Some(v as u64)))).0 != 0
+        self.0.apply(Op::Rmw, |_| Some(v as u64)).0 != 0
     }
 
     /// `CompareAndSwap`.
     pub fn compare_and_swap(&self, old: bool, new: bool) -> bool {
-        self.0.apply(Op::Rmw(Box::new(move |o| ((o != 0) == old).then_some(new as u64)))).1
+        self.0.apply(Op::Rmw, |o| ((o != 0) == old).then_some(new as u64)).1
     }
 }

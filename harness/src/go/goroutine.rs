@@ -88,7 +88,7 @@ fn run_goroutine<T>(exec: Arc<Execution>, g: usize, f: impl FnOnce() -> T) -> T 
     if backend == Backend::Std {
         runtime::set_current(Some(exec.clone()));
     }
-    facade::set_goroutine_id(backend, g);
+    facade::set_goroutine_id(g);
     exec.state.lock().goroutines[g].unparker = Some(Unparker::current(backend));
     if backend != Backend::Std {
         // loom and shuttle fail the whole execution when a goroutine panics.

@@ -124,11 +124,6 @@ pub(crate) fn current() -> Arc<Execution> {
         .expect("a harness primitive was used outside an exploration: run the model through harness::explore")
 }
 
-/// The backend of the calling OS thread's execution, if any.
-pub(crate) fn current_backend() -> Option<Backend> {
-    CURRENT.with(|c| c.try_borrow().ok().and_then(|c| c.as_ref().map(|e| e.backend)))
-}
-
 /// Records a panic as the current execution's failure, if it has none yet. Called from the panic
 /// hook: it only tries the lock, since the panicking code may hold it.
 pub(crate) fn record_panic(message: String, location: Option<String>) {
@@ -174,15 +169,21 @@ impl Execution {
             }),
             aborted: AtomicBool::new(false),
         });
-        facade::set_goroutine_id(backend, 0);
+        facade::set_goroutine_id(0);
         set_current(Some(exec.clone()));
         exec
     }
 
     /// The calling goroutine's id.
     pub(crate) fn me(&self) -> usize {
-        let g = facade::goroutine_id(self.backend);
+        let g = facade::goroutine_id();
         debug_assert!(g != usize::MAX, "goroutine id not registered");
+        // Every shuttle task is a harness goroutine, spawned in the same order: a mismatch means a
+        // backend call switched goroutines without `facade::switching`.
+        debug_assert!(
+            self.backend != Backend::Shuttle || shuttle::current::try_get_current_task().map(usize::from) == Some(g),
+            "goroutine id out of sync with shuttle's task"
+        );
         g
     }
 

@@ -40,7 +40,7 @@ fn atomic_store_at_8_races_with_plain_read_at_9() {
         assert_eq!((write.range(), write.atomic), (8..12, true), "{race}");
         assert_eq!(race.overlap(), 9..12);
         assert_eq!(read.stack, vec![GET_KEY_LEN]);
-        assert_eq!(write.stack, vec!["sync/atomic.StoreUint32", SET_USED_FLAG]);
+        assert_eq!(write.stack, vec!["sync/atomic.StoreInt32", "sync/atomic.StoreUint32", SET_USED_FLAG]);
         assert_ne!(read.goroutine, write.goroutine);
     }
 }

@@ -62,9 +62,10 @@ pub(crate) struct AccessSpec {
     pub(crate) size: usize,
     pub(crate) kind: AccessKind,
     pub(crate) atomic: bool,
-    /// A frame the harness adds as innermost for this access (`sync/atomic.StoreUint32`,
+    /// Frames the harness adds below the model's for this access, outermost first
+    /// (`sync/atomic.StoreUint32` then `sync/atomic.StoreInt32`, as Go's race build shows them;
     /// `runtime.chansend`), as Go's report shows it.
-    pub(crate) frame: Option<&'static str>,
+    pub(crate) frames: &'static [&'static str],
     pub(crate) location: &'static Location<'static>,
 }
 
@@ -99,7 +100,7 @@ impl Shadow {
         );
         let gr = &st.goroutines[g];
         let mut stack = gr.stack;
-        if let Some(frame) = spec.frame {
+        for frame in spec.frames {
             stack = st.stacks.push(stack, frame);
         }
         let gr = &st.goroutines[g];

@@ -130,7 +130,7 @@ impl<T> Chan<T> {
     pub fn send(&self, value: T) {
         let exec = runtime::current();
         let g = exec.me();
-        self.check_raceaddr(&exec, AccessKind::Read, "runtime.chansend", Location::caller());
+        self.check_raceaddr(&exec, AccessKind::Read, &["runtime.chansend"], Location::caller());
         let mut value = Some(value);
         let ticket = block_on(&exec, g, || {
             self.inner.token.touch();
@@ -189,7 +189,7 @@ impl<T> Chan<T> {
         let exec = runtime::current();
         let g = exec.me();
         self.inner.token.touch();
-        self.check_raceaddr(&exec, AccessKind::Write, "runtime.closechan", Location::caller());
+        self.check_raceaddr(&exec, AccessKind::Write, &["runtime.closechan"], Location::caller());
         let mut st = self.inner.state.lock();
         if st.closed {
             drop(st);
@@ -203,9 +203,15 @@ impl<T> Chan<T> {
         wake_all(&exec, waiters);
     }
 
-    fn check_raceaddr(&self, exec: &Arc<Execution>, kind: AccessKind, frame: &'static str, at: &'static Location) {
+    fn check_raceaddr(
+        &self,
+        exec: &Arc<Execution>,
+        kind: AccessKind,
+        frames: &'static [&'static str],
+        at: &'static Location,
+    ) {
         let mut st = self.inner.state.lock();
-        let raced = check(exec, &mut st.raceaddr, spec(0, 1, kind, false, Some(frame), at), |_, _| {});
+        let raced = check(exec, &mut st.raceaddr, spec(0, 1, kind, false, frames, at), |_, _| {});
         drop(st);
         if raced {
             stop_on_race(exec);

@@ -89,7 +89,7 @@ impl WaitGroup {
             raced = check(
                 &exec,
                 &mut st.sema,
-                spec(0, 1, AccessKind::Read, false, Some("sync.(*WaitGroup).Add"), at),
+                spec(0, 1, AccessKind::Read, false, &["sync.(*WaitGroup).Add"], at),
                 |_, _| {},
             );
         }
@@ -123,7 +123,7 @@ impl WaitGroup {
                 return Ok(());
             }
             if st.waiters.is_empty() {
-                let access = spec(0, 1, AccessKind::Write, false, Some("sync.(*WaitGroup).Wait"), at);
+                let access = spec(0, 1, AccessKind::Write, false, &["sync.(*WaitGroup).Wait"], at);
                 if check(&exec, &mut st.sema, access, |_, _| {}) {
                     drop(guard);
                     stop_on_race(&exec);

@@ -61,36 +61,36 @@ macro_rules! plain_ops {
 }
 
 macro_rules! atomic_ops {
-    ($($t:ty: $load:ident $lname:literal, $store:ident $sname:literal, $add:ident $aname:literal,
-        $swap:ident $wname:literal, $cas:ident $cname:literal;)*) => {$(
+    ($($t:ty: $load:ident $lname:literal $lint:literal, $store:ident $sname:literal $sint:literal, $add:ident $aname:literal $aint:literal,
+        $swap:ident $wname:literal $wint:literal, $cas:ident $cname:literal $cint:literal;)*) => {$(
         #[doc = concat!("Atomic load at `offset` (Go's `", $lname, "`).")]
         #[track_caller]
         pub fn $load(&self, offset: usize) -> $t {
-            self.atomic::<$t, _>(offset, $lname, |v| (v, None))
+            self.atomic::<$t, _>(offset, &[$lname, $lint], |v| (v, None))
         }
 
         #[doc = concat!("Atomic store at `offset` (Go's `", $sname, "`).")]
         #[track_caller]
         pub fn $store(&self, offset: usize, value: $t) {
-            self.atomic::<$t, _>(offset, $sname, |_| ((), Some(value)))
+            self.atomic::<$t, _>(offset, &[$sname, $sint], |_| ((), Some(value)))
         }
 
         #[doc = concat!("Atomic add at `offset`, returning the new value (Go's `", $aname, "`).")]
         #[track_caller]
         pub fn $add(&self, offset: usize, delta: $t) -> $t {
-            self.atomic::<$t, _>(offset, $aname, |v| (v.wrapping_add(delta), Some(v.wrapping_add(delta))))
+            self.atomic::<$t, _>(offset, &[$aname, $aint], |v| (v.wrapping_add(delta), Some(v.wrapping_add(delta))))
         }
 
         #[doc = concat!("Atomic swap at `offset`, returning the old value (Go's `", $wname, "`).")]
         #[track_caller]
         pub fn $swap(&self, offset: usize, new: $t) -> $t {
-            self.atomic::<$t, _>(offset, $wname, |v| (v, Some(new)))
+            self.atomic::<$t, _>(offset, &[$wname, $wint], |v| (v, Some(new)))
         }
 
         #[doc = concat!("Atomic compare-and-swap at `offset` (Go's `", $cname, "`); a failed one is a load.")]
         #[track_caller]
         pub fn $cas(&self, offset: usize, old: $t, new: $t) -> bool {
-            self.atomic::<$t, _>(offset, $cname, |v| if v == old { (true, Some(new)) } else { (false, None) })
+            self.atomic::<$t, _>(offset, &[$cname, $cint], |v| if v == old { (true, Some(new)) } else { (false, None) })
         }
     )*};
 }
@@ -161,12 +161,12 @@ impl CheckedBuf {
     }
 
     atomic_ops! {
-        u32: atomic_load_u32 "sync/atomic.LoadUint32", atomic_store_u32 "sync/atomic.StoreUint32",
-            atomic_add_u32 "sync/atomic.AddUint32", atomic_swap_u32 "sync/atomic.SwapUint32",
-            atomic_cas_u32 "sync/atomic.CompareAndSwapUint32";
-        u64: atomic_load_u64 "sync/atomic.LoadUint64", atomic_store_u64 "sync/atomic.StoreUint64",
-            atomic_add_u64 "sync/atomic.AddUint64", atomic_swap_u64 "sync/atomic.SwapUint64",
-            atomic_cas_u64 "sync/atomic.CompareAndSwapUint64";
+        u32: atomic_load_u32 "sync/atomic.LoadUint32" "sync/atomic.LoadInt32", atomic_store_u32 "sync/atomic.StoreUint32" "sync/atomic.StoreInt32",
+            atomic_add_u32 "sync/atomic.AddUint32" "sync/atomic.AddInt32", atomic_swap_u32 "sync/atomic.SwapUint32" "sync/atomic.SwapInt32",
+            atomic_cas_u32 "sync/atomic.CompareAndSwapUint32" "sync/atomic.CompareAndSwapInt32";
+        u64: atomic_load_u64 "sync/atomic.LoadUint64" "sync/atomic.LoadInt64", atomic_store_u64 "sync/atomic.StoreUint64" "sync/atomic.StoreInt64",
+            atomic_add_u64 "sync/atomic.AddUint64" "sync/atomic.AddInt64", atomic_swap_u64 "sync/atomic.SwapUint64" "sync/atomic.SwapInt64",
+            atomic_cas_u64 "sync/atomic.CompareAndSwapUint64" "sync/atomic.CompareAndSwapInt64";
     }
 
     /// Plain read of `len` bytes at `offset` (a range access, as Go's `racereadrange`).
@@ -193,7 +193,7 @@ impl CheckedBuf {
             panic!("index out of range: access [{offset}, {}) of {label} ({len} bytes)", offset + size);
         }
         let st = &mut *guard;
-        let raced = check(&exec, &mut st.shadow, spec(offset, size, kind, false, None, location), |_, _| {});
+        let raced = check(&exec, &mut st.shadow, spec(offset, size, kind, false, &[], location), |_, _| {});
         let r = f(&mut st.data[offset..offset + size]);
         drop(guard);
         if raced {
@@ -207,7 +207,12 @@ impl CheckedBuf {
     /// seq-cst atomics: a load acquires; a store overwrites the address's sync clock with the
     /// goroutine's; a read-modify-write acquires and merges.
     #[track_caller]
-    fn atomic<W: Word, R>(&self, offset: usize, frame: &'static str, op: impl FnOnce(W) -> (R, Option<W>)) -> R {
+    fn atomic<W: Word, R>(
+        &self,
+        offset: usize,
+        frames: &'static [&'static str],
+        op: impl FnOnce(W) -> (R, Option<W>),
+    ) -> R {
         let exec = runtime::current();
         // A scheduling point, and a DPOR dependency with every other atomic access of this buffer.
         self.inner.token.touch();
@@ -222,20 +227,19 @@ impl CheckedBuf {
         }
         let st = &mut *guard;
         let (r, new) = op(W::decode(&st.data[offset..offset + size]));
-        let rmw = !frame.contains("Load") && !frame.contains("Store");
+        let rmw = !frames[0].contains("Load") && !frames[0].contains("Store");
         let kind = if new.is_some() { AccessKind::Write } else { AccessKind::Read };
         let sync = st.sync.entry(offset).or_default();
-        let raced =
-            check(&exec, &mut st.shadow, spec(offset, size, kind, true, Some(frame), location), |es, g| {
-                match (new.is_some(), rmw) {
-                    (false, _) => es.acquire(g, sync),
-                    (true, false) => es.release_store(g, sync),
-                    (true, true) => {
-                        es.acquire(g, sync);
-                        es.release(g, sync);
-                    }
+        let raced = check(&exec, &mut st.shadow, spec(offset, size, kind, true, frames, location), |es, g| {
+            match (new.is_some(), rmw) {
+                (false, _) => es.acquire(g, sync),
+                (true, false) => es.release_store(g, sync),
+                (true, true) => {
+                    es.acquire(g, sync);
+                    es.release(g, sync);
                 }
-            });
+            }
+        });
         if let Some(v) = new {
             v.encode(&mut st.data[offset..offset + size]);
         }

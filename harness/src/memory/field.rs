@@ -69,7 +69,7 @@ impl<T> CheckedField<T> {
         let mut guard = self.inner.lock();
         let (value, shadow) = &mut *guard;
         let size = size_of::<T>().max(1);
-        let raced = check(&exec, shadow, spec(0, size, kind, false, None, location), |_, _| {});
+        let raced = check(&exec, shadow, spec(0, size, kind, false, &[], location), |_, _| {});
         // The model's closure runs without the execution lock, but must not block or spawn.
         let r = f(value);
         drop(guard);

@@ -44,8 +44,8 @@ pub(crate) fn spec(
     size: usize,
     kind: AccessKind,
     atomic: bool,
-    frame: Option<&'static str>,
+    frames: &'static [&'static str],
     location: &'static Location<'static>,
 ) -> AccessSpec {
-    AccessSpec { offset, size, kind, atomic, frame, location }
+    AccessSpec { offset, size, kind, atomic, frames, location }
 }

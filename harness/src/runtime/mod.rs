@@ -288,13 +288,20 @@ impl Execution {
 /// then, under the object's lock, either completes the operation or registers the goroutine as a
 /// waiter and says what it waits on.
 pub(crate) fn block_on<R>(exec: &Execution, g: usize, mut attempt: impl FnMut() -> Result<R, BlockedOn>) -> R {
+    let mut waited = false;
     loop {
         match attempt() {
             Ok(r) => {
-                exec.clear_wake(g);
+                // Only an operation that registered as a waiter can leave a stale wake behind.
+                if waited {
+                    exec.clear_wake(g);
+                }
                 return r;
             }
-            Err(on) => exec.park(g, on),
+            Err(on) => {
+                waited = true;
+                exec.park(g, on);
+            }
         }
     }
 }

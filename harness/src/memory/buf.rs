@@ -133,6 +133,19 @@ impl CheckedBuf {
         }
     }
 
+    /// A buffer holding `bytes`, named `label` in reports. Creating it is not an access: the bytes
+    /// are published the way the buffer itself is (say, through a channel or a `go` statement).
+    pub fn from_bytes(label: impl Into<String>, bytes: &[u8]) -> CheckedBuf {
+        let buf = CheckedBuf::new(label, bytes.len());
+        buf.inner.state.lock().data.copy_from_slice(bytes);
+        buf
+    }
+
+    /// The name reports give the buffer.
+    pub fn label(&self) -> String {
+        self.inner.state.lock().shadow.label().to_string()
+    }
+
     /// The buffer's length in bytes.
     pub fn len(&self) -> usize {
         self.inner.state.lock().data.len()

@@ -1,0 +1,79 @@
+//! A switch per historical bug of hash join v2. Every switch defaults to fixed.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+/// One historical concurrency bug that the model can reintroduce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Bug {
+    /// TiDB #57450, race 1 (fixed by PR #57451): with a used flag, the null map is 1 byte for up to
+    /// 7 stored columns, so `setUsedFlag`'s 4-byte atomic store at row+8 overlaps the key length
+    /// (or key, or row data) that starts at row+9.
+    UsedFlagLayout,
+    /// TiDB #57450, race 2 (fixed by PR #57519): each build worker creates its row table builder
+    /// inside its own goroutine, so a spill goroutine started before the worker handled a chunk
+    /// reads the field unordered with that write.
+    BuilderPublication,
+}
+
+impl Bug {
+    /// Every switch, in a stable order.
+    pub const ALL: [Bug; 2] = [Bug::UsedFlagLayout, Bug::BuilderPublication];
+
+    /// The switch's name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Bug::UsedFlagLayout => "57450-used-flag-layout",
+            Bug::BuilderPublication => "57450-builder-publication",
+        }
+    }
+}
+
+impl fmt::Display for Bug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The name is not a known bug switch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownBug(pub String);
+
+impl fmt::Display for UnknownBug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let known: Vec<_> = Bug::ALL.iter().map(|b| b.name()).collect();
+        write!(f, "unknown bug switch {:?} (known: {})", self.0, known.join(", "))
+    }
+}
+
+impl std::error::Error for UnknownBug {}
+
+impl FromStr for Bug {
+    type Err = UnknownBug;
+
+    fn from_str(s: &str) -> Result<Bug, UnknownBug> {
+        Bug::ALL.into_iter().find(|b| b.name() == s).ok_or_else(|| UnknownBug(s.to_string()))
+    }
+}
+
+/// The set of active (reintroduced) bugs; empty means every bug is fixed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Bugs(BTreeSet<Bug>);
+
+impl Bugs {
+    /// Every bug fixed.
+    pub fn fixed() -> Bugs {
+        Bugs::default()
+    }
+
+    /// The given bugs active.
+    pub fn with(bugs: impl IntoIterator<Item = Bug>) -> Bugs {
+        Bugs(bugs.into_iter().collect())
+    }
+
+    /// Whether `bug` is active.
+    pub fn has(&self, bug: Bug) -> bool {
+        self.0.contains(&bug)
+    }
+}

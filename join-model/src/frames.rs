@@ -1,0 +1,63 @@
+//! The TiDB function names the model's stack frames carry, so a race report from the model lines
+//! up with Go's race detector output from TiDB (`tidb-issue-57450.md`).
+
+use harness::go::{self, frame, JoinHandle};
+
+macro_rules! names {
+    ($($name:ident = $value:literal;)*) => {$(
+        #[doc = concat!("`", $value, "`")]
+        pub const $name: &str = $value;
+    )*};
+}
+
+names! {
+    RUN_WITH_RECOVER = "pkg/util.(*WaitGroupWrapper).RunWithRecover";
+    RUN_WITH_RECOVER_FUNC1 = "pkg/util.(*WaitGroupWrapper).RunWithRecover.func1";
+    GET_SERIALIZED_KEY_LENGTH = "pkg/executor/join.(*joinTableMeta).getSerializedKeyLength";
+    IS_KEY_MATCHED = "pkg/executor/join.isKeyMatched";
+    PROBE_FOR_OUTER_SIDE_BUILD = "pkg/executor/join.(*outerJoinProbe).probeForOuterSideBuild";
+    PROBE_FOR_INNER_SIDE_BUILD = "pkg/executor/join.(*outerJoinProbe).probeForInnerSideBuild";
+    INNER_JOIN_PROBE = "pkg/executor/join.(*innerJoinProbe).Probe";
+    OUTER_JOIN_PROBE = "pkg/executor/join.(*outerJoinProbe).Probe";
+    SCAN_ROW_TABLE = "pkg/executor/join.(*outerJoinProbe).ScanRowTable";
+    PROBE_AND_SEND_RESULT = "pkg/executor/join.(*ProbeWorkerV2).probeAndSendResult";
+    PROCESS_ONE_PROBE_CHUNK = "pkg/executor/join.(*ProbeWorkerV2).processOneProbeChunk";
+    RUN_JOIN_WORKER = "pkg/executor/join.(*ProbeWorkerV2).runJoinWorker";
+    RESTORE_AND_PROBE = "pkg/executor/join.(*ProbeWorkerV2).restoreAndProbe";
+    START_PROBE_JOIN_WORKERS_FUNC1 = "pkg/executor/join.(*HashJoinV2Exec).startProbeJoinWorkers.func1";
+    START_PROBE_JOIN_WORKERS = "pkg/executor/join.(*HashJoinV2Exec).startProbeJoinWorkers";
+    FETCH_PROBE_SIDE_CHUNKS = "pkg/executor/join.(*ProbeSideTupleFetcherV2).fetchProbeSideChunks";
+    SPLIT_PARTITION_AND_APPEND = "pkg/executor/join.(*BuildWorkerV2).splitPartitionAndAppendToRowTable";
+    SPLIT_PARTITION_AND_APPEND_FOR_RESTORE =
+        "pkg/executor/join.(*BuildWorkerV2).splitPartitionAndAppendToRowTableForRestore";
+    SPLIT_AND_APPEND_TO_ROW_TABLE = "pkg/executor/join.(*HashJoinV2Exec).splitAndAppendToRowTable";
+    SPLIT_AND_APPEND_TO_ROW_TABLE_FUNC1 = "pkg/executor/join.(*HashJoinV2Exec).splitAndAppendToRowTable.func1";
+    FETCH_AND_BUILD_HASH_TABLE_IMPL = "pkg/executor/join.(*HashJoinV2Exec).fetchAndBuildHashTableImpl";
+    FETCH_AND_BUILD_HASH_TABLE_FUNC2 =
+        "pkg/executor/join.(*HashJoinV2Exec).startBuildAndProbe.(*HashJoinV2Exec).fetchAndBuildHashTable.func2";
+    START_BUILD_AND_PROBE = "pkg/executor/join.(*HashJoinV2Exec).startBuildAndProbe";
+    FETCH_BUILD_SIDE_ROWS = "pkg/executor/join.(*BuildWorkerV2).fetchBuildSideRows";
+    FETCH_BUILD_SIDE_ROWS_FUNC1 = "pkg/executor/join.(*HashJoinV2Exec).fetchBuildSideRows.func1";
+    CONTROL_WORKERS_FOR_RESTORE = "pkg/executor/join.(*HashJoinV2Exec).controlWorkersForRestore";
+    CHECK_AND_SPILL_ROW_TABLE_IF_NEEDED = "pkg/executor/join.checkAndSpillRowTableIfNeeded";
+    SPILL_ROW_TABLE = "pkg/executor/join.(*hashJoinSpillHelper).spillRowTable";
+    SPILL_ROW_TABLE_IMPL = "pkg/executor/join.(*hashJoinSpillHelper).spillRowTableImpl";
+    SPILL_ROW_TABLE_IMPL_FUNC1 = "pkg/executor/join.(*hashJoinSpillHelper).spillRowTableImpl.func1";
+    SPILL_REMAINING_ROWS = "pkg/executor/join.(*hashJoinSpillHelper).spillRemainingRows";
+    BUILD_HASH_TABLE = "pkg/executor/join.(*BuildWorkerV2).buildHashTable";
+    CREATE_TASKS = "pkg/executor/join.(*HashJoinV2Exec).createTasks";
+    WAIT_JOIN_WORKERS = "pkg/executor/join.(*HashJoinV2Exec).waitJoinWorkers";
+    SCAN_ROW_TABLE_AFTER_PROBE_DONE = "pkg/executor/join.(*ProbeWorkerV2).scanRowTableAfterProbeDone";
+}
+
+/// `util.WaitGroupWrapper.RunWithRecover`: starts `f` in a goroutine whose stack begins with
+/// `RunWithRecover.func1`, created from a `RunWithRecover` frame, as every goroutine of the
+/// executor is. The harness's `JoinHandle` is returned for slices that join; the executor itself
+/// waits through its WaitGroups.
+pub fn run_with_recover<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
+    let _f = frame(RUN_WITH_RECOVER);
+    go::go(move || {
+        let _f = frame(RUN_WITH_RECOVER_FUNC1);
+        f()
+    })
+}

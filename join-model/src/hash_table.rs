@@ -1,0 +1,104 @@
+//! `hashTableV2` (`hash_table_v2.go`): one sub-table per partition, bucket heads in a checked
+//! buffer and each row's next pointer in its first 8 bytes.
+//!
+//! The model builds a sub-table with one writer, as TiDB does when the number of build workers
+//! equals the number of partitions and segments are balanced; so next pointers and bucket heads
+//! are plain accesses, ordered before probing by `buildFinished`.
+
+use std::sync::Arc;
+
+use harness::memory::CheckedBuf;
+
+use crate::row_table::{RowTable, RowTableSegment};
+
+/// A row address: segment index in the sub-table and row start, stored +1 so that 0 is nil.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowPtr {
+    /// Segment index within the sub-table.
+    pub segment: usize,
+    /// Offset of the row in the segment.
+    pub row_start: usize,
+}
+
+impl RowPtr {
+    fn encode(self) -> u64 {
+        ((self.segment as u64) << 32 | self.row_start as u64) + 1
+    }
+
+    fn decode(v: u64) -> Option<RowPtr> {
+        (v != 0).then(|| RowPtr { segment: ((v - 1) >> 32) as usize, row_start: ((v - 1) & 0xffff_ffff) as usize })
+    }
+}
+
+/// `subTable`: the hash table of one partition.
+#[derive(Debug)]
+pub struct SubTable {
+    buckets: CheckedBuf,
+    mask: u64,
+    /// The partition's segments, in merge order.
+    pub segments: Vec<Arc<RowTableSegment>>,
+}
+
+impl SubTable {
+    /// Builds the sub-table of `partition` from its merged row table (`buildHashTable`): links
+    /// every valid row into its bucket's chain.
+    pub fn build(partition: usize, rows: &RowTable) -> SubTable {
+        let valid: usize = rows.segments.iter().map(|s| s.valid_join_key_pos.len()).sum();
+        let buckets_len = valid.max(1).next_power_of_two();
+        let buckets = CheckedBuf::new(format!("hashTableV2.subTable[{partition}].hashTable"), buckets_len * 8);
+        let mask = buckets_len as u64 - 1;
+        for (si, seg) in rows.segments.iter().enumerate() {
+            for &pos in &seg.valid_join_key_pos {
+                let bucket = (seg.hash_values[pos] & mask) as usize * 8;
+                let row_start = seg.row_start_offset[pos];
+                let head = buckets.read_u64(bucket);
+                // setNextRowAddress, then the bucket points at the new row.
+                seg.raw_data.write_u64(row_start, head);
+                buckets.write_u64(bucket, RowPtr { segment: si, row_start }.encode());
+            }
+        }
+        SubTable { buckets, mask, segments: rows.segments.clone() }
+    }
+
+    /// The first row of `hash`'s bucket (`lookup`).
+    pub fn lookup(&self, hash: u64) -> Option<RowPtr> {
+        RowPtr::decode(self.buckets.read_u64((hash & self.mask) as usize * 8))
+    }
+
+    /// The next row in the chain (`getNextRowAddress`).
+    pub fn next(&self, ptr: RowPtr) -> Option<RowPtr> {
+        RowPtr::decode(self.segments[ptr.segment].raw_data.read_u64(ptr.row_start))
+    }
+
+    /// The segment holding `ptr`.
+    pub fn segment(&self, ptr: RowPtr) -> &RowTableSegment {
+        &self.segments[ptr.segment]
+    }
+
+    /// Every row of the partition, valid key or not, in order (what `ScanRowTable` walks).
+    pub fn all_rows(&self) -> impl Iterator<Item = RowPtr> + '_ {
+        self.segments
+            .iter()
+            .enumerate()
+            .flat_map(|(si, s)| s.row_start_offset.iter().map(move |&row_start| RowPtr { segment: si, row_start }))
+    }
+
+    /// Number of rows, valid or not.
+    pub fn total_row_count(&self) -> usize {
+        self.segments.iter().map(|s| s.row_count()).sum()
+    }
+}
+
+/// `hashTableV2`: a sub-table per partition; `None` for a partition that spilled.
+#[derive(Debug, Default)]
+pub struct HashTableV2 {
+    /// Sub-tables by partition.
+    pub tables: Vec<Option<SubTable>>,
+}
+
+impl HashTableV2 {
+    /// Every row of every in-memory partition, for scanning.
+    pub fn all_rows(&self) -> Vec<(&SubTable, RowPtr)> {
+        self.tables.iter().flatten().flat_map(|t| t.all_rows().map(move |p| (t, p))).collect()
+    }
+}

@@ -1,0 +1,118 @@
+//! `ProbeWorkerV2` (`hash_join_v2.go`): a probe worker asks the probe fetcher for a chunk through
+//! `probeChkResourceCh`, gets it on its own channel, probes it and sends the result chunk to
+//! `joinResultCh`, until its channel is closed or the executor is closed.
+
+use std::sync::Arc;
+
+use harness::go::{frame, select, Chan};
+
+use crate::error::JoinError;
+use crate::frames::*;
+use crate::hash_table::HashTableV2;
+use crate::probe::{probe, ProbeRow};
+use crate::spec::JoinSpec;
+use crate::types::Row;
+
+/// A result chunk, or the error that ends the join.
+pub type JoinResult = Result<Vec<Row>, JoinError>;
+
+/// The channels a probe worker talks through.
+#[derive(Clone, Debug)]
+pub struct ProbeChannels {
+    /// `probeChkResourceCh`: a worker puts its id here to ask for the next chunk.
+    pub resource: Chan<usize>,
+    /// `probeResultChs[worker]`: the chunks the fetcher hands this worker.
+    pub input: Chan<Vec<ProbeRow>>,
+    /// `joinResultCh`.
+    pub results: Chan<JoinResult>,
+    /// `closeCh`: closed by `Close`.
+    pub close: Chan<()>,
+}
+
+/// Where a probe worker sends the probe rows of spilled partitions.
+pub trait ProbeSpill: Send + Sync {
+    /// Whether partition `p` spilled in this round.
+    fn is_spilled(&self, p: usize) -> bool;
+    /// Appends rows of spilled partitions to this worker's probe spill files.
+    fn spill_probe_rows(&self, worker: usize, rows: Vec<(usize, ProbeRow)>) -> Result<(), JoinError>;
+}
+
+/// A probe that spills nothing.
+#[derive(Debug)]
+pub struct NoSpill;
+
+impl ProbeSpill for NoSpill {
+    fn is_spilled(&self, _p: usize) -> bool {
+        false
+    }
+
+    fn spill_probe_rows(&self, _worker: usize, _rows: Vec<(usize, ProbeRow)>) -> Result<(), JoinError> {
+        Ok(())
+    }
+}
+
+/// `ProbeWorkerV2`.
+#[derive(Clone)]
+pub struct ProbeWorkerV2 {
+    /// `WorkerID`.
+    pub worker_id: usize,
+    /// The join.
+    pub spec: Arc<JoinSpec>,
+    /// The round's hash table.
+    pub table: Arc<HashTableV2>,
+    /// The round's spill state.
+    pub spill: Arc<dyn ProbeSpill>,
+}
+
+impl std::fmt::Debug for ProbeWorkerV2 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ProbeWorkerV2({})", self.worker_id)
+    }
+}
+
+impl ProbeWorkerV2 {
+    /// `runJoinWorker`.
+    pub fn run_join_worker(&self, ch: &ProbeChannels) {
+        let _f = frame(RUN_JOIN_WORKER);
+        loop {
+            let (mut chunk, mut closed) = (ch.input.recv_case(), ch.close.recv_case());
+            match select(&mut [&mut chunk, &mut closed]) {
+                0 => match chunk.take() {
+                    Some(rows) => {
+                        if !self.process_one_probe_chunk(rows, ch) {
+                            return;
+                        }
+                        ch.resource.send(self.worker_id);
+                    }
+                    None => return,
+                },
+                _ => return,
+            }
+        }
+    }
+
+    /// `processOneProbeChunk`; false when the worker must stop (closed, or an error was sent).
+    pub fn process_one_probe_chunk(&self, rows: Vec<ProbeRow>, ch: &ProbeChannels) -> bool {
+        let _f = frame(PROCESS_ONE_PROBE_CHUNK);
+        self.probe_and_send_result(rows, ch)
+    }
+
+    /// `probeAndSendResult`.
+    pub fn probe_and_send_result(&self, rows: Vec<ProbeRow>, ch: &ProbeChannels) -> bool {
+        let _f = frame(PROBE_AND_SEND_RESULT);
+        let spill = &self.spill;
+        let out = probe(&self.spec, &self.table, &rows, &|p| spill.is_spilled(p));
+        let result = match self.spill.spill_probe_rows(self.worker_id, out.spilled) {
+            Ok(()) => Ok(out.rows),
+            Err(e) => Err(e),
+        };
+        let failed = result.is_err();
+        send_result(ch, result) && !failed
+    }
+}
+
+/// Sends a result unless the executor is closed first; false when closed.
+pub fn send_result(ch: &ProbeChannels, result: JoinResult) -> bool {
+    let (mut send, mut closed) = (ch.results.send_case(result), ch.close.recv_case());
+    select(&mut [&mut send, &mut closed]) == 0
+}

@@ -1,0 +1,189 @@
+//! Row tables (`join_row_table.go`, `row_table_builder.go`): segments of encoded build rows, the
+//! per-worker builder that fills them, hashing and partitioning.
+//!
+//! A segment's bytes are built privately by one worker and become a [`CheckedBuf`] when the
+//! segment is finalized: from then on every read and write of them (next pointers while the hash
+//! table is built, keys and null maps while probing) is checked by the race detector.
+
+use std::sync::Arc;
+
+use harness::memory::{CheckedBuf, CheckedField};
+
+/// FNV-64a, the hash TiDB applies to serialized keys.
+pub fn hash_key(key: &[u8]) -> u64 {
+    key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// `rehash` in restore rounds: FNV-64 over the previous hash's 8 bytes, so a row and its probe
+/// rows land in the same new partition.
+pub fn rehash(hash: u64) -> u64 {
+    hash_key(&hash.to_le_bytes())
+}
+
+/// `genHashJoinPartitionNumber`: the smallest power of two at least `concurrency`, capped at 16.
+pub fn partition_number(concurrency: usize) -> usize {
+    concurrency.max(1).next_power_of_two().min(16)
+}
+
+/// `generatePartitionIndex`: the top `log2(partitions)` bits of the hash.
+pub fn partition_index(hash: u64, partitions: usize) -> usize {
+    let bits = partitions.trailing_zeros();
+    if bits == 0 {
+        0
+    } else {
+        (hash >> (64 - bits)) as usize
+    }
+}
+
+/// `rowTableSegment`: finalized, shared, immutable apart from next pointers and used flags.
+#[derive(Debug)]
+pub struct RowTableSegment {
+    /// The encoded rows.
+    pub raw_data: CheckedBuf,
+    /// Hash of each row's key.
+    pub hash_values: Vec<u64>,
+    /// Start offset of each row in `raw_data`.
+    pub row_start_offset: Vec<usize>,
+    /// Rows whose key is not NULL: the ones inserted into the hash table.
+    pub valid_join_key_pos: Vec<usize>,
+}
+
+impl RowTableSegment {
+    /// Number of rows.
+    pub fn row_count(&self) -> usize {
+        self.row_start_offset.len()
+    }
+
+    /// The encoded bytes of row `i` (a plain range read, as spilling copies rows out).
+    pub fn row_bytes(&self, i: usize) -> Vec<u8> {
+        let start = self.row_start_offset[i];
+        let end = self.row_start_offset.get(i + 1).copied().unwrap_or(self.raw_data.len());
+        self.raw_data.read_bytes(start, end - start)
+    }
+}
+
+/// The segments of one (worker, partition) or of one partition after the merge.
+#[derive(Clone, Debug, Default)]
+pub struct RowTable {
+    /// Finalized segments.
+    pub segments: Vec<Arc<RowTableSegment>>,
+}
+
+impl RowTable {
+    /// Total rows.
+    pub fn row_count(&self) -> usize {
+        self.segments.iter().map(|s| s.row_count()).sum()
+    }
+
+    /// Bytes held, for the memory quota.
+    pub fn mem_usage(&self) -> usize {
+        self.segments.iter().map(|s| s.raw_data.len()).sum()
+    }
+}
+
+/// A row already encoded, with its hash and whether its key is valid (not NULL).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodedRow {
+    /// Key hash (for restore rounds, the hash of the previous round).
+    pub hash: u64,
+    /// Whether the row goes into the hash table.
+    pub valid: bool,
+    /// The row bytes, as `appendToRowTable` laid them out.
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+struct OpenSegment {
+    bytes: Vec<u8>,
+    hash_values: Vec<u64>,
+    row_start_offset: Vec<usize>,
+    valid_join_key_pos: Vec<usize>,
+}
+
+/// The mutable state of a `rowTableBuilder`.
+#[derive(Debug)]
+pub struct BuilderState {
+    /// `rowNumberInCurrentRowTableSeg`, per partition.
+    pub row_number_in_current_row_table_seg: Vec<usize>,
+    open: Vec<OpenSegment>,
+    segments_made: usize,
+}
+
+/// `rowTableBuilder`: one per build worker, filling one open segment per partition. Its state is
+/// a checked field: the worker appends, and a spill goroutine finalizes, only when ordered.
+#[derive(Debug)]
+pub struct RowTableBuilder {
+    /// The builder's state.
+    pub state: CheckedField<BuilderState>,
+    worker: usize,
+    max_rows_per_segment: usize,
+}
+
+impl RowTableBuilder {
+    /// `createRowTableBuilder`.
+    pub fn new(worker: usize, partitions: usize, max_rows_per_segment: usize) -> Arc<RowTableBuilder> {
+        let state = BuilderState {
+            row_number_in_current_row_table_seg: vec![0; partitions],
+            open: (0..partitions).map(|_| OpenSegment::default()).collect(),
+            segments_made: 0,
+        };
+        Arc::new(RowTableBuilder {
+            state: CheckedField::new(format!("rowTableBuilder[{worker}]"), state),
+            worker,
+            max_rows_per_segment: max_rows_per_segment.max(1),
+        })
+    }
+
+    /// `appendToRowTable`: appends `row` to `partition`'s open segment, finalizing it into
+    /// `row_tables` when full (`maxRowTableSegmentSize`).
+    pub fn append(&self, partition: usize, row: EncodedRow, row_tables: &CheckedField<Vec<RowTable>>) {
+        let full = self.state.with_mut(|st| {
+            let seg = &mut st.open[partition];
+            if row.valid {
+                seg.valid_join_key_pos.push(seg.row_start_offset.len());
+            }
+            seg.row_start_offset.push(seg.bytes.len());
+            seg.hash_values.push(row.hash);
+            seg.bytes.extend_from_slice(&row.bytes);
+            st.row_number_in_current_row_table_seg[partition] += 1;
+            st.row_number_in_current_row_table_seg[partition] >= self.max_rows_per_segment
+        });
+        if full {
+            self.finalize_current_seg(partition, row_tables);
+        }
+    }
+
+    /// `finalizeCurrentSeg`: moves `partition`'s open segment, if it has rows, into `row_tables`.
+    pub fn finalize_current_seg(&self, partition: usize, row_tables: &CheckedField<Vec<RowTable>>) {
+        let taken = self.state.with_mut(|st| {
+            if st.row_number_in_current_row_table_seg[partition] == 0 {
+                return None;
+            }
+            st.row_number_in_current_row_table_seg[partition] = 0;
+            st.segments_made += 1;
+            Some((std::mem::take(&mut st.open[partition]), st.segments_made))
+        });
+        let Some((seg, n)) = taken else { return };
+        let raw =
+            CheckedBuf::from_bytes(format!("rowTableSegment[w{} p{partition} #{n}].rawData", self.worker), &seg.bytes);
+        for (i, &start) in seg.row_start_offset.iter().enumerate() {
+            let end = seg.row_start_offset.get(i + 1).copied().unwrap_or(seg.bytes.len());
+            raw.label_region(start, end - start, format!("row {i}"));
+        }
+        let segment = Arc::new(RowTableSegment {
+            raw_data: raw,
+            hash_values: seg.hash_values,
+            row_start_offset: seg.row_start_offset,
+            valid_join_key_pos: seg.valid_join_key_pos,
+        });
+        row_tables.with_mut(|t| t[partition].segments.push(segment));
+    }
+
+    /// `appendRemainingRowLocations`: finalizes every open segment at the end of input.
+    pub fn finalize_all(&self, row_tables: &CheckedField<Vec<RowTable>>) {
+        let partitions = self.state.with(|st| st.open.len());
+        for p in 0..partitions {
+            self.finalize_current_seg(p, row_tables);
+        }
+    }
+}

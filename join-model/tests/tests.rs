@@ -1,0 +1,7 @@
+//! join-model's integration tests, as one binary.
+
+// Shared inputs.
+mod common;
+// The probe slice: race 1 of TiDB #57450 with the old layout, clean and correct with the new.
+// See: https://github.com/pingcap/tidb/issues/57450
+mod probe_slice;

@@ -1,16 +1,121 @@
-//! The build side (`hash_join_v2.go`, `hash_join_base.go`): the build fetcher or restore
-//! controller hands chunks to split workers, which partition rows and append them to their row
-//! tables; at safe points the spill helper may spill; then the per-worker row tables are merged
-//! per partition and the hash table is built.
+//! The build side (`hash_join_v2.go`, `hash_join_base.go`): the build fetcher (round 1) or the
+//! restore controller (later rounds) hands chunks to the split workers, which partition rows and
+//! append them to their row tables; before each chunk the spill helper may spill (a safe point);
+//! then the per-worker row tables are merged per partition and the hash table is built.
+//!
+//! Goroutines, as in TiDB: the fetcher or controller (`fetchBuildSideRows.func1`), one split
+//! worker per concurrency unit (`splitAndAppendToRowTable.func1`), one spill goroutine per worker
+//! for each spill (`spillRowTableImpl.func1`), `createTasks`, and the hash table build workers.
 
 use std::sync::Arc;
 
+use harness::go::{frame, select, try_select, AtomicBool, Chan, WaitGroup};
 use harness::memory::CheckedField;
 
+use crate::bugs::{Bug, Bugs};
+use crate::error::JoinError;
+use crate::failpoint::Failpoints;
+use crate::frames::*;
 use crate::hash_table::{HashTableV2, SubTable};
-use crate::row_table::{hash_key, partition_index, partition_number, EncodedRow, RowTable, RowTableBuilder};
+use crate::row_table::{hash_key, partition_index, partition_number, rehash, EncodedRow, RowTable, RowTableBuilder};
 use crate::spec::JoinSpec;
+use crate::spill::{decode_build_rows, DataInDiskByChunks, HashJoinSpillHelper};
 use crate::types::Row;
+
+/// `BuildWorkerV2`: a split worker, its row table builder and its row tables.
+#[derive(Debug)]
+pub struct BuildWorkerV2 {
+    /// `WorkerID`.
+    pub worker_id: usize,
+    /// `builder`: the field race 2 of #57450 is about.
+    pub builder: CheckedField<Option<Arc<RowTableBuilder>>>,
+    /// `hashTableContext.rowTables[worker]`: one row table per partition.
+    pub row_tables: CheckedField<Vec<RowTable>>,
+}
+
+impl BuildWorkerV2 {
+    /// A worker with no builder yet and empty row tables.
+    pub fn new(worker_id: usize, partitions: usize) -> Arc<BuildWorkerV2> {
+        Arc::new(BuildWorkerV2 {
+            worker_id,
+            builder: CheckedField::new(format!("BuildWorkers[{worker_id}].builder"), None),
+            row_tables: CheckedField::new(
+                format!("hashTableContext.rowTables[{worker_id}]"),
+                vec![RowTable::default(); partitions],
+            ),
+        })
+    }
+}
+
+/// What one round's build shares.
+#[derive(Debug)]
+pub struct BuildCtx {
+    /// The join.
+    pub spec: Arc<JoinSpec>,
+    /// `partitionNumber`.
+    pub partitions: usize,
+    /// `maxRowTableSegmentSize`.
+    pub segment_rows: usize,
+    /// The split workers.
+    pub workers: Vec<Arc<BuildWorkerV2>>,
+    /// The spill helper.
+    pub spill: Arc<HashJoinSpillHelper>,
+    /// Active bugs.
+    pub bugs: Bugs,
+    /// Failpoints.
+    pub failpoints: Arc<Failpoints>,
+    /// `closeCh`.
+    pub close: Chan<()>,
+    /// `finished`.
+    pub finished: AtomicBool,
+}
+
+/// Where a round's build rows come from.
+#[derive(Clone, Debug)]
+pub enum BuildSource {
+    /// Round 1: the build child's chunks.
+    Chunks(Vec<Vec<Row>>),
+    /// A restore round: one spill file per worker (`restoredBuildInDisk`).
+    Restored(Vec<Arc<DataInDiskByChunks>>),
+}
+
+/// The channels of one build phase.
+#[derive(Clone, Debug)]
+pub(crate) struct Phase {
+    syncer: WaitGroup,
+    wg: WaitGroup,
+    err: Chan<JoinError>,
+    done: Chan<()>,
+}
+
+impl Phase {
+    pub(crate) fn new(concurrency: usize) -> Phase {
+        Phase {
+            syncer: WaitGroup::new("fetcherAndWorkerSyncer"),
+            wg: WaitGroup::new("wg"),
+            err: Chan::new("errCh", 1 + concurrency),
+            done: Chan::new("doneCh", concurrency),
+        }
+    }
+
+    /// `handleErr`: reports the error and tells the producer to stop.
+    fn handle_err(&self, e: JoinError) {
+        // The channels have room for one error and one stop signal per worker, plus the fetcher's.
+        let (mut send, mut stop) = (self.err.send_case(e), self.done.send_case(()));
+        try_select(&mut [&mut send]);
+        try_select(&mut [&mut stop]);
+    }
+
+    /// `waitJobDone`: waits for the phase's goroutines and returns the first error.
+    pub(crate) fn wait_job_done(&self) -> Result<(), JoinError> {
+        self.wg.wait();
+        self.err.close();
+        match self.err.recv() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
 
 /// Encodes a build row with its key hash (what a split worker does per row).
 pub fn encode_build_row(spec: &JoinSpec, row: &Row) -> EncodedRow {
@@ -19,37 +124,334 @@ pub fn encode_build_row(spec: &JoinSpec, row: &Row) -> EncodedRow {
     EncodedRow { hash, valid: key.is_some(), bytes: spec.meta.encode_row(row, key.as_deref()) }
 }
 
-/// `mergeRowTablesToHashTable` plus `buildHashTable`: concatenates every worker's row table of
-/// each partition and builds that partition's sub-table; `spilled(p)` partitions get none.
-pub fn merge_and_build(
-    row_tables: &[CheckedField<Vec<RowTable>>],
-    partitions: usize,
-    spilled: &dyn Fn(usize) -> bool,
-) -> HashTableV2 {
-    let tables = (0..partitions)
+/// `fetchAndBuildHashTableImpl`: one round's build, from `source` to a hash table of the
+/// partitions that stayed in memory.
+pub fn fetch_and_build_hash_table_impl(ctx: &Arc<BuildCtx>, source: BuildSource) -> Result<HashTableV2, JoinError> {
+    let _f = frame(FETCH_AND_BUILD_HASH_TABLE_IMPL);
+    if !ctx.bugs.has(Bug::BuilderPublication) {
+        // PR #57519: "Init rowTableBuilder in BuildWorkerV2 before start worker".
+        for w in &ctx.workers {
+            w.builder.set(Some(RowTableBuilder::new(w.worker_id, ctx.partitions, ctx.segment_rows)));
+        }
+    }
+    let phase = Phase::new(ctx.workers.len());
+    let (src, wait_for_controller) = fetch_build_side_rows(ctx, &phase, source.clone());
+    split_and_append_to_row_table(ctx, &phase, &src, wait_for_controller.as_ref(), &source);
+    phase.wait_job_done()?;
+    let spilled: Vec<bool> = (0..ctx.partitions).map(|p| ctx.spill.is_partition_spilled(p)).collect();
+    let merged = merge_row_tables(&ctx.workers, ctx.partitions, &spilled);
+    build_hash_table(ctx, merged)
+}
+
+/// `fetchBuildSideRows` on the executor: starts the build fetcher (round 1) or the restore
+/// controller in a goroutine. Returns the chunk channel and, in restore rounds, the controller's
+/// "go ahead and finalize" channel.
+fn fetch_build_side_rows(
+    ctx: &Arc<BuildCtx>,
+    phase: &Phase,
+    source: BuildSource,
+) -> (Chan<Vec<Row>>, Option<Chan<()>>) {
+    let src: Chan<Vec<Row>> = Chan::new("srcChkCh", 1);
+    let wait_for_controller = matches!(source, BuildSource::Restored(_)).then(|| Chan::new("waitForController", 0));
+    phase.wg.add(1);
+    let (ctx, phase2, src2, wfc) = (ctx.clone(), phase.clone(), src.clone(), wait_for_controller.clone());
+    run_with_recover(move || {
+        let _f = frame(FETCH_BUILD_SIDE_ROWS_FUNC1);
+        match source {
+            BuildSource::Restored(files) => {
+                let chunk_num = files.iter().map(|f| f.num_chunks()).sum();
+                control_workers_for_restore(&ctx, &phase2, chunk_num, &src2, &wfc.expect("restore round"));
+            }
+            BuildSource::Chunks(chunks) => fetch_build_side_rows_impl(&ctx, &phase2, chunks, &src2),
+        }
+        phase2.wg.done();
+    });
+    (src, wait_for_controller)
+}
+
+/// `(*BuildWorkerV2).fetchBuildSideRows`: round 1's fetcher.
+fn fetch_build_side_rows_impl(ctx: &BuildCtx, phase: &Phase, chunks: Vec<Vec<Row>>, src: &Chan<Vec<Row>>) {
+    let _f = frame(FETCH_BUILD_SIDE_ROWS);
+    let mut failed = false;
+    for chunk in chunks {
+        if ctx.finished.load() {
+            break;
+        }
+        let checked = check_and_spill_row_table_if_needed(&phase.syncer, &ctx.spill, &ctx.workers)
+            .and_then(|()| ctx.failpoints.hit("fetchBuildSideRowsError"));
+        if let Err(e) = checked {
+            phase.err.send(e);
+            failed = true;
+            break;
+        }
+        phase.syncer.add(1);
+        if !hand_out(ctx, phase, src, chunk) {
+            break;
+        }
+    }
+    phase.syncer.wait();
+    if !failed && ctx.spill.is_spill_triggered() {
+        if let Err(e) = ctx.spill.spill_remaining_rows(&ctx.workers) {
+            phase.err.send(e);
+        }
+    }
+    src.close();
+}
+
+/// Sends one chunk (or restore token) unless a worker failed or the executor closed; on those
+/// the chunk's syncer count is given back.
+fn hand_out(ctx: &BuildCtx, phase: &Phase, src: &Chan<Vec<Row>>, chunk: Vec<Row>) -> bool {
+    let (mut send, mut stop, mut closed) = (src.send_case(chunk), phase.done.recv_case(), ctx.close.recv_case());
+    if select(&mut [&mut send, &mut stop, &mut closed]) == 0 {
+        return true;
+    }
+    phase.syncer.done();
+    false
+}
+
+/// `controlWorkersForRestore`: hands out one token per restored chunk; at the end waits for
+/// the workers, spills remaining rows and lets the workers finalize.
+pub(crate) fn control_workers_for_restore(
+    ctx: &BuildCtx,
+    phase: &Phase,
+    chunk_num: usize,
+    sync: &Chan<Vec<Row>>,
+    wait_for_controller: &Chan<()>,
+) {
+    let _f = frame(CONTROL_WORKERS_FOR_RESTORE);
+    let mut failed = false;
+    for _ in 0..chunk_num {
+        if ctx.finished.load() {
+            break;
+        }
+        let checked = check_and_spill_row_table_if_needed(&phase.syncer, &ctx.spill, &ctx.workers)
+            .and_then(|()| ctx.failpoints.hit("controlWorkersForRestoreError"));
+        if let Err(e) = checked {
+            phase.err.send(e);
+            failed = true;
+            break;
+        }
+        phase.syncer.add(1);
+        if !hand_out(ctx, phase, sync, Vec::new()) {
+            break;
+        }
+    }
+    sync.close();
+    phase.syncer.wait();
+    if !failed && ctx.spill.is_spill_triggered() {
+        if let Err(e) = ctx.spill.spill_remaining_rows(&ctx.workers) {
+            phase.err.send(e);
+        }
+    }
+    wait_for_controller.close();
+}
+
+/// `checkAndSpillRowTableIfNeeded`: the safe point before each chunk.
+pub fn check_and_spill_row_table_if_needed(
+    syncer: &WaitGroup,
+    spill: &HashJoinSpillHelper,
+    workers: &[Arc<BuildWorkerV2>],
+) -> Result<(), JoinError> {
+    let _f = frame(CHECK_AND_SPILL_ROW_TABLE_IF_NEEDED);
+    if !spill.is_spill_needed() {
+        return Ok(());
+    }
+    syncer.wait();
+    spill.spill_row_table(workers)
+}
+
+/// `splitAndAppendToRowTable`: starts one split worker per build worker.
+pub(crate) fn split_and_append_to_row_table(
+    ctx: &Arc<BuildCtx>,
+    phase: &Phase,
+    src: &Chan<Vec<Row>>,
+    wait_for_controller: Option<&Chan<()>>,
+    source: &BuildSource,
+) {
+    let _f = frame(SPLIT_AND_APPEND_TO_ROW_TABLE);
+    phase.wg.add(ctx.workers.len() as i64);
+    for w in 0..ctx.workers.len() {
+        let (ctx, phase, src) = (ctx.clone(), phase.clone(), src.clone());
+        let restore = match source {
+            BuildSource::Restored(files) => Some((files[w].clone(), wait_for_controller.expect("restore").clone())),
+            BuildSource::Chunks(_) => None,
+        };
+        run_with_recover(move || {
+            let _f = frame(SPLIT_AND_APPEND_TO_ROW_TABLE_FUNC1);
+            let worker = &ctx.workers[w];
+            match restore {
+                Some((file, wfc)) => {
+                    split_partition_and_append_to_row_table_for_restore(&ctx, worker, &phase, &file, &src, &wfc)
+                }
+                None => split_partition_and_append_to_row_table(&ctx, worker, &phase, &src),
+            }
+            phase.wg.done();
+        });
+    }
+}
+
+/// The builder a split worker appends with; with the builder-publication bug, the worker creates
+/// it itself, first thing (pre-#57519 `hash_join_v2.go:510`).
+fn worker_builder(ctx: &BuildCtx, worker: &BuildWorkerV2) -> Arc<RowTableBuilder> {
+    if ctx.bugs.has(Bug::BuilderPublication) {
+        worker.builder.set(Some(RowTableBuilder::new(worker.worker_id, ctx.partitions, ctx.segment_rows)));
+    }
+    worker.builder.get().expect("the builder is created before the worker appends")
+}
+
+/// `splitPartitionAndAppendToRowTable`: round 1's split worker.
+fn split_partition_and_append_to_row_table(
+    ctx: &BuildCtx,
+    worker: &BuildWorkerV2,
+    phase: &Phase,
+    src: &Chan<Vec<Row>>,
+) {
+    let _f = frame(SPLIT_PARTITION_AND_APPEND);
+    let builder = worker_builder(ctx, worker);
+    let mut has_err = false;
+    while let Some(chunk) = src.recv() {
+        if !has_err {
+            let rows = chunk.iter().map(|r| encode_build_row(&ctx.spec, r)).collect();
+            if let Err(e) = append_rows(ctx, worker, &builder, rows, |h| h, "splitPartitionPanic") {
+                has_err = true;
+                phase.handle_err(e);
+            }
+        }
+        phase.syncer.done();
+    }
+    if !has_err {
+        builder.finalize_all(&worker.row_tables);
+    }
+}
+
+/// `splitPartitionAndAppendToRowTableForRestore`: a restore round's split worker reads chunk `i`
+/// of its own spill file for each token.
+fn split_partition_and_append_to_row_table_for_restore(
+    ctx: &BuildCtx,
+    worker: &BuildWorkerV2,
+    phase: &Phase,
+    file: &DataInDiskByChunks,
+    sync: &Chan<Vec<Row>>,
+    wait_for_controller: &Chan<()>,
+) {
+    let _f = frame(SPLIT_PARTITION_AND_APPEND_FOR_RESTORE);
+    let builder = worker_builder(ctx, worker);
+    let mut has_err = false;
+    for i in 0..file.num_chunks() {
+        if sync.recv().is_none() {
+            break;
+        }
+        if !has_err {
+            let processed = file.get_chunk(i).and_then(|bytes| {
+                append_rows(ctx, worker, &builder, decode_build_rows(&bytes), rehash, "splitPartitionPanic")
+            });
+            if let Err(e) = processed {
+                has_err = true;
+                phase.handle_err(e);
+            }
+        }
+        phase.syncer.done();
+    }
+    // "Wait for command from the controller so that we can avoid data race with the spill
+    // executed in controller."
+    wait_for_controller.recv();
+    if !has_err {
+        builder.finalize_all(&worker.row_tables);
+    }
+}
+
+/// Appends encoded rows to the builder, partitioned by `hash_of(row.hash)`, and charges their
+/// memory to the quota.
+fn append_rows(
+    ctx: &BuildCtx,
+    worker: &BuildWorkerV2,
+    builder: &RowTableBuilder,
+    rows: Vec<EncodedRow>,
+    hash_of: impl Fn(u64) -> u64,
+    failpoint: &str,
+) -> Result<(), JoinError> {
+    ctx.failpoints.hit(failpoint)?;
+    let mut bytes = vec![0; ctx.partitions];
+    for mut row in rows {
+        row.hash = hash_of(row.hash);
+        let p = partition_index(row.hash, ctx.partitions);
+        bytes[p] += row.bytes.len();
+        builder.append(p, row, &worker.row_tables);
+    }
+    ctx.spill.consume(&bytes);
+    Ok(())
+}
+
+/// `mergeRowTablesToHashTable`: concatenates every worker's row table of each in-memory partition.
+pub fn merge_row_tables(workers: &[Arc<BuildWorkerV2>], partitions: usize, spilled: &[bool]) -> Vec<Option<RowTable>> {
+    (0..partitions)
         .map(|p| {
-            (!spilled(p)).then(|| {
-                let merged =
-                    RowTable { segments: row_tables.iter().flat_map(|t| t.with(|t| t[p].segments.clone())).collect() };
-                SubTable::build(p, &merged)
+            (!spilled[p]).then(|| RowTable {
+                segments: workers.iter().flat_map(|w| w.row_tables.with(|t| t[p].segments.clone())).collect(),
             })
         })
-        .collect();
-    HashTableV2 { tables }
+        .collect()
 }
 
-/// The whole build in the calling goroutine: for slices whose subject is the probe.
+/// `createBuildTasks` and `buildHashTable`: one task per in-memory partition, built by the build
+/// workers, one writer per sub-table.
+fn build_hash_table(ctx: &Arc<BuildCtx>, merged: Vec<Option<RowTable>>) -> Result<HashTableV2, JoinError> {
+    let phase = Phase::new(ctx.workers.len());
+    let tasks: Chan<usize> = Chan::new("buildTaskCh", ctx.workers.len());
+    let merged = Arc::new(merged);
+    let tables: Arc<Vec<CheckedField<Option<SubTable>>>> =
+        Arc::new((0..ctx.partitions).map(|p| CheckedField::new(format!("hashTable.tables[{p}]"), None)).collect());
+    phase.wg.add(1);
+    {
+        let (ctx, phase, tasks, merged) = (ctx.clone(), phase.clone(), tasks.clone(), merged.clone());
+        run_with_recover(move || {
+            let _f = frame(CREATE_TASKS);
+            match ctx.failpoints.hit("createTasksPanic") {
+                Err(e) => phase.handle_err(e),
+                Ok(()) => {
+                    for p in (0..merged.len()).filter(|&p| merged[p].is_some()) {
+                        let (mut send, mut stop) = (tasks.send_case(p), phase.done.recv_case());
+                        if select(&mut [&mut send, &mut stop]) != 0 {
+                            break;
+                        }
+                    }
+                }
+            }
+            tasks.close();
+            phase.wg.done();
+        });
+    }
+    for _ in &ctx.workers {
+        phase.wg.add(1);
+        let (ctx, phase, tasks, merged, tables) =
+            (ctx.clone(), phase.clone(), tasks.clone(), merged.clone(), tables.clone());
+        run_with_recover(move || {
+            let _f = frame(BUILD_HASH_TABLE);
+            while let Some(p) = tasks.recv() {
+                if let Err(e) = ctx.failpoints.hit("buildHashTablePanic") {
+                    phase.handle_err(e);
+                    break;
+                }
+                let rows = merged[p].as_ref().expect("tasks are for in-memory partitions");
+                tables[p].set(Some(SubTable::build(p, rows)));
+            }
+            phase.wg.done();
+        });
+    }
+    phase.wait_job_done()?;
+    Ok(HashTableV2 { tables: tables.iter().map(|t| t.with_mut(Option::take)).collect() })
+}
+
+/// The whole build in the calling goroutine, for slices whose subject is the probe.
 pub fn build_in_memory(spec: &JoinSpec, rows: &[Row], concurrency: usize, segment_rows: usize) -> HashTableV2 {
     let partitions = partition_number(concurrency);
+    let worker = BuildWorkerV2::new(0, partitions);
     let builder = RowTableBuilder::new(0, partitions, segment_rows);
-    let row_tables = CheckedField::new("hashTableContext.rowTables[0]", vec![RowTable::default(); partitions]);
     for row in rows {
         let enc = encode_build_row(spec, row);
-        builder.append(partition_index(enc.hash, partitions), enc, &row_tables);
+        builder.append(partition_index(enc.hash, partitions), enc, &worker.row_tables);
     }
-    builder.finalize_all(&row_tables);
-    merge_and_build(std::slice::from_ref(&row_tables), partitions, &|_| false)
+    builder.finalize_all(&worker.row_tables);
+    let merged = merge_row_tables(&[worker], partitions, &vec![false; partitions]);
+    HashTableV2 { tables: merged.into_iter().enumerate().map(|(p, t)| t.map(|t| SubTable::build(p, &t))).collect() }
 }
-
-/// Keeps the builder type reachable for the restore slice (filled in below).
-pub type SharedBuilder = Arc<RowTableBuilder>;

@@ -15,6 +15,7 @@
 pub mod bugs;
 pub mod build;
 pub mod error;
+pub mod failpoint;
 pub mod frames;
 pub mod hash_table;
 pub mod meta;
@@ -24,6 +25,7 @@ pub mod reference;
 pub mod row_table;
 pub mod slices;
 pub mod spec;
+pub mod spill;
 pub mod types;
 
 pub use bugs::{Bug, Bugs};

@@ -223,7 +223,7 @@ pub fn new_table_meta(input: &TableMetaInput<'_>, rule: NullMapRule) -> JoinTabl
             // "the smallest length of a column is 4 byte, so the total row length is enough": only
             // running past the row's end was considered, not overlapping the next field.
             NullMapRule::Pre57451 if saved_column_num > 0 || has_fixed_size_key_column => {
-                (saved_column_num + 1 + 7) / 8
+                (saved_column_num + 1).div_ceil(8)
             }
             _ => (saved_column_num + 1).div_ceil(32) * 4,
         };

@@ -2,23 +2,30 @@
 //!
 //! - [`probe_slice`]: two probe workers probing one prepared hash table, the probe fetcher's
 //!   hand-out of chunks, then the scan for unmatched rows (race 1 of #57450 lives here);
-//! - the restore-round build controller with its split workers and spill goroutines is
-//!   [`crate::build::restore_build_slice`] (race 2).
+//! - [`restore_build_slice`]: a restore round's build, the main goroutine acting as the
+//!   controller, two split workers and the spill goroutines (race 2 of #57450 lives here).
 //!
 //! Each slice checks its result against the reference join, so a schedule that computes a wrong
 //! result fails the exploration too.
 
 use std::sync::Arc;
 
-use harness::go::{frame, Chan, WaitGroup};
+use harness::go::{frame, AtomicBool, Chan, WaitGroup};
 
-use crate::build::build_in_memory;
+use crate::bugs::{Bug, Bugs};
+use crate::build::{
+    build_in_memory, control_workers_for_restore, encode_build_row, merge_row_tables, split_and_append_to_row_table,
+    BuildCtx, BuildSource, BuildWorkerV2, Phase,
+};
+use crate::failpoint::Failpoints;
 use crate::frames::*;
 use crate::probe::{scan_range, scan_row_table, ProbeRow};
 use crate::probe_worker::{NoSpill, ProbeChannels, ProbeWorkerV2};
 use crate::reference::{reference_join, sorted};
 use crate::row_table::hash_key;
+use crate::row_table::{partition_number, rehash, RowTableBuilder};
 use crate::spec::JoinSpec;
+use crate::spill::{decode_build_rows, encode_build_rows, DataInDiskByChunks, HashJoinSpillHelper};
 use crate::types::{BuildSide, Row};
 
 /// A join over fixed inputs, split into probe chunks.
@@ -129,4 +136,107 @@ pub fn probe_slice(input: Arc<JoinInput>, workers: usize) {
     }
     let want = reference_join(&spec, &input.left, &input.right);
     assert_eq!(sorted(rows), sorted(want), "join result differs from the reference join");
+}
+
+/// A restore round's build input: per worker, the chunks of its spill file from the last round.
+#[derive(Clone, Debug)]
+pub struct RestoreInput {
+    /// The join (its build side's layout is what the files hold).
+    pub spec: JoinSpec,
+    /// Per worker, the chunks of build rows in its restored file.
+    pub chunks_per_worker: Vec<Vec<Vec<Row>>>,
+    /// Memory quota in bytes: exceeding it makes the controller spill at its next safe point.
+    pub quota: usize,
+    /// Rows per row table segment.
+    pub segment_rows: usize,
+    /// Active bugs.
+    pub bugs: Bugs,
+}
+
+/// Slice (b): a restore round's build. The main goroutine writes last round's spill files, then
+/// acts as the build coordinator (starting the split workers) and as the restore controller
+/// (handing out one token per restored chunk, spilling at the safe points). Afterwards it checks
+/// that every restored row is either in a row table or in a new spill file, exactly once.
+pub fn restore_build_slice(input: Arc<RestoreInput>) {
+    let workers = input.chunks_per_worker.len();
+    let partitions = partition_number(workers);
+    let spec = Arc::new(input.spec.clone());
+    let helper =
+        Arc::new(HashJoinSpillHelper::new(Some(input.quota), 4, partitions, workers, None).expect("spill directory"));
+    // Last round's build files, one per worker, as `spillBuildSegmentToDisk` wrote them.
+    let mut want = Vec::new();
+    let files: Vec<Arc<DataInDiskByChunks>> = (0..workers)
+        .map(|w| {
+            let file = DataInDiskByChunks::create(helper.dir(), &format!("restored-w{w}")).expect("spill file");
+            for chunk in &input.chunks_per_worker[w] {
+                let rows: Vec<_> = chunk.iter().map(|r| encode_build_row(&spec, r)).collect();
+                want.extend(rows.iter().map(|r| (rehash(r.hash), r.bytes.clone())));
+                file.add(&encode_build_rows(&rows)).expect("spill write");
+            }
+            Arc::new(file)
+        })
+        .collect();
+    let ctx = Arc::new(BuildCtx {
+        spec: spec.clone(),
+        partitions,
+        segment_rows: input.segment_rows,
+        workers: (0..workers).map(|w| BuildWorkerV2::new(w, partitions)).collect(),
+        spill: helper.clone(),
+        bugs: input.bugs.clone(),
+        failpoints: Arc::new(Failpoints::none()),
+        close: Chan::new("closeCh", 0),
+        finished: AtomicBool::new(false),
+    });
+    // The previous round's builders are still in the fields.
+    for w in &ctx.workers {
+        w.builder.set(Some(RowTableBuilder::new(w.worker_id, partitions, input.segment_rows)));
+    }
+    let phase = Phase::new(workers);
+    let sync: Chan<Vec<Row>> = Chan::new("srcChkCh", 1);
+    let wait_for_controller = Chan::new("waitForController", 0);
+    {
+        let _a = frame(RUN_WITH_RECOVER_FUNC1);
+        let _b = frame(FETCH_AND_BUILD_HASH_TABLE_FUNC2);
+        let _c = frame(FETCH_AND_BUILD_HASH_TABLE_IMPL);
+        if !input.bugs.has(Bug::BuilderPublication) {
+            for w in &ctx.workers {
+                w.builder.set(Some(RowTableBuilder::new(w.worker_id, partitions, input.segment_rows)));
+            }
+        }
+        let source = BuildSource::Restored(files.clone());
+        split_and_append_to_row_table(&ctx, &phase, &sync, Some(&wait_for_controller), &source);
+    }
+    {
+        let _a = frame(RUN_WITH_RECOVER_FUNC1);
+        let _b = frame(FETCH_BUILD_SIDE_ROWS_FUNC1);
+        let chunk_num = files.iter().map(|f| f.num_chunks()).sum();
+        control_workers_for_restore(&ctx, &phase, chunk_num, &sync, &wait_for_controller);
+    }
+    phase.wait_job_done().expect("no error in the restore slice");
+    // Every row is in memory or in a spill file of this round, once.
+    let spilled: Vec<bool> = (0..partitions).map(|p| helper.is_partition_spilled(p)).collect();
+    let mut got: Vec<(u64, Vec<u8>)> = Vec::new();
+    for table in merge_row_tables(&ctx.workers, partitions, &spilled).into_iter().flatten() {
+        for seg in &table.segments {
+            got.extend((0..seg.row_count()).map(|i| (seg.hash_values[i], zero_next(seg.row_bytes(i)))));
+        }
+    }
+    helper.prepare_for_restoring(1).expect("within the round limit");
+    while let Some(part) = helper.pop_restore() {
+        for file in &part.build_side_chunks {
+            for i in 0..file.num_chunks() {
+                let rows = decode_build_rows(&file.get_chunk(i).expect("spill read"));
+                got.extend(rows.into_iter().map(|r| (r.hash, r.bytes)));
+            }
+        }
+    }
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "restored rows lost or duplicated");
+}
+
+/// A row's bytes with its next pointer cleared (it is only meaningful inside one hash table).
+fn zero_next(mut bytes: Vec<u8>) -> Vec<u8> {
+    bytes[..8].fill(0);
+    bytes
 }

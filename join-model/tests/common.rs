@@ -25,3 +25,29 @@ pub fn race1_input(bugs: &Bugs) -> Arc<JoinInput> {
         segment_rows: 4,
     })
 }
+
+/// Race 2's shape: a restore round with two split workers, one restored chunk each; the first
+/// chunk handed out exceeds the quota, so the controller spills before the second token, while
+/// the other worker has not handled a chunk. Each worker's rows fall into its own partition, so
+/// after the spill nothing more reaches a spilled partition.
+pub fn race2_input(bugs: &Bugs) -> Arc<join_model::slices::RestoreInput> {
+    use join_model::row_table::{hash_key, partition_index, rehash};
+    let spec = JoinSpec::new(
+        JoinType::Inner,
+        BuildSide::Right,
+        (vec![ColType::Int, ColType::Int], vec![0]),
+        (vec![ColType::Int, ColType::Int], vec![0]),
+        bugs,
+    );
+    let key_in = |partition: usize| {
+        (1i64..).find(|k| partition_index(rehash(hash_key(&k.to_le_bytes())), 2) == partition).expect("a key")
+    };
+    let row = |k: i64| vec![Value::Int(k), Value::Int(k * 10)];
+    Arc::new(join_model::slices::RestoreInput {
+        spec,
+        chunks_per_worker: vec![vec![vec![row(key_in(0))]], vec![vec![row(key_in(1))]]],
+        quota: 16,
+        segment_rows: 2,
+        bugs: bugs.clone(),
+    })
+}

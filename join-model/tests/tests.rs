@@ -5,3 +5,5 @@ mod common;
 // The probe slice: race 1 of TiDB #57450 with the old layout, clean and correct with the new.
 // See: https://github.com/pingcap/tidb/issues/57450
 mod probe_slice;
+// Slice (b): race 2 of TiDB #57450 with the builder created in the worker, clean with the fix.
+mod restore_slice;

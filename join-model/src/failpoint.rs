@@ -1,0 +1,61 @@
+//! Failpoints: named points where a test injects an error or a panic, as TiDB's
+//! `failpoint.Inject` sites do (TiDB's names where they exist).
+//!
+//! An injected panic is modelled as the error TiDB's `RunWithRecover` handlers turn a recovered
+//! panic into, so it travels the same error paths without unwinding the model goroutine.
+
+use crate::error::JoinError;
+
+/// What a failpoint does when hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailAction {
+    /// Return an error from the point.
+    Error,
+    /// Panic at the point (recovered by the goroutine's `RunWithRecover` handler).
+    Panic,
+}
+
+/// Every failpoint the model has.
+pub const FAILPOINTS: &[&str] = &[
+    "fetchBuildSideRowsError",
+    "controlWorkersForRestoreError",
+    "splitPartitionPanic",
+    "createTasksPanic",
+    "buildHashTablePanic",
+    "processOneProbeChunkPanic",
+    "restoreAndProbeError",
+];
+
+/// The active failpoints.
+#[derive(Clone, Debug, Default)]
+pub struct Failpoints {
+    active: Vec<(String, FailAction)>,
+}
+
+impl Failpoints {
+    /// No failpoint active.
+    pub fn none() -> Failpoints {
+        Failpoints::default()
+    }
+
+    /// Activates `name`.
+    ///
+    /// # Errors
+    /// An unknown name.
+    pub fn with(mut self, name: &str, action: FailAction) -> Result<Failpoints, String> {
+        if !FAILPOINTS.contains(&name) {
+            return Err(format!("unknown failpoint {name:?} (known: {})", FAILPOINTS.join(", ")));
+        }
+        self.active.push((name.to_string(), action));
+        Ok(self)
+    }
+
+    /// Called at the point named `name`.
+    pub fn hit(&self, name: &str) -> Result<(), JoinError> {
+        match self.active.iter().find(|(n, _)| n == name) {
+            None => Ok(()),
+            Some((_, FailAction::Error)) => Err(JoinError::Injected { failpoint: name.to_string() }),
+            Some((_, FailAction::Panic)) => Err(JoinError::Panicked { message: format!("failpoint {name} panic") }),
+        }
+    }
+}

@@ -1,0 +1,545 @@
+//! Spilling (`hash_join_spill_helper.go`, `hash_join_spill.go`): the memory quota and its trigger,
+//! the choice of partitions, spill files on a real disk, and the restore stack.
+//!
+//! Spill files live in one temporary directory per executor (`tempfile`), removed when the
+//! executor's spill helper is dropped: after `Close`, after an error, and when a panic unwinds.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use harness::go::{frame, Chan, Cond, Mutex, WaitGroup};
+use harness::memory::CheckedField;
+use parking_lot::Mutex as FileLock;
+
+use crate::build::BuildWorkerV2;
+use crate::error::JoinError;
+use crate::frames::*;
+use crate::probe::ProbeRow;
+use crate::probe_worker::ProbeSpill;
+use crate::row_table::{EncodedRow, RowTableSegment};
+use crate::types::{Row, Value};
+
+/// `chunk.DataInDiskByChunks`: chunks appended to one file on disk, read back by index.
+#[derive(Debug)]
+pub struct DataInDiskByChunks {
+    path: PathBuf,
+    // The file handle and each chunk's (offset, length). I/O plumbing, not modelled state: the
+    // lock is never held across a harness operation, so no goroutine switch happens under it.
+    file: FileLock<(File, Vec<(u64, u64)>)>,
+}
+
+impl DataInDiskByChunks {
+    /// A new, empty file `name` in `dir`.
+    pub fn create(dir: &std::path::Path, name: &str) -> Result<DataInDiskByChunks, JoinError> {
+        let path = dir.join(name);
+        let file = OpenOptions::new().create_new(true).read(true).write(true).open(&path).map_err(io_error)?;
+        Ok(DataInDiskByChunks { path, file: FileLock::new((file, Vec::new())) })
+    }
+
+    /// `Add`: appends one chunk of records.
+    pub fn add(&self, bytes: &[u8]) -> Result<(), JoinError> {
+        let mut guard = self.file.lock();
+        let (file, index) = &mut *guard;
+        let offset = file.seek(SeekFrom::End(0)).map_err(io_error)?;
+        file.write_all(bytes).map_err(io_error)?;
+        index.push((offset, bytes.len() as u64));
+        Ok(())
+    }
+
+    /// `NumChunks`.
+    pub fn num_chunks(&self) -> usize {
+        self.file.lock().1.len()
+    }
+
+    /// `GetChunk`: chunk `i`'s bytes.
+    pub fn get_chunk(&self, i: usize) -> Result<Vec<u8>, JoinError> {
+        let mut guard = self.file.lock();
+        let (file, index) = &mut *guard;
+        let (offset, len) = index[i];
+        file.seek(SeekFrom::Start(offset)).map_err(io_error)?;
+        let mut buf = vec![0; len as usize];
+        file.read_exact(&mut buf).map_err(io_error)?;
+        Ok(buf)
+    }
+
+    /// Where the file is.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+fn io_error(e: std::io::Error) -> JoinError {
+    JoinError::Spill { message: e.to_string() }
+}
+
+/// Encodes build rows for a spill file: per row its hash, the valid-key flag and the row bytes.
+pub fn encode_build_rows(rows: &[EncodedRow]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for r in rows {
+        out.extend_from_slice(&r.hash.to_le_bytes());
+        out.push(r.valid as u8);
+        out.extend_from_slice(&(r.bytes.len() as u32).to_le_bytes());
+        out.extend_from_slice(&r.bytes);
+    }
+    out
+}
+
+/// Decodes what [`encode_build_rows`] wrote.
+pub fn decode_build_rows(mut b: &[u8]) -> Vec<EncodedRow> {
+    let mut rows = Vec::new();
+    while !b.is_empty() {
+        let hash = u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+        let valid = b[8] != 0;
+        let len = u32::from_le_bytes(b[9..13].try_into().expect("4 bytes")) as usize;
+        rows.push(EncodedRow { hash, valid, bytes: b[13..13 + len].to_vec() });
+        b = &b[13 + len..];
+    }
+    rows
+}
+
+/// Encodes probe rows for a spill file: hash, key (or none) and the row's values.
+pub fn encode_probe_rows(rows: &[ProbeRow]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for r in rows {
+        out.extend_from_slice(&r.hash.to_le_bytes());
+        match &r.key {
+            Some(k) => {
+                out.push(1);
+                out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+                out.extend_from_slice(k);
+            }
+            None => out.push(0),
+        }
+        out.extend_from_slice(&(r.row.len() as u32).to_le_bytes());
+        for v in &r.row {
+            match v {
+                Value::Null => out.push(0),
+                Value::Int(i) => {
+                    out.push(1);
+                    out.extend_from_slice(&i.to_le_bytes());
+                }
+                Value::Str(s) => {
+                    out.push(2);
+                    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                    out.extend_from_slice(s);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Decodes what [`encode_probe_rows`] wrote.
+pub fn decode_probe_rows(mut b: &[u8]) -> Vec<ProbeRow> {
+    fn take<'a>(b: &mut &'a [u8], n: usize) -> &'a [u8] {
+        let (head, tail) = b.split_at(n);
+        *b = tail;
+        head
+    }
+    fn u32_at(b: &mut &[u8]) -> usize {
+        u32::from_le_bytes(take(b, 4).try_into().expect("4 bytes")) as usize
+    }
+    let mut rows = Vec::new();
+    while !b.is_empty() {
+        let hash = u64::from_le_bytes(take(&mut b, 8).try_into().expect("8 bytes"));
+        let key = match take(&mut b, 1)[0] {
+            0 => None,
+            _ => {
+                let n = u32_at(&mut b);
+                Some(take(&mut b, n).to_vec())
+            }
+        };
+        let width = u32_at(&mut b);
+        let row: Row = (0..width)
+            .map(|_| match take(&mut b, 1)[0] {
+                0 => Value::Null,
+                1 => Value::Int(i64::from_le_bytes(take(&mut b, 8).try_into().expect("8 bytes"))),
+                _ => {
+                    let n = u32_at(&mut b);
+                    Value::Str(take(&mut b, n).to_vec())
+                }
+            })
+            .collect();
+        rows.push(ProbeRow { row, key, hash });
+    }
+    rows
+}
+
+/// A spilled partition waiting for its restore round (`restorePartition`).
+#[derive(Clone, Debug)]
+pub struct RestorePartition {
+    /// One build file per worker.
+    pub build_side_chunks: Vec<Arc<DataInDiskByChunks>>,
+    /// One probe file per worker.
+    pub probe_side_chunks: Vec<Arc<DataInDiskByChunks>>,
+    /// The round that restores it.
+    pub round: usize,
+}
+
+/// The spill status, under the helper's cond mutex (`spillStatus`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    NotSpilled,
+    NeedSpill,
+    InSpilling,
+}
+
+/// What the helper's mutex guards.
+#[derive(Debug)]
+struct SpillState {
+    status: Status,
+    /// Bytes of rows held in memory per partition (the memory tracker's view): grows as rows are
+    /// appended, drops to zero when the partition is spilled.
+    partition_bytes: Vec<usize>,
+    /// `spilledPartitions` of the current round.
+    spilled_partitions: Vec<bool>,
+    spill_triggered: bool,
+    build_rows_in_disk: Vec<Vec<Option<Arc<DataInDiskByChunks>>>>,
+    probe_rows_in_disk: Vec<Vec<Option<Arc<DataInDiskByChunks>>>>,
+    stack: Vec<RestorePartition>,
+    files: usize,
+}
+
+/// `hashJoinSpillHelper`.
+pub struct HashJoinSpillHelper {
+    /// The memory quota in bytes (`bytesLimit`); `None` disables spilling.
+    pub bytes_limit: Option<usize>,
+    /// `maxSpillRound`.
+    pub max_spill_round: usize,
+    partitions: usize,
+    concurrency: usize,
+    dir: tempfile::TempDir,
+    // The cond's mutex guards `state` (Go: `h.cond.L` guards `spillStatus`).
+    mu: Mutex,
+    cond: Cond,
+    state: CheckedField<SpillState>,
+}
+
+impl std::fmt::Debug for HashJoinSpillHelper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HashJoinSpillHelper({})", self.dir.path().display())
+    }
+}
+
+impl HashJoinSpillHelper {
+    /// A helper whose spill files go into a new temporary directory under `parent` (the system
+    /// temporary directory when `None`).
+    pub fn new(
+        bytes_limit: Option<usize>,
+        max_spill_round: usize,
+        partitions: usize,
+        concurrency: usize,
+        parent: Option<&std::path::Path>,
+    ) -> Result<HashJoinSpillHelper, JoinError> {
+        let dir = match parent {
+            Some(p) => tempfile::Builder::new().prefix("joinrace-spill-").tempdir_in(p),
+            None => tempfile::Builder::new().prefix("joinrace-spill-").tempdir(),
+        }
+        .map_err(io_error)?;
+        let mu = Mutex::new("hashJoinSpillHelper.cond.L");
+        let cond = Cond::new(&mu);
+        let state = SpillState {
+            status: Status::NotSpilled,
+            partition_bytes: vec![0; partitions],
+            spilled_partitions: vec![false; partitions],
+            spill_triggered: false,
+            build_rows_in_disk: vec![vec![None; partitions]; concurrency],
+            probe_rows_in_disk: vec![vec![None; partitions]; concurrency],
+            stack: Vec::new(),
+            files: 0,
+        };
+        Ok(HashJoinSpillHelper {
+            bytes_limit,
+            max_spill_round,
+            partitions,
+            concurrency,
+            dir,
+            mu,
+            cond,
+            state: CheckedField::new("hashJoinSpillHelper", state),
+        })
+    }
+
+    /// The spill directory.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Memory consumed by rows appended to partitions (`memTracker.Consume`): the quota action
+    /// marks a spill as needed when the consumption exceeds the limit, waiting while a spill is
+    /// in progress, as `hashJoinSpillAction.Action` does.
+    pub fn consume(&self, per_partition: &[usize]) {
+        let mut g = self.mu.lock();
+        while self.state.with(|s| s.status == Status::InSpilling) {
+            g = self.cond.wait(g);
+        }
+        self.state.with_mut(|s| {
+            for (p, &b) in per_partition.iter().enumerate() {
+                s.partition_bytes[p] += b;
+            }
+            let consumed: usize = s.partition_bytes.iter().sum();
+            if self.bytes_limit.is_some_and(|l| consumed > l) && s.status == Status::NotSpilled {
+                s.status = Status::NeedSpill;
+            }
+        });
+        drop(g);
+    }
+
+    /// `isSpillNeeded`.
+    pub fn is_spill_needed(&self) -> bool {
+        let _g = self.mu.lock();
+        self.state.with(|s| s.status == Status::NeedSpill)
+    }
+
+    /// `isSpillTriggered`.
+    pub fn is_spill_triggered(&self) -> bool {
+        let _g = self.mu.lock();
+        self.state.with(|s| s.spill_triggered)
+    }
+
+    /// Whether partition `p` spilled in this round.
+    pub fn is_partition_spilled(&self, p: usize) -> bool {
+        let _g = self.mu.lock();
+        self.state.with(|s| s.spilled_partitions[p])
+    }
+
+    /// Bytes currently counted against the quota.
+    pub fn bytes_consumed(&self) -> usize {
+        let _g = self.mu.lock();
+        self.state.with(|s| s.partition_bytes.iter().sum())
+    }
+
+    fn set_status(&self, status: Status) {
+        let _g = self.mu.lock();
+        self.state.with_mut(|s| s.status = status);
+        if status == Status::NotSpilled {
+            self.cond.broadcast();
+        }
+    }
+
+    /// `spillRowTable`: spills the chosen partitions of every worker's row table.
+    pub fn spill_row_table(&self, workers: &[Arc<BuildWorkerV2>]) -> Result<(), JoinError> {
+        let _f = frame(SPILL_ROW_TABLE);
+        self.set_status(Status::InSpilling);
+        let parts = self.choose_partitions_to_spill();
+        let r = self.spill_row_table_impl(workers, &parts);
+        self.set_status(Status::NotSpilled);
+        r
+    }
+
+    /// `spillRemainingRows`: at the end of input, spills what was added to already spilled
+    /// partitions. (TiDB starts the spill goroutines even when no row was added since the last
+    /// spill; the model skips that empty pass, which keeps loom's slice within 4 goroutines.)
+    pub fn spill_remaining_rows(&self, workers: &[Arc<BuildWorkerV2>]) -> Result<(), JoinError> {
+        let _f = frame(SPILL_REMAINING_ROWS);
+        let parts: Vec<usize> = {
+            let _g = self.mu.lock();
+            self.state.with(|s| {
+                (0..self.partitions).filter(|&p| s.spilled_partitions[p] && s.partition_bytes[p] > 0).collect()
+            })
+        };
+        if parts.is_empty() {
+            return Ok(());
+        }
+        self.set_status(Status::InSpilling);
+        let r = self.spill_row_table_impl(workers, &parts);
+        self.set_status(Status::NotSpilled);
+        r
+    }
+
+    /// `choosePartitionsToSpill`: already spilled partitions first, then the largest unspilled
+    /// ones until what stays in memory is at most half the quota (`memFactorAfterSpill`).
+    fn choose_partitions_to_spill(&self) -> Vec<usize> {
+        let (spilled, usage) = {
+            let _g = self.mu.lock();
+            self.state.with(|s| (s.spilled_partitions.clone(), s.partition_bytes.clone()))
+        };
+        let consumed: usize = usage.iter().sum();
+        let mut parts: Vec<usize> = (0..self.partitions).filter(|&p| spilled[p]).collect();
+        let mut remaining = consumed.saturating_sub(parts.iter().map(|&p| usage[p]).sum());
+        let mut rest: Vec<usize> = (0..self.partitions).filter(|&p| !spilled[p]).collect();
+        rest.sort_by_key(|&p| std::cmp::Reverse(usage[p]));
+        let target = self.bytes_limit.unwrap_or(usize::MAX) / 2;
+        for p in rest {
+            if remaining <= target && !parts.is_empty() {
+                break;
+            }
+            parts.push(p);
+            remaining = remaining.saturating_sub(usage[p]);
+        }
+        parts
+    }
+
+    /// `spillRowTableImpl`: one goroutine per build worker finalizes the worker's open segment of
+    /// each chosen partition and writes the partition's segments to disk.
+    fn spill_row_table_impl(&self, workers: &[Arc<BuildWorkerV2>], parts: &[usize]) -> Result<(), JoinError> {
+        let _f = frame(SPILL_ROW_TABLE_IMPL);
+        let disks = {
+            let _g = self.mu.lock();
+            let mut disks = Vec::new();
+            for w in 0..workers.len() {
+                let mut mine = Vec::new();
+                for &p in parts {
+                    let disk = self.state.with_mut(|s| -> Result<_, JoinError> {
+                        s.spilled_partitions[p] = true;
+                        s.partition_bytes[p] = 0;
+                        s.spill_triggered = true;
+                        let slot = &mut s.build_rows_in_disk[w][p];
+                        if slot.is_none() {
+                            s.files += 1;
+                            let build =
+                                DataInDiskByChunks::create(self.dir(), &format!("build-w{w}-p{p}-{}", s.files))?;
+                            let probe =
+                                DataInDiskByChunks::create(self.dir(), &format!("probe-w{w}-p{p}-{}", s.files))?;
+                            *slot = Some(Arc::new(build));
+                            s.probe_rows_in_disk[w][p] = Some(Arc::new(probe));
+                        }
+                        Ok(s.build_rows_in_disk[w][p].clone().expect("just created"))
+                    })?;
+                    mine.push((p, disk));
+                }
+                disks.push(mine);
+            }
+            disks
+        };
+        let errors: Chan<JoinError> = Chan::new("spillRowTableImpl.errChannel", workers.len());
+        let wg = WaitGroup::new("spillRowTableImpl.wg");
+        for (worker, mine) in workers.iter().zip(disks) {
+            wg.add(1);
+            let (worker, errors, wg) = (worker.clone(), errors.clone(), wg.clone());
+            run_with_recover(move || {
+                let _f = frame(SPILL_ROW_TABLE_IMPL_FUNC1);
+                for (p, disk) in mine {
+                    // Reads the worker's builder field: with the #57450 builder-publication bug a
+                    // worker that has not handled a chunk may write it concurrently.
+                    if let Some(builder) = worker.builder.get() {
+                        if builder.state.with(|s| s.row_number_in_current_row_table_seg[p] > 0) {
+                            builder.finalize_current_seg(p, &worker.row_tables);
+                        }
+                    }
+                    let segments = worker.row_tables.with_mut(|t| std::mem::take(&mut t[p].segments));
+                    if let Err(e) = spill_build_segments_to_disk(&segments, &disk) {
+                        errors.send(e);
+                    }
+                }
+                wg.done();
+            });
+        }
+        wg.wait();
+        errors.close();
+        match errors.recv() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Appends probe rows of spilled partitions to this worker's probe files (`spillProbeChk`).
+    pub fn spill_probe(&self, worker: usize, rows: Vec<(usize, ProbeRow)>) -> Result<(), JoinError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let files: Vec<Option<Arc<DataInDiskByChunks>>> = {
+            let _g = self.mu.lock();
+            self.state.with(|s| s.probe_rows_in_disk[worker].clone())
+        };
+        for (p, file) in files.iter().enumerate() {
+            let mine: Vec<ProbeRow> = rows.iter().filter(|(q, _)| *q == p).map(|(_, r)| r.clone()).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let disk = file.as_ref().ok_or_else(|| JoinError::Spill {
+                message: format!("no probe spill file for worker {worker} partition {p}"),
+            })?;
+            disk.add(&encode_probe_rows(&mine))?;
+        }
+        Ok(())
+    }
+
+    /// `prepareForRestoring`: after a round, pushes every spilled partition on the restore stack
+    /// and resets the round's spill state. Fails past the round limit.
+    pub fn prepare_for_restoring(&self, last_round: usize) -> Result<(), JoinError> {
+        let _g = self.mu.lock();
+        self.state.with_mut(|s| {
+            if !s.spill_triggered {
+                return Ok(());
+            }
+            if last_round + 1 > self.max_spill_round {
+                return Err(JoinError::ExceedMaxSpillRound { max: self.max_spill_round });
+            }
+            for p in 0..self.partitions {
+                if !s.spilled_partitions[p] {
+                    continue;
+                }
+                let build: Vec<_> = (0..self.concurrency).filter_map(|w| s.build_rows_in_disk[w][p].clone()).collect();
+                let probe: Vec<_> = (0..self.concurrency).filter_map(|w| s.probe_rows_in_disk[w][p].clone()).collect();
+                if !build.is_empty() {
+                    s.stack.push(RestorePartition {
+                        build_side_chunks: build,
+                        probe_side_chunks: probe,
+                        round: last_round + 1,
+                    });
+                }
+            }
+            s.spilled_partitions.iter_mut().for_each(|b| *b = false);
+            s.build_rows_in_disk.iter_mut().flatten().for_each(|d| *d = None);
+            s.probe_rows_in_disk.iter_mut().flatten().for_each(|d| *d = None);
+            s.spill_triggered = false;
+            s.partition_bytes.iter_mut().for_each(|b| *b = 0);
+            Ok(())
+        })
+    }
+
+    /// Pops the next partition to restore (LIFO).
+    pub fn pop_restore(&self) -> Option<RestorePartition> {
+        let _g = self.mu.lock();
+        self.state.with_mut(|s| s.stack.pop())
+    }
+
+    /// Number of spill files ever created (for tests).
+    pub fn files_created(&self) -> usize {
+        let _g = self.mu.lock();
+        self.state.with(|s| s.files)
+    }
+}
+
+/// `spillBuildSegmentToDisk`: every row of `segments` as one chunk per segment.
+fn spill_build_segments_to_disk(segments: &[Arc<RowTableSegment>], disk: &DataInDiskByChunks) -> Result<(), JoinError> {
+    for seg in segments {
+        let valid: Vec<bool> = {
+            let mut v = vec![false; seg.row_count()];
+            seg.valid_join_key_pos.iter().for_each(|&i| v[i] = true);
+            v
+        };
+        let rows: Vec<EncodedRow> = (0..seg.row_count())
+            .map(|i| {
+                let mut bytes = seg.row_bytes(i);
+                // The next pointer is meaningless on disk (and the used flag is never set yet).
+                bytes[..8].fill(0);
+                EncodedRow { hash: seg.hash_values[i], valid: valid[i], bytes }
+            })
+            .collect();
+        disk.add(&encode_build_rows(&rows))?;
+    }
+    Ok(())
+}
+
+/// The probe side's view of the round's spill state.
+#[derive(Debug)]
+pub struct RoundSpill {
+    /// The helper.
+    pub helper: Arc<HashJoinSpillHelper>,
+    /// Partitions spilled in this round, fixed once the build finished.
+    pub spilled: Vec<bool>,
+}
+
+impl ProbeSpill for RoundSpill {
+    fn is_spilled(&self, p: usize) -> bool {
+        self.spilled[p]
+    }
+
+    fn spill_probe_rows(&self, worker: usize, rows: Vec<(usize, ProbeRow)>) -> Result<(), JoinError> {
+        self.helper.spill_probe(worker, rows)
+    }
+}

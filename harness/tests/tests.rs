@@ -9,3 +9,5 @@ mod tidb_57450;
 mod outcomes;
 // Race reports in Go's layout, as insta snapshots.
 mod reports;
+// Go's race-detector test cases (runtime/race/testdata), ported case by case.
+mod conformance;

@@ -173,8 +173,12 @@ impl<T> Chan<T> {
                     Ok(v)
                 }
                 Try::Blocked => {
-                    st.receivers.push(g);
-                    Err(register(&mut st.waiters, g, "chan receive", &self.inner.label))
+                    let on = self.inner.park_receiver(&mut st, g, "chan receive");
+                    // A select waiting to send on an unbuffered channel can go ahead now.
+                    let senders = if self.inner.cap == 0 { others(&st.waiters, g) } else { Vec::new() };
+                    drop(st);
+                    exec.wake(&senders);
+                    Err(on)
                 }
             }
         })
@@ -203,7 +207,7 @@ impl<T> Chan<T> {
         wake_all(&exec, waiters);
     }
 
-    fn check_raceaddr(
+    pub(crate) fn check_raceaddr(
         &self,
         exec: &Arc<Execution>,
         kind: AccessKind,
@@ -219,7 +223,27 @@ impl<T> Chan<T> {
     }
 }
 
+/// The goroutines in `waiters` other than `g`.
+pub(crate) fn others(waiters: &[usize], g: usize) -> Vec<usize> {
+    waiters.iter().copied().filter(|&w| w != g).collect()
+}
+
 impl<T> Inner<T> {
+    /// Registers `g` as a receiver parked on this channel (plain or in a select): an unbuffered
+    /// send, plain or in a select, may hand it a value.
+    pub(crate) fn park_receiver(&self, st: &mut State<T>, g: usize, op: &'static str) -> BlockedOn {
+        if !st.receivers.contains(&g) {
+            st.receivers.push(g);
+        }
+        register(&mut st.waiters, g, op, &self.label)
+    }
+
+    /// Undoes [`Inner::park_receiver`].
+    pub(crate) fn unpark_receiver(&self, st: &mut State<T>, g: usize) {
+        unregister(&mut st.receivers, g);
+        unregister(&mut st.waiters, g);
+    }
+
     /// Under the channel lock: completes a send of `value` if it can proceed now. For an
     /// unbuffered channel the value is handed to the pending queue and the returned ticket must be
     /// awaited with [`Inner::await_receiver`].

@@ -89,7 +89,11 @@ fn run_goroutine<T>(exec: Arc<Execution>, g: usize, f: impl FnOnce() -> T) -> T 
         runtime::set_current(Some(exec.clone()));
     }
     facade::set_goroutine_id(g);
-    exec.state.lock().goroutines[g].unparker = Some(Unparker::current(backend));
+    {
+        let mut st = exec.state.lock();
+        st.goroutines[g].unparker = Some(Unparker::current(backend));
+        st.register_task(backend, g);
+    }
     if backend != Backend::Std {
         // loom and shuttle fail the whole execution when a goroutine panics.
         let r = f();

@@ -3,16 +3,20 @@
 //! The cases are polled in an order starting at a scheduler-chosen case (Go picks uniformly among
 //! ready cases; shuttle and std draw the start at random, loom always starts at the first case), and
 //! the first ready one fires. If none is ready the goroutine registers with every channel and
-//! parks. Limitation: an unbuffered send case is ready only while a plain `recv` is parked on the
-//! channel, so a select send and a select receive on one unbuffered channel never pair up.
+//! parks. An unbuffered send case is ready while a receiver (a plain `recv` or a select's receive
+//! case) is parked on the channel. Limitation: the sender then commits to its case; if that
+//! receiver leaves through another case first, the send waits for the next receiver, where Go's
+//! `selectgo` would have let the sender pick another case.
 
 use std::fmt;
 use std::sync::Arc;
 
-use super::chan::{select_blocked, Chan, Try};
+use super::chan::{others, select_blocked, Chan, Try};
 use super::{register, unregister, wake_all};
 use crate::facade;
+use crate::report::AccessKind;
 use crate::runtime::{self, block_on, BlockedOn};
+use std::panic::Location;
 
 mod sealed {
     pub trait Sealed {}
@@ -61,6 +65,7 @@ pub struct SendCase<'a, T> {
     ch: &'a Chan<T>,
     value: Option<T>,
     ticket: Option<u64>,
+    at: &'static Location<'static>,
 }
 
 impl<T> fmt::Debug for SendCase<'_, T> {
@@ -83,8 +88,9 @@ impl<T> Chan<T> {
     }
 
     /// A send case for [`select`].
+    #[track_caller]
     pub fn send_case(&self, value: T) -> SendCase<'_, T> {
-        SendCase { ch: self, value: Some(value), ticket: None }
+        SendCase { ch: self, value: Some(value), ticket: None, at: Location::caller() }
     }
 }
 
@@ -103,7 +109,7 @@ impl<T> SelectCase for RecvCase<'_, T> {
     fn poll(&mut self, g: usize) -> bool {
         let exec = runtime::current();
         let mut st = self.ch.inner.state.lock();
-        unregister(&mut st.waiters, g);
+        self.ch.inner.unpark_receiver(&mut st, g);
         match self.ch.inner.try_recv(&exec, &mut st, g) {
             Try::Done(v) => {
                 self.got = Some(v);
@@ -113,14 +119,17 @@ impl<T> SelectCase for RecvCase<'_, T> {
                 true
             }
             Try::Blocked => {
-                register(&mut st.waiters, g, "select", &self.ch.inner.label);
+                self.ch.inner.park_receiver(&mut st, g, "select");
+                let senders = if self.ch.cap() == 0 { others(&st.waiters, g) } else { Vec::new() };
+                drop(st);
+                exec.wake(&senders);
                 false
             }
         }
     }
 
     fn unregister(&self, g: usize) {
-        unregister(&mut self.ch.inner.state.lock().waiters, g);
+        self.ch.inner.unpark_receiver(&mut self.ch.inner.state.lock(), g);
     }
 
     fn complete(&mut self, _g: usize) {}
@@ -143,6 +152,11 @@ impl<T> SelectCase for SendCase<'_, T> {
             register(&mut st.waiters, g, "select", &self.ch.inner.label);
             return false;
         }
+        // Go's selectgo reads the channel's address for the send case it fires. No goroutine can
+        // run between these two locks (the check is not a scheduling point).
+        drop(st);
+        self.ch.check_raceaddr(&exec, AccessKind::Read, &["runtime.selectgo"], self.at);
+        let mut st = self.ch.inner.state.lock();
         match self.ch.inner.try_send(&exec, &mut st, g, &mut self.value) {
             Ok(Try::Done(ticket)) => {
                 self.ticket = ticket;

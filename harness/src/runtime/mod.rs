@@ -55,6 +55,22 @@ pub(crate) struct ExecState {
     /// The first failure found inside the execution (a data race, or a std-backend deadlock).
     pub(crate) failure: Option<FailureKind>,
     next_addr: u64,
+    /// Debug builds: which goroutine each shuttle task runs (checks the running-goroutine id).
+    #[cfg(debug_assertions)]
+    pub(crate) shuttle_tasks: std::collections::HashMap<usize, usize>,
+}
+
+impl ExecState {
+    /// Debug builds: records that the calling shuttle task runs goroutine `g`.
+    pub(crate) fn register_task(&mut self, backend: Backend, g: usize) {
+        #[cfg(debug_assertions)]
+        if backend == Backend::Shuttle {
+            if let Some(t) = shuttle::current::try_get_current_task() {
+                self.shuttle_tasks.insert(usize::from(t), g);
+            }
+        }
+        let _ = (backend, g);
+    }
 }
 
 impl ExecState {
@@ -166,10 +182,13 @@ impl Execution {
                 stacks: StackDepot::new(),
                 failure: None,
                 next_addr: 0x00c0_0000_0000,
+                #[cfg(debug_assertions)]
+                shuttle_tasks: std::collections::HashMap::new(),
             }),
             aborted: AtomicBool::new(false),
         });
         facade::set_goroutine_id(0);
+        exec.state.lock().register_task(backend, 0);
         set_current(Some(exec.clone()));
         exec
     }
@@ -178,12 +197,18 @@ impl Execution {
     pub(crate) fn me(&self) -> usize {
         let g = facade::goroutine_id();
         debug_assert!(g != usize::MAX, "goroutine id not registered");
-        // Every shuttle task is a harness goroutine, spawned in the same order: a mismatch means a
-        // backend call switched goroutines without `facade::switching`.
-        debug_assert!(
-            self.backend != Backend::Shuttle || shuttle::current::try_get_current_task().map(usize::from) == Some(g),
-            "goroutine id out of sync with shuttle's task"
-        );
+        // A mismatch with shuttle's own notion of the running task means a backend call switched
+        // goroutines without `facade::switching`.
+        #[cfg(debug_assertions)]
+        if self.backend == Backend::Shuttle {
+            let task = shuttle::current::try_get_current_task().map(usize::from);
+            let st = self.state.lock();
+            debug_assert_eq!(
+                task.and_then(|t| st.shuttle_tasks.get(&t).copied()),
+                Some(g),
+                "goroutine id out of sync with shuttle's task"
+            );
+        }
         g
     }
 

@@ -9,5 +9,7 @@ mod tidb_57450;
 mod outcomes;
 // Race reports in Go's layout, as insta snapshots.
 mod reports;
+// Regressions found while building the join model.
+mod regressions;
 // Go's race-detector test cases (runtime/race/testdata), ported case by case.
 mod conformance;

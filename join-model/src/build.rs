@@ -68,6 +68,8 @@ pub struct BuildCtx {
     pub close: Chan<()>,
     /// `finished`.
     pub finished: AtomicBool,
+    /// The round: 0 for the first, then the restore round's number.
+    pub round: usize,
 }
 
 /// Where a round's build rows come from.
@@ -138,6 +140,12 @@ pub fn fetch_and_build_hash_table_impl(ctx: &Arc<BuildCtx>, source: BuildSource)
     let (src, wait_for_controller) = fetch_build_side_rows(ctx, &phase, source.clone());
     split_and_append_to_row_table(ctx, &phase, &src, wait_for_controller.as_ref(), &source);
     phase.wait_job_done()?;
+    // `tryToSpill` in `mergeRowTablesToHashTable`: a spill requested after the last safe point is
+    // done between the row tables and the hash table.
+    if ctx.spill.is_spill_needed() {
+        let parts = ctx.spill.spill_row_table(&ctx.workers)?;
+        ctx.spill.note_spill(ctx.round, &parts, true);
+    }
     let spilled: Vec<bool> = (0..ctx.partitions).map(|p| ctx.spill.is_partition_spilled(p)).collect();
     let merged = merge_row_tables(&ctx.workers, ctx.partitions, &spilled);
     build_hash_table(ctx, merged)
@@ -177,7 +185,7 @@ fn fetch_build_side_rows_impl(ctx: &BuildCtx, phase: &Phase, chunks: Vec<Vec<Row
         if ctx.finished.load() {
             break;
         }
-        let checked = check_and_spill_row_table_if_needed(&phase.syncer, &ctx.spill, &ctx.workers)
+        let checked = check_and_spill_row_table_if_needed(ctx, &phase.syncer)
             .and_then(|()| ctx.failpoints.hit("fetchBuildSideRowsError"));
         if let Err(e) = checked {
             phase.err.send(e);
@@ -224,7 +232,7 @@ pub(crate) fn control_workers_for_restore(
         if ctx.finished.load() {
             break;
         }
-        let checked = check_and_spill_row_table_if_needed(&phase.syncer, &ctx.spill, &ctx.workers)
+        let checked = check_and_spill_row_table_if_needed(ctx, &phase.syncer)
             .and_then(|()| ctx.failpoints.hit("controlWorkersForRestoreError"));
         if let Err(e) = checked {
             phase.err.send(e);
@@ -246,18 +254,17 @@ pub(crate) fn control_workers_for_restore(
     wait_for_controller.close();
 }
 
-/// `checkAndSpillRowTableIfNeeded`: the safe point before each chunk.
-pub fn check_and_spill_row_table_if_needed(
-    syncer: &WaitGroup,
-    spill: &HashJoinSpillHelper,
-    workers: &[Arc<BuildWorkerV2>],
-) -> Result<(), JoinError> {
+/// `checkAndSpillRowTableIfNeeded`: the safe point before each chunk. If a spill is pending, waits
+/// for the workers to finish the chunks handed out so far, then spills.
+pub fn check_and_spill_row_table_if_needed(ctx: &BuildCtx, syncer: &WaitGroup) -> Result<(), JoinError> {
     let _f = frame(CHECK_AND_SPILL_ROW_TABLE_IF_NEEDED);
-    if !spill.is_spill_needed() {
+    if !ctx.spill.is_spill_needed() {
         return Ok(());
     }
     syncer.wait();
-    spill.spill_row_table(workers)
+    let parts = ctx.spill.spill_row_table(&ctx.workers)?;
+    ctx.spill.note_spill(ctx.round, &parts, false);
+    Ok(())
 }
 
 /// `splitAndAppendToRowTable`: starts one split worker per build worker.

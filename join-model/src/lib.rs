@@ -15,6 +15,7 @@
 pub mod bugs;
 pub mod build;
 pub mod error;
+pub mod exec;
 pub mod failpoint;
 pub mod frames;
 pub mod hash_table;

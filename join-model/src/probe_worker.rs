@@ -5,8 +5,10 @@
 use std::sync::Arc;
 
 use harness::go::{frame, select, Chan};
+use harness::memory::CheckedField;
 
 use crate::error::JoinError;
+use crate::failpoint::Failpoints;
 use crate::frames::*;
 use crate::hash_table::HashTableV2;
 use crate::probe::{probe, ProbeRow};
@@ -51,23 +53,33 @@ impl ProbeSpill for NoSpill {
     }
 }
 
-/// `ProbeWorkerV2`.
+/// What the build of a round publishes to its probe workers (`hashTableContext`): written by
+/// the build coordinator before it closes `buildFinished`, read by workers once they got a chunk.
 #[derive(Clone)]
-pub struct ProbeWorkerV2 {
-    /// `WorkerID`.
-    pub worker_id: usize,
-    /// The join.
-    pub spec: Arc<JoinSpec>,
+pub struct ProbeRound {
     /// The round's hash table.
     pub table: Arc<HashTableV2>,
     /// The round's spill state.
     pub spill: Arc<dyn ProbeSpill>,
 }
 
-impl std::fmt::Debug for ProbeWorkerV2 {
+impl std::fmt::Debug for ProbeRound {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ProbeWorkerV2({})", self.worker_id)
+        write!(f, "ProbeRound({} partitions)", self.table.tables.len())
     }
+}
+
+/// `ProbeWorkerV2`.
+#[derive(Clone, Debug)]
+pub struct ProbeWorkerV2 {
+    /// `WorkerID`.
+    pub worker_id: usize,
+    /// The join.
+    pub spec: Arc<JoinSpec>,
+    /// The round's hash table and spill state, as published by the build.
+    pub round: Arc<CheckedField<Option<ProbeRound>>>,
+    /// Failpoints.
+    pub failpoints: Arc<Failpoints>,
 }
 
 impl ProbeWorkerV2 {
@@ -94,25 +106,30 @@ impl ProbeWorkerV2 {
     /// `processOneProbeChunk`; false when the worker must stop (closed, or an error was sent).
     pub fn process_one_probe_chunk(&self, rows: Vec<ProbeRow>, ch: &ProbeChannels) -> bool {
         let _f = frame(PROCESS_ONE_PROBE_CHUNK);
+        if let Err(e) = self.failpoints.hit("processOneProbeChunkPanic") {
+            send_result(&ch.results, &ch.close, Err(e));
+            return false;
+        }
         self.probe_and_send_result(rows, ch)
     }
 
     /// `probeAndSendResult`.
     pub fn probe_and_send_result(&self, rows: Vec<ProbeRow>, ch: &ProbeChannels) -> bool {
         let _f = frame(PROBE_AND_SEND_RESULT);
-        let spill = &self.spill;
-        let out = probe(&self.spec, &self.table, &rows, &|p| spill.is_spilled(p));
-        let result = match self.spill.spill_probe_rows(self.worker_id, out.spilled) {
+        let round = self.round.get().expect("the build published the hash table before probing");
+        let spill = &round.spill;
+        let out = probe(&self.spec, &round.table, &rows, &|p| spill.is_spilled(p));
+        let result = match spill.spill_probe_rows(self.worker_id, out.spilled) {
             Ok(()) => Ok(out.rows),
             Err(e) => Err(e),
         };
         let failed = result.is_err();
-        send_result(ch, result) && !failed
+        send_result(&ch.results, &ch.close, result) && !failed
     }
 }
 
-/// Sends a result unless the executor is closed first; false when closed.
-pub fn send_result(ch: &ProbeChannels, result: JoinResult) -> bool {
-    let (mut send, mut closed) = (ch.results.send_case(result), ch.close.recv_case());
+/// Sends a result to `joinResultCh` unless the executor is closed first; false when closed.
+pub fn send_result(results: &Chan<JoinResult>, close: &Chan<()>, result: JoinResult) -> bool {
+    let (mut send, mut closed) = (results.send_case(result), close.recv_case());
     select(&mut [&mut send, &mut closed]) == 0
 }

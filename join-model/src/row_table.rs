@@ -187,3 +187,29 @@ impl RowTableBuilder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_are_powers_of_two_capped_at_16() {
+        assert_eq!([1, 2, 3, 4, 5, 17, 100].map(partition_number), [1, 2, 4, 4, 8, 16, 16]);
+    }
+
+    #[test]
+    fn partition_index_takes_top_bits() {
+        assert_eq!(partition_index(u64::MAX, 1), 0);
+        assert_eq!(partition_index(1 << 63, 2), 1);
+        assert_eq!(partition_index(0b11 << 62, 4), 3);
+        assert_eq!(partition_index(0x0fff_ffff_ffff_ffff, 16), 0);
+    }
+
+    #[test]
+    fn fnv_matches_reference_values() {
+        // FNV-1a 64 test vectors.
+        assert_eq!(hash_key(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(hash_key(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_ne!(rehash(hash_key(b"a")), hash_key(b"a"));
+    }
+}

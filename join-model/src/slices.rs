@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use harness::go::{frame, AtomicBool, Chan, WaitGroup};
+use harness::memory::CheckedField;
 
 use crate::bugs::{Bug, Bugs};
 use crate::build::{
@@ -20,7 +21,7 @@ use crate::build::{
 use crate::failpoint::Failpoints;
 use crate::frames::*;
 use crate::probe::{scan_range, scan_row_table, ProbeRow};
-use crate::probe_worker::{NoSpill, ProbeChannels, ProbeWorkerV2};
+use crate::probe_worker::{NoSpill, ProbeChannels, ProbeRound, ProbeWorkerV2};
 use crate::reference::{reference_join, sorted};
 use crate::row_table::hash_key;
 use crate::row_table::{partition_number, rehash, RowTableBuilder};
@@ -84,6 +85,10 @@ pub fn probe_slice(input: Arc<JoinInput>, workers: usize) {
     let spec = Arc::new(input.spec.clone());
     let table = Arc::new(build_in_memory(&spec, input.build_rows(), workers, input.segment_rows));
     let chunks = input.probe_chunks();
+    let round = Arc::new(CheckedField::new(
+        "hashTableContext",
+        Some(ProbeRound { table: table.clone(), spill: Arc::new(NoSpill) }),
+    ));
     let resource = Chan::new("probeChkResourceCh", workers);
     let results = Chan::new("joinResultCh", chunks.len() + workers + 1);
     let close = Chan::new("closeCh", 0);
@@ -92,8 +97,12 @@ pub fn probe_slice(input: Arc<JoinInput>, workers: usize) {
     {
         let _f = frame(START_PROBE_JOIN_WORKERS);
         for w in 0..workers {
-            let worker =
-                ProbeWorkerV2 { worker_id: w, spec: spec.clone(), table: table.clone(), spill: Arc::new(NoSpill) };
+            let worker = ProbeWorkerV2 {
+                worker_id: w,
+                spec: spec.clone(),
+                round: round.clone(),
+                failpoints: Arc::new(Failpoints::none()),
+            };
             let ch = ProbeChannels {
                 resource: resource.clone(),
                 input: Chan::new(format!("probeResultChs[{w}]"), 1),
@@ -186,6 +195,7 @@ pub fn restore_build_slice(input: Arc<RestoreInput>) {
         failpoints: Arc::new(Failpoints::none()),
         close: Chan::new("closeCh", 0),
         finished: AtomicBool::new(false),
+        round: 1,
     });
     // The previous round's builders are still in the fields.
     for w in &ctx.workers {

@@ -200,6 +200,22 @@ struct SpillState {
     probe_rows_in_disk: Vec<Vec<Option<Arc<DataInDiskByChunks>>>>,
     stack: Vec<RestorePartition>,
     files: usize,
+    stats: SpillStats,
+}
+
+/// What spilled, over a whole join (TiDB's `...ForTest` flags).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpillStats {
+    /// Some spill happened while row tables were being built (at a safe point).
+    pub spilled_during_build: bool,
+    /// Every partition was spilled in one round.
+    pub all_partitions_spilled: bool,
+    /// A spill happened between the row tables and the hash table (`tryToSpill`).
+    pub spilled_before_hash_table: bool,
+    /// A restore round spilled again.
+    pub respilled: bool,
+    /// The highest restore round reached.
+    pub max_round: usize,
 }
 
 /// `hashJoinSpillHelper`.
@@ -249,6 +265,7 @@ impl HashJoinSpillHelper {
             probe_rows_in_disk: vec![vec![None; partitions]; concurrency],
             stack: Vec::new(),
             files: 0,
+            stats: SpillStats::default(),
         };
         Ok(HashJoinSpillHelper {
             bytes_limit,
@@ -320,11 +337,11 @@ impl HashJoinSpillHelper {
     }
 
     /// `spillRowTable`: spills the chosen partitions of every worker's row table.
-    pub fn spill_row_table(&self, workers: &[Arc<BuildWorkerV2>]) -> Result<(), JoinError> {
+    pub fn spill_row_table(&self, workers: &[Arc<BuildWorkerV2>]) -> Result<Vec<usize>, JoinError> {
         let _f = frame(SPILL_ROW_TABLE);
         self.set_status(Status::InSpilling);
         let parts = self.choose_partitions_to_spill();
-        let r = self.spill_row_table_impl(workers, &parts);
+        let r = self.spill_row_table_impl(workers, &parts).map(|()| parts);
         self.set_status(Status::NotSpilled);
         r
     }
@@ -487,6 +504,7 @@ impl HashJoinSpillHelper {
             s.probe_rows_in_disk.iter_mut().flatten().for_each(|d| *d = None);
             s.spill_triggered = false;
             s.partition_bytes.iter_mut().for_each(|b| *b = 0);
+            s.status = Status::NotSpilled;
             Ok(())
         })
     }
@@ -501,6 +519,34 @@ impl HashJoinSpillHelper {
     pub fn files_created(&self) -> usize {
         let _g = self.mu.lock();
         self.state.with(|s| s.files)
+    }
+
+    /// What spilled so far.
+    pub fn stats(&self) -> SpillStats {
+        let _g = self.mu.lock();
+        self.state.with(|s| s.stats)
+    }
+
+    /// Records a spill of `parts` in round `round`; `before_hash_table` for `tryToSpill`.
+    pub fn note_spill(&self, round: usize, parts: &[usize], before_hash_table: bool) {
+        let _g = self.mu.lock();
+        self.state.with_mut(|s| {
+            let st = &mut s.stats;
+            if before_hash_table {
+                st.spilled_before_hash_table = true;
+            } else {
+                st.spilled_during_build = true;
+            }
+            st.respilled |= round > 0;
+            st.all_partitions_spilled |= s.spilled_partitions.iter().all(|&b| b);
+            let _ = parts;
+        });
+    }
+
+    /// Records that restore round `round` started.
+    pub fn note_round(&self, round: usize) {
+        let _g = self.mu.lock();
+        self.state.with_mut(|s| s.stats.max_round = s.stats.max_round.max(round));
     }
 }
 
@@ -541,5 +587,43 @@ impl ProbeSpill for RoundSpill {
 
     fn spill_probe_rows(&self, worker: usize, rows: Vec<(usize, ProbeRow)>) -> Result<(), JoinError> {
         self.helper.spill_probe(worker, rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_rows_round_trip() {
+        let rows = vec![
+            EncodedRow { hash: 7, valid: true, bytes: vec![1, 2, 3, 4, 5, 6, 7, 8] },
+            EncodedRow { hash: u64::MAX, valid: false, bytes: vec![] },
+        ];
+        assert_eq!(decode_build_rows(&encode_build_rows(&rows)), rows);
+    }
+
+    #[test]
+    fn probe_rows_round_trip() {
+        let rows = vec![
+            ProbeRow {
+                row: vec![Value::Int(-3), Value::Null, Value::Str(b"xy".to_vec())],
+                key: Some(vec![9]),
+                hash: 1,
+            },
+            ProbeRow { row: vec![], key: None, hash: 0 },
+        ];
+        assert_eq!(decode_probe_rows(&encode_probe_rows(&rows)), rows);
+    }
+
+    #[test]
+    fn disk_chunks_read_back_in_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let disk = DataInDiskByChunks::create(dir.path(), "f").expect("create");
+        disk.add(b"first").expect("add");
+        disk.add(b"second!").expect("add");
+        assert_eq!(disk.num_chunks(), 2);
+        assert_eq!(disk.get_chunk(1).expect("read"), b"second!");
+        assert_eq!(disk.get_chunk(0).expect("read"), b"first");
     }
 }

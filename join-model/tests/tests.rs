@@ -7,3 +7,5 @@ mod common;
 mod probe_slice;
 // Slice (b): race 2 of TiDB #57450 with the builder created in the worker, clean with the fix.
 mod restore_slice;
+// The whole executor: results equal the reference join, with and without spill.
+mod executor;

@@ -61,12 +61,15 @@ pub(crate) struct State<T> {
     /// Unbuffered: tickets taken by a receiver, with the receiver's released clock.
     taken: Vec<(u64, VectorClock)>,
     next_ticket: u64,
-    /// Goroutines parked in a plain receive (an unbuffered send in a select is ready only then).
+    /// Goroutines parked in a receive, plain or in a select (an unbuffered send case in a select
+    /// is ready only then).
     receivers: Vec<usize>,
+    /// Goroutines parked in a select on a send case of this channel.
+    select_senders: Vec<usize>,
     closed: bool,
     close_clock: VectorClock,
     /// The channel's own address (Go's `c.raceaddr()`): sends read it, close writes it.
-    raceaddr: Shadow,
+    pub(crate) raceaddr: Shadow,
     pub(crate) waiters: Vec<usize>,
 }
 
@@ -98,6 +101,7 @@ impl<T> Chan<T> {
                     taken: Vec::new(),
                     next_ticket: 0,
                     receivers: Vec::new(),
+                    select_senders: Vec::new(),
                     closed: false,
                     close_clock: VectorClock::default(),
                     raceaddr: Shadow::new(label, base, 1),
@@ -175,7 +179,7 @@ impl<T> Chan<T> {
                 Try::Blocked => {
                     let on = self.inner.park_receiver(&mut st, g, "chan receive");
                     // A select waiting to send on an unbuffered channel can go ahead now.
-                    let senders = if self.inner.cap == 0 { others(&st.waiters, g) } else { Vec::new() };
+                    let senders = self.inner.take_select_senders(&mut st);
                     drop(st);
                     exec.wake(&senders);
                     Err(on)
@@ -207,7 +211,7 @@ impl<T> Chan<T> {
         wake_all(&exec, waiters);
     }
 
-    pub(crate) fn check_raceaddr(
+    fn check_raceaddr(
         &self,
         exec: &Arc<Execution>,
         kind: AccessKind,
@@ -223,11 +227,6 @@ impl<T> Chan<T> {
     }
 }
 
-/// The goroutines in `waiters` other than `g`.
-pub(crate) fn others(waiters: &[usize], g: usize) -> Vec<usize> {
-    waiters.iter().copied().filter(|&w| w != g).collect()
-}
-
 impl<T> Inner<T> {
     /// Registers `g` as a receiver parked on this channel (plain or in a select): an unbuffered
     /// send, plain or in a select, may hand it a value.
@@ -236,6 +235,31 @@ impl<T> Inner<T> {
             st.receivers.push(g);
         }
         register(&mut st.waiters, g, op, &self.label)
+    }
+
+    /// A parked receiver lets the selects waiting to send on this unbuffered channel go ahead:
+    /// returns them to be woken (only them: waking other receivers would make parked receivers
+    /// wake each other forever).
+    pub(crate) fn take_select_senders(&self, st: &mut State<T>) -> Vec<usize> {
+        if self.cap == 0 {
+            std::mem::take(&mut st.select_senders)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Registers `g` as a select parked on a send case of this channel.
+    pub(crate) fn park_select_sender(&self, st: &mut State<T>, g: usize) {
+        if !st.select_senders.contains(&g) {
+            st.select_senders.push(g);
+        }
+        register(&mut st.waiters, g, "select", &self.label);
+    }
+
+    /// Undoes [`Inner::park_select_sender`].
+    pub(crate) fn unpark_select_sender(&self, st: &mut State<T>, g: usize) {
+        unregister(&mut st.select_senders, g);
+        unregister(&mut st.waiters, g);
     }
 
     /// Undoes [`Inner::park_receiver`].

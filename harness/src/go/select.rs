@@ -11,9 +11,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::chan::{others, select_blocked, Chan, Try};
-use super::{register, unregister, wake_all};
+use super::chan::{select_blocked, Chan, Try};
+use super::wake_all;
 use crate::facade;
+use crate::memory::{check, spec, stop_on_race};
 use crate::report::AccessKind;
 use crate::runtime::{self, block_on, BlockedOn};
 use std::panic::Location;
@@ -120,7 +121,7 @@ impl<T> SelectCase for RecvCase<'_, T> {
             }
             Try::Blocked => {
                 self.ch.inner.park_receiver(&mut st, g, "select");
-                let senders = if self.ch.cap() == 0 { others(&st.waiters, g) } else { Vec::new() };
+                let senders = self.ch.inner.take_select_senders(&mut st);
                 drop(st);
                 exec.wake(&senders);
                 false
@@ -147,16 +148,17 @@ impl<T> SelectCase for SendCase<'_, T> {
     fn poll(&mut self, g: usize) -> bool {
         let exec = runtime::current();
         let mut st = self.ch.inner.state.lock();
-        unregister(&mut st.waiters, g);
+        self.ch.inner.unpark_select_sender(&mut st, g);
         if !self.ch.inner.send_ready(&st) {
-            register(&mut st.waiters, g, "select", &self.ch.inner.label);
+            self.ch.inner.park_select_sender(&mut st, g);
             return false;
         }
-        // Go's selectgo reads the channel's address for the send case it fires. No goroutine can
-        // run between these two locks (the check is not a scheduling point).
-        drop(st);
-        self.ch.check_raceaddr(&exec, AccessKind::Read, &["runtime.selectgo"], self.at);
-        let mut st = self.ch.inner.state.lock();
+        // Go's selectgo reads the channel's address for the send case it fires.
+        let access = spec(0, 1, AccessKind::Read, false, &["runtime.selectgo"], self.at);
+        if check(&exec, &mut st.raceaddr, access, |_, _| {}) {
+            drop(st);
+            stop_on_race(&exec);
+        }
         match self.ch.inner.try_send(&exec, &mut st, g, &mut self.value) {
             Ok(Try::Done(ticket)) => {
                 self.ticket = ticket;
@@ -174,7 +176,7 @@ impl<T> SelectCase for SendCase<'_, T> {
     }
 
     fn unregister(&self, g: usize) {
-        unregister(&mut self.ch.inner.state.lock().waiters, g);
+        self.ch.inner.unpark_select_sender(&mut self.ch.inner.state.lock(), g);
     }
 
     fn complete(&mut self, g: usize) {

@@ -1,0 +1,482 @@
+//! `HashJoinV2Exec` (`hash_join_v2.go`): `Open`, `Next`, `Close`, and the round driver.
+//!
+//! `Next` starts the round driver (`startBuildAndProbe`) on its first call and then returns one
+//! result chunk per call from `joinResultCh`, `None` once the driver closed it. Each round builds
+//! a hash table (round 1 from the build child, restore rounds from a spilled partition's files),
+//! probes it (round 1 through the probe fetcher, restore rounds from the probe files), scans for
+//! unmatched build rows if the build side is outer, then restores the next spilled partition.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use harness::go::{frame, select, AtomicBool, Chan, WaitGroup};
+use harness::memory::CheckedField;
+
+use crate::bugs::Bugs;
+use crate::build::{fetch_and_build_hash_table_impl, BuildCtx, BuildSource, BuildWorkerV2};
+use crate::error::JoinError;
+use crate::failpoint::Failpoints;
+use crate::frames::*;
+use crate::probe::{scan_range, scan_row_table, ProbeRow};
+use crate::probe_worker::{send_result, JoinResult, ProbeChannels, ProbeRound, ProbeWorkerV2};
+use crate::row_table::{hash_key, partition_number, rehash};
+use crate::spec::JoinSpec;
+use crate::spill::{decode_probe_rows, DataInDiskByChunks, HashJoinSpillHelper, RoundSpill, SpillStats};
+use crate::types::Row;
+
+/// How the executor runs.
+#[derive(Clone, Debug)]
+pub struct ExecConfig {
+    /// `Concurrency`: build workers, probe workers and scan workers.
+    pub concurrency: usize,
+    /// Rows per chunk of the children.
+    pub chunk_size: usize,
+    /// `maxRowTableSegmentSize`.
+    pub segment_rows: usize,
+    /// Memory quota in bytes; `None`: never spill.
+    pub quota: Option<usize>,
+    /// `maxSpillRound`.
+    pub max_spill_round: usize,
+    /// Active bugs.
+    pub bugs: Bugs,
+    /// Active failpoints.
+    pub failpoints: Failpoints,
+    /// Where the spill directory is created (the system temporary directory when `None`).
+    pub spill_parent: Option<PathBuf>,
+}
+
+impl Default for ExecConfig {
+    fn default() -> Self {
+        ExecConfig {
+            concurrency: 2,
+            chunk_size: 2,
+            segment_rows: 2,
+            quota: None,
+            max_spill_round: 2,
+            bugs: Bugs::fixed(),
+            failpoints: Failpoints::none(),
+            spill_parent: None,
+        }
+    }
+}
+
+/// What every goroutine of the executor shares (`hashJoinCtxBase` and friends).
+#[derive(Debug)]
+struct Shared {
+    spec: Arc<JoinSpec>,
+    config: ExecConfig,
+    partitions: usize,
+    spill: Arc<HashJoinSpillHelper>,
+    build_workers: Vec<Arc<BuildWorkerV2>>,
+    close: Chan<()>,
+    finished: AtomicBool,
+    join_result: Chan<JoinResult>,
+    failpoints: Arc<Failpoints>,
+}
+
+/// `HashJoinV2Exec`.
+#[derive(Debug)]
+pub struct HashJoinV2Exec {
+    spec: Arc<JoinSpec>,
+    config: ExecConfig,
+    build_chunks: Vec<Vec<Row>>,
+    probe_chunks: Vec<Vec<Row>>,
+    shared: Option<Arc<Shared>>,
+    prepared: bool,
+    closed: bool,
+    stats: SpillStats,
+}
+
+impl HashJoinV2Exec {
+    /// An executor over in-memory children (the build and probe inputs, in chunks).
+    pub fn new(spec: JoinSpec, config: ExecConfig, build: &[Row], probe: &[Row]) -> HashJoinV2Exec {
+        let chunk = config.chunk_size.max(1);
+        HashJoinV2Exec {
+            spec: Arc::new(spec),
+            build_chunks: build.chunks(chunk).map(<[Row]>::to_vec).collect(),
+            probe_chunks: probe.chunks(chunk).map(<[Row]>::to_vec).collect(),
+            config,
+            shared: None,
+            prepared: false,
+            closed: false,
+            stats: SpillStats::default(),
+        }
+    }
+
+    /// `Open`: creates the channels, the workers and the spill helper (with its directory).
+    pub fn open(&mut self) -> Result<(), JoinError> {
+        let n = self.config.concurrency.max(1);
+        let partitions = partition_number(n);
+        let spill = HashJoinSpillHelper::new(
+            self.config.quota,
+            self.config.max_spill_round,
+            partitions,
+            n,
+            self.config.spill_parent.as_deref(),
+        )?;
+        self.shared = Some(Arc::new(Shared {
+            spec: self.spec.clone(),
+            config: self.config.clone(),
+            partitions,
+            spill: Arc::new(spill),
+            build_workers: (0..n).map(|w| BuildWorkerV2::new(w, partitions)).collect(),
+            close: Chan::new("closeCh", 0),
+            finished: AtomicBool::new(false),
+            join_result: Chan::new("joinResultCh", n + 1),
+            failpoints: Arc::new(self.config.failpoints.clone()),
+        }));
+        Ok(())
+    }
+
+    /// `Next`: the next result chunk, `Ok(None)` at the end. (TiDB's name; not an iterator,
+    /// since it returns errors and must be followed by `close`.)
+    ///
+    /// # Panics
+    /// If called before `open`.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<Vec<Row>>, JoinError> {
+        let shared = self.shared.clone().expect("Next before Open");
+        if !self.prepared {
+            self.prepared = true;
+            let (build, probe) = (std::mem::take(&mut self.build_chunks), std::mem::take(&mut self.probe_chunks));
+            harness::go::go(move || start_build_and_probe(&shared, build, probe));
+        }
+        let shared = self.shared.as_ref().expect("opened");
+        match shared.join_result.recv() {
+            None => Ok(None),
+            Some(Ok(rows)) => Ok(Some(rows)),
+            Some(Err(e)) => {
+                shared.finished.store(true);
+                Err(e)
+            }
+        }
+    }
+
+    /// `Close`: stops every goroutine, waits for them, and removes the spill files.
+    pub fn close(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        let Some(shared) = self.shared.take() else { return };
+        shared.finished.store(true);
+        shared.close.close();
+        if self.prepared {
+            // The round driver closes joinResultCh when every goroutine it started is done.
+            while shared.join_result.recv().is_some() {}
+        }
+        self.stats = shared.spill.stats();
+        // Dropping the last reference to the spill helper removes its directory.
+    }
+
+    /// What spilled, once the executor is closed.
+    pub fn spill_stats(&self) -> SpillStats {
+        self.stats
+    }
+
+    /// Runs the join to the end: every result row, or the first error. Closes the executor.
+    pub fn run_to_end(&mut self) -> Result<Vec<Row>, JoinError> {
+        self.open()?;
+        let mut rows = Vec::new();
+        let result = loop {
+            match self.next() {
+                Ok(Some(chunk)) => rows.extend(chunk),
+                Ok(None) => break Ok(rows),
+                Err(e) => break Err(e),
+            }
+        };
+        self.close();
+        result
+    }
+}
+
+impl Drop for HashJoinV2Exec {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.close();
+        }
+    }
+}
+
+/// `startBuildAndProbe`: the round driver.
+fn start_build_and_probe(sh: &Arc<Shared>, build: Vec<Vec<Row>>, probe: Vec<Vec<Row>>) {
+    let _f = frame(START_BUILD_AND_PROBE);
+    let mut source = BuildSource::Chunks(build);
+    let mut probe_source = ProbeSource::Chunks(probe);
+    let mut last_round = 0;
+    loop {
+        if sh.finished.load() {
+            break;
+        }
+        let round = Arc::new(CheckedField::new("hashTableContext", None::<ProbeRound>));
+        let worker_wg = WaitGroup::new("workerWg");
+        let build_finished: Chan<JoinError> = Chan::new("buildFinished", 1);
+        sh.spill.note_round(last_round);
+        fetch_and_build_hash_table(sh, last_round, &worker_wg, &build_finished, &round, source);
+        let failed = AtomicBool::new(false);
+        fetch_and_probe_hash_table(sh, &worker_wg, &build_finished, &round, probe_source, &failed);
+        let waiter_wg = WaitGroup::new("waiterWg");
+        waiter_wg.add(1);
+        {
+            let (sh, wg, round, waiter) = (sh.clone(), worker_wg.clone(), round.clone(), waiter_wg.clone());
+            run_with_recover(move || {
+                wait_join_workers(&sh, &wg, &round);
+                waiter.done();
+            });
+        }
+        waiter_wg.wait();
+        if failed.load() || sh.finished.load() {
+            break;
+        }
+        // reset(): the round's row tables and hash table are released.
+        for w in &sh.build_workers {
+            w.row_tables.with_mut(|t| t.iter_mut().for_each(|r| r.segments.clear()));
+        }
+        if let Err(e) = sh.spill.prepare_for_restoring(last_round) {
+            send_result(&sh.join_result, &sh.close, Err(e));
+            break;
+        }
+        let Some(part) = sh.spill.pop_restore() else { break };
+        last_round = part.round;
+        source = BuildSource::Restored(part.build_side_chunks);
+        probe_source = ProbeSource::Restored(part.probe_side_chunks);
+    }
+    sh.join_result.close();
+}
+
+/// Where a round's probe rows come from.
+enum ProbeSource {
+    Chunks(Vec<Vec<Row>>),
+    Restored(Vec<Arc<DataInDiskByChunks>>),
+}
+
+/// `fetchAndBuildHashTable`: the build coordinator goroutine; publishes the hash table and
+/// closes `buildFinished` (sending the error first, if any).
+fn fetch_and_build_hash_table(
+    sh: &Arc<Shared>,
+    round_no: usize,
+    worker_wg: &WaitGroup,
+    build_finished: &Chan<JoinError>,
+    round: &Arc<CheckedField<Option<ProbeRound>>>,
+    source: BuildSource,
+) {
+    worker_wg.add(1);
+    let (sh, wg, done, round) = (sh.clone(), worker_wg.clone(), build_finished.clone(), round.clone());
+    run_with_recover(move || {
+        let _f = frame(FETCH_AND_BUILD_HASH_TABLE_FUNC2);
+        let ctx = Arc::new(BuildCtx {
+            spec: sh.spec.clone(),
+            partitions: sh.partitions,
+            segment_rows: sh.config.segment_rows,
+            workers: sh.build_workers.clone(),
+            spill: sh.spill.clone(),
+            bugs: sh.config.bugs.clone(),
+            failpoints: sh.failpoints.clone(),
+            close: sh.close.clone(),
+            finished: AtomicBool::new(false),
+            round: round_no,
+        });
+        match fetch_and_build_hash_table_impl(&ctx, source) {
+            Ok(table) => {
+                let spilled = (0..sh.partitions).map(|p| sh.spill.is_partition_spilled(p)).collect();
+                let spill = Arc::new(RoundSpill { helper: sh.spill.clone(), spilled });
+                round.set(Some(ProbeRound { table: Arc::new(table), spill }));
+            }
+            Err(e) => done.send(e),
+        }
+        done.close();
+        wg.done();
+    });
+}
+
+/// `fetchAndProbeHashTable`: round 1 starts the probe fetcher and the probe workers; a restore
+/// round waits for its build, then starts workers that probe their own probe files. A failed
+/// build sets `failed` (its error went to `joinResultCh`).
+fn fetch_and_probe_hash_table(
+    sh: &Arc<Shared>,
+    worker_wg: &WaitGroup,
+    build_finished: &Chan<JoinError>,
+    round: &Arc<CheckedField<Option<ProbeRound>>>,
+    source: ProbeSource,
+    failed: &AtomicBool,
+) {
+    let n = sh.build_workers.len();
+    let workers: Vec<ProbeWorkerV2> = (0..n)
+        .map(|w| ProbeWorkerV2 {
+            worker_id: w,
+            spec: sh.spec.clone(),
+            round: round.clone(),
+            failpoints: sh.failpoints.clone(),
+        })
+        .collect();
+    match source {
+        ProbeSource::Chunks(chunks) => {
+            let resource: Chan<usize> = Chan::new("probeChkResourceCh", n);
+            let inputs: Vec<Chan<Vec<ProbeRow>>> =
+                (0..n).map(|w| Chan::new(format!("probeResultChs[{w}]"), 1)).collect();
+            worker_wg.add(1);
+            {
+                let (sh, wg, bf, res, inputs, failed) = (
+                    sh.clone(),
+                    worker_wg.clone(),
+                    build_finished.clone(),
+                    resource.clone(),
+                    inputs.clone(),
+                    failed.clone(),
+                );
+                run_with_recover(move || {
+                    if !fetch_probe_side_chunks(&sh, &bf, &res, &inputs, chunks) {
+                        failed.store(true);
+                    }
+                    wg.done();
+                });
+            }
+            start_probe_join_workers(sh, worker_wg, workers, |w| {
+                resource.send(w.worker_id);
+                let ch = ProbeChannels {
+                    resource: resource.clone(),
+                    input: inputs[w.worker_id].clone(),
+                    results: sh.join_result.clone(),
+                    close: sh.close.clone(),
+                };
+                move |w: &ProbeWorkerV2| w.run_join_worker(&ch)
+            });
+        }
+        ProbeSource::Restored(files) => {
+            let (mut err, mut closed) = (build_finished.recv_case(), sh.close.recv_case());
+            if select(&mut [&mut err, &mut closed]) == 1 {
+                failed.store(true);
+                return;
+            }
+            if let Some(e) = err.take() {
+                send_result(&sh.join_result, &sh.close, Err(e));
+                failed.store(true);
+                return;
+            }
+            start_probe_join_workers(sh, worker_wg, workers, |w| {
+                let (file, sh) = (files.get(w.worker_id).cloned(), sh.clone());
+                move |w: &ProbeWorkerV2| restore_and_probe(&sh, w, file.as_deref())
+            });
+        }
+    }
+}
+
+/// `startProbeJoinWorkers`: one goroutine per probe worker running `body`.
+fn start_probe_join_workers<B, F>(sh: &Arc<Shared>, worker_wg: &WaitGroup, workers: Vec<ProbeWorkerV2>, mut make: B)
+where
+    B: FnMut(&ProbeWorkerV2) -> F,
+    F: FnOnce(&ProbeWorkerV2) + Send + 'static,
+{
+    let _f = frame(START_PROBE_JOIN_WORKERS);
+    let _ = sh;
+    for w in workers {
+        let body = make(&w);
+        worker_wg.add(1);
+        let wg = worker_wg.clone();
+        run_with_recover(move || {
+            let _f = frame(START_PROBE_JOIN_WORKERS_FUNC1);
+            body(&w);
+            wg.done();
+        });
+    }
+}
+
+/// `fetchProbeSideChunks` with `wait4BuildSide`: waits for the build, then hands each probe chunk
+/// to whichever worker asks first. False when the build failed or the executor closed.
+fn fetch_probe_side_chunks(
+    sh: &Shared,
+    build_finished: &Chan<JoinError>,
+    resource: &Chan<usize>,
+    inputs: &[Chan<Vec<ProbeRow>>],
+    chunks: Vec<Vec<Row>>,
+) -> bool {
+    let _f = frame(FETCH_PROBE_SIDE_CHUNKS);
+    let stop = |ok: bool| {
+        inputs.iter().for_each(Chan::close);
+        ok
+    };
+    let (mut err, mut closed) = (build_finished.recv_case(), sh.close.recv_case());
+    if select(&mut [&mut err, &mut closed]) == 1 {
+        return stop(false);
+    }
+    if let Some(e) = err.take() {
+        send_result(&sh.join_result, &sh.close, Err(e));
+        return stop(false);
+    }
+    for chunk in chunks {
+        let rows = chunk
+            .into_iter()
+            .map(|row| {
+                let key = sh.spec.probe_key(&row);
+                let hash = key.as_deref().map(hash_key).unwrap_or(0);
+                ProbeRow { row, key, hash }
+            })
+            .collect();
+        let (mut w, mut closed) = (resource.recv_case(), sh.close.recv_case());
+        if select(&mut [&mut w, &mut closed]) == 1 {
+            return stop(false);
+        }
+        let w = w.take().expect("probeChkResourceCh is never closed");
+        let (mut send, mut closed) = (inputs[w].send_case(rows), sh.close.recv_case());
+        if select(&mut [&mut send, &mut closed]) == 1 {
+            return stop(false);
+        }
+    }
+    stop(true)
+}
+
+/// `restoreAndProbe`: a restore round's probe worker reads its probe file, rehashes each row and
+/// probes (re-spilling rows whose partition spilled again).
+fn restore_and_probe(sh: &Shared, worker: &ProbeWorkerV2, file: Option<&DataInDiskByChunks>) {
+    let _f = frame(RESTORE_AND_PROBE);
+    let Some(file) = file else { return };
+    let ch = ProbeChannels {
+        resource: Chan::new("probeChkResourceCh", 0),
+        input: Chan::new("probeResultCh", 0),
+        results: sh.join_result.clone(),
+        close: sh.close.clone(),
+    };
+    for i in 0..file.num_chunks() {
+        if sh.finished.load() {
+            return;
+        }
+        let rows = match file.get_chunk(i).and_then(|b| sh.failpoints.hit("restoreAndProbeError").map(|()| b)) {
+            Ok(bytes) => decode_probe_rows(&bytes),
+            Err(e) => {
+                send_result(&sh.join_result, &sh.close, Err(e));
+                return;
+            }
+        };
+        let rows = rows.into_iter().map(|r| ProbeRow { hash: rehash(r.hash), ..r }).collect();
+        if !worker.probe_and_send_result(rows, &ch) {
+            return;
+        }
+    }
+}
+
+/// `waitJoinWorkers`: waits for every worker; then, for an outer-side build whose build
+/// succeeded, scans the hash table for unmatched rows with `Concurrency` goroutines.
+fn wait_join_workers(sh: &Arc<Shared>, worker_wg: &WaitGroup, round: &Arc<CheckedField<Option<ProbeRound>>>) {
+    let _f = frame(WAIT_JOIN_WORKERS);
+    worker_wg.wait();
+    if !sh.spec.need_used_flag() || sh.finished.load() {
+        return;
+    }
+    let Some(r) = round.get() else { return };
+    let scan_wg = WaitGroup::new("scanWg");
+    let n = sh.build_workers.len();
+    for w in 0..n {
+        scan_wg.add(1);
+        let (sh, table, wg) = (sh.clone(), r.table.clone(), scan_wg.clone());
+        run_with_recover(move || {
+            let _f = frame(SCAN_ROW_TABLE_AFTER_PROBE_DONE);
+            let all = table.all_rows();
+            let rows = scan_row_table(&sh.spec, &all[scan_range(all.len(), w, n)]);
+            if !rows.is_empty() {
+                send_result(&sh.join_result, &sh.close, Ok(rows));
+            }
+            wg.done();
+        });
+    }
+    scan_wg.wait();
+}

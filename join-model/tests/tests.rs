@@ -9,3 +9,5 @@ mod probe_slice;
 mod restore_slice;
 // The whole executor: results equal the reference join, with and without spill.
 mod executor;
+// Random inputs, join kinds, concurrency and quotas against the reference join (proptest).
+mod proptest_join;

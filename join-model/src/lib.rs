@@ -10,6 +10,22 @@
 //!
 //! Model code uses only the harness's primitives for synchronization and checked memory for the
 //! data goroutines share.
+//!
+//! ```
+//! use harness::{explore, Strategy};
+//! use join_model::exec::{ExecConfig, HashJoinV2Exec};
+//! use join_model::{BuildSide, Bugs, ColType, JoinSpec, JoinType, Value};
+//!
+//! let outcome = explore(&Strategy::random(1, 100), || {
+//!     let spec = JoinSpec::new(JoinType::LeftOuter, BuildSide::Left,
+//!         (vec![ColType::Int], vec![0]), (vec![ColType::Int], vec![0]), &Bugs::fixed());
+//!     let rows = vec![vec![Value::Int(1)], vec![Value::Int(2)]];
+//!     let config = ExecConfig { concurrency: 2, ..ExecConfig::default() };
+//!     let mut exec = HashJoinV2Exec::new(spec, config, &rows, &rows);
+//!     assert_eq!(exec.run_to_end().unwrap().len(), 2);
+//! });
+//! assert!(outcome.failure.is_none());
+//! ```
 #![deny(missing_docs)]
 
 pub mod bugs;

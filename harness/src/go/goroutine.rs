@@ -117,8 +117,13 @@ fn run_goroutine<T>(exec: Arc<Execution>, g: usize, f: impl FnOnce() -> T) -> T 
 /// A model stack frame, popped when dropped. Race reports show the frames live at each access, so
 /// a model names its functions after the code it mirrors:
 ///
-/// ```ignore
-/// let _f = harness::go::frame("pkg/executor/join.(*outerJoinProbe).probeForOuterSideBuild");
+/// ```
+/// use harness::{explore, go, Strategy};
+///
+/// let outcome = explore(&Strategy::random(1, 1), || {
+///     let _f = go::frame("pkg/executor/join.(*outerJoinProbe).probeForOuterSideBuild");
+/// });
+/// assert!(outcome.failure.is_none());
 /// ```
 #[must_use = "the frame is popped when this guard is dropped"]
 pub struct Frame {

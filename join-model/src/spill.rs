@@ -254,6 +254,12 @@ impl HashJoinSpillHelper {
             None => tempfile::Builder::new().prefix("joinrace-spill-").tempdir(),
         }
         .map_err(io_error)?;
+        // Dropping the helper removes the directory; this covers executions that fail, where
+        // goroutines holding the helper may be unwound late or never.
+        let path = dir.path().to_path_buf();
+        harness::go::at_execution_end(move || {
+            let _ = std::fs::remove_dir_all(path);
+        });
         let mu = Mutex::new("hashJoinSpillHelper.cond.L");
         let cond = Cond::new(&mu);
         let state = SpillState {

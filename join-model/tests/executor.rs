@@ -241,3 +241,30 @@ fn close_after_first_chunk_returns() {
     }
     assert!(leftover(parent.path()).is_empty(), "spill files left");
 }
+
+/// A run that fails mid-join (here the main goroutine panics after the first chunk, with spill
+/// files on disk and goroutines still running) leaves no spill file either.
+#[test]
+fn failed_run_leaves_no_spill_file() {
+    let parent = spill_parent();
+    let config = ExecConfig {
+        quota: Some(120),
+        max_spill_round: 8,
+        spill_parent: Some(parent.path().to_path_buf()),
+        ..Default::default()
+    };
+    let c = Arc::new(case(JoinType::LeftOuter, BuildSide::Left, config));
+    for strategy in [Strategy::Std { iterations: 1 }, Strategy::random(6, 10)] {
+        let c = c.clone();
+        let o = explore(&strategy, move || {
+            let (build, probe) = c.build_probe();
+            let mut exec = HashJoinV2Exec::new(c.spec.clone(), c.config.clone(), build, probe);
+            exec.open().expect("open");
+            let _ = exec.next();
+            panic!("the test gives up mid-join");
+        });
+        let failure = o.failure.map(|f| f.kind.to_string()).unwrap_or_default();
+        assert!(failure.contains("the test gives up mid-join"), "{failure}");
+        assert!(leftover(parent.path()).is_empty(), "{strategy}: spill files left: {:?}", leftover(parent.path()));
+    }
+}

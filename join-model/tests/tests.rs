@@ -2,6 +2,8 @@
 
 // Shared inputs.
 mod common;
+// joinTableMeta accessors on real segments.
+mod meta_accessors;
 // The probe slice: race 1 of TiDB #57450 with the old layout, clean and correct with the new.
 // See: https://github.com/pingcap/tidb/issues/57450
 mod probe_slice;

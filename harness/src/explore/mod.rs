@@ -198,6 +198,7 @@ where
                 // Goroutines still running when main returns die with the program, as in Go.
                 exec.abort();
             }
+            exec.run_cleanups();
         }
     };
     let start = Instant::now();
@@ -205,6 +206,11 @@ where
     runtime::set_current(None);
     let elapsed = start.elapsed();
     let executions = executions.load(Ordering::Relaxed);
+    if result.is_err() {
+        if let Some(exec) = last.lock().as_ref() {
+            exec.run_cleanups();
+        }
+    }
     let failure = match result {
         Ok(()) => None,
         Err(payload) => match classify(last.lock().take(), &*payload) {

@@ -159,6 +159,13 @@ impl Drop for Frame {
     }
 }
 
+/// Registers `f` to run when the current execution ends, passed or failed, after its goroutines
+/// stopped running: for resources outside the model, such as spill files, that must not outlive
+/// an execution even when a failure leaves goroutines (and what they own) unwound or leaked.
+pub fn at_execution_end(f: impl FnOnce() + Send + 'static) {
+    runtime::current().state.lock().at_end.push(Box::new(f));
+}
+
 /// Go's `runtime.Gosched`: lets other goroutines run. Transfers no happens-before.
 pub fn yield_now() {
     facade::yield_now(runtime::current().backend);

@@ -55,6 +55,8 @@ pub(crate) struct ExecState {
     /// The first failure found inside the execution (a data race, or a std-backend deadlock).
     pub(crate) failure: Option<FailureKind>,
     next_addr: u64,
+    /// Cleanups to run when the execution ends, whether it passed or failed.
+    pub(crate) at_end: Vec<Box<dyn FnOnce() + Send>>,
     /// Debug builds: which goroutine each shuttle task runs (checks the running-goroutine id).
     #[cfg(debug_assertions)]
     pub(crate) shuttle_tasks: std::collections::HashMap<usize, usize>,
@@ -182,6 +184,7 @@ impl Execution {
                 stacks: StackDepot::new(),
                 failure: None,
                 next_addr: 0x00c0_0000_0000,
+                at_end: Vec::new(),
                 #[cfg(debug_assertions)]
                 shuttle_tasks: std::collections::HashMap::new(),
             }),
@@ -219,6 +222,14 @@ impl Execution {
         let addr = st.next_addr;
         st.next_addr += ((size as u64).max(1) + 0xff) & !0xff;
         addr
+    }
+
+    /// Runs the execution's end-of-execution cleanups (once).
+    pub(crate) fn run_cleanups(&self) {
+        let cleanups = std::mem::take(&mut self.state.lock().at_end);
+        for f in cleanups.into_iter().rev() {
+            f();
+        }
     }
 
     /// Marks every other goroutine to stop (std backend) and wakes the parked ones.

@@ -143,8 +143,8 @@ pub fn fetch_and_build_hash_table_impl(ctx: &Arc<BuildCtx>, source: BuildSource)
     // `tryToSpill` in `mergeRowTablesToHashTable`: a spill requested after the last safe point is
     // done between the row tables and the hash table.
     if ctx.spill.is_spill_needed() {
-        let parts = ctx.spill.spill_row_table(&ctx.workers)?;
-        ctx.spill.note_spill(ctx.round, &parts, true);
+        ctx.spill.spill_row_table(&ctx.workers)?;
+        ctx.spill.note_spill(ctx.round, true);
     }
     let spilled: Vec<bool> = (0..ctx.partitions).map(|p| ctx.spill.is_partition_spilled(p)).collect();
     let merged = merge_row_tables(&ctx.workers, ctx.partitions, &spilled);
@@ -262,8 +262,8 @@ pub fn check_and_spill_row_table_if_needed(ctx: &BuildCtx, syncer: &WaitGroup) -
         return Ok(());
     }
     syncer.wait();
-    let parts = ctx.spill.spill_row_table(&ctx.workers)?;
-    ctx.spill.note_spill(ctx.round, &parts, false);
+    ctx.spill.spill_row_table(&ctx.workers)?;
+    ctx.spill.note_spill(ctx.round, false);
     Ok(())
 }
 

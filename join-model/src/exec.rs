@@ -213,8 +213,7 @@ fn start_build_and_probe(sh: &Arc<Shared>, build: Vec<Vec<Row>>, probe: Vec<Vec<
         let build_finished: Chan<JoinError> = Chan::new("buildFinished", 1);
         sh.spill.note_round(last_round);
         fetch_and_build_hash_table(sh, last_round, &worker_wg, &build_finished, &round, source);
-        let failed = AtomicBool::new(false);
-        fetch_and_probe_hash_table(sh, &worker_wg, &build_finished, &round, probe_source, &failed);
+        fetch_and_probe_hash_table(sh, &worker_wg, &build_finished, &round, probe_source);
         let waiter_wg = WaitGroup::new("waiterWg");
         waiter_wg.add(1);
         {
@@ -225,9 +224,8 @@ fn start_build_and_probe(sh: &Arc<Shared>, build: Vec<Vec<Row>>, probe: Vec<Vec<
             });
         }
         waiter_wg.wait();
-        if failed.load() || sh.finished.load() {
-            break;
-        }
+        // As TiDB's driver, a failed round does not stop the loop: `Next` hands the error to the
+        // caller, which sets `finished` (checked at the top) and closes the executor.
         // reset(): the round's row tables and hash table are released.
         for w in &sh.build_workers {
             w.row_tables.with_mut(|t| t.iter_mut().for_each(|r| r.segments.clear()));
@@ -273,7 +271,7 @@ fn fetch_and_build_hash_table(
             bugs: sh.config.bugs.clone(),
             failpoints: sh.failpoints.clone(),
             close: sh.close.clone(),
-            finished: AtomicBool::new(false),
+            finished: sh.finished.clone(),
             round: round_no,
         });
         match fetch_and_build_hash_table_impl(&ctx, source) {
@@ -291,14 +289,13 @@ fn fetch_and_build_hash_table(
 
 /// `fetchAndProbeHashTable`: round 1 starts the probe fetcher and the probe workers; a restore
 /// round waits for its build, then starts workers that probe their own probe files. A failed
-/// build sets `failed` (its error went to `joinResultCh`).
+/// build's error goes to `joinResultCh`.
 fn fetch_and_probe_hash_table(
     sh: &Arc<Shared>,
     worker_wg: &WaitGroup,
     build_finished: &Chan<JoinError>,
     round: &Arc<CheckedField<Option<ProbeRound>>>,
     source: ProbeSource,
-    failed: &AtomicBool,
 ) {
     let n = sh.build_workers.len();
     let workers: Vec<ProbeWorkerV2> = (0..n)
@@ -316,22 +313,14 @@ fn fetch_and_probe_hash_table(
                 (0..n).map(|w| Chan::new(format!("probeResultChs[{w}]"), 1)).collect();
             worker_wg.add(1);
             {
-                let (sh, wg, bf, res, inputs, failed) = (
-                    sh.clone(),
-                    worker_wg.clone(),
-                    build_finished.clone(),
-                    resource.clone(),
-                    inputs.clone(),
-                    failed.clone(),
-                );
+                let (sh, wg, bf, res, inputs) =
+                    (sh.clone(), worker_wg.clone(), build_finished.clone(), resource.clone(), inputs.clone());
                 run_with_recover(move || {
-                    if !fetch_probe_side_chunks(&sh, &bf, &res, &inputs, chunks) {
-                        failed.store(true);
-                    }
+                    fetch_probe_side_chunks(&sh, &bf, &res, &inputs, chunks);
                     wg.done();
                 });
             }
-            start_probe_join_workers(sh, worker_wg, workers, |w| {
+            start_probe_join_workers(worker_wg, workers, |w| {
                 resource.send(w.worker_id);
                 let ch = ProbeChannels {
                     resource: resource.clone(),
@@ -345,15 +334,13 @@ fn fetch_and_probe_hash_table(
         ProbeSource::Restored(files) => {
             let (mut err, mut closed) = (build_finished.recv_case(), sh.close.recv_case());
             if select(&mut [&mut err, &mut closed]) == 1 {
-                failed.store(true);
                 return;
             }
             if let Some(e) = err.take() {
                 send_result(&sh.join_result, &sh.close, Err(e));
-                failed.store(true);
                 return;
             }
-            start_probe_join_workers(sh, worker_wg, workers, |w| {
+            start_probe_join_workers(worker_wg, workers, |w| {
                 let (file, sh) = (files.get(w.worker_id).cloned(), sh.clone());
                 move |w: &ProbeWorkerV2| restore_and_probe(&sh, w, file.as_deref())
             });
@@ -362,13 +349,12 @@ fn fetch_and_probe_hash_table(
 }
 
 /// `startProbeJoinWorkers`: one goroutine per probe worker running `body`.
-fn start_probe_join_workers<B, F>(sh: &Arc<Shared>, worker_wg: &WaitGroup, workers: Vec<ProbeWorkerV2>, mut make: B)
+fn start_probe_join_workers<B, F>(worker_wg: &WaitGroup, workers: Vec<ProbeWorkerV2>, mut make: B)
 where
     B: FnMut(&ProbeWorkerV2) -> F,
     F: FnOnce(&ProbeWorkerV2) + Send + 'static,
 {
     let _f = frame(START_PROBE_JOIN_WORKERS);
-    let _ = sh;
     for w in workers {
         let body = make(&w);
         worker_wg.add(1);
@@ -430,12 +416,6 @@ fn fetch_probe_side_chunks(
 fn restore_and_probe(sh: &Shared, worker: &ProbeWorkerV2, file: Option<&DataInDiskByChunks>) {
     let _f = frame(RESTORE_AND_PROBE);
     let Some(file) = file else { return };
-    let ch = ProbeChannels {
-        resource: Chan::new("probeChkResourceCh", 0),
-        input: Chan::new("probeResultCh", 0),
-        results: sh.join_result.clone(),
-        close: sh.close.clone(),
-    };
     for i in 0..file.num_chunks() {
         if sh.finished.load() {
             return;
@@ -448,7 +428,7 @@ fn restore_and_probe(sh: &Shared, worker: &ProbeWorkerV2, file: Option<&DataInDi
             }
         };
         let rows = rows.into_iter().map(|r| ProbeRow { hash: rehash(r.hash), ..r }).collect();
-        if !worker.probe_and_send_result(rows, &ch) {
+        if !worker.probe_and_send_result(rows, &sh.join_result, &sh.close) {
             return;
         }
     }
@@ -459,7 +439,7 @@ fn restore_and_probe(sh: &Shared, worker: &ProbeWorkerV2, file: Option<&DataInDi
 fn wait_join_workers(sh: &Arc<Shared>, worker_wg: &WaitGroup, round: &Arc<CheckedField<Option<ProbeRound>>>) {
     let _f = frame(WAIT_JOIN_WORKERS);
     worker_wg.wait();
-    if !sh.spec.need_used_flag() || sh.finished.load() {
+    if !sh.spec.need_used_flag() {
         return;
     }
     let Some(r) = round.get() else { return };

@@ -110,11 +110,11 @@ impl ProbeWorkerV2 {
             send_result(&ch.results, &ch.close, Err(e));
             return false;
         }
-        self.probe_and_send_result(rows, ch)
+        self.probe_and_send_result(rows, &ch.results, &ch.close)
     }
 
     /// `probeAndSendResult`.
-    pub fn probe_and_send_result(&self, rows: Vec<ProbeRow>, ch: &ProbeChannels) -> bool {
+    pub fn probe_and_send_result(&self, rows: Vec<ProbeRow>, results: &Chan<JoinResult>, close: &Chan<()>) -> bool {
         let _f = frame(PROBE_AND_SEND_RESULT);
         let round = self.round.get().expect("the build published the hash table before probing");
         let spill = &round.spill;
@@ -124,7 +124,7 @@ impl ProbeWorkerV2 {
             Err(e) => Err(e),
         };
         let failed = result.is_err();
-        send_result(&ch.results, &ch.close, result) && !failed
+        send_result(results, close, result) && !failed
     }
 }
 

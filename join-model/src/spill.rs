@@ -343,11 +343,11 @@ impl HashJoinSpillHelper {
     }
 
     /// `spillRowTable`: spills the chosen partitions of every worker's row table.
-    pub fn spill_row_table(&self, workers: &[Arc<BuildWorkerV2>]) -> Result<Vec<usize>, JoinError> {
+    pub fn spill_row_table(&self, workers: &[Arc<BuildWorkerV2>]) -> Result<(), JoinError> {
         let _f = frame(SPILL_ROW_TABLE);
         self.set_status(Status::InSpilling);
         let parts = self.choose_partitions_to_spill();
-        let r = self.spill_row_table_impl(workers, &parts).map(|()| parts);
+        let r = self.spill_row_table_impl(workers, &parts);
         self.set_status(Status::NotSpilled);
         r
     }
@@ -533,8 +533,8 @@ impl HashJoinSpillHelper {
         self.state.with(|s| s.stats)
     }
 
-    /// Records a spill of `parts` in round `round`; `before_hash_table` for `tryToSpill`.
-    pub fn note_spill(&self, round: usize, parts: &[usize], before_hash_table: bool) {
+    /// Records a spill in round `round`; `before_hash_table` for `tryToSpill`.
+    pub fn note_spill(&self, round: usize, before_hash_table: bool) {
         let _g = self.mu.lock();
         self.state.with_mut(|s| {
             let st = &mut s.stats;
@@ -545,7 +545,6 @@ impl HashJoinSpillHelper {
             }
             st.respilled |= round > 0;
             st.all_partitions_spilled |= s.spilled_partitions.iter().all(|&b| b);
-            let _ = parts;
         });
     }
 

@@ -182,6 +182,16 @@ impl ExecState {
         gr.clock.tick(g);
     }
 
+    /// Release-store-acquire (TSan's `ReleaseStoreAcquire`, Go's `racereleaseacquire`): `sync`
+    /// becomes `g`'s clock from before the call, and `g` learns what `sync` held.
+    pub(crate) fn release_store_acquire(&mut self, g: usize, sync: &mut VectorClock) {
+        let gr = &mut self.goroutines[g];
+        let before = gr.clock.clone();
+        gr.clock.join(sync);
+        *sync = before;
+        gr.clock.tick(g);
+    }
+
     /// Acquire: `g` learns everything released into `sync`.
     pub(crate) fn acquire(&mut self, g: usize, sync: &VectorClock) {
         self.goroutines[g].clock.join(sync);

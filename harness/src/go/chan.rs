@@ -1,9 +1,9 @@
 //! Go channels: unbuffered and buffered, with close.
 //!
 //! Happens-before, as Go's race runtime implements the memory model (`runtime/chan.go`):
-//! - buffered, capacity C: each buffer slot has a sync clock that both the send and the receive
-//!   using the slot acquire and then release into, so send k happens before receive k completes
-//!   and receive k happens before send k+C completes, and nothing else;
+//! - buffered, capacity C: the send and the receive using a buffer slot each release-store-acquire
+//!   its sync clock, so send k happens before receive k completes and receive k happens before
+//!   send k+C completes, and nothing else (zero-size elements: one merged clock for all slots);
 //! - unbuffered: send and receive synchronize both ways at the hand-off;
 //! - close releases into the channel's clock, and a receive that returns because the channel is
 //!   closed acquires it;
@@ -294,17 +294,16 @@ impl<T> Inner<T> {
         }
         let slot = st.sendx;
         st.sendx = (slot + 1) % self.cap;
-        let mut es = exec.state.lock();
-        es.acquire(g, &st.slots[slot]);
-        es.release(g, &mut st.slots[slot]);
+        slot_sync(&mut exec.state.lock(), g, &mut st.slots, slot, size_of::<T>());
         st.buf.push_back(value.take().expect("value sent once"));
         Ok(Try::Done(None))
     }
 
-    /// Whether a send would complete at once without waiting for a receiver to arrive (for a
-    /// select): room in the buffer, or an unbuffered receiver already parked.
-    pub(crate) fn send_ready(&self, st: &State<T>) -> bool {
-        st.closed || if self.cap == 0 { !st.receivers.is_empty() } else { st.buf.len() < self.cap }
+    /// Whether a send by `g` would complete at once without waiting for a receiver to arrive (for
+    /// a select): room in the buffer, or a parked receiver other than `g` not yet promised a value.
+    pub(crate) fn send_ready(&self, st: &State<T>, g: usize) -> bool {
+        let waiting = st.receivers.iter().filter(|&&r| r != g).count();
+        st.closed || if self.cap == 0 { waiting > st.pending.len() } else { st.buf.len() < self.cap }
     }
 
     /// Under the channel lock: completes a receive if it can proceed now.
@@ -321,9 +320,7 @@ impl<T> Inner<T> {
         } else if let Some(v) = st.buf.pop_front() {
             let slot = st.recvx;
             st.recvx = (slot + 1) % self.cap;
-            let mut es = exec.state.lock();
-            es.acquire(g, &st.slots[slot]);
-            es.release(g, &mut st.slots[slot]);
+            slot_sync(&mut exec.state.lock(), g, &mut st.slots, slot, size_of::<T>());
             return Try::Done(Some(v));
         }
         if st.closed {
@@ -352,6 +349,19 @@ impl<T> Inner<T> {
             }
             Err(register(&mut st.waiters, g, "chan send", &self.label))
         })
+    }
+}
+
+/// `racenotify`: a buffered send or receive synchronizes on its slot with release-store-acquire,
+/// so send k orders receive k and receive k orders send k+C, and nothing accumulates. Zero-size
+/// elements have no buffer: Go uses one sync object for every slot and merges into it, which
+/// orders every operation on the channel.
+fn slot_sync(es: &mut crate::runtime::ExecState, g: usize, slots: &mut [VectorClock], slot: usize, elem_size: usize) {
+    if elem_size == 0 {
+        es.acquire(g, &slots[0]);
+        es.release(g, &mut slots[0]);
+    } else {
+        es.release_store_acquire(g, &mut slots[slot]);
     }
 }
 

@@ -1,4 +1,8 @@
 //! `sync.Once`: the completion of `f` in the first `Do` happens before every `Do` returns.
+//!
+//! As Go's `once.go`: a `Do` that finds `done` set (the fast path) acquires the atomic store of
+//! `done`; a `Do` that arrives while `f` runs takes the slow path through `o.m`, so it is also
+//! ordered after the slow-path callers before it.
 
 use std::fmt;
 use std::sync::Arc;
@@ -25,7 +29,10 @@ struct Inner {
 struct State {
     done: bool,
     running: bool,
-    clock: VectorClock,
+    /// Released (stored) by the atomic `done.Store(1)`.
+    done_clock: VectorClock,
+    /// Released by each unlock of `o.m`.
+    mutex_clock: VectorClock,
     waiters: Vec<usize>,
 }
 
@@ -46,7 +53,8 @@ impl Once {
                 state: Plain::new(State {
                     done: false,
                     running: false,
-                    clock: VectorClock::default(),
+                    done_clock: VectorClock::default(),
+                    mutex_clock: VectorClock::default(),
                     waiters: Vec::new(),
                 }),
             }),
@@ -58,15 +66,24 @@ impl Once {
     pub fn call(&self, f: impl FnOnce()) -> bool {
         let exec = runtime::current();
         let g = exec.me();
+        let mut slow = false;
         let run = block_on(&exec, g, || {
             self.inner.token.touch();
-            let mut st = self.inner.state.lock();
+            let mut guard = self.inner.state.lock();
+            let st = &mut *guard;
             unregister(&mut st.waiters, g);
             if st.done {
-                exec.state.lock().acquire(g, &st.clock);
+                let mut es = exec.state.lock();
+                es.acquire(g, &st.done_clock);
+                if slow {
+                    // It took o.m after the callers before it, and released it.
+                    es.acquire(g, &st.mutex_clock);
+                    es.release(g, &mut st.mutex_clock);
+                }
                 return Ok(false);
             }
             if st.running {
+                slow = true;
                 return Err(register(&mut st.waiters, g, "sync.Once.Do", &self.inner.label));
             }
             st.running = true;
@@ -79,7 +96,10 @@ impl Once {
         self.inner.token.touch();
         let mut guard = self.inner.state.lock();
         let st = &mut *guard;
-        exec.state.lock().release(g, &mut st.clock);
+        let mut es = exec.state.lock();
+        es.release_store(g, &mut st.done_clock);
+        es.release(g, &mut st.mutex_clock);
+        drop(es);
         st.done = true;
         st.running = false;
         let waiters = std::mem::take(&mut st.waiters);

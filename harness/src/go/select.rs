@@ -149,7 +149,7 @@ impl<T> SelectCase for SendCase<'_, T> {
         let exec = runtime::current();
         let mut st = self.ch.inner.state.lock();
         self.ch.inner.unpark_select_sender(&mut st, g);
-        if !self.ch.inner.send_ready(&st) {
+        if !self.ch.inner.send_ready(&st, g) {
             self.ch.inner.park_select_sender(&mut st, g);
             return false;
         }

@@ -66,33 +66,43 @@ macro_rules! atomic_ops {
         #[doc = concat!("Atomic load at `offset` (Go's `", $lname, "`).")]
         #[track_caller]
         pub fn $load(&self, offset: usize) -> $t {
-            self.atomic::<$t, _>(offset, &[$lname, $lint], |v| (v, None))
+            self.atomic::<$t, _>(offset, &[$lname, $lint], AtomicOp::Load, |v| (v, None))
         }
 
         #[doc = concat!("Atomic store at `offset` (Go's `", $sname, "`).")]
         #[track_caller]
         pub fn $store(&self, offset: usize, value: $t) {
-            self.atomic::<$t, _>(offset, &[$sname, $sint], |_| ((), Some(value)))
+            self.atomic::<$t, _>(offset, &[$sname, $sint], AtomicOp::Store, |_| ((), Some(value)))
         }
 
         #[doc = concat!("Atomic add at `offset`, returning the new value (Go's `", $aname, "`).")]
         #[track_caller]
         pub fn $add(&self, offset: usize, delta: $t) -> $t {
-            self.atomic::<$t, _>(offset, &[$aname, $aint], |v| (v.wrapping_add(delta), Some(v.wrapping_add(delta))))
+            self.atomic::<$t, _>(offset, &[$aname, $aint], AtomicOp::Rmw, |v| (v.wrapping_add(delta), Some(v.wrapping_add(delta))))
         }
 
         #[doc = concat!("Atomic swap at `offset`, returning the old value (Go's `", $wname, "`).")]
         #[track_caller]
         pub fn $swap(&self, offset: usize, new: $t) -> $t {
-            self.atomic::<$t, _>(offset, &[$wname, $wint], |v| (v, Some(new)))
+            self.atomic::<$t, _>(offset, &[$wname, $wint], AtomicOp::Rmw, |v| (v, Some(new)))
         }
 
         #[doc = concat!("Atomic compare-and-swap at `offset` (Go's `", $cname, "`); a failed one is a load.")]
         #[track_caller]
         pub fn $cas(&self, offset: usize, old: $t, new: $t) -> bool {
-            self.atomic::<$t, _>(offset, &[$cname, $cint], |v| if v == old { (true, Some(new)) } else { (false, None) })
+            self.atomic::<$t, _>(offset, &[$cname, $cint], AtomicOp::Rmw, |v| if v == old { (true, Some(new)) } else { (false, None) })
         }
     )*};
+}
+
+/// How an atomic operation synchronizes: a load acquires; a store overwrites the address's sync
+/// clock; a read-modify-write acquires and merges, or only acquires when it writes nothing (a
+/// failed compare-and-swap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AtomicOp {
+    Load,
+    Store,
+    Rmw,
 }
 
 /// The integer widths `CheckedBuf` reads and writes.
@@ -224,6 +234,7 @@ impl CheckedBuf {
         &self,
         offset: usize,
         frames: &'static [&'static str],
+        kind: AtomicOp,
         op: impl FnOnce(W) -> (R, Option<W>),
     ) -> R {
         let exec = runtime::current();
@@ -240,14 +251,14 @@ impl CheckedBuf {
         }
         let st = &mut *guard;
         let (r, new) = op(W::decode(&st.data[offset..offset + size]));
-        let rmw = !frames[0].contains("Load") && !frames[0].contains("Store");
-        let kind = if new.is_some() { AccessKind::Write } else { AccessKind::Read };
+        // TSan records every operation but a load as a write, a failed CAS included.
+        let access = if kind == AtomicOp::Load { AccessKind::Read } else { AccessKind::Write };
         let sync = st.sync.entry(offset).or_default();
-        let raced = check(&exec, &mut st.shadow, spec(offset, size, kind, true, frames, location), |es, g| {
-            match (new.is_some(), rmw) {
-                (false, _) => es.acquire(g, sync),
-                (true, false) => es.release_store(g, sync),
-                (true, true) => {
+        let raced = check(&exec, &mut st.shadow, spec(offset, size, access, true, frames, location), |es, g| {
+            match (kind, new.is_some()) {
+                (AtomicOp::Load, _) | (AtomicOp::Rmw, false) => es.acquire(g, sync),
+                (AtomicOp::Store, _) => es.release_store(g, sync),
+                (AtomicOp::Rmw, true) => {
                     es.acquire(g, sync);
                     es.release(g, sync);
                 }

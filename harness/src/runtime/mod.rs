@@ -224,8 +224,17 @@ impl Execution {
         addr
     }
 
-    /// Runs the execution's end-of-execution cleanups (once).
+    /// Runs the execution's end-of-execution cleanups (once). Under std, first waits (a bounded
+    /// while) for goroutines still running after an abort, so a cleanup does not race them.
     pub(crate) fn run_cleanups(&self) {
+        if self.backend == Backend::Std {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while std::time::Instant::now() < deadline
+                && self.state.lock().goroutines.iter().skip(1).any(|g| matches!(g.status, Status::Running))
+            {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
         let cleanups = std::mem::take(&mut self.state.lock().at_end);
         for f in cleanups.into_iter().rev() {
             f();

@@ -19,4 +19,4 @@ cargo test --workspace
 
 # The README's main command.
 echo "joinrace ci: main job"
-cargo run --release -p harness --example demo
+cargo run --release -p scenarios --bin joinrace -- run --all

@@ -1,0 +1,158 @@
+//! `joinrace`: runs and lists the scenario catalog.
+//!
+//! Exit status: 0 when every outcome matches its expectation, 1 when one does not, 2 on bad input
+//! (an unreadable or invalid scenario file, an unknown scenario name, a bad argument).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use scenarios::format::{load_dir, Scenario, StrategySpec};
+use scenarios::run::{build, strategy, strategy_name};
+
+/// Deterministic concurrency tests for TiDB's hash join v2 executor.
+#[derive(Debug, Parser)]
+#[command(name = "joinrace", version)]
+struct Cli {
+    /// The catalog directory (default: the crate's `catalog/`).
+    #[arg(long, global = true)]
+    catalog: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs scenarios under each of their strategies and prints one row per run.
+    Run {
+        /// Scenario names to run.
+        names: Vec<String>,
+        /// Runs every scenario of the catalog.
+        #[arg(long)]
+        all: bool,
+        /// Overrides the seed of every random and PCT strategy.
+        #[arg(long, conflicts_with = "seeds")]
+        seed: Option<u64>,
+        /// Runs every random and PCT strategy once per seed in A..B (end excluded), so several
+        /// machines can share one exploration.
+        #[arg(long, value_parser = parse_range)]
+        seeds: Option<std::ops::Range<u64>>,
+    },
+    /// Lists the catalog's scenarios and their strategies.
+    List,
+}
+
+fn parse_range(s: &str) -> Result<std::ops::Range<u64>, String> {
+    let (a, b) = s.split_once("..").ok_or_else(|| format!("expected A..B, got {s:?}"))?;
+    let a: u64 = a.parse().map_err(|e| format!("{a:?}: {e}"))?;
+    let b: u64 = b.parse().map_err(|e| format!("{b:?}: {e}"))?;
+    if a >= b {
+        return Err(format!("empty range {s}"));
+    }
+    Ok(a..b)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let dir = cli.catalog.clone().unwrap_or_else(scenarios::catalog_dir);
+    let files = match load_dir(&dir) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("joinrace: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::List => {
+            for (_, s) in &files {
+                let strategies: Vec<String> = s.strategies.iter().map(strategy_name).collect();
+                println!("{:<28} {:<14} {}", s.name, format!("{:?}", s.target), strategies.join(", "));
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Run { names, all, seed, seeds } => {
+            let chosen: Vec<&Scenario> = if all {
+                files.iter().map(|(_, s)| s).collect()
+            } else {
+                let mut chosen = Vec::new();
+                for n in &names {
+                    match files.iter().find(|(_, s)| &s.name == n) {
+                        Some((_, s)) => chosen.push(s),
+                        None => {
+                            eprintln!("joinrace: no scenario named {n:?} in {}", dir.display());
+                            return ExitCode::from(2);
+                        }
+                    }
+                }
+                chosen
+            };
+            if chosen.is_empty() {
+                eprintln!("joinrace: name scenarios to run, or pass --all");
+                return ExitCode::from(2);
+            }
+            run(&chosen, &files, seed, seeds)
+        }
+    }
+}
+
+/// The strategies to run for one scenario strategy, after seed overrides.
+fn expand(st: &StrategySpec, seed: Option<u64>, seeds: &Option<std::ops::Range<u64>>) -> Vec<StrategySpec> {
+    let with_seed = |s: u64| match st.clone() {
+        StrategySpec::Random { iterations, .. } => StrategySpec::Random { seed: s, iterations },
+        StrategySpec::Pct { iterations, depth, .. } => StrategySpec::Pct { seed: s, iterations, depth },
+        loom => loom,
+    };
+    match (st, seed, seeds) {
+        (StrategySpec::Loom { .. }, _, _) => vec![st.clone()],
+        (_, Some(s), _) => vec![with_seed(s)],
+        (_, None, Some(r)) => r.clone().map(with_seed).collect(),
+        _ => vec![st.clone()],
+    }
+}
+
+fn run(
+    chosen: &[&Scenario],
+    files: &[(PathBuf, Scenario)],
+    seed: Option<u64>,
+    seeds: Option<std::ops::Range<u64>>,
+) -> ExitCode {
+    println!("{:<28} {:<16} {:>11} {:<10} {:>9}  verdict", "scenario", "strategy", "executions", "scope", "time");
+    let mut all_ok = true;
+    for s in chosen {
+        let path = files.iter().find(|(_, f)| f.name == s.name).map(|(p, _)| p.display().to_string());
+        let model = match build(s) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("joinrace: {}: {e}", path.unwrap_or_default());
+                return ExitCode::from(2);
+            }
+        };
+        for st in s.strategies.iter().flat_map(|st| expand(st, seed, &seeds)) {
+            let start = Instant::now();
+            let outcome = model.explore(&strategy(&st));
+            let verdict = model.verdict(&outcome);
+            all_ok &= verdict.ok;
+            let scope = match (&outcome.failure, outcome.exhaustive) {
+                (Some(f), _) => format!("at #{}", f.execution),
+                (None, true) => "exhaustive".to_string(),
+                (None, false) => "sampled".to_string(),
+            };
+            println!(
+                "{:<28} {:<16} {:>11} {:<10} {:>8.2}s  {verdict}",
+                s.name,
+                strategy_name(&st),
+                outcome.executions,
+                scope,
+                start.elapsed().as_secs_f64()
+            );
+        }
+    }
+    if all_ok {
+        println!("joinrace: every outcome matches its expectation");
+        ExitCode::SUCCESS
+    } else {
+        println!("joinrace: some outcomes did not match their expectation");
+        ExitCode::from(1)
+    }
+}

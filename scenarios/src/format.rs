@@ -1,0 +1,347 @@
+//! The scenario file format (TOML), read with serde. Unknown fields and wrong types are errors
+//! that name the file, the line and the field.
+//!
+//! ```toml
+//! name = "race1-used-flag-layout"
+//! issue = "pingcap/tidb#57450"
+//! description = "..."
+//! target = "probe-slice"            # probe-slice | restore-slice | executor
+//! bugs = ["57450-used-flag-layout"]  # active bug switches; none means every bug fixed
+//!
+//! [join]
+//! type = "right-outer"               # inner | left-outer | right-outer
+//! build = "right"                    # left | right
+//! left = ["str", "int"]              # column types: int | uint | not-null-int | str
+//! right = ["str", "int"]
+//! left_keys = [0]
+//! right_keys = [0]
+//!
+//! [rows]                             # values: integers, strings; the string "NULL" is SQL NULL
+//! left = [["k1", 1], ["k1", 2]]
+//! right = [["k1", 10]]
+//! restore = [[[[1, 10]]], [[[2, 20]]]]   # restore-slice: per worker, chunks of build rows
+//!
+//! [exec]
+//! concurrency = 2
+//! chunk_size = 1
+//! segment_rows = 4
+//! quota = 16                         # bytes; absent: never spill
+//! max_spill_round = 2
+//!
+//! [[strategy]]
+//! kind = "loom"                      # loom | random | pct
+//! preemption_bound = 2
+//!
+//! [expect]
+//! outcome = "race"                   # race | clean | error
+//! between = ["frame A", "frame B"]   # race: the two racing sites, in either order
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A scenario file as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Unique name; test names and `joinrace run NAME` use it.
+    pub name: String,
+    /// The issue it comes from.
+    pub issue: String,
+    /// What it shows.
+    pub description: String,
+    /// Which part of the executor runs.
+    pub target: Target,
+    /// Active bug switches (`Bug` names).
+    #[serde(default)]
+    pub bugs: Vec<String>,
+    /// The join.
+    pub join: Join,
+    /// The input rows.
+    pub rows: Rows,
+    /// Executor settings.
+    #[serde(default)]
+    pub exec: Exec,
+    /// The strategies to run, each its own test.
+    #[serde(rename = "strategy")]
+    pub strategies: Vec<StrategySpec>,
+    /// The expected outcome.
+    pub expect: Expect,
+}
+
+/// What runs.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    /// Two probe workers on one prepared row table (loom-sized).
+    ProbeSlice,
+    /// A restore round's build with its controller, split workers and spill goroutines (loom-sized).
+    RestoreSlice,
+    /// The whole executor (shuttle and std only).
+    Executor,
+}
+
+/// The join.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Join {
+    /// inner | left-outer | right-outer.
+    #[serde(rename = "type")]
+    pub join_type: JoinTypeSpec,
+    /// left | right.
+    pub build: SideSpec,
+    /// Left column types.
+    pub left: Vec<ColSpec>,
+    /// Right column types.
+    pub right: Vec<ColSpec>,
+    /// Left key columns.
+    pub left_keys: Vec<usize>,
+    /// Right key columns.
+    pub right_keys: Vec<usize>,
+}
+
+/// A join type.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub enum JoinTypeSpec {
+    Inner,
+    LeftOuter,
+    RightOuter,
+}
+
+/// A side.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub enum SideSpec {
+    Left,
+    Right,
+}
+
+/// A column type.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub enum ColSpec {
+    Int,
+    Uint,
+    NotNullInt,
+    Str,
+}
+
+/// A value: an integer or a string; the string "NULL" is SQL NULL.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum ValueSpec {
+    /// An integer.
+    Int(i64),
+    /// A string, or "NULL".
+    Str(String),
+}
+
+/// The input rows.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rows {
+    /// Left input.
+    #[serde(default)]
+    pub left: Vec<Vec<ValueSpec>>,
+    /// Right input.
+    #[serde(default)]
+    pub right: Vec<Vec<ValueSpec>>,
+    /// restore-slice: per worker, the chunks of build rows in its restored spill file.
+    #[serde(default)]
+    pub restore: Vec<Vec<Vec<Vec<ValueSpec>>>>,
+}
+
+/// Executor settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Exec {
+    /// Workers of each kind.
+    pub concurrency: usize,
+    /// Rows per chunk.
+    pub chunk_size: usize,
+    /// Rows per row table segment.
+    pub segment_rows: usize,
+    /// Memory quota in bytes.
+    pub quota: Option<usize>,
+    /// Spill round limit.
+    pub max_spill_round: usize,
+}
+
+impl Default for Exec {
+    fn default() -> Exec {
+        Exec { concurrency: 2, chunk_size: 1, segment_rows: 4, quota: None, max_spill_round: 2 }
+    }
+}
+
+/// One strategy.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum StrategySpec {
+    /// loom, exhaustive up to the bound.
+    Loom {
+        /// Preemption bound.
+        preemption_bound: usize,
+        /// Cap on executions.
+        #[serde(default)]
+        max_executions: Option<u64>,
+    },
+    /// shuttle random.
+    Random {
+        /// Seed.
+        seed: u64,
+        /// Executions.
+        iterations: u64,
+    },
+    /// shuttle PCT.
+    Pct {
+        /// Seed.
+        seed: u64,
+        /// Executions.
+        iterations: u64,
+        /// Bug depth.
+        depth: usize,
+    },
+}
+
+/// The expected outcome.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(tag = "outcome", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Expect {
+    /// A data race whose two sites (innermost model frames) are these, in either order.
+    Race {
+        /// The two sites.
+        between: [String; 2],
+    },
+    /// No failure, and every result equals the reference join.
+    Clean,
+    /// The join fails with an error whose message starts with this.
+    Error {
+        /// The message's start.
+        message: String,
+    },
+}
+
+/// A scenario file that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a valid scenario.
+    #[error("{path}:{line}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The line (1-based) the error points at.
+        line: usize,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+}
+
+/// Parses a scenario from `text`, naming `path` in errors.
+pub fn parse(path: &Path, text: &str) -> Result<Scenario, LoadError> {
+    toml::from_str::<Scenario>(text).map_err(|e| {
+        let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1).unwrap_or(1);
+        let message = e.message().to_string();
+        LoadError::Invalid { path: path.to_path_buf(), line, message }
+    })
+}
+
+/// Reads and parses the scenario file at `path`.
+pub fn load(path: &Path) -> Result<Scenario, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+    parse(path, &text)
+}
+
+/// Every `*.toml` scenario in `dir`, sorted by file name.
+pub fn load_dir(dir: &Path) -> Result<Vec<(PathBuf, Scenario)>, LoadError> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    paths.into_iter().map(|p| load(&p).map(|s| (p, s))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "n"
+issue = "i"
+description = "d"
+target = "probe-slice"
+
+[join]
+type = "inner"
+build = "right"
+left = ["int"]
+right = ["int"]
+left_keys = [0]
+right_keys = [0]
+
+[rows]
+left = [[1], ["NULL"]]
+
+[[strategy]]
+kind = "random"
+seed = 1
+iterations = 10
+
+[expect]
+outcome = "clean"
+"#;
+
+    fn err(text: &str) -> String {
+        parse(Path::new("catalog/x.toml"), text).expect_err("invalid").to_string()
+    }
+
+    #[test]
+    fn a_good_file_parses() {
+        let s = parse(Path::new("x.toml"), GOOD).expect("valid");
+        assert_eq!(s.rows.left[1], vec![ValueSpec::Str("NULL".into())]);
+        assert_eq!(s.strategies, vec![StrategySpec::Random { seed: 1, iterations: 10 }]);
+    }
+
+    #[test]
+    fn unknown_field_names_file_line_and_field() {
+        let text = GOOD.replace("[rows]", "[rows]\ncolour = 3");
+        let e = err(&text);
+        assert!(e.starts_with("catalog/x.toml:16: "), "{e}");
+        assert!(e.contains("unknown field `colour`"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let e = err(&GOOD.replace("seed = 1", "seed = \"one\""));
+        assert!(e.contains("catalog/x.toml:"), "{e}");
+        assert!(e.contains("invalid type") || e.contains("seed"), "{e}");
+    }
+
+    #[test]
+    fn unknown_enum_value_lists_the_choices() {
+        let e = err(&GOOD.replace("target = \"probe-slice\"", "target = \"everything\""));
+        assert!(e.starts_with("catalog/x.toml:5: "), "{e}");
+        assert!(e.contains("probe-slice"), "{e}");
+    }
+
+    #[test]
+    fn missing_field_is_named() {
+        let e = err(&GOOD.replace("issue = \"i\"\n", ""));
+        assert!(e.contains("missing field `issue`"), "{e}");
+    }
+}

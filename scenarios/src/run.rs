@@ -1,0 +1,232 @@
+//! Runs a scenario: builds the join model from the file, explores it under a strategy, and
+//! compares the outcome with the expectation.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use harness::{explore, Outcome, Strategy};
+use join_model::exec::{ExecConfig, HashJoinV2Exec};
+use join_model::reference::{reference_join, sorted};
+use join_model::slices::{probe_slice, restore_build_slice, JoinInput, RestoreInput};
+use join_model::{Bug, Bugs, BuildSide, ColType, JoinSpec, JoinType, Row, Value};
+
+use crate::format::{ColSpec, Expect, JoinTypeSpec, Scenario, SideSpec, StrategySpec, Target, ValueSpec};
+
+/// A scenario that cannot be built (a semantic error the format cannot catch).
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct BuildError {
+    /// The field at fault.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn value(v: &ValueSpec) -> Value {
+    match v {
+        ValueSpec::Int(i) => Value::Int(*i),
+        ValueSpec::Str(s) if s == "NULL" => Value::Null,
+        ValueSpec::Str(s) => Value::Str(s.as_bytes().to_vec()),
+    }
+}
+
+fn rows(rs: &[Vec<ValueSpec>]) -> Vec<Row> {
+    rs.iter().map(|r| r.iter().map(value).collect()).collect()
+}
+
+fn col(c: ColSpec) -> ColType {
+    match c {
+        ColSpec::Int => ColType::Int,
+        ColSpec::Uint => ColType::UInt,
+        ColSpec::NotNullInt => ColType::NotNullInt,
+        ColSpec::Str => ColType::Str,
+    }
+}
+
+/// The model a scenario runs, ready to explore.
+#[derive(Clone, Debug)]
+pub struct Model {
+    target: Target,
+    spec: JoinSpec,
+    left: Vec<Row>,
+    right: Vec<Row>,
+    restore: Vec<Vec<Vec<Row>>>,
+    config: ExecConfig,
+    expect: Expect,
+}
+
+/// Builds the model of a scenario.
+pub fn build(s: &Scenario) -> Result<Model, BuildError> {
+    let err = |field: &str, message: String| BuildError { field: field.into(), message };
+    let bugs = s
+        .bugs
+        .iter()
+        .map(|b| Bug::from_str(b))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err("bugs", e.to_string()))?;
+    let bugs = Bugs::with(bugs);
+    let j = &s.join;
+    let (lt, rt): (Vec<ColType>, Vec<ColType>) =
+        (j.left.iter().copied().map(col).collect(), j.right.iter().copied().map(col).collect());
+    if j.left_keys.len() != j.right_keys.len() || j.left_keys.is_empty() {
+        return Err(err("join.left_keys", "needs one key per side per equality, at least one".into()));
+    }
+    for (field, keys, types) in [("join.left_keys", &j.left_keys, &lt), ("join.right_keys", &j.right_keys, &rt)] {
+        if let Some(k) = keys.iter().find(|&&k| k >= types.len()) {
+            return Err(err(field, format!("column {k} does not exist")));
+        }
+    }
+    if j.left_keys.iter().zip(&j.right_keys).any(|(&l, &r)| lt[l] != rt[r]) {
+        return Err(err("join", "key columns must have the same type on both sides".into()));
+    }
+    let join_type = match j.join_type {
+        JoinTypeSpec::Inner => JoinType::Inner,
+        JoinTypeSpec::LeftOuter => JoinType::LeftOuter,
+        JoinTypeSpec::RightOuter => JoinType::RightOuter,
+    };
+    let build = match j.build {
+        SideSpec::Left => BuildSide::Left,
+        SideSpec::Right => BuildSide::Right,
+    };
+    let spec =
+        JoinSpec::new(join_type, build, (lt.clone(), j.left_keys.clone()), (rt.clone(), j.right_keys.clone()), &bugs);
+    let (left, right) = (rows(&s.rows.left), rows(&s.rows.right));
+    for (field, rs, width) in [("rows.left", &left, lt.len()), ("rows.right", &right, rt.len())] {
+        if let Some(i) = rs.iter().position(|r| r.len() != width) {
+            return Err(err(field, format!("row {i} has {} values, the side has {width} columns", rs[i].len())));
+        }
+    }
+    let restore: Vec<Vec<Vec<Row>>> = s.rows.restore.iter().map(|w| w.iter().map(|c| rows(c)).collect()).collect();
+    if s.target == Target::RestoreSlice && restore.len() < 2 {
+        return Err(err("rows.restore", "a restore slice needs the files of at least two workers".into()));
+    }
+    if s.target == Target::Executor && s.strategies.iter().any(|st| matches!(st, StrategySpec::Loom { .. })) {
+        return Err(err(
+            "strategy",
+            "the whole executor spawns more than loom's 4 goroutines: use random or pct".into(),
+        ));
+    }
+    let e = &s.exec;
+    let config = ExecConfig {
+        concurrency: e.concurrency,
+        chunk_size: e.chunk_size,
+        segment_rows: e.segment_rows,
+        quota: e.quota,
+        max_spill_round: e.max_spill_round,
+        bugs,
+        ..ExecConfig::default()
+    };
+    Ok(Model { target: s.target, spec, left, right, restore, config, expect: s.expect.clone() })
+}
+
+/// The harness strategy of a scenario strategy.
+pub fn strategy(s: &StrategySpec) -> Strategy {
+    match *s {
+        StrategySpec::Loom { preemption_bound, max_executions } => {
+            Strategy::Loom { preemption_bound: Some(preemption_bound), max_executions, max_duration: None }
+        }
+        StrategySpec::Random { seed, iterations } => Strategy::random(seed, iterations),
+        StrategySpec::Pct { seed, iterations, depth } => Strategy::pct(seed, iterations, depth),
+    }
+}
+
+/// A short name for a strategy, used in test names.
+pub fn strategy_name(s: &StrategySpec) -> String {
+    match s {
+        StrategySpec::Loom { preemption_bound, .. } => format!("loom-pb{preemption_bound}"),
+        StrategySpec::Random { seed, .. } => format!("random-s{seed}"),
+        StrategySpec::Pct { seed, depth, .. } => format!("pct-d{depth}-s{seed}"),
+    }
+}
+
+impl Model {
+    /// Explores the model under `strategy`.
+    pub fn explore(&self, strategy: &Strategy) -> Outcome {
+        let m = Arc::new(self.clone());
+        explore(strategy, move || m.run_once())
+    }
+
+    /// One execution: the slice or the whole executor, checked against the reference join.
+    fn run_once(&self) {
+        match self.target {
+            Target::ProbeSlice => probe_slice(
+                Arc::new(JoinInput {
+                    spec: self.spec.clone(),
+                    left: self.left.clone(),
+                    right: self.right.clone(),
+                    chunk_size: self.config.chunk_size,
+                    segment_rows: self.config.segment_rows,
+                }),
+                self.config.concurrency.min(3),
+            ),
+            Target::RestoreSlice => restore_build_slice(Arc::new(RestoreInput {
+                spec: self.spec.clone(),
+                chunks_per_worker: self.restore.clone(),
+                quota: self.config.quota.unwrap_or(usize::MAX),
+                segment_rows: self.config.segment_rows,
+                bugs: self.config.bugs.clone(),
+            })),
+            Target::Executor => {
+                let (build, probe) = match self.spec.build_side {
+                    BuildSide::Left => (&self.left, &self.right),
+                    BuildSide::Right => (&self.right, &self.left),
+                };
+                let mut exec = HashJoinV2Exec::new(self.spec.clone(), self.config.clone(), build, probe);
+                match exec.run_to_end() {
+                    Ok(got) => assert_eq!(
+                        sorted(got),
+                        sorted(reference_join(&self.spec, &self.left, &self.right)),
+                        "join result differs from the reference join"
+                    ),
+                    Err(e) => match &self.expect {
+                        Expect::Error { message } if e.to_string().starts_with(message.as_str()) => {}
+                        _ => panic!("join failed: {e}"),
+                    },
+                }
+            }
+        }
+    }
+
+    /// Compares an outcome with the expectation.
+    pub fn verdict(&self, outcome: &Outcome) -> Verdict {
+        let got = match (&outcome.failure, outcome.race()) {
+            (None, _) => "clean".to_string(),
+            (Some(_), Some(r)) => {
+                format!("race between {} and {}", r.current.site().unwrap_or("?"), r.previous.site().unwrap_or("?"))
+            }
+            (Some(f), None) => format!("{}: {}", f.kind.name(), first_line(&f.kind.to_string())),
+        };
+        let ok = match &self.expect {
+            Expect::Clean => outcome.failure.is_none(),
+            Expect::Error { .. } => outcome.failure.is_none(),
+            Expect::Race { between } => outcome.race().is_some_and(|r| {
+                let mut got = [r.current.site().unwrap_or(""), r.previous.site().unwrap_or("")];
+                let mut want = [between[0].as_str(), between[1].as_str()];
+                got.sort();
+                want.sort();
+                got == want
+            }),
+        };
+        Verdict { ok, got }
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or_default()
+}
+
+/// Whether an outcome matched its expectation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// It matched.
+    pub ok: bool,
+    /// What was found, in one line.
+    pub got: String,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", if self.ok { "as expected" } else { "UNEXPECTED" }, self.got)
+    }
+}

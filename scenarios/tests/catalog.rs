@@ -1,0 +1,39 @@
+//! The scenario catalog as named tests: one per scenario file × strategy, so `cargo test race1`
+//! runs the race 1 scenarios and a new file in `scenarios/catalog/` is picked up with no code.
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use scenarios::format::load_dir;
+use scenarios::run::{build, strategy, strategy_name};
+
+fn main() {
+    let args = Arguments::from_args();
+    let trials = match load_dir(&scenarios::catalog_dir()) {
+        Err(e) => vec![Trial::test("catalog::load", move || Err(Failed::from(e.to_string())))],
+        Ok(files) => files
+            .into_iter()
+            .flat_map(|(path, s)| match build(&s) {
+                Err(e) => {
+                    let msg = format!("{}: {e}", path.display());
+                    vec![Trial::test(format!("{}::build", s.name), move || Err(Failed::from(msg)))]
+                }
+                Ok(model) => s
+                    .strategies
+                    .iter()
+                    .map(|st| {
+                        let (model, strat) = (model.clone(), strategy(st));
+                        Trial::test(format!("{}::{}", s.name, strategy_name(st)), move || {
+                            let outcome = model.explore(&strat);
+                            let verdict = model.verdict(&outcome);
+                            if verdict.ok {
+                                Ok(())
+                            } else {
+                                Err(Failed::from(format!("{verdict}\n{outcome}")))
+                            }
+                        })
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    libtest_mimic::run(&args, trials).exit();
+}

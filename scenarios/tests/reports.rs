@@ -1,0 +1,85 @@
+//! The reports of race 1 and race 2 from the catalog, as insta snapshots
+//! (`fixtures/snapshots/scenarios/`), and checked against the report in TiDB #57450
+//! (`fixtures/seed/`): the same frames, in the same order, for both accesses, and for race 2 the
+//! same goroutine creation stacks.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use harness::report::{Access, AccessKind, RaceReport};
+use scenarios::format::load;
+use scenarios::run::{build, strategy};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+/// The seed report's sections: `[read]`, `[write]`, `[read created at]`, …
+fn seed(name: &str) -> BTreeMap<String, Vec<String>> {
+    let text = std::fs::read_to_string(fixtures().join("seed").join(name)).expect("seed fixture");
+    let mut sections = BTreeMap::new();
+    let mut current = String::new();
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            current = section.to_string();
+        } else {
+            sections.entry(current.clone()).or_insert_with(Vec::new).push(line.to_string());
+        }
+    }
+    sections
+}
+
+/// The first strategy's race report of a catalog scenario.
+fn report(scenario: &str) -> RaceReport {
+    let s = load(&scenarios::catalog_dir().join(format!("{scenario}.toml"))).expect("catalog file");
+    let model = build(&s).expect("valid scenario");
+    let outcome = model.explore(&strategy(&s.strategies[0]));
+    outcome.race().cloned().unwrap_or_else(|| panic!("{scenario}: no race: {outcome}"))
+}
+
+fn access(r: &RaceReport, kind: AccessKind) -> &Access {
+    if r.current.kind == kind {
+        &r.current
+    } else {
+        &r.previous
+    }
+}
+
+fn snapshot(name: &str, r: &RaceReport) {
+    let filters = vec![(r"(\.rs):\d+", "$1:[line]")];
+    insta::with_settings!({
+        snapshot_path => fixtures().join("snapshots/scenarios"),
+        prepend_module_to_snapshot => false,
+        filters => filters,
+    }, {
+        insta::assert_snapshot!(name, r.to_string());
+    });
+}
+
+#[test]
+fn race1_report_matches_tidb() {
+    let r = report("race1-used-flag-layout");
+    snapshot("race1-used-flag-layout", &r);
+    let seed = seed("tidb-57450-race1.txt");
+    let (read, write) = (access(&r, AccessKind::Read), access(&r, AccessKind::Write));
+    assert_eq!(read.stack, seed["read"]);
+    assert_eq!(write.stack, seed["write"]);
+    // A 4-byte plain read at row+9 against a 4-byte atomic write at row+8 by another goroutine.
+    let row = r.region.as_ref().expect("the row is labelled").1;
+    assert_eq!((read.offset - row, read.size, read.atomic), (9, 4, false));
+    assert_eq!((write.offset - row, write.size, write.atomic), (8, 4, true));
+    assert_ne!(read.goroutine, write.goroutine);
+}
+
+#[test]
+fn race2_report_matches_tidb() {
+    let r = report("race2-builder-publication");
+    snapshot("race2-builder-publication", &r);
+    let seed = seed("tidb-57450-race2.txt");
+    let (read, write) = (access(&r, AccessKind::Read), access(&r, AccessKind::Write));
+    assert_eq!(write.stack, seed["write"]);
+    assert_eq!(read.stack, seed["read"]);
+    assert_eq!(write.created_at.as_ref(), Some(&seed["write created at"]));
+    assert_eq!(read.created_at.as_ref(), Some(&seed["read created at"]));
+    assert!(r.object.ends_with(".builder"), "{r}");
+}

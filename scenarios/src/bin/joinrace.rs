@@ -111,6 +111,37 @@ fn expand(st: &StrategySpec, seed: Option<u64>, seeds: &Option<std::ops::Range<u
     }
 }
 
+fn kind(st: &StrategySpec) -> &'static str {
+    match st {
+        StrategySpec::Loom { .. } => "loom",
+        StrategySpec::Random { .. } => "random",
+        StrategySpec::Pct { .. } => "pct",
+    }
+}
+
+/// Over several seeds of one scenario and strategy kind: executions to first detection, median
+/// and maximum (runs that found nothing are counted apart).
+fn summarize(detections: &[(String, &'static str, Option<u64>)]) {
+    let mut groups: Vec<(&str, &str)> = detections.iter().map(|(s, k, _)| (s.as_str(), *k)).collect();
+    groups.dedup();
+    for (scenario, k) in groups {
+        let runs: Vec<Option<u64>> =
+            detections.iter().filter(|(s, kk, _)| s == scenario && *kk == k).map(|(_, _, e)| *e).collect();
+        let mut found: Vec<u64> = runs.iter().flatten().copied().collect();
+        if runs.len() < 2 || found.is_empty() {
+            continue;
+        }
+        found.sort_unstable();
+        println!(
+            "joinrace: {scenario} {k}: first detection over {} seeds: median {} executions, max {} ({} found nothing)",
+            runs.len(),
+            found[found.len() / 2],
+            found[found.len() - 1],
+            runs.len() - found.len()
+        );
+    }
+}
+
 fn run(
     chosen: &[&Scenario],
     files: &[(PathBuf, Scenario)],
@@ -119,6 +150,8 @@ fn run(
 ) -> ExitCode {
     println!("{:<28} {:<16} {:>11} {:<10} {:>9}  verdict", "scenario", "strategy", "executions", "scope", "time");
     let mut all_ok = true;
+    // Executions to first detection per (scenario, strategy kind), for the summary over seeds.
+    let mut detections: Vec<(String, &'static str, Option<u64>)> = Vec::new();
     for s in chosen {
         let path = files.iter().find(|(_, f)| f.name == s.name).map(|(p, _)| p.display().to_string());
         let model = match build(s) {
@@ -133,6 +166,7 @@ fn run(
             let outcome = model.explore(&strategy(&st));
             let verdict = model.verdict(&outcome);
             all_ok &= verdict.ok;
+            detections.push((s.name.clone(), kind(&st), outcome.failure.as_ref().map(|f| f.execution)));
             let scope = match (&outcome.failure, outcome.exhaustive) {
                 (Some(f), _) => format!("at #{}", f.execution),
                 (None, true) => "exhaustive".to_string(),
@@ -148,6 +182,7 @@ fn run(
             );
         }
     }
+    summarize(&detections);
     if all_ok {
         println!("joinrace: every outcome matches its expectation");
         ExitCode::SUCCESS

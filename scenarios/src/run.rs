@@ -174,6 +174,9 @@ impl Model {
                 };
                 let mut exec = HashJoinV2Exec::new(self.spec.clone(), self.config.clone(), build, probe);
                 match exec.run_to_end() {
+                    Ok(_) if matches!(self.expect, Expect::Error { .. }) => {
+                        panic!("the join succeeded where the scenario expects an error")
+                    }
                     Ok(got) => assert_eq!(
                         sorted(got),
                         sorted(reference_join(&self.spec, &self.left, &self.right)),
@@ -195,7 +198,7 @@ impl Model {
             (Some(_), Some(r)) => {
                 format!("race between {} and {}", r.current.site().unwrap_or("?"), r.previous.site().unwrap_or("?"))
             }
-            (Some(f), None) => format!("{}: {}", f.kind.name(), first_line(&f.kind.to_string())),
+            (Some(f), None) => first_line(&f.kind.to_string()).to_string(),
         };
         let ok = match &self.expect {
             Expect::Clean => outcome.failure.is_none(),

@@ -51,3 +51,19 @@ fn a_new_scenario_file_needs_no_code() {
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert_eq!(stdout.matches("as expected (race between").count(), 3, "{stdout}");
 }
+
+/// An `error` expectation is checked both ways: the error must come, and must be the one named.
+#[test]
+fn error_expectation_fails_when_the_join_succeeds() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = std::fs::read_to_string(scenarios::catalog_dir().join("race1-executor-fixed.toml")).expect("file");
+    let text = text
+        .replace("name = \"race1-executor-fixed\"", "name = \"wrongly-expects-error\"")
+        .replace("outcome = \"clean\"", "outcome = \"error\"\nmessage = \"Exceed max spill round\"")
+        .replace("iterations = 2000", "iterations = 5");
+    std::fs::write(dir.path().join("e.toml"), text).expect("write");
+    let out = joinrace(&["--catalog", dir.path().to_str().expect("utf-8"), "run", "--all"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("UNEXPECTED (panic: the join succeeded where the scenario expects an error"), "{stdout}");
+}

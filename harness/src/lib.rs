@@ -34,5 +34,5 @@ pub mod memory;
 pub mod report;
 mod runtime;
 
-pub use explore::{explore, Failure, Outcome, Strategy};
+pub use explore::{explore, explore_counted, Failure, Outcome, Strategy};
 pub use facade::Backend;

@@ -5,7 +5,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use harness::{explore, Outcome, Strategy};
+use std::sync::atomic::AtomicU64;
+
+use harness::{explore_counted, Outcome, Strategy};
 use join_model::exec::{ExecConfig, HashJoinV2Exec};
 use join_model::reference::{reference_join, sorted};
 use join_model::slices::{probe_slice, restore_build_slice, JoinInput, RestoreInput};
@@ -143,8 +145,13 @@ pub fn strategy_name(s: &StrategySpec) -> String {
 impl Model {
     /// Explores the model under `strategy`.
     pub fn explore(&self, strategy: &Strategy) -> Outcome {
+        self.explore_counted(strategy, Arc::new(AtomicU64::new(0)))
+    }
+
+    /// Explores the model, counting executions in `executions` as they start.
+    pub fn explore_counted(&self, strategy: &Strategy, executions: Arc<AtomicU64>) -> Outcome {
         let m = Arc::new(self.clone());
-        explore(strategy, move || m.run_once())
+        explore_counted(strategy, move || m.run_once(), executions)
     }
 
     /// One execution: the slice or the whole executor, checked against the reference join.

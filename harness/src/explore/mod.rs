@@ -183,9 +183,18 @@ pub fn explore<F>(strategy: &Strategy, model: F) -> Outcome
 where
     F: Fn() + Send + Sync + 'static,
 {
+    explore_counted(strategy, model, Arc::new(AtomicU64::new(0)))
+}
+
+/// [`explore`], counting executions in `executions` as they start, so another thread can show
+/// progress on a long exploration.
+pub fn explore_counted<F>(strategy: &Strategy, model: F, executions: Arc<AtomicU64>) -> Outcome
+where
+    F: Fn() + Send + Sync + 'static,
+{
     hook::install();
     let backend = strategy.backend();
-    let executions = Arc::new(AtomicU64::new(0));
+    executions.store(0, Ordering::Relaxed);
     let last: Arc<Mutex<Option<Arc<Execution>>>> = Arc::default();
     let body = {
         let (executions, last) = (executions.clone(), last.clone());

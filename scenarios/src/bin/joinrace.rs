@@ -5,7 +5,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
 
 use clap::{Parser, Subcommand};
 use scenarios::format::{load_dir, Scenario, StrategySpec};
@@ -111,6 +115,39 @@ fn expand(st: &StrategySpec, seed: Option<u64>, seeds: &Option<std::ops::Range<u
     }
 }
 
+/// Runs `explore` while a progress bar on stderr follows its execution count (hidden when stderr
+/// is not a terminal, so logs stay clean). Shuttle strategies know their total; loom does not.
+fn with_progress<R>(label: &str, st: &StrategySpec, explore: impl FnOnce(Arc<AtomicU64>) -> R) -> R {
+    let total = match st {
+        StrategySpec::Loom { max_executions, .. } => *max_executions,
+        StrategySpec::Random { iterations, .. } | StrategySpec::Pct { iterations, .. } => Some(*iterations),
+    };
+    let bar = match total {
+        Some(n) => ProgressBar::new(n),
+        None => ProgressBar::new_spinner(),
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {pos} executions {wide_bar} {elapsed}").expect("valid template"),
+    );
+    bar.set_message(label.to_string());
+    let counter = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let ticker = {
+        let (bar, counter, done) = (bar.clone(), counter.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                bar.set_position(counter.load(Ordering::Relaxed));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let r = explore(counter);
+    done.store(true, Ordering::Relaxed);
+    let _ = ticker.join();
+    bar.finish_and_clear();
+    r
+}
+
 fn kind(st: &StrategySpec) -> &'static str {
     match st {
         StrategySpec::Loom { .. } => "loom",
@@ -163,7 +200,9 @@ fn run(
         };
         for st in s.strategies.iter().flat_map(|st| expand(st, seed, &seeds)) {
             let start = Instant::now();
-            let outcome = model.explore(&strategy(&st));
+            let outcome = with_progress(&format!("{} {}", s.name, strategy_name(&st)), &st, |counter| {
+                model.explore_counted(&strategy(&st), counter)
+            });
             let verdict = model.verdict(&outcome);
             all_ok &= verdict.ok;
             detections.push((s.name.clone(), kind(&st), outcome.failure.as_ref().map(|f| f.execution)));

@@ -103,6 +103,13 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
     if s.target == Target::RestoreSlice && restore.len() < 2 {
         return Err(err("rows.restore", "a restore slice needs the files of at least two workers".into()));
     }
+    let build_width = spec.build_width();
+    if let Some(r) = restore.iter().flatten().flatten().find(|r| r.len() != build_width) {
+        return Err(err(
+            "rows.restore",
+            format!("a row has {} values, the build side has {build_width} columns", r.len()),
+        ));
+    }
     if s.target == Target::Executor && s.strategies.iter().any(|st| matches!(st, StrategySpec::Loom { .. })) {
         return Err(err(
             "strategy",

@@ -166,8 +166,31 @@ impl Shadow {
     }
 }
 
+/// How an atomic operation synchronizes (TSan's rules for Go's seq-cst atomics): a load acquires;
+/// a store overwrites the variable's sync clock with the goroutine's; a read-modify-write acquires
+/// and merges, or only acquires when it writes nothing (a failed compare-and-swap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AtomicOp {
+    Load,
+    Store,
+    Rmw,
+}
+
 /// Happens-before bookkeeping of the Go primitives, on the execution state.
 impl ExecState {
+    /// The happens-before of atomic operation `op` by `g` on a variable whose sync clock is
+    /// `sync`; `wrote` says whether it stored a value.
+    pub(crate) fn atomic_sync(&mut self, g: usize, sync: &mut VectorClock, op: AtomicOp, wrote: bool) {
+        match (op, wrote) {
+            (AtomicOp::Store, _) => self.release_store(g, sync),
+            (AtomicOp::Rmw, true) => {
+                self.acquire(g, sync);
+                self.release(g, sync);
+            }
+            (AtomicOp::Load, _) | (AtomicOp::Rmw, false) => self.acquire(g, sync),
+        }
+    }
+
     /// Release (merge): `sync` learns everything `g` has done so far; `g` then moves on.
     pub(crate) fn release(&mut self, g: usize, sync: &mut VectorClock) {
         let gr = &mut self.goroutines[g];

@@ -151,11 +151,6 @@ impl Outcome {
     pub fn race(&self) -> Option<&RaceReport> {
         self.failure.as_ref().and_then(|f| f.kind.race())
     }
-
-    /// Executions per second.
-    pub fn executions_per_second(&self) -> f64 {
-        self.executions as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
 }
 
 impl fmt::Display for Outcome {

@@ -12,20 +12,13 @@ use std::sync::Arc;
 use parking_lot::Mutex as Plain;
 
 use crate::detector::clock::VectorClock;
+use crate::detector::AtomicOp;
 use crate::facade::Token;
 use crate::runtime;
 
 struct Cell {
     token: Token,
     state: Plain<(u64, VectorClock)>,
-}
-
-/// How an operation synchronizes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Load,
-    Store,
-    Rmw,
 }
 
 impl Cell {
@@ -35,28 +28,19 @@ impl Cell {
 
     /// Applies `f` (old value to new value, `None` to leave it), returning the old value and
     /// whether it was written.
-    fn apply(&self, op: Op, f: impl FnOnce(u64) -> Option<u64>) -> (u64, bool) {
+    fn apply(&self, op: AtomicOp, f: impl FnOnce(u64) -> Option<u64>) -> (u64, bool) {
         let exec = runtime::current();
         let g = exec.me();
         self.token.touch();
         let mut guard = self.state.lock();
         let (value, clock) = &mut *guard;
         let old = *value;
-        let mut es = exec.state.lock();
-        if op != Op::Store {
-            es.acquire(g, clock);
-        }
         let new = f(old);
         if let Some(v) = new {
             *value = v;
-            if op == Op::Store {
-                es.release_store(g, clock);
-            } else {
-                es.release(g, clock);
-            }
         }
-        let written = new.is_some();
-        (old, written)
+        exec.state.lock().atomic_sync(g, clock, op, new.is_some());
+        (old, new.is_some())
     }
 }
 
@@ -80,28 +64,28 @@ macro_rules! int_atomic {
 
             /// `Load`.
             pub fn load(&self) -> $t {
-                self.0.apply(Op::Load, |_| None).0 as $t
+                self.0.apply(AtomicOp::Load, |_| None).0 as $t
             }
 
             /// `Store`.
             pub fn store(&self, v: $t) {
-                self.0.apply(Op::Store, |_| Some(v as u64));
+                self.0.apply(AtomicOp::Store, |_| Some(v as u64));
             }
 
             /// `Add`: returns the new value.
             pub fn add(&self, delta: $t) -> $t {
-                let old = self.0.apply(Op::Rmw, |o| Some((o as $t).wrapping_add(delta) as u64)).0;
+                let old = self.0.apply(AtomicOp::Rmw, |o| Some((o as $t).wrapping_add(delta) as u64)).0;
                 (old as $t).wrapping_add(delta)
             }
 
             /// `Swap`: returns the old value.
             pub fn swap(&self, v: $t) -> $t {
-                self.0.apply(Op::Rmw, |_| Some(v as u64)).0 as $t
+                self.0.apply(AtomicOp::Rmw, |_| Some(v as u64)).0 as $t
             }
 
             /// `CompareAndSwap`.
             pub fn compare_and_swap(&self, old: $t, new: $t) -> bool {
-                self.0.apply(Op::Rmw, |o| (o as $t == old).then_some(new as u64)).1
+                self.0.apply(AtomicOp::Rmw, |o| (o as $t == old).then_some(new as u64)).1
             }
         }
     )*};
@@ -132,21 +116,21 @@ impl AtomicBool {
 
     /// `Load`.
     pub fn load(&self) -> bool {
-        self.0.apply(Op::Load, |_| None).0 != 0
+        self.0.apply(AtomicOp::Load, |_| None).0 != 0
     }
 
     /// `Store`.
     pub fn store(&self, v: bool) {
-        self.0.apply(Op::Store, |_| Some(v as u64));
+        self.0.apply(AtomicOp::Store, |_| Some(v as u64));
     }
 
     /// `Swap`: returns the old value.
     pub fn swap(&self, v: bool) -> bool {
-        self.0.apply(Op::Rmw, |_| Some(v as u64)).0 != 0
+        self.0.apply(AtomicOp::Rmw, |_| Some(v as u64)).0 != 0
     }
 
     /// `CompareAndSwap`.
     pub fn compare_and_swap(&self, old: bool, new: bool) -> bool {
-        self.0.apply(Op::Rmw, |o| ((o != 0) == old).then_some(new as u64)).1
+        self.0.apply(AtomicOp::Rmw, |o| ((o != 0) == old).then_some(new as u64)).1
     }
 }

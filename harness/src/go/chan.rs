@@ -15,9 +15,9 @@ use std::fmt;
 use std::panic::Location;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
-use super::{register, unregister, wake_all};
+use super::{register, unregister};
 use crate::detector::clock::VectorClock;
 use crate::detector::Shadow;
 use crate::facade::Token;
@@ -71,6 +71,20 @@ pub(crate) struct State<T> {
     /// The channel's own address (Go's `c.raceaddr()`): sends read it, close writes it.
     pub(crate) raceaddr: Shadow,
     pub(crate) waiters: Vec<usize>,
+}
+
+impl<T> State<T> {
+    /// Checks an access to the channel's own address; true when it races (the caller then drops
+    /// the lock and stops).
+    pub(crate) fn raceaddr_access(
+        &mut self,
+        exec: &Execution,
+        kind: AccessKind,
+        frames: &'static [&'static str],
+        at: &'static Location<'static>,
+    ) -> bool {
+        check(exec, &mut self.raceaddr, spec(0, 1, kind, false, frames, at), |_, _| {})
+    }
 }
 
 /// What a non-blocking attempt found.
@@ -140,18 +154,9 @@ impl<T> Chan<T> {
             self.inner.token.touch();
             let mut st = self.inner.state.lock();
             unregister(&mut st.waiters, g);
-            match self.inner.try_send(&exec, &mut st, g, &mut value) {
-                Ok(Try::Done(ticket)) => {
-                    let waiters = std::mem::take(&mut st.waiters);
-                    drop(st);
-                    wake_all(&exec, waiters);
-                    Ok(ticket)
-                }
-                Ok(Try::Blocked) => Err(register(&mut st.waiters, g, "chan send", &self.inner.label)),
-                Err(message) => {
-                    drop(st);
-                    panic!("{message}")
-                }
+            match self.inner.send_locked(&exec, st, g, &mut value) {
+                Ok(ticket) => Ok(ticket),
+                Err(mut st) => Err(register(&mut st.waiters, g, "chan send", &self.inner.label)),
             }
         });
         if let Some(ticket) = ticket {
@@ -166,25 +171,7 @@ impl<T> Chan<T> {
         let g = exec.me();
         block_on(&exec, g, || {
             self.inner.token.touch();
-            let mut st = self.inner.state.lock();
-            unregister(&mut st.receivers, g);
-            unregister(&mut st.waiters, g);
-            match self.inner.try_recv(&exec, &mut st, g) {
-                Try::Done(v) => {
-                    let waiters = std::mem::take(&mut st.waiters);
-                    drop(st);
-                    wake_all(&exec, waiters);
-                    Ok(v)
-                }
-                Try::Blocked => {
-                    let on = self.inner.park_receiver(&mut st, g, "chan receive");
-                    // A select waiting to send on an unbuffered channel can go ahead now.
-                    let senders = self.inner.take_select_senders(&mut st);
-                    drop(st);
-                    exec.wake(&senders);
-                    Err(on)
-                }
-            }
+            self.inner.poll_recv(&exec, g, "chan receive")
         })
     }
 
@@ -206,9 +193,7 @@ impl<T> Chan<T> {
         st.closed = true;
         let state = &mut *st;
         exec.state.lock().release(g, &mut state.close_clock);
-        let waiters = std::mem::take(&mut state.waiters);
-        drop(st);
-        wake_all(&exec, waiters);
+        self.inner.unlock_and_wake(&exec, st);
     }
 
     fn check_raceaddr(
@@ -219,15 +204,68 @@ impl<T> Chan<T> {
         at: &'static Location,
     ) {
         let mut st = self.inner.state.lock();
-        let raced = check(exec, &mut st.raceaddr, spec(0, 1, kind, false, frames, at), |_, _| {});
-        drop(st);
-        if raced {
+        if st.raceaddr_access(exec, kind, frames, at) {
+            drop(st);
             stop_on_race(exec);
         }
     }
 }
 
 impl<T> Inner<T> {
+    /// Releases the channel lock and wakes every waiter, after an operation changed the state
+    /// they wait on (they re-register if they still cannot proceed).
+    pub(crate) fn unlock_and_wake(&self, exec: &Execution, mut st: MutexGuard<'_, State<T>>) {
+        let waiters = std::mem::take(&mut st.waiters);
+        drop(st);
+        exec.wake(&waiters);
+    }
+
+    /// A receive attempt by `g` (a plain receive, or a select's receive case, per `op`): the
+    /// value (`None` when closed and drained), or, having parked `g` as a receiver, what it
+    /// waits on. A parked receiver lets the selects waiting to send go ahead.
+    pub(crate) fn poll_recv(&self, exec: &Execution, g: usize, op: &'static str) -> Result<Option<T>, BlockedOn> {
+        let mut st = self.state.lock();
+        self.unpark_receiver(&mut st, g);
+        match self.try_recv(exec, &mut st, g) {
+            Try::Done(v) => {
+                self.unlock_and_wake(exec, st);
+                Ok(v)
+            }
+            Try::Blocked => {
+                let on = self.park_receiver(&mut st, g, op);
+                let senders = self.take_select_senders(&mut st);
+                drop(st);
+                exec.wake(&senders);
+                Err(on)
+            }
+        }
+    }
+
+    /// Completes a send that can proceed, under the lock: wakes the waiters and returns the
+    /// unbuffered ticket to await. Gives the lock back when the send must wait.
+    ///
+    /// # Panics
+    /// "send on closed channel", after releasing the lock.
+    pub(crate) fn send_locked<'a>(
+        &'a self,
+        exec: &Execution,
+        mut st: MutexGuard<'a, State<T>>,
+        g: usize,
+        value: &mut Option<T>,
+    ) -> Result<Option<u64>, MutexGuard<'a, State<T>>> {
+        match self.try_send(exec, &mut st, g, value) {
+            Ok(Try::Done(ticket)) => {
+                self.unlock_and_wake(exec, st);
+                Ok(ticket)
+            }
+            Ok(Try::Blocked) => Err(st),
+            Err(message) => {
+                drop(st);
+                panic!("{message}")
+            }
+        }
+    }
+
     /// Registers `g` as a receiver parked on this channel (plain or in a select): an unbuffered
     /// send, plain or in a select, may hand it a value.
     pub(crate) fn park_receiver(&self, st: &mut State<T>, g: usize, op: &'static str) -> BlockedOn {

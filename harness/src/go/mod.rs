@@ -28,7 +28,7 @@ pub use waitgroup::WaitGroup;
 
 use std::sync::Arc;
 
-use crate::runtime::{BlockedOn, Execution};
+use crate::runtime::BlockedOn;
 
 /// Removes `g` from a wait list (it is retrying, or done waiting).
 pub(crate) fn unregister(waiters: &mut Vec<usize>, g: usize) {
@@ -41,9 +41,4 @@ pub(crate) fn register(waiters: &mut Vec<usize>, g: usize, op: &'static str, obj
         waiters.push(g);
     }
     BlockedOn { op, object: object.clone() }
-}
-
-/// Wakes every goroutine of `waiters` (the list is emptied; they re-register if still blocked).
-pub(crate) fn wake_all(exec: &Execution, waiters: Vec<usize>) {
-    exec.wake(&waiters);
 }

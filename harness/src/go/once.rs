@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex as Plain;
 
-use super::{register, unregister, wake_all};
+use super::{register, unregister};
 use crate::detector::clock::VectorClock;
 use crate::facade::Token;
 use crate::runtime::{self, block_on};
@@ -104,7 +104,7 @@ impl Once {
         st.running = false;
         let waiters = std::mem::take(&mut st.waiters);
         drop(guard);
-        wake_all(&exec, waiters);
+        exec.wake(&waiters);
         true
     }
 }

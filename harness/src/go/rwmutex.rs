@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex as Plain;
 
-use super::{register, unregister, wake_all};
+use super::{register, unregister};
 use crate::detector::clock::VectorClock;
 use crate::facade::Token;
 use crate::runtime::{self, block_on};
@@ -129,7 +129,7 @@ impl RwMutex {
         drop(es);
         let waiters = if st.readers == 0 { std::mem::take(&mut st.waiters) } else { Vec::new() };
         drop(guard);
-        wake_all(&exec, waiters);
+        exec.wake(&waiters);
     }
 }
 

@@ -11,10 +11,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::chan::{select_blocked, Chan, Try};
-use super::wake_all;
+use super::chan::{select_blocked, Chan};
 use crate::facade;
-use crate::memory::{check, spec, stop_on_race};
+use crate::memory::stop_on_race;
 use crate::report::AccessKind;
 use crate::runtime::{self, block_on, BlockedOn};
 use std::panic::Location;
@@ -108,24 +107,12 @@ impl<T> SelectCase for RecvCase<'_, T> {
     }
 
     fn poll(&mut self, g: usize) -> bool {
-        let exec = runtime::current();
-        let mut st = self.ch.inner.state.lock();
-        self.ch.inner.unpark_receiver(&mut st, g);
-        match self.ch.inner.try_recv(&exec, &mut st, g) {
-            Try::Done(v) => {
+        match self.ch.inner.poll_recv(&runtime::current(), g, "select") {
+            Ok(v) => {
                 self.got = Some(v);
-                let waiters = std::mem::take(&mut st.waiters);
-                drop(st);
-                wake_all(&exec, waiters);
                 true
             }
-            Try::Blocked => {
-                self.ch.inner.park_receiver(&mut st, g, "select");
-                let senders = self.ch.inner.take_select_senders(&mut st);
-                drop(st);
-                exec.wake(&senders);
-                false
-            }
+            Err(_) => false,
         }
     }
 
@@ -154,24 +141,16 @@ impl<T> SelectCase for SendCase<'_, T> {
             return false;
         }
         // Go's selectgo reads the channel's address for the send case it fires.
-        let access = spec(0, 1, AccessKind::Read, false, &["runtime.selectgo"], self.at);
-        if check(&exec, &mut st.raceaddr, access, |_, _| {}) {
+        if st.raceaddr_access(&exec, AccessKind::Read, &["runtime.selectgo"], self.at) {
             drop(st);
             stop_on_race(&exec);
         }
-        match self.ch.inner.try_send(&exec, &mut st, g, &mut self.value) {
-            Ok(Try::Done(ticket)) => {
+        match self.ch.inner.send_locked(&exec, st, g, &mut self.value) {
+            Ok(ticket) => {
                 self.ticket = ticket;
-                let waiters = std::mem::take(&mut st.waiters);
-                drop(st);
-                wake_all(&exec, waiters);
                 true
             }
-            Ok(Try::Blocked) => unreachable!("send_ready said the send can proceed"),
-            Err(message) => {
-                drop(st);
-                panic!("{message}")
-            }
+            Err(_) => unreachable!("send_ready said the send can proceed"),
         }
     }
 

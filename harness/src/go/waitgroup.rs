@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{register, unregister, wake_all};
+use super::{register, unregister};
 use crate::detector::clock::VectorClock;
 use crate::detector::Shadow;
 use crate::facade::Token;
@@ -98,7 +98,7 @@ impl WaitGroup {
         if raced {
             stop_on_race(&exec);
         }
-        wake_all(&exec, waiters);
+        exec.wake(&waiters);
     }
 
     /// `wg.Done()`.

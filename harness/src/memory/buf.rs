@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 
 use super::{check, spec, stop_on_race};
 use crate::detector::clock::VectorClock;
-use crate::detector::Shadow;
+use crate::detector::{AtomicOp, Shadow};
 use crate::facade::Token;
 use crate::report::AccessKind;
 use crate::runtime;
@@ -93,16 +93,6 @@ macro_rules! atomic_ops {
             self.atomic::<$t, _>(offset, &[$cname, $cint], AtomicOp::Rmw, |v| if v == old { (true, Some(new)) } else { (false, None) })
         }
     )*};
-}
-
-/// How an atomic operation synchronizes: a load acquires; a store overwrites the address's sync
-/// clock; a read-modify-write acquires and merges, or only acquires when it writes nothing (a
-/// failed compare-and-swap).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum AtomicOp {
-    Load,
-    Store,
-    Rmw,
 }
 
 /// The integer widths `CheckedBuf` reads and writes.
@@ -255,14 +245,7 @@ impl CheckedBuf {
         let access = if kind == AtomicOp::Load { AccessKind::Read } else { AccessKind::Write };
         let sync = st.sync.entry(offset).or_default();
         let raced = check(&exec, &mut st.shadow, spec(offset, size, access, true, frames, location), |es, g| {
-            match (kind, new.is_some()) {
-                (AtomicOp::Load, _) | (AtomicOp::Rmw, false) => es.acquire(g, sync),
-                (AtomicOp::Store, _) => es.release_store(g, sync),
-                (AtomicOp::Rmw, true) => {
-                    es.acquire(g, sync);
-                    es.release(g, sync);
-                }
-            }
+            es.atomic_sync(g, sync, kind, new.is_some())
         });
         if let Some(v) = new {
             v.encode(&mut st.data[offset..offset + size]);

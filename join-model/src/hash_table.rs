@@ -82,11 +82,6 @@ impl SubTable {
             .enumerate()
             .flat_map(|(si, s)| s.row_start_offset.iter().map(move |&row_start| RowPtr { segment: si, row_start }))
     }
-
-    /// Number of rows, valid or not.
-    pub fn total_row_count(&self) -> usize {
-        self.segments.iter().map(|s| s.row_count()).sum()
-    }
 }
 
 /// `hashTableV2`: a sub-table per partition; `None` for a partition that spilled.

@@ -69,17 +69,7 @@ pub struct RowTable {
     pub segments: Vec<Arc<RowTableSegment>>,
 }
 
-impl RowTable {
-    /// Total rows.
-    pub fn row_count(&self) -> usize {
-        self.segments.iter().map(|s| s.row_count()).sum()
-    }
-
-    /// Bytes held, for the memory quota.
-    pub fn mem_usage(&self) -> usize {
-        self.segments.iter().map(|s| s.raw_data.len()).sum()
-    }
-}
+impl RowTable {}
 
 /// A row already encoded, with its hash and whether its key is valid (not NULL).
 #[derive(Clone, Debug, PartialEq, Eq)]

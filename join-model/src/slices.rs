@@ -27,7 +27,7 @@ use crate::row_table::hash_key;
 use crate::row_table::{partition_number, rehash, RowTableBuilder};
 use crate::spec::JoinSpec;
 use crate::spill::{decode_build_rows, encode_build_rows, DataInDiskByChunks, HashJoinSpillHelper};
-use crate::types::{BuildSide, Row};
+use crate::types::Row;
 
 /// A join over fixed inputs, split into probe chunks.
 #[derive(Clone, Debug)]
@@ -47,18 +47,12 @@ pub struct JoinInput {
 impl JoinInput {
     /// The build side's rows.
     pub fn build_rows(&self) -> &[Row] {
-        match self.spec.build_side {
-            BuildSide::Left => &self.left,
-            BuildSide::Right => &self.right,
-        }
+        self.spec.split(&self.left, &self.right).0
     }
 
     /// The probe side's rows.
     pub fn probe_rows(&self) -> &[Row] {
-        match self.spec.build_side {
-            BuildSide::Left => &self.right,
-            BuildSide::Right => &self.left,
-        }
+        self.spec.split(&self.left, &self.right).1
     }
 
     /// The probe side as chunks of probe rows with keys and hashes.

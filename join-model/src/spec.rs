@@ -87,6 +87,14 @@ impl JoinSpec {
         }
     }
 
+    /// The build and the probe input among `left` and `right`.
+    pub fn split<'a>(&self, left: &'a [Row], right: &'a [Row]) -> (&'a [Row], &'a [Row]) {
+        match self.build_side {
+            BuildSide::Left => (left, right),
+            BuildSide::Right => (right, left),
+        }
+    }
+
     /// `NeedScanRowTable`: outer-side build marks matches and scans for the unmatched rows.
     pub fn need_used_flag(&self) -> bool {
         self.join_type.is_outer_side_build(self.build_side)

@@ -312,26 +312,29 @@ impl HashJoinSpillHelper {
 
     /// `isSpillNeeded`.
     pub fn is_spill_needed(&self) -> bool {
-        let _g = self.mu.lock();
-        self.state.with(|s| s.status == Status::NeedSpill)
+        self.read(|s| s.status == Status::NeedSpill)
     }
 
     /// `isSpillTriggered`.
     pub fn is_spill_triggered(&self) -> bool {
-        let _g = self.mu.lock();
-        self.state.with(|s| s.spill_triggered)
+        self.read(|s| s.spill_triggered)
     }
 
     /// Whether partition `p` spilled in this round.
     pub fn is_partition_spilled(&self, p: usize) -> bool {
-        let _g = self.mu.lock();
-        self.state.with(|s| s.spilled_partitions[p])
+        self.read(|s| s.spilled_partitions[p])
     }
 
-    /// Bytes currently counted against the quota.
-    pub fn bytes_consumed(&self) -> usize {
+    /// Reads the helper's state under `cond.L`.
+    fn read<R>(&self, f: impl FnOnce(&SpillState) -> R) -> R {
         let _g = self.mu.lock();
-        self.state.with(|s| s.partition_bytes.iter().sum())
+        self.state.with(f)
+    }
+
+    /// Changes the helper's state under `cond.L`.
+    fn write<R>(&self, f: impl FnOnce(&mut SpillState) -> R) -> R {
+        let _g = self.mu.lock();
+        self.state.with_mut(f)
     }
 
     fn set_status(&self, status: Status) {
@@ -358,8 +361,7 @@ impl HashJoinSpillHelper {
     pub fn spill_remaining_rows(&self, workers: &[Arc<BuildWorkerV2>]) -> Result<(), JoinError> {
         let _f = frame(SPILL_REMAINING_ROWS);
         let parts: Vec<usize> = {
-            let _g = self.mu.lock();
-            self.state.with(|s| {
+            self.read(|s| {
                 (0..self.partitions).filter(|&p| s.spilled_partitions[p] && s.partition_bytes[p] > 0).collect()
             })
         };
@@ -375,10 +377,7 @@ impl HashJoinSpillHelper {
     /// `choosePartitionsToSpill`: already spilled partitions first, then the largest unspilled
     /// ones until what stays in memory is at most half the quota (`memFactorAfterSpill`).
     fn choose_partitions_to_spill(&self) -> Vec<usize> {
-        let (spilled, usage) = {
-            let _g = self.mu.lock();
-            self.state.with(|s| (s.spilled_partitions.clone(), s.partition_bytes.clone()))
-        };
+        let (spilled, usage) = { self.read(|s| (s.spilled_partitions.clone(), s.partition_bytes.clone())) };
         let consumed: usize = usage.iter().sum();
         let mut parts: Vec<usize> = (0..self.partitions).filter(|&p| spilled[p]).collect();
         let mut remaining = consumed.saturating_sub(parts.iter().map(|&p| usage[p]).sum());
@@ -399,34 +398,28 @@ impl HashJoinSpillHelper {
     /// each chosen partition and writes the partition's segments to disk.
     fn spill_row_table_impl(&self, workers: &[Arc<BuildWorkerV2>], parts: &[usize]) -> Result<(), JoinError> {
         let _f = frame(SPILL_ROW_TABLE_IMPL);
-        let disks = {
-            let _g = self.mu.lock();
+        // Every chosen partition is marked spilled and gets a build and a probe file per worker.
+        let disks = self.write(|s| -> Result<Vec<Vec<_>>, JoinError> {
             let mut disks = Vec::new();
             for w in 0..workers.len() {
                 let mut mine = Vec::new();
                 for &p in parts {
-                    let disk = self.state.with_mut(|s| -> Result<_, JoinError> {
-                        s.spilled_partitions[p] = true;
-                        s.partition_bytes[p] = 0;
-                        s.spill_triggered = true;
-                        let slot = &mut s.build_rows_in_disk[w][p];
-                        if slot.is_none() {
-                            s.files += 1;
-                            let build =
-                                DataInDiskByChunks::create(self.dir(), &format!("build-w{w}-p{p}-{}", s.files))?;
-                            let probe =
-                                DataInDiskByChunks::create(self.dir(), &format!("probe-w{w}-p{p}-{}", s.files))?;
-                            *slot = Some(Arc::new(build));
-                            s.probe_rows_in_disk[w][p] = Some(Arc::new(probe));
-                        }
-                        Ok(s.build_rows_in_disk[w][p].clone().expect("just created"))
-                    })?;
-                    mine.push((p, disk));
+                    s.spilled_partitions[p] = true;
+                    s.partition_bytes[p] = 0;
+                    s.spill_triggered = true;
+                    if s.build_rows_in_disk[w][p].is_none() {
+                        s.files += 1;
+                        let build = DataInDiskByChunks::create(self.dir(), &format!("build-w{w}-p{p}-{}", s.files))?;
+                        let probe = DataInDiskByChunks::create(self.dir(), &format!("probe-w{w}-p{p}-{}", s.files))?;
+                        s.build_rows_in_disk[w][p] = Some(Arc::new(build));
+                        s.probe_rows_in_disk[w][p] = Some(Arc::new(probe));
+                    }
+                    mine.push((p, s.build_rows_in_disk[w][p].clone().expect("just created")));
                 }
                 disks.push(mine);
             }
-            disks
-        };
+            Ok(disks)
+        })?;
         let errors: Chan<JoinError> = Chan::new("spillRowTableImpl.errChannel", workers.len());
         let wg = WaitGroup::new("spillRowTableImpl.wg");
         for (worker, mine) in workers.iter().zip(disks) {
@@ -463,10 +456,7 @@ impl HashJoinSpillHelper {
         if rows.is_empty() {
             return Ok(());
         }
-        let files: Vec<Option<Arc<DataInDiskByChunks>>> = {
-            let _g = self.mu.lock();
-            self.state.with(|s| s.probe_rows_in_disk[worker].clone())
-        };
+        let files: Vec<Option<Arc<DataInDiskByChunks>>> = { self.read(|s| s.probe_rows_in_disk[worker].clone()) };
         for (p, file) in files.iter().enumerate() {
             let mine: Vec<ProbeRow> = rows.iter().filter(|(q, _)| *q == p).map(|(_, r)| r.clone()).collect();
             if mine.is_empty() {
@@ -483,8 +473,7 @@ impl HashJoinSpillHelper {
     /// `prepareForRestoring`: after a round, pushes every spilled partition on the restore stack
     /// and resets the round's spill state. Fails past the round limit.
     pub fn prepare_for_restoring(&self, last_round: usize) -> Result<(), JoinError> {
-        let _g = self.mu.lock();
-        self.state.with_mut(|s| {
+        self.write(|s| {
             if !s.spill_triggered {
                 return Ok(());
             }
@@ -517,26 +506,17 @@ impl HashJoinSpillHelper {
 
     /// Pops the next partition to restore (LIFO).
     pub fn pop_restore(&self) -> Option<RestorePartition> {
-        let _g = self.mu.lock();
-        self.state.with_mut(|s| s.stack.pop())
-    }
-
-    /// Number of spill files ever created (for tests).
-    pub fn files_created(&self) -> usize {
-        let _g = self.mu.lock();
-        self.state.with(|s| s.files)
+        self.write(|s| s.stack.pop())
     }
 
     /// What spilled so far.
     pub fn stats(&self) -> SpillStats {
-        let _g = self.mu.lock();
-        self.state.with(|s| s.stats)
+        self.read(|s| s.stats)
     }
 
     /// Records a spill in round `round`; `before_hash_table` for `tryToSpill`.
     pub fn note_spill(&self, round: usize, before_hash_table: bool) {
-        let _g = self.mu.lock();
-        self.state.with_mut(|s| {
+        self.write(|s| {
             let st = &mut s.stats;
             if before_hash_table {
                 st.spilled_before_hash_table = true;
@@ -550,8 +530,7 @@ impl HashJoinSpillHelper {
 
     /// Records that restore round `round` started.
     pub fn note_round(&self, round: usize) {
-        let _g = self.mu.lock();
-        self.state.with_mut(|s| s.stats.max_round = s.stats.max_round.max(round));
+        self.write(|s| s.stats.max_round = s.stats.max_round.max(round));
     }
 }
 

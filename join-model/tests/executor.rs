@@ -19,18 +19,16 @@ pub struct Case {
 }
 
 impl Case {
-    pub fn build_probe(&self) -> (&[Row], &[Row]) {
-        match self.spec.build_side {
-            BuildSide::Left => (&self.left, &self.right),
-            BuildSide::Right => (&self.right, &self.left),
-        }
+    /// A fresh executor over the case's inputs.
+    pub fn exec(&self) -> HashJoinV2Exec {
+        let (build, probe) = self.spec.split(&self.left, &self.right);
+        HashJoinV2Exec::new(self.spec.clone(), self.config.clone(), build, probe)
     }
 }
 
 /// Runs the case once, inside an execution, and asserts the result equals the reference join.
 pub fn check_case(case: &Case) {
-    let (build, probe) = case.build_probe();
-    let mut exec = HashJoinV2Exec::new(case.spec.clone(), case.config.clone(), build, probe);
+    let mut exec = case.exec();
     let got = exec.run_to_end().unwrap_or_else(|e| panic!("join failed: {e}"));
     let want = reference_join(&case.spec, &case.left, &case.right);
     assert_eq!(sorted(got), sorted(want), "result differs from the reference join");
@@ -102,6 +100,16 @@ fn spill_parent() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
 
+/// A small quota (spills and restore rounds happen) with spill files under `parent`.
+fn spilling(parent: &tempfile::TempDir) -> ExecConfig {
+    ExecConfig {
+        quota: Some(120),
+        max_spill_round: 8,
+        spill_parent: Some(parent.path().to_path_buf()),
+        ..ExecConfig::default()
+    }
+}
+
 fn leftover(parent: &std::path::Path) -> Vec<std::path::PathBuf> {
     walk(parent).into_iter().filter(|p| p.is_file()).collect()
 }
@@ -154,8 +162,7 @@ fn five_quota_situations() {
             for strategy in [Strategy::Std { iterations: 10 }, Strategy::random(3, 1_000)] {
                 let (c, hits) = (c.clone(), hits.clone());
                 let o = explore(&strategy, move || {
-                    let (build, probe) = c.build_probe();
-                    let mut exec = HashJoinV2Exec::new(c.spec.clone(), c.config.clone(), build, probe);
+                    let mut exec = c.exec();
                     match exec.run_to_end() {
                         Ok(got) => {
                             assert!(!must_fail, "expected the round limit to be exceeded");
@@ -190,19 +197,12 @@ fn failpoints_surface_errors_and_close_returns() {
             let parent = spill_parent();
             let failpoints = Failpoints::none().with(fp, action).expect("known failpoint");
             // A small quota so the restore-round failpoints are reached.
-            let config = ExecConfig {
-                quota: Some(120),
-                max_spill_round: 8,
-                failpoints,
-                spill_parent: Some(parent.path().to_path_buf()),
-                ..ExecConfig::default()
-            };
+            let config = ExecConfig { failpoints, ..spilling(&parent) };
             let c = Arc::new(case(JoinType::LeftOuter, BuildSide::Left, config));
             for strategy in [Strategy::Std { iterations: 5 }, Strategy::random(4, 300)] {
                 let c = c.clone();
                 let o = explore(&strategy, move || {
-                    let (build, probe) = c.build_probe();
-                    let mut exec = HashJoinV2Exec::new(c.spec.clone(), c.config.clone(), build, probe);
+                    let mut exec = c.exec();
                     let err = match exec.run_to_end() {
                         Ok(_) => panic!("failpoint {fp} was not reached"),
                         Err(e) => e,
@@ -221,18 +221,12 @@ fn failpoints_surface_errors_and_close_returns() {
 #[test]
 fn close_after_first_chunk_returns() {
     let parent = spill_parent();
-    let config = ExecConfig {
-        quota: Some(120),
-        max_spill_round: 8,
-        spill_parent: Some(parent.path().to_path_buf()),
-        ..Default::default()
-    };
+    let config = spilling(&parent);
     let c = Arc::new(case(JoinType::RightOuter, BuildSide::Right, config));
     for strategy in [Strategy::Std { iterations: 10 }, Strategy::random(5, 1_000), Strategy::pct(5, 1_000, 3)] {
         let c = c.clone();
         let o = explore(&strategy, move || {
-            let (build, probe) = c.build_probe();
-            let mut exec = HashJoinV2Exec::new(c.spec.clone(), c.config.clone(), build, probe);
+            let mut exec = c.exec();
             exec.open().expect("open");
             let _ = exec.next();
             exec.close();
@@ -247,18 +241,12 @@ fn close_after_first_chunk_returns() {
 #[test]
 fn failed_run_leaves_no_spill_file() {
     let parent = spill_parent();
-    let config = ExecConfig {
-        quota: Some(120),
-        max_spill_round: 8,
-        spill_parent: Some(parent.path().to_path_buf()),
-        ..Default::default()
-    };
+    let config = spilling(&parent);
     let c = Arc::new(case(JoinType::LeftOuter, BuildSide::Left, config));
     for strategy in [Strategy::Std { iterations: 1 }, Strategy::random(6, 10)] {
         let c = c.clone();
         let o = explore(&strategy, move || {
-            let (build, probe) = c.build_probe();
-            let mut exec = HashJoinV2Exec::new(c.spec.clone(), c.config.clone(), build, probe);
+            let mut exec = c.exec();
             exec.open().expect("open");
             let _ = exec.next();
             panic!("the test gives up mid-join");

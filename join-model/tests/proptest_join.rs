@@ -64,10 +64,7 @@ proptest! {
             let input = input.clone();
             let o = explore(&strategy, move || {
                 let (spec, left, right, config) = &*input;
-                let (build, probe) = match spec.build_side {
-                    BuildSide::Left => (left, right),
-                    BuildSide::Right => (right, left),
-                };
+                let (build, probe) = spec.split(left, right);
                 let mut exec = HashJoinV2Exec::new(spec.clone(), config.clone(), build, probe);
                 match exec.run_to_end() {
                     Ok(got) => assert_eq!(sorted(got), sorted(reference_join(spec, left, right))),

@@ -182,10 +182,7 @@ impl Model {
                 bugs: self.config.bugs.clone(),
             })),
             Target::Executor => {
-                let (build, probe) = match self.spec.build_side {
-                    BuildSide::Left => (&self.left, &self.right),
-                    BuildSide::Right => (&self.right, &self.left),
-                };
+                let (build, probe) = self.spec.split(&self.left, &self.right);
                 let mut exec = HashJoinV2Exec::new(self.spec.clone(), self.config.clone(), build, probe);
                 match exec.run_to_end() {
                     Ok(_) if matches!(self.expect, Expect::Error { .. }) => {

@@ -17,7 +17,9 @@
 //! shuttle all goroutines share one OS thread, so a lock held across a switch would deadlock it.
 
 use std::cell::Cell;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::schedule::log;
 
 /// Which scheduler runs the goroutines of an execution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -50,7 +52,15 @@ const SHUTTLE_STACK_BYTES: usize = 512 * 1024;
 /// A scheduling point that also tells loom's DPOR which operations conflict: every primitive owns
 /// one token and touches it (an atomic read-modify-write) before each operation, so operations on
 /// the same primitive are dependent and operations on different primitives are independent.
-pub(crate) enum Token {
+///
+/// The token also feeds the interleaving hash: the `seq`-th touch of object `object` by a goroutine.
+pub(crate) struct Token {
+    raw: RawToken,
+    object: u32,
+    seq: AtomicU32,
+}
+
+enum RawToken {
     Loom(loom::sync::atomic::AtomicUsize),
     Shuttle(shuttle::sync::atomic::AtomicUsize),
     Std,
@@ -58,20 +68,24 @@ pub(crate) enum Token {
 
 impl Token {
     pub(crate) fn new(backend: Backend) -> Token {
-        match backend {
-            Backend::Loom => Token::Loom(loom::sync::atomic::AtomicUsize::new(0)),
-            Backend::Shuttle => Token::Shuttle(shuttle::sync::atomic::AtomicUsize::new(0)),
-            Backend::Std => Token::Std,
-        }
+        let raw = match backend {
+            Backend::Loom => RawToken::Loom(loom::sync::atomic::AtomicUsize::new(0)),
+            Backend::Shuttle => RawToken::Shuttle(shuttle::sync::atomic::AtomicUsize::new(0)),
+            Backend::Std => RawToken::Std,
+        };
+        let object = if backend == Backend::Std { 0 } else { log::new_object() };
+        Token { raw, object, seq: AtomicU32::new(0) }
     }
 
-    /// Yields to the scheduler, which may switch goroutines here.
-    pub(crate) fn touch(&self) {
-        match self {
-            Token::Loom(a) => switching(|| a.fetch_add(1, Ordering::SeqCst)),
-            Token::Shuttle(a) => switching(|| a.fetch_add(1, Ordering::SeqCst)),
-            Token::Std => 0,
+    /// Yields to the scheduler, which may switch goroutines here; `op` names the operation that
+    /// follows (`chan send`) in traces.
+    pub(crate) fn touch(&self, op: &'static str) {
+        match &self.raw {
+            RawToken::Loom(a) => switching(op, || a.fetch_add(1, Ordering::SeqCst)),
+            RawToken::Shuttle(a) => switching(op, || a.fetch_add(1, Ordering::SeqCst)),
+            RawToken::Std => return,
         };
+        log::dependency(u64::from(self.object), self.seq.fetch_add(1, Ordering::Relaxed), goroutine_id());
     }
 }
 
@@ -95,8 +109,8 @@ impl Unparker {
     /// Wakes the goroutine (shuttle may switch goroutines here).
     pub(crate) fn unpark(&self) {
         match self {
-            Unparker::Loom(t) => switching(|| t.unpark()),
-            Unparker::Shuttle(t) => switching(|| t.unpark()),
+            Unparker::Loom(t) => switching("unpark", || t.unpark()),
+            Unparker::Shuttle(t) => switching("unpark", || t.unpark()),
             Unparker::Std(t) => t.unpark(),
         }
     }
@@ -106,8 +120,8 @@ impl Unparker {
 /// rechecks its condition either way).
 pub(crate) fn park(backend: Backend) {
     match backend {
-        Backend::Loom => switching(loom::thread::park),
-        Backend::Shuttle => switching(shuttle::thread::park),
+        Backend::Loom => switching("wake up", loom::thread::park),
+        Backend::Shuttle => switching("wake up", shuttle::thread::park),
         Backend::Std => std::thread::park_timeout(std::time::Duration::from_millis(50)),
     }
 }
@@ -115,8 +129,8 @@ pub(crate) fn park(backend: Backend) {
 /// Lets another goroutine run.
 pub(crate) fn yield_now(backend: Backend) {
     match backend {
-        Backend::Loom => switching(loom::thread::yield_now),
-        Backend::Shuttle => switching(shuttle::thread::yield_now),
+        Backend::Loom => switching("yield", loom::thread::yield_now),
+        Backend::Shuttle => switching("yield", shuttle::thread::yield_now),
         Backend::Std => std::thread::yield_now(),
     }
 }
@@ -131,7 +145,9 @@ pub(crate) fn choose(backend: Backend, n: usize) -> usize {
         Backend::Loom => 0,
         Backend::Shuttle => {
             use shuttle::rand::RngCore;
-            (shuttle::rand::thread_rng().next_u64() % n as u64) as usize
+            let raw = shuttle::rand::thread_rng().next_u64();
+            log::choice(raw);
+            (raw % n as u64) as usize
         }
         Backend::Std => STD_RNG.with(|s| {
             // xorshift64*: enough for a stress run's select choices.
@@ -153,11 +169,13 @@ std::thread_local! {
     static STD_RNG: Cell<u64> = const { Cell::new(0x9e37_79b9_7f4a_7c15) };
 }
 
-/// Runs a backend call that may switch goroutines, and notes afterwards that the caller runs again.
-fn switching<R>(f: impl FnOnce() -> R) -> R {
+/// Runs a backend call that may switch goroutines, and notes afterwards that the caller runs again:
+/// the caller's return from `op` is the next step of the execution's schedule.
+fn switching<R>(op: &'static str, f: impl FnOnce() -> R) -> R {
     let me = RUNNING.with(Cell::get);
     let r = f();
     RUNNING.with(|c| c.set(me));
+    log::step(me, op);
     r
 }
 
@@ -186,8 +204,8 @@ pub(crate) enum RawJoinHandle<T> {
 impl<T> RawJoinHandle<T> {
     pub(crate) fn join(self) -> std::thread::Result<T> {
         match self {
-            RawJoinHandle::Loom(h) => switching(|| h.join()),
-            RawJoinHandle::Shuttle(h) => switching(|| h.join()),
+            RawJoinHandle::Loom(h) => switching("join", || h.join()),
+            RawJoinHandle::Shuttle(h) => switching("join", || h.join()),
             RawJoinHandle::Std(h) => h.join(),
         }
     }
@@ -200,10 +218,10 @@ where
     T: Send + 'static,
 {
     match backend {
-        Backend::Loom => RawJoinHandle::Loom(switching(|| {
+        Backend::Loom => RawJoinHandle::Loom(switching("go", || {
             loom::thread::Builder::new().stack_size(LOOM_STACK_WORDS).spawn(f).expect("loom spawn")
         })),
-        Backend::Shuttle => RawJoinHandle::Shuttle(switching(|| {
+        Backend::Shuttle => RawJoinHandle::Shuttle(switching("go", || {
             shuttle::thread::Builder::new().stack_size(SHUTTLE_STACK_BYTES).spawn(f).expect("shuttle spawn")
         })),
         Backend::Std => RawJoinHandle::Std(std::thread::Builder::new().spawn(f).expect("std spawn")),

@@ -33,6 +33,8 @@ pub mod go;
 pub mod memory;
 pub mod report;
 mod runtime;
+pub mod schedule;
 
 pub use explore::{explore, explore_counted, Failure, Outcome, Strategy};
 pub use facade::Backend;
+pub use schedule::{minimize, replay, Schedule};

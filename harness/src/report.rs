@@ -182,6 +182,12 @@ pub enum FailureKind {
         /// The scheduler's own message.
         message: String,
     },
+    /// A replayed schedule no longer fits the model: at some step another goroutine ran, or the
+    /// execution went on past the schedule's end.
+    Divergence {
+        /// Which step diverged, and how.
+        message: String,
+    },
 }
 
 impl FailureKind {
@@ -191,6 +197,7 @@ impl FailureKind {
             FailureKind::DataRace(_) => "data race",
             FailureKind::Panic { .. } => "panic",
             FailureKind::Deadlock { .. } => "deadlock",
+            FailureKind::Divergence { .. } => "divergence",
         }
     }
 
@@ -227,6 +234,7 @@ impl fmt::Display for FailureKind {
                 }
                 Ok(())
             }
+            FailureKind::Divergence { message } => write!(f, "schedule diverged: {message}"),
         }
     }
 }

@@ -13,3 +13,7 @@ mod reports;
 mod regressions;
 // Go's race-detector test cases (runtime/race/testdata), ported case by case.
 mod conformance;
+// Recorded schedules: exact replay, divergence, minimisation.
+mod replay;
+// The schedule file format and a fuzz of its decoder.
+mod schedule_file;

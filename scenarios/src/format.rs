@@ -186,6 +186,10 @@ pub enum StrategySpec {
     Loom {
         /// Preemption bound.
         preemption_bound: usize,
+        /// Reach the bound step by step (0, 1, …), as CHESS does (the default), or explore at the
+        /// bound directly.
+        #[serde(default = "yes")]
+        iterative: bool,
         /// Cap on executions.
         #[serde(default)]
         max_executions: Option<u64>,
@@ -206,6 +210,10 @@ pub enum StrategySpec {
         /// Bug depth.
         depth: usize,
     },
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The expected outcome.

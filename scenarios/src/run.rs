@@ -132,8 +132,8 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
 /// The harness strategy of a scenario strategy.
 pub fn strategy(s: &StrategySpec) -> Strategy {
     match *s {
-        StrategySpec::Loom { preemption_bound, max_executions } => {
-            Strategy::Loom { preemption_bound: Some(preemption_bound), max_executions, max_duration: None }
+        StrategySpec::Loom { preemption_bound, iterative, max_executions } => {
+            Strategy::Loom { preemption_bound: Some(preemption_bound), iterative, max_executions, max_duration: None }
         }
         StrategySpec::Random { seed, iterations } => Strategy::random(seed, iterations),
         StrategySpec::Pct { seed, iterations, depth } => Strategy::pct(seed, iterations, depth),

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use crate::report::{Access, AccessKind, FailureKind, RaceReport};
 use crate::runtime::stack::StackId;
 use crate::runtime::{ExecState, Status};
+use crate::schedule::log;
 use clock::VectorClock;
 
 /// One recorded access to a byte.
@@ -53,6 +54,8 @@ pub(crate) struct Shadow {
     label: Arc<str>,
     base: u64,
     regions: Vec<(usize, usize, String)>,
+    /// Per 8-byte word, how many accesses it has seen (its position in the interleaving hash).
+    word_seq: Vec<u32>,
 }
 
 /// How an access touches memory.
@@ -71,7 +74,13 @@ pub(crate) struct AccessSpec {
 
 impl Shadow {
     pub(crate) fn new(label: Arc<str>, base: u64, size: usize) -> Shadow {
-        Shadow { bytes: vec![ByteShadow::default(); size], label, base, regions: Vec::new() }
+        Shadow {
+            bytes: vec![ByteShadow::default(); size],
+            label,
+            base,
+            regions: Vec::new(),
+            word_seq: vec![0; size.div_ceil(8)],
+        }
     }
 
     pub(crate) fn label(&self) -> &Arc<str> {
@@ -103,6 +112,13 @@ impl Shadow {
         for frame in spec.frames {
             stack = st.stacks.push(stack, frame);
         }
+        for w in spec.offset / 8..=(end - 1) / 8 {
+            log::dependency(self.base / 8 + w as u64, self.word_seq[w], g);
+            self.word_seq[w] += 1;
+        }
+        log::memory(g, self.base + spec.offset as u64, spec.size, spec.kind == AccessKind::Write, spec.atomic, || {
+            st.stacks.frames(stack).into_iter().find(|f| !f.starts_with("sync/atomic."))
+        });
         let gr = &st.goroutines[g];
         let cur = Rec {
             goroutine: g as u32,

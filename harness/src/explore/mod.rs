@@ -6,19 +6,23 @@
 
 mod hook;
 
+use std::collections::HashSet;
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
+use shuttle::scheduler::{Schedule as ShuttleSchedule, Scheduler, Task, TaskId};
 
 use crate::facade::{Backend, SHUTTLE_STACK_SIZE};
 use crate::report::{FailureKind, RaceReport};
 use crate::runtime::{self, Execution};
+use crate::schedule::log;
+use crate::schedule::replay::{Decision, Plan, ReplayScheduler};
+use crate::schedule::Schedule;
 
 /// loom's per-execution branch limit; its default (1,000) is too small for executor models.
 const LOOM_MAX_BRANCHES: usize = 100_000;
@@ -30,6 +34,9 @@ pub enum Strategy {
     Loom {
         /// At most this many preemptions per execution.
         preemption_bound: Option<usize>,
+        /// Explore at bound 0, then 1, … up to `preemption_bound` (as CHESS does), so a bug at a
+        /// small bound shows in few executions; schedules of lower bounds are explored again.
+        iterative: bool,
         /// Stop after this many executions (the search is then not exhaustive).
         max_executions: Option<u64>,
         /// Stop after this much wall time (the search is then not exhaustive).
@@ -61,12 +68,20 @@ pub enum Strategy {
         /// Number of executions.
         iterations: u64,
     },
+    /// One execution under shuttle that follows a recorded schedule exactly; a step where another
+    /// goroutine runs fails it with [`FailureKind::Divergence`].
+    Replay(Schedule),
 }
 
 impl Strategy {
-    /// loom with a preemption bound and no caps.
+    /// loom with a preemption bound reached iteratively, and no caps.
     pub fn loom(preemption_bound: usize) -> Strategy {
-        Strategy::Loom { preemption_bound: Some(preemption_bound), max_executions: None, max_duration: None }
+        Strategy::Loom {
+            preemption_bound: Some(preemption_bound),
+            iterative: true,
+            max_executions: None,
+            max_duration: None,
+        }
     }
 
     /// shuttle random with a seed.
@@ -83,9 +98,10 @@ impl Strategy {
     pub fn backend(&self) -> Backend {
         match self {
             Strategy::Loom { .. } => Backend::Loom,
-            Strategy::ShuttleRandom { .. } | Strategy::ShuttlePct { .. } | Strategy::ShuttleDfs { .. } => {
-                Backend::Shuttle
-            }
+            Strategy::ShuttleRandom { .. }
+            | Strategy::ShuttlePct { .. }
+            | Strategy::ShuttleDfs { .. }
+            | Strategy::Replay(_) => Backend::Shuttle,
             Strategy::Std { .. } => Backend::Std,
         }
     }
@@ -94,9 +110,10 @@ impl Strategy {
 impl fmt::Display for Strategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Strategy::Loom { preemption_bound, max_executions, max_duration } => {
+            Strategy::Loom { preemption_bound, iterative, max_executions, max_duration } => {
                 write!(f, "loom(")?;
                 match preemption_bound {
+                    Some(b) if *iterative => write!(f, "preemption bound 0..={b}")?,
                     Some(b) => write!(f, "preemption bound {b}")?,
                     None => write!(f, "unbounded")?,
                 }
@@ -117,6 +134,7 @@ impl fmt::Display for Strategy {
             Strategy::ShuttleDfs { max_executions: Some(m) } => write!(f, "shuttle-dfs(at most {m} executions)"),
             Strategy::ShuttleDfs { max_executions: None } => write!(f, "shuttle-dfs"),
             Strategy::Std { iterations } => write!(f, "std({iterations} executions)"),
+            Strategy::Replay(s) => write!(f, "replay({} steps)", s.steps.len()),
         }
     }
 }
@@ -128,6 +146,9 @@ pub struct Failure {
     pub execution: u64,
     /// What went wrong.
     pub kind: FailureKind,
+    /// The schedule of the failing execution (loom and shuttle; `None` under std), which
+    /// [`Strategy::Replay`] runs again.
+    pub schedule: Option<Schedule>,
 }
 
 /// What an exploration found.
@@ -144,6 +165,11 @@ pub struct Outcome {
     pub exhaustive: bool,
     /// The first failure, if any.
     pub failure: Option<Failure>,
+    /// How many distinct interleavings the executions covered: executions that differ in the
+    /// order in which goroutines touched some primitive or checked memory word (`None` under std).
+    pub distinct: Option<u64>,
+    /// loom: the preemption bound of the last (or failing) round of an iterative search.
+    pub bound: Option<usize>,
 }
 
 impl Outcome {
@@ -158,16 +184,20 @@ impl fmt::Display for Outcome {
         let scope = if self.exhaustive { ", exhaustive" } else { "" };
         match &self.failure {
             None => write!(f, "{}: pass, {} executions{scope} in {:.2?}", self.strategy, self.executions, self.elapsed),
-            Some(fail) => write!(
-                f,
-                "{}: {} in execution {} of {} ({:.2?})\n{}",
-                self.strategy,
-                fail.kind.name(),
-                fail.execution,
-                self.executions,
-                self.elapsed,
-                fail.kind
-            ),
+            Some(fail) => {
+                write!(
+                    f,
+                    "{}: {} in execution {} of {}",
+                    self.strategy,
+                    fail.kind.name(),
+                    fail.execution,
+                    self.executions
+                )?;
+                if let Some(b) = self.bound {
+                    write!(f, " at preemption bound {b}")?;
+                }
+                write!(f, " ({:.2?})\n{}", self.elapsed, fail.kind)
+            }
         }
     }
 }
@@ -187,26 +217,103 @@ pub fn explore_counted<F>(strategy: &Strategy, model: F, executions: Arc<AtomicU
 where
     F: Fn() + Send + Sync + 'static,
 {
+    let bound = Arc::new(AtomicUsize::new(usize::MAX));
+    let (s, b) = (strategy.clone(), bound.clone());
+    let mut outcome = explore_with(strategy, model, executions, move |body| run(&s, body, &b));
+    if let Strategy::Loom { preemption_bound: Some(_), .. } = outcome.strategy {
+        outcome.bound = Some(bound.load(Ordering::Relaxed)).filter(|&b| b != usize::MAX);
+    }
+    outcome
+}
+
+/// Runs `model` once along `plan` under shuttle: the replay and minimisation engine.
+pub(crate) fn explore_plan<F>(model: F, plan: Plan, choices: Vec<u64>, label: Strategy) -> (Outcome, Vec<Decision>)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let decisions: Arc<Mutex<Vec<Decision>>> = Arc::default();
+    let d = decisions.clone();
+    let outcome = explore_with(&label, model, Arc::default(), move |body| run_plan(plan, choices, move || body(), d));
+    let decisions = std::mem::take(&mut *decisions.lock());
+    (outcome, decisions)
+}
+
+/// Runs one shuttle execution of `body` along `plan`, recording the decisions. Under an exact plan
+/// the harness checks every step against the schedule, and an execution that ends early diverges.
+fn run_plan(
+    plan: Plan,
+    choices: Vec<u64>,
+    body: impl Fn() + Send + Sync + 'static,
+    decisions: Arc<Mutex<Vec<Decision>>>,
+) {
+    let expected = match &plan {
+        Plan::Exact(steps) => Some(steps.len()),
+        Plan::Overrides(_) => None,
+    };
+    if let Plan::Exact(steps) = &plan {
+        let steps = steps.clone();
+        log::with(|l| l.expected = Some(log::Expected { steps }));
+    }
+    let mut config = shuttle_config();
+    // A schedule that no longer fits the model could loop; shuttle stops it.
+    config.max_steps = shuttle::MaxSteps::FailAfter(1_000_000);
+    let scheduler = ReplayScheduler::new(plan, choices, decisions);
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        shuttle::Runner::new(scheduler, config).run(body);
+    }));
+    let ended_at = log::with(|l| {
+        l.expected = None;
+        l.steps.len()
+    });
+    match (result, expected) {
+        (Err(payload), _) => resume_unwind(payload),
+        (Ok(()), Some(len)) if ended_at < len => {
+            panic!("{DIVERGED} the execution ended after {ended_at} steps, the schedule has {len}")
+        }
+        (Ok(()), _) => {}
+    }
+}
+
+/// How a divergence found after the execution ended starts its panic message.
+const DIVERGED: &str = "schedule diverged:";
+
+/// Runs `runner`, which calls the execution body once per execution, and turns what happened into
+/// an outcome.
+fn explore_with<F>(
+    strategy: &Strategy,
+    model: F,
+    executions: Arc<AtomicU64>,
+    runner: impl FnOnce(Arc<dyn Fn() + Send + Sync>),
+) -> Outcome
+where
+    F: Fn() + Send + Sync + 'static,
+{
     hook::install();
     let backend = strategy.backend();
     executions.store(0, Ordering::Relaxed);
     let last: Arc<Mutex<Option<Arc<Execution>>>> = Arc::default();
+    let interleavings: Arc<Mutex<HashSet<u64>>> = Arc::default();
     let body = {
-        let (executions, last) = (executions.clone(), last.clone());
-        move || {
+        let (executions, last, interleavings) = (executions.clone(), last.clone(), interleavings.clone());
+        Arc::new(move || {
             executions.fetch_add(1, Ordering::Relaxed);
             let exec = Execution::start(backend);
             *last.lock() = Some(exec.clone());
+            if backend != Backend::Std {
+                log::step(0, "start");
+            }
             model();
             if backend == Backend::Std {
                 // Goroutines still running when main returns die with the program, as in Go.
                 exec.abort();
+            } else {
+                interleavings.lock().insert(log::with(|l| l.interleaving));
             }
             exec.run_cleanups();
-        }
+        })
     };
     let start = Instant::now();
-    let result = catch_unwind(AssertUnwindSafe(|| run(strategy, body)));
+    let result = catch_unwind(AssertUnwindSafe(|| runner(body)));
     runtime::set_current(None);
     let elapsed = start.elapsed();
     let executions = executions.load(Ordering::Relaxed);
@@ -215,12 +322,14 @@ where
             exec.run_cleanups();
         }
     }
+    let schedule = (backend != Backend::Std)
+        .then(|| log::with(|l| Schedule { steps: l.steps.clone(), choices: l.choices.clone() }));
     let failure = match result {
         Ok(()) => None,
         Err(payload) => match classify(last.lock().take(), &*payload) {
             // A model with no scheduling choice has one schedule, which has run; PCT refuses to go on.
             FailureKind::Panic { message, .. } if message.contains("did not exercise any concurrency") => None,
-            kind => Some(Failure { execution: executions, kind }),
+            kind => Some(Failure { execution: executions, kind, schedule }),
         },
     };
     let capped = match strategy {
@@ -230,31 +339,66 @@ where
         Strategy::ShuttleDfs { max_executions } => max_executions.is_some_and(|m| executions >= m),
         _ => true,
     };
-    Outcome { strategy: strategy.clone(), executions, elapsed, exhaustive: failure.is_none() && !capped, failure }
+    let mut distinct = interleavings.lock().len() as u64;
+    if failure.is_some() {
+        // The failing execution never reached the end of main.
+        distinct += 1;
+    }
+    Outcome {
+        strategy: strategy.clone(),
+        executions,
+        elapsed,
+        exhaustive: failure.is_none() && !capped,
+        failure,
+        distinct: (backend != Backend::Std).then_some(distinct),
+        bound: None,
+    }
 }
 
-fn run(strategy: &Strategy, body: impl Fn() + Send + Sync + 'static) {
-    let shuttle_config = || {
-        let mut c = shuttle::Config::new();
-        c.stack_size = SHUTTLE_STACK_SIZE;
-        c.failure_persistence = shuttle::FailurePersistence::None;
-        c.silence_warnings = true;
-        c
-    };
+fn shuttle_config() -> shuttle::Config {
+    let mut c = shuttle::Config::new();
+    c.stack_size = SHUTTLE_STACK_SIZE;
+    c.failure_persistence = shuttle::FailurePersistence::None;
+    c.silence_warnings = true;
+    c
+}
+
+fn run(strategy: &Strategy, body: Arc<dyn Fn() + Send + Sync>, bound: &AtomicUsize) {
     use shuttle::scheduler::{DfsScheduler, PctScheduler, RandomScheduler};
     let n = |x: u64| usize::try_from(x).unwrap_or(usize::MAX);
+    let body = move || body();
     match strategy {
-        Strategy::Loom { preemption_bound, max_executions, max_duration } => {
-            let mut b = loom::model::Builder::new();
-            b.preemption_bound = *preemption_bound;
-            b.max_branches = LOOM_MAX_BRANCHES;
-            // loom stops before starting execution `max_permutations`; it checks its caps only
-            // every `checkpoint_interval` executions.
-            b.max_permutations = max_executions.map(|m| n(m).saturating_add(1));
-            b.max_duration = *max_duration;
-            b.checkpoint_interval = 1;
-            b.checkpoint_file = None;
-            b.check(body);
+        Strategy::Loom { preemption_bound, iterative, max_executions, max_duration } => {
+            let bounds: Vec<Option<usize>> = match preemption_bound {
+                Some(b) if *iterative => (0..=*b).map(Some).collect(),
+                b => vec![*b],
+            };
+            let (start, mut used) = (Instant::now(), 0u64);
+            for b in bounds {
+                bound.store(b.unwrap_or(usize::MAX), Ordering::Relaxed);
+                let counted = Arc::new(AtomicU64::new(0));
+                let round = {
+                    let (counted, body) = (counted.clone(), body.clone());
+                    move || {
+                        counted.fetch_add(1, Ordering::Relaxed);
+                        body()
+                    }
+                };
+                let mut builder = loom::model::Builder::new();
+                builder.preemption_bound = b;
+                builder.max_branches = LOOM_MAX_BRANCHES;
+                // loom stops before starting execution `max_permutations`; it checks its caps only
+                // every `checkpoint_interval` executions.
+                builder.max_permutations = max_executions.map(|m| n(m.saturating_sub(used)).saturating_add(1));
+                builder.max_duration = max_duration.map(|d| d.saturating_sub(start.elapsed()));
+                builder.checkpoint_interval = 1;
+                builder.checkpoint_file = None;
+                builder.check(round);
+                used += counted.load(Ordering::Relaxed);
+                if max_executions.is_some_and(|m| used >= m) || max_duration.is_some_and(|d| start.elapsed() >= d) {
+                    break;
+                }
+            }
         }
         Strategy::ShuttleRandom { seed, iterations } => {
             let scheduler = Quiet(Some(RandomScheduler::new_from_seed(*seed, n(*iterations))));
@@ -272,6 +416,9 @@ fn run(strategy: &Strategy, body: impl Fn() + Send + Sync + 'static) {
                 body();
             }
         }
+        Strategy::Replay(schedule) => {
+            run_plan(Plan::Exact(schedule.steps.clone()), schedule.choices.clone(), body, Arc::default())
+        }
     }
 }
 
@@ -280,7 +427,7 @@ fn run(strategy: &Strategy, body: impl Fn() + Send + Sync + 'static) {
 struct Quiet<S>(Option<S>);
 
 impl<S: Scheduler> Scheduler for Quiet<S> {
-    fn new_execution(&mut self) -> Option<Schedule> {
+    fn new_execution(&mut self) -> Option<ShuttleSchedule> {
         self.0.as_mut().expect("scheduler present").new_execution()
     }
 
@@ -315,7 +462,9 @@ fn classify(exec: Option<Arc<Execution>>, payload: &(dyn std::any::Any + Send)) 
     });
     recorded.unwrap_or_else(|| {
         let message = hook::payload_message(payload);
-        if is_deadlock(&message) {
+        if let Some(rest) = message.strip_prefix(DIVERGED) {
+            FailureKind::Divergence { message: rest.trim().to_string() }
+        } else if is_deadlock(&message) {
             let goroutines = exec.map(|e| e.state.lock().blocked()).unwrap_or_default();
             FailureKind::Deadlock { goroutines, message: first_line(&message) }
         } else {

@@ -31,7 +31,7 @@ impl Cell {
     fn apply(&self, op: AtomicOp, f: impl FnOnce(u64) -> Option<u64>) -> (u64, bool) {
         let exec = runtime::current();
         let g = exec.me();
-        self.token.touch();
+        self.token.touch("sync/atomic");
         let mut guard = self.state.lock();
         let (value, clock) = &mut *guard;
         let old = *value;

@@ -151,7 +151,7 @@ impl<T> Chan<T> {
         self.check_raceaddr(&exec, AccessKind::Read, &["runtime.chansend"], Location::caller());
         let mut value = Some(value);
         let ticket = block_on(&exec, g, || {
-            self.inner.token.touch();
+            self.inner.token.touch("chan send");
             let mut st = self.inner.state.lock();
             unregister(&mut st.waiters, g);
             match self.inner.send_locked(&exec, st, g, &mut value) {
@@ -170,7 +170,7 @@ impl<T> Chan<T> {
         let exec = runtime::current();
         let g = exec.me();
         block_on(&exec, g, || {
-            self.inner.token.touch();
+            self.inner.token.touch("chan receive");
             self.inner.poll_recv(&exec, g, "chan receive")
         })
     }
@@ -183,7 +183,7 @@ impl<T> Chan<T> {
     pub fn close(&self) {
         let exec = runtime::current();
         let g = exec.me();
-        self.inner.token.touch();
+        self.inner.token.touch("close");
         self.check_raceaddr(&exec, AccessKind::Write, &["runtime.closechan"], Location::caller());
         let mut st = self.inner.state.lock();
         if st.closed {
@@ -372,7 +372,7 @@ impl<T> Inner<T> {
     /// receiver's clock. A close before that panics, as in Go.
     pub(crate) fn await_receiver(&self, exec: &Execution, g: usize, ticket: u64) {
         block_on(exec, g, || {
-            self.token.touch();
+            self.token.touch("chan send");
             let mut st = self.state.lock();
             if let Some(i) = st.taken.iter().position(|(t, _)| *t == ticket) {
                 let (_, clock) = st.taken.swap_remove(i);

@@ -60,7 +60,7 @@ impl Cond {
         let exec = runtime::current();
         let g = exec.me();
         let mutex = guard.mutex;
-        self.inner.token.touch();
+        self.inner.token.touch("sync.Cond.Wait");
         let ticket = {
             let mut st = self.inner.state.lock();
             let t = st.next_ticket;
@@ -70,7 +70,7 @@ impl Cond {
         };
         drop(guard);
         block_on(&exec, g, || {
-            self.inner.token.touch();
+            self.inner.token.touch("sync.Cond.Wait");
             let mut st = self.inner.state.lock();
             unregister(&mut st.waiters, g);
             if let Some(i) = st.signalled.iter().position(|&t| t == ticket) {
@@ -94,7 +94,7 @@ impl Cond {
 
     fn notify(&self, all: bool) {
         let exec = runtime::current();
-        self.inner.token.touch();
+        self.inner.token.touch("sync.Cond.Signal");
         let mut st = self.inner.state.lock();
         let n = if all { st.queue.len() } else { st.queue.len().min(1) };
         let mut wake = Vec::new();

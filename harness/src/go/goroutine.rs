@@ -95,6 +95,9 @@ fn run_goroutine<T>(exec: Arc<Execution>, g: usize, f: impl FnOnce() -> T) -> T 
         st.register_task(backend, g);
     }
     if backend != Backend::Std {
+        crate::schedule::log::step(g, "start");
+    }
+    if backend != Backend::Std {
         // loom and shuttle fail the whole execution when a goroutine panics.
         let r = f();
         exec.finish(g);

@@ -69,7 +69,7 @@ impl Mutex {
     pub fn try_lock(&self) -> Option<MutexGuard<'_>> {
         let exec = runtime::current();
         let g = exec.me();
-        self.inner.token.touch();
+        self.inner.token.touch("sync.Mutex.TryLock");
         let mut st = self.inner.state.lock();
         if st.locked {
             return None;
@@ -83,7 +83,7 @@ impl Mutex {
         let exec = runtime::current();
         let g = exec.me();
         block_on(&exec, g, || {
-            self.inner.token.touch();
+            self.inner.token.touch("sync.Mutex.Lock");
             let mut st = self.inner.state.lock();
             unregister(&mut st.waiters, g);
             if st.locked {
@@ -98,7 +98,7 @@ impl Mutex {
     pub(crate) fn unlock_raw(&self) {
         let exec = runtime::current();
         let g = exec.me();
-        self.inner.token.touch();
+        self.inner.token.touch("sync.Mutex.Unlock");
         let mut st = self.inner.state.lock();
         assert!(st.locked, "sync: unlock of unlocked mutex");
         let state = &mut *st;

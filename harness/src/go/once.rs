@@ -68,7 +68,7 @@ impl Once {
         let g = exec.me();
         let mut slow = false;
         let run = block_on(&exec, g, || {
-            self.inner.token.touch();
+            self.inner.token.touch("sync.Once.Do");
             let mut guard = self.inner.state.lock();
             let st = &mut *guard;
             unregister(&mut st.waiters, g);
@@ -93,7 +93,7 @@ impl Once {
             return false;
         }
         f();
-        self.inner.token.touch();
+        self.inner.token.touch("sync.Once.Do");
         let mut guard = self.inner.state.lock();
         let st = &mut *guard;
         let mut es = exec.state.lock();

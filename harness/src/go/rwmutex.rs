@@ -77,7 +77,7 @@ impl RwMutex {
         let exec = runtime::current();
         let g = exec.me();
         block_on(&exec, g, || {
-            self.inner.token.touch();
+            self.inner.token.touch("sync.RWMutex.RLock");
             let mut st = self.inner.state.lock();
             unregister(&mut st.waiters, g);
             if st.writer || !st.writers_waiting.is_empty() {
@@ -95,7 +95,7 @@ impl RwMutex {
         let exec = runtime::current();
         let g = exec.me();
         block_on(&exec, g, || {
-            self.inner.token.touch();
+            self.inner.token.touch("sync.RWMutex.Lock");
             let mut st = self.inner.state.lock();
             unregister(&mut st.waiters, g);
             unregister(&mut st.writers_waiting, g);
@@ -115,7 +115,7 @@ impl RwMutex {
     fn unlock(&self, read: bool) {
         let exec = runtime::current();
         let g = exec.me();
-        self.inner.token.touch();
+        self.inner.token.touch("sync.RWMutex.Unlock");
         let mut guard = self.inner.state.lock();
         let st = &mut *guard;
         let mut es = exec.state.lock();

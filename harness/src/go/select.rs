@@ -99,7 +99,7 @@ impl<T> sealed::Sealed for SendCase<'_, T> {}
 
 impl<T> SelectCase for RecvCase<'_, T> {
     fn touch(&self) {
-        self.ch.inner.token.touch();
+        self.ch.inner.token.touch("select receive");
     }
 
     fn label(&self) -> Arc<str> {
@@ -125,7 +125,7 @@ impl<T> SelectCase for RecvCase<'_, T> {
 
 impl<T> SelectCase for SendCase<'_, T> {
     fn touch(&self) {
-        self.ch.inner.token.touch();
+        self.ch.inner.token.touch("select send");
     }
 
     fn label(&self) -> Arc<str> {

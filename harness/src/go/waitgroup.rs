@@ -73,7 +73,7 @@ impl WaitGroup {
         let exec = runtime::current();
         let g = exec.me();
         let at = Location::caller();
-        self.inner.token.touch();
+        self.inner.token.touch("sync.WaitGroup.Add");
         let mut guard = self.inner.state.lock();
         let st = &mut *guard;
         if delta < 0 {
@@ -114,7 +114,7 @@ impl WaitGroup {
         let g = exec.me();
         let at = Location::caller();
         block_on(&exec, g, || {
-            self.inner.token.touch();
+            self.inner.token.touch("sync.WaitGroup.Wait");
             let mut guard = self.inner.state.lock();
             let st = &mut *guard;
             unregister(&mut st.waiters, g);

@@ -229,7 +229,7 @@ impl CheckedBuf {
     ) -> R {
         let exec = runtime::current();
         // A scheduling point, and a DPOR dependency with every other atomic access of this buffer.
-        self.inner.token.touch();
+        self.inner.token.touch(frames.first().copied().unwrap_or("sync/atomic"));
         let location = Location::caller();
         let size = size_of::<W>();
         let mut guard = self.inner.state.lock();

@@ -15,6 +15,7 @@ use parking_lot::Mutex;
 use crate::detector::clock::VectorClock;
 use crate::facade::{self, Backend, Unparker};
 use crate::report::{BlockedGoroutine, FailureKind};
+use crate::schedule::log;
 use stack::{StackDepot, StackId};
 
 /// Payload of a panic that stops a goroutine because the execution already failed (a race was
@@ -142,6 +143,11 @@ pub(crate) fn current() -> Arc<Execution> {
         .expect("a harness primitive was used outside an exploration: run the model through harness::explore")
 }
 
+/// The execution the calling goroutine belongs to, if any.
+pub(crate) fn try_current() -> Option<Arc<Execution>> {
+    CURRENT.with(|c| c.try_borrow().ok().and_then(|c| c.clone()))
+}
+
 /// Records a panic as the current execution's failure, if it has none yet. Called from the panic
 /// hook: it only tries the lock, since the panicking code may hold it.
 pub(crate) fn record_panic(message: String, location: Option<String>) {
@@ -193,7 +199,17 @@ impl Execution {
         facade::set_goroutine_id(0);
         exec.state.lock().register_task(backend, 0);
         set_current(Some(exec.clone()));
+        if backend != Backend::Std {
+            log::reset();
+        }
         exec
+    }
+
+    /// The innermost model frame of goroutine `g` (for traces).
+    pub(crate) fn top_frame(&self, g: usize) -> Option<String> {
+        let st = self.state.lock();
+        let stack = st.goroutines.get(g)?.stack;
+        st.stacks.frames(stack).into_iter().next()
     }
 
     /// The calling goroutine's id.

@@ -7,7 +7,7 @@ use harness::{explore, Outcome, Strategy};
 /// loom, exhaustive up to preemption bound 3; the cap only guards against a model too big for a
 /// unit test (a capped run fails `assert_clean`).
 pub fn loom() -> Strategy {
-    Strategy::Loom { preemption_bound: Some(3), max_executions: Some(200_000), max_duration: None }
+    Strategy::Loom { preemption_bound: Some(3), iterative: false, max_executions: Some(200_000), max_duration: None }
 }
 
 /// shuttle random and PCT: 2,000 and 1,000 executions from fixed seeds.

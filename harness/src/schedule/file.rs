@@ -1,0 +1,229 @@
+//! The schedule file: versioned text with a readable header and the steps.
+//!
+//! ```text
+//! joinrace-schedule v1
+//! scenario: race1-used-flag-layout
+//! scenario-hash: fnv1a64:4f0c2b1e9d3a7765
+//! strategy: shuttle-pct(seed 1, 1000 executions, depth 3)
+//! execution: 1
+//! failure: data race
+//! summary: race between … and …
+//! preemptions: 1
+//! goroutines: 4
+//! steps: 57
+//! choices:
+//! ---
+//! 1*12 2*3 1 3*7 …
+//! ```
+//!
+//! Steps are Go goroutine numbers (main is 1), `G*N` for N steps in a row. Decoding never panics:
+//! every problem is a [`DecodeError`] naming the line and the field.
+
+use std::fmt::Write as _;
+
+use super::Schedule;
+
+/// The magic first line, and the one version this build reads.
+const MAGIC: &str = "joinrace-schedule";
+const VERSION: &str = "v1";
+
+/// Larger schedules are refused (a corrupt count must not allocate without bound).
+const MAX_STEPS: usize = 50_000_000;
+
+/// A schedule file's contents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduleFile {
+    /// The scenario (or model) the schedule belongs to.
+    pub scenario: String,
+    /// A hash of the scenario's file, to warn when it changed since.
+    pub scenario_hash: String,
+    /// The strategy that found the failure, for the reader.
+    pub strategy: String,
+    /// The failing execution's index within that exploration.
+    pub execution: u64,
+    /// The failure kind (`data race`, `panic`, `deadlock`).
+    pub failure: String,
+    /// One line saying what failed.
+    pub summary: String,
+    /// Preemptions in the schedule.
+    pub preemptions: usize,
+    /// The schedule.
+    pub schedule: Schedule,
+}
+
+/// Why a schedule file could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {field}: {message}")]
+pub struct DecodeError {
+    /// 1-based line number.
+    pub line: usize,
+    /// The field (or part) at fault.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn err(line: usize, field: &str, message: impl Into<String>) -> DecodeError {
+    DecodeError { line, field: field.to_string(), message: message.into() }
+}
+
+/// Header fields in the order they are written.
+const FIELDS: [&str; 10] = [
+    "scenario",
+    "scenario-hash",
+    "strategy",
+    "execution",
+    "failure",
+    "summary",
+    "preemptions",
+    "goroutines",
+    "steps",
+    "choices",
+];
+
+impl ScheduleFile {
+    /// The file's text.
+    pub fn encode(&self) -> String {
+        let one_line = |s: &str| s.replace(['\n', '\r'], " ");
+        let s = &self.schedule;
+        let mut out = format!("{MAGIC} {VERSION}\n");
+        let choices: Vec<String> = s.choices.iter().map(u64::to_string).collect();
+        let values = [
+            one_line(&self.scenario),
+            one_line(&self.scenario_hash),
+            one_line(&self.strategy),
+            self.execution.to_string(),
+            one_line(&self.failure),
+            one_line(&self.summary),
+            self.preemptions.to_string(),
+            s.goroutines().to_string(),
+            s.steps.len().to_string(),
+            choices.join(" "),
+        ];
+        for (k, v) in FIELDS.iter().zip(values) {
+            let _ = if v.is_empty() { writeln!(out, "{k}:") } else { writeln!(out, "{k}: {v}") };
+        }
+        out.push_str("---\n");
+        let mut runs: Vec<String> = Vec::new();
+        let mut i = 0;
+        while i < s.steps.len() {
+            let g = s.steps[i];
+            let n = s.steps[i..].iter().take_while(|&&x| x == g).count();
+            runs.push(if n == 1 { format!("{}", g + 1) } else { format!("{}*{n}", g + 1) });
+            i += n;
+        }
+        for line in runs.chunks(16) {
+            out.push_str(&line.join(" "));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Reads a schedule file.
+    pub fn decode(bytes: &[u8]) -> Result<ScheduleFile, DecodeError> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| err(1, "file", format!("not UTF-8 text (byte {})", e.valid_up_to())))?;
+        let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
+        let (_, first) = lines.next().ok_or_else(|| err(1, "file", "empty"))?;
+        match first.split_once(' ') {
+            Some((MAGIC, VERSION)) => {}
+            Some((MAGIC, v)) => {
+                return Err(err(1, "version", format!("unsupported version `{v}`; this joinrace reads {VERSION}")));
+            }
+            _ => {
+                return Err(err(
+                    1,
+                    "file",
+                    format!("not a joinrace schedule (the first line is not `{MAGIC} {VERSION}`)"),
+                ))
+            }
+        }
+        let mut values: Vec<(usize, String)> = Vec::new();
+        for field in FIELDS {
+            let (n, line) =
+                lines.next().ok_or_else(|| err(values.len() + 2, field, "missing (the file is truncated)"))?;
+            let value = line
+                .strip_prefix(field)
+                .and_then(|r| r.strip_prefix(':'))
+                .ok_or_else(|| err(n, field, format!("expected `{field}:`, found `{}`", clip(line))))?;
+            values.push((n, value.trim().to_string()));
+        }
+        let (n, sep) = lines.next().ok_or_else(|| err(FIELDS.len() + 2, "---", "missing (the file is truncated)"))?;
+        if sep != "---" {
+            return Err(err(n, "---", format!("expected the `---` line before the steps, found `{}`", clip(sep))));
+        }
+        let number = |i: usize| -> Result<u64, DecodeError> {
+            let (n, v) = &values[i];
+            v.parse::<u64>().map_err(|_| err(*n, FIELDS[i], format!("`{}` is not a number", clip(v))))
+        };
+        let execution = number(3)?;
+        let preemptions = number(6)? as usize;
+        let goroutines = number(7)?;
+        let count = number(8)? as usize;
+        if count > MAX_STEPS {
+            return Err(err(values[8].0, "steps", format!("{count} steps is more than the {MAX_STEPS} allowed")));
+        }
+        let choices = values[9]
+            .1
+            .split_whitespace()
+            .map(|c| {
+                c.parse::<u64>().map_err(|_| err(values[9].0, "choices", format!("`{}` is not a number", clip(c))))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut steps: Vec<u32> = Vec::with_capacity(count);
+        let mut last_line = n;
+        for (n, line) in lines {
+            last_line = n;
+            for run in line.split_whitespace() {
+                let (g, times) = match run.split_once('*') {
+                    Some((g, t)) => (g, t.parse::<usize>().ok().filter(|&t| t >= 1)),
+                    None => (run, Some(1)),
+                };
+                let bad = || err(n, "steps", format!("`{}` is not a step (`G` or `G*N`)", clip(run)));
+                let g = g.parse::<u64>().map_err(|_| bad())?;
+                let times = times.ok_or_else(bad)?;
+                if g == 0 || g > goroutines {
+                    return Err(err(n, "steps", format!("goroutine {g} is not one of the {goroutines} goroutines")));
+                }
+                if steps.len() + times > count {
+                    return Err(err(n, "steps", format!("more steps than the {count} the header gives")));
+                }
+                steps.extend(std::iter::repeat_n((g - 1) as u32, times));
+            }
+        }
+        if steps.len() < count {
+            return Err(err(
+                last_line,
+                "steps",
+                format!("{} steps where the header gives {count} (the file is truncated)", steps.len()),
+            ));
+        }
+        let schedule = Schedule { steps, choices };
+        if schedule.goroutines() as u64 != goroutines {
+            return Err(err(values[7].0, "goroutines", format!("the steps use {} goroutines", schedule.goroutines())));
+        }
+        let text = |i: usize| values[i].1.clone();
+        if text(0).is_empty() {
+            return Err(err(values[0].0, "scenario", "empty"));
+        }
+        Ok(ScheduleFile {
+            scenario: text(0),
+            scenario_hash: text(1),
+            strategy: text(2),
+            execution,
+            failure: text(4),
+            summary: text(5),
+            preemptions,
+            schedule,
+        })
+    }
+}
+
+/// At most 40 characters of `s`, for error messages.
+fn clip(s: &str) -> String {
+    let mut c: String = s.chars().take(40).collect();
+    if c.len() < s.len() {
+        c.push('…');
+    }
+    c
+}

@@ -1,0 +1,169 @@
+//! The per-execution log every scheduling point writes to: which goroutine ran at each step, the
+//! values of nondeterministic choices, and a hash of the execution's dependency structure.
+//!
+//! Under loom and shuttle all goroutines of an execution run on the OS thread that explores, so
+//! the log is a thread-local, reset when an execution starts. It costs a `Vec` push per step.
+
+use std::cell::RefCell;
+
+use crate::report::FailureKind;
+use crate::runtime::{self, Abort};
+
+/// What a replay expects of the steps (set only while replaying exactly).
+pub(crate) struct Expected {
+    pub(crate) steps: Vec<u32>,
+}
+
+/// A step of a traced replay: the operation the goroutine returned from, and its innermost frame.
+#[derive(Clone, Debug)]
+pub(crate) struct StepDetail {
+    pub(crate) op: &'static str,
+    pub(crate) frame: Option<String>,
+}
+
+/// A checked-memory access seen while tracing, inside the step `step`.
+#[derive(Clone, Debug)]
+pub(crate) struct MemEvent {
+    pub(crate) step: usize,
+    pub(crate) goroutine: u32,
+    pub(crate) addr: u64,
+    pub(crate) size: usize,
+    pub(crate) write: bool,
+    pub(crate) atomic: bool,
+    pub(crate) frame: Option<String>,
+}
+
+/// What tracing collects besides the steps.
+#[derive(Default)]
+pub(crate) struct TraceLog {
+    /// Accesses overlapping `[watch.0, watch.1)` are recorded.
+    pub(crate) watch: (u64, u64),
+    pub(crate) details: Vec<StepDetail>,
+    pub(crate) mem: Vec<MemEvent>,
+}
+
+#[derive(Default)]
+pub(crate) struct Log {
+    pub(crate) steps: Vec<u32>,
+    pub(crate) choices: Vec<u64>,
+    /// Sum over dependent operations of a hash of (object, position in the object's history,
+    /// goroutine): equal for two executions exactly when every object saw the same goroutines in
+    /// the same order (up to hash collisions).
+    pub(crate) interleaving: u64,
+    next_object: u32,
+    pub(crate) expected: Option<Expected>,
+    pub(crate) trace: Option<TraceLog>,
+}
+
+std::thread_local! {
+    static LOG: RefCell<Log> = RefCell::new(Log::default());
+}
+
+/// Starts the log of a new execution (keeping the replay and trace settings).
+pub(crate) fn reset() {
+    LOG.with(|l| {
+        let mut l = l.borrow_mut();
+        l.steps.clear();
+        l.choices.clear();
+        l.interleaving = 0;
+        l.next_object = 0;
+        if let Some(t) = &mut l.trace {
+            t.details.clear();
+            t.mem.clear();
+        }
+    });
+}
+
+/// Runs `f` on the log.
+pub(crate) fn with<R>(f: impl FnOnce(&mut Log) -> R) -> R {
+    LOG.with(|l| f(&mut l.borrow_mut()))
+}
+
+/// The number of steps so far: the index of the next step.
+pub(crate) fn step_count() -> usize {
+    LOG.with(|l| l.borrow().steps.len())
+}
+
+/// A new object id for the interleaving hash (objects are numbered in creation order).
+pub(crate) fn new_object() -> u32 {
+    with(|l| {
+        l.next_object += 1;
+        l.next_object
+    })
+}
+
+fn mix(mut x: u64) -> u64 {
+    // splitmix64's finalizer.
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Notes that goroutine `g` made the `seq`-th dependent operation on object `object`.
+pub(crate) fn dependency(object: u64, seq: u32, g: usize) {
+    let h = mix(mix(object) ^ (u64::from(seq) << 20) ^ g as u64);
+    LOG.with(|l| {
+        let mut l = l.borrow_mut();
+        l.interleaving = l.interleaving.wrapping_add(h);
+    });
+}
+
+/// Records that goroutine `g` runs the next step, returning from (or starting with) `op`. While
+/// replaying exactly, a goroutine other than the schedule's fails the execution as a divergence.
+pub(crate) fn step(g: usize, op: &'static str) {
+    let diverged = LOG.with(|l| {
+        let mut l = l.borrow_mut();
+        let k = l.steps.len();
+        l.steps.push(g as u32);
+        if l.trace.is_some() {
+            let frame = runtime::try_current().and_then(|e| e.top_frame(g));
+            l.trace.as_mut().expect("trace").details.push(StepDetail { op, frame });
+        }
+        let expected = l.expected.as_ref()?;
+        match expected.steps.get(k) {
+            Some(&want) if want == g as u32 => None,
+            Some(&want) => {
+                Some(format!("step {k}: the schedule runs goroutine {}, but goroutine {} ran ({op})", want + 1, g + 1))
+            }
+            None => Some(format!(
+                "step {k}: the schedule ends after {} steps, but goroutine {} goes on ({op})",
+                expected.steps.len(),
+                g + 1
+            )),
+        }
+    });
+    if let Some(message) = diverged {
+        if let Some(exec) = runtime::try_current() {
+            exec.state.lock().fail(FailureKind::Divergence { message });
+        }
+        std::panic::panic_any(Abort);
+    }
+}
+
+/// Records the raw value behind a nondeterministic choice.
+pub(crate) fn choice(value: u64) {
+    with(|l| l.choices.push(value));
+}
+
+/// Records a checked-memory access while tracing, if it touches the watched range. `frame` names
+/// the accessing function (the caller holds the execution's lock, so it is passed in).
+pub(crate) fn memory(
+    g: usize,
+    addr: u64,
+    size: usize,
+    write: bool,
+    atomic: bool,
+    frame: impl FnOnce() -> Option<String>,
+) {
+    let watched =
+        LOG.with(|l| l.borrow().trace.as_ref().is_some_and(|t| addr < t.watch.1 && t.watch.0 < addr + size as u64));
+    if !watched {
+        return;
+    }
+    let frame = frame();
+    with(|l| {
+        let step = l.steps.len().saturating_sub(1);
+        let t = l.trace.as_mut().expect("trace");
+        t.mem.push(MemEvent { step, goroutine: g as u32, addr, size, write, atomic, frame });
+    });
+}

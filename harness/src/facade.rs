@@ -202,6 +202,14 @@ pub(crate) enum RawJoinHandle<T> {
 }
 
 impl<T> RawJoinHandle<T> {
+    /// shuttle: the task id of the thread.
+    pub(crate) fn shuttle_task(&self) -> Option<usize> {
+        match self {
+            RawJoinHandle::Shuttle(h) => Some(usize::from(h.thread().id())),
+            _ => None,
+        }
+    }
+
     pub(crate) fn join(self) -> std::thread::Result<T> {
         match self {
             RawJoinHandle::Loom(h) => switching("join", || h.join()),

@@ -7,6 +7,7 @@
 
 pub mod format;
 pub mod run;
+pub mod schedules;
 
 use std::path::PathBuf;
 

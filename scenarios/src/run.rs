@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use std::sync::atomic::AtomicU64;
 
-use harness::{explore_counted, Outcome, Strategy};
+use harness::report::FailureKind;
+use harness::schedule::{MinimizeError, Minimized, Replayed};
+use harness::{explore_counted, Outcome, Schedule, Strategy};
 use join_model::exec::{ExecConfig, HashJoinV2Exec};
 use join_model::reference::{reference_join, sorted};
 use join_model::slices::{probe_slice, restore_build_slice, JoinInput, RestoreInput};
@@ -159,6 +161,22 @@ impl Model {
     pub fn explore_counted(&self, strategy: &Strategy, executions: Arc<AtomicU64>) -> Outcome {
         let m = Arc::new(self.clone());
         explore_counted(strategy, move || m.run_once(), executions)
+    }
+
+    /// Replays a recorded schedule exactly, with its trace.
+    pub fn replay(&self, schedule: &Schedule) -> Replayed {
+        let m = Arc::new(self.clone());
+        harness::replay(schedule, move || m.run_once())
+    }
+
+    /// Shrinks a failing schedule to the fewest preemptions that still fail as `same` accepts.
+    pub fn minimize(
+        &self,
+        schedule: &Schedule,
+        same: impl Fn(&FailureKind) -> bool,
+    ) -> Result<Minimized, MinimizeError> {
+        let m = Arc::new(self.clone());
+        harness::minimize(schedule, move || m.run_once(), same)
     }
 
     /// One execution: the slice or the whole executor, checked against the reference join.

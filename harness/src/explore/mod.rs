@@ -250,13 +250,18 @@ fn run_plan(
         Plan::Exact(steps) => Some(steps.len()),
         Plan::Overrides(_) => None,
     };
+    // A schedule that no longer fits the model, or a candidate of minimisation, could loop; shuttle
+    // stops it well past any length the model reached before.
+    let max_steps = match &plan {
+        Plan::Exact(steps) => steps.len() * 4 + 10_000,
+        Plan::Overrides(_) => MINIMIZE_MAX_STEPS,
+    };
     if let Plan::Exact(steps) = &plan {
         let steps = steps.clone();
         log::with(|l| l.expected = Some(log::Expected { steps }));
     }
     let mut config = shuttle_config();
-    // A schedule that no longer fits the model could loop; shuttle stops it.
-    config.max_steps = shuttle::MaxSteps::FailAfter(1_000_000);
+    config.max_steps = shuttle::MaxSteps::FailAfter(max_steps);
     let scheduler = ReplayScheduler::new(plan, choices, decisions);
     let result = catch_unwind(AssertUnwindSafe(|| {
         shuttle::Runner::new(scheduler, config).run(body);
@@ -273,6 +278,9 @@ fn run_plan(
         (Ok(()), _) => {}
     }
 }
+
+/// shuttle steps after which a minimisation candidate counts as looping.
+const MINIMIZE_MAX_STEPS: usize = 100_000;
 
 /// How a divergence found after the execution ended starts its panic message.
 const DIVERGED: &str = "schedule diverged:";

@@ -80,6 +80,10 @@ where
     };
     let backend = exec.backend;
     let raw = facade::spawn(backend, move || run_goroutine(exec, child, f));
+    // shuttle creates the task after its last switch in `spawn`, so nothing ran since.
+    if let Some(task) = raw.shuttle_task() {
+        crate::schedule::log::map_task(child, task);
+    }
     JoinHandle { raw, goroutine: child }
 }
 

@@ -146,7 +146,11 @@ impl ScheduleFile {
                 .strip_prefix(field)
                 .and_then(|r| r.strip_prefix(':'))
                 .ok_or_else(|| err(n, field, format!("expected `{field}:`, found `{}`", clip(line))))?;
-            values.push((n, value.trim().to_string()));
+            let value = value.trim();
+            if let Some(c) = value.chars().find(|c| c.is_control()) {
+                return Err(err(n, field, format!("control character {c:?} in the value")));
+            }
+            values.push((n, value.to_string()));
         }
         let (n, sep) = lines.next().ok_or_else(|| err(FIELDS.len() + 2, "---", "missing (the file is truncated)"))?;
         if sep != "---" {

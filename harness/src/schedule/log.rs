@@ -53,6 +53,10 @@ pub(crate) struct Log {
     next_object: u32,
     pub(crate) expected: Option<Expected>,
     pub(crate) trace: Option<TraceLog>,
+    /// shuttle: the task id of each goroutine. Not the goroutine's index: shuttle may switch
+    /// inside `spawn` before it creates the task, so two goroutines spawned concurrently can get
+    /// their tasks in the other order.
+    pub(crate) tasks: Vec<usize>,
 }
 
 std::thread_local! {
@@ -67,6 +71,8 @@ pub(crate) fn reset() {
         l.choices.clear();
         l.interleaving = 0;
         l.next_object = 0;
+        l.tasks.clear();
+        l.tasks.push(0);
         if let Some(t) = &mut l.trace {
             t.details.clear();
             t.mem.clear();
@@ -138,6 +144,16 @@ pub(crate) fn step(g: usize, op: &'static str) {
         }
         std::panic::panic_any(Abort);
     }
+}
+
+/// Records that goroutine `g` (just spawned) runs as shuttle task `task`.
+pub(crate) fn map_task(g: usize, task: usize) {
+    with(|l| {
+        if l.tasks.len() <= g {
+            l.tasks.resize(g + 1, usize::MAX);
+        }
+        l.tasks[g] = task;
+    });
 }
 
 /// Records the raw value behind a nondeterministic choice.

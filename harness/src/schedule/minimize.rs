@@ -1,21 +1,25 @@
 //! Shrinking a failing schedule to the fewest preemptions that still fail the same way.
 //!
 //! A schedule is re-expressed as overrides of a non-preemptive default (the running goroutine
-//! goes on while it can; otherwise the lowest-numbered runnable one runs). The search removes one
-//! override at a time and keeps the removal when the execution still fails the same way, until no
-//! single removal does (a 1-minimal set, as delta debugging's). Each kept candidate is re-recorded,
-//! so the result is an ordinary schedule that replays exactly.
+//! goes on while it can; otherwise the lowest-numbered runnable one runs). The search first tries
+//! the default alone, then removes chunks of preemptions, halving the chunk size down to single
+//! preemptions, and keeps a removal when the execution still fails the same way, until no single
+//! removal does (1-minimal, as in delta debugging). Each kept candidate is re-recorded, so the result is an ordinary schedule that
+//! replays exactly.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::replay::{Decision, Plan};
 use super::{preemptions, run_exact, Schedule};
 use crate::explore::{explore_plan, Outcome, Strategy};
 use crate::report::FailureKind;
 
-/// Most candidate executions a minimisation runs.
+/// Most candidate executions a minimisation runs, and its longest run time.
 const MAX_ATTEMPTS: usize = 2_000;
+const MAX_TIME: Duration = Duration::from_secs(20);
 
 /// A minimised schedule.
 #[derive(Clone, Debug)]
@@ -58,29 +62,51 @@ pub fn minimize(
         None => return Err(MinimizeError::NotReproduced("the execution passed".into())),
     }
     let before = preemptions(&decisions);
-    let mut best = Best { schedule: schedule.clone(), overrides: overrides(&decisions), preemptions: before, outcome };
-    let mut attempts = 1;
-    let mut candidates = removals(&best.overrides);
-    // The default schedule alone first: often enough, and then nothing else is needed.
-    candidates.push(HashMap::new());
-    while let Some(candidate) = candidates.pop() {
-        if attempts >= MAX_ATTEMPTS {
-            break;
-        }
-        attempts += 1;
+    let mut best = Best::new(schedule.clone(), &decisions, outcome);
+    let start = Instant::now();
+    let attempts = Cell::new(1usize);
+    // Runs the overrides; keeps them as the best when they fail the same way with fewer
+    // preemptions (or as many, with fewer overrides).
+    let attempt = |best: &mut Best, overrides: HashMap<usize, u32>| -> bool {
+        attempts.set(attempts.get() + 1);
         let m = model.clone();
         let label = Strategy::Replay(schedule.clone());
-        let (o, d) = explore_plan(move || m(), Plan::Overrides(candidate), schedule.choices.clone(), label);
+        let (o, d) = explore_plan(move || m(), Plan::Overrides(overrides), schedule.choices.clone(), label);
         let Some(s) = o.failure.as_ref().filter(|f| same(&f.kind)).and_then(|f| f.schedule.clone()) else {
-            continue;
+            return false;
         };
-        let (p, ov) = (preemptions(&d), overrides(&d));
-        if (p, ov.len()) < (best.preemptions, best.overrides.len()) {
-            best = Best { schedule: s, overrides: ov, preemptions: p, outcome: o };
-            if best.overrides.is_empty() {
+        let found = Best::new(s, &d, o);
+        let better = (found.preemptions, found.overrides.len()) < (best.preemptions, best.overrides.len());
+        if better {
+            *best = found;
+        }
+        better
+    };
+    let budget_left = || attempts.get() < MAX_ATTEMPTS && start.elapsed() < MAX_TIME;
+    // The default schedule alone first: often enough, and then nothing else is needed.
+    if best.preemptions > 0 && !attempt(&mut best, HashMap::new()) {
+        // Delta debugging over the preemptions: remove chunks of them, halving the chunk size
+        // when no chunk can go, down to single preemptions.
+        let mut chunk = best.preemptive.len().div_ceil(2).max(1);
+        loop {
+            let mut removed_any = false;
+            let mut at = 0;
+            while at < best.preemptive.len() && budget_left() {
+                let end = (at + chunk).min(best.preemptive.len());
+                let mut candidate = best.overrides.clone();
+                for k in &best.preemptive[at..end] {
+                    candidate.remove(k);
+                }
+                if attempt(&mut best, candidate) {
+                    removed_any = true;
+                } else {
+                    at = end;
+                }
+            }
+            if !budget_left() || best.preemptions == 0 || (chunk == 1 && !removed_any) {
                 break;
             }
-            candidates = removals(&best.overrides);
+            chunk = if removed_any { chunk.min(best.preemptive.len()).max(1) } else { chunk.div_ceil(2) };
         }
     }
     Ok(Minimized {
@@ -90,29 +116,25 @@ pub fn minimize(
         preemptions_before: before,
         preemptions_after: best.preemptions,
         outcome: best.outcome,
-        attempts,
+        attempts: attempts.get(),
     })
 }
 
 struct Best {
     schedule: Schedule,
+    /// Every decision that differs from the default, by decision index.
     overrides: HashMap<usize, u32>,
+    /// The decision indices of the preemptions among them.
+    preemptive: Vec<usize>,
     preemptions: usize,
     outcome: Outcome,
 }
 
-/// Every set with one of `overrides` removed, ordered so that the latest removal is tried first
-/// (late switches are the likeliest to be incidental).
-fn removals(overrides: &HashMap<usize, u32>) -> Vec<HashMap<usize, u32>> {
-    let mut keys: Vec<usize> = overrides.keys().copied().collect();
-    keys.sort_unstable();
-    keys.into_iter()
-        .map(|k| {
-            let mut c = overrides.clone();
-            c.remove(&k);
-            c
-        })
-        .collect()
+impl Best {
+    fn new(schedule: Schedule, decisions: &[Decision], outcome: Outcome) -> Best {
+        let preemptive: Vec<usize> = (0..decisions.len()).filter(|&i| decisions[i].is_preemption()).collect();
+        Best { schedule, overrides: overrides(decisions), preemptions: preemptive.len(), preemptive, outcome }
+    }
 }
 
 /// The decisions that differ from the default, by decision index.

@@ -28,6 +28,7 @@ impl Decision {
 }
 
 /// How the replay scheduler chooses.
+#[derive(Clone, Debug)]
 pub(crate) enum Plan {
     /// At step `k`, run goroutine `steps[k]` (the harness checks that it did).
     Exact(Vec<u32>),
@@ -51,8 +52,10 @@ impl ReplayScheduler {
     }
 }
 
+/// The goroutine a shuttle task runs (`u32::MAX` for a task whose spawn has not returned yet).
 fn goroutine(t: TaskId) -> u32 {
-    usize::from(t) as u32
+    let t = usize::from(t);
+    log::with(|l| l.tasks.iter().position(|&x| x == t).map_or(u32::MAX, |g| g as u32))
 }
 
 impl Scheduler for ReplayScheduler {
@@ -68,7 +71,15 @@ impl Scheduler for ReplayScheduler {
         let current_runnable = !is_yielding && current.is_some_and(|c| runnable.iter().any(|t| t.id() == c));
         let default = match current {
             Some(c) if current_runnable => c,
-            _ => runnable.iter().map(|t| t.id()).min_by_key(|&t| usize::from(t))?,
+            // A yielding goroutine hands over to the next runnable one after it (round robin), so
+            // a goroutine that polls in a loop cannot starve the one it waits for.
+            Some(c) if is_yielding => {
+                let me = goroutine(c);
+                let mut ids: Vec<(u32, TaskId)> = runnable.iter().map(|t| (goroutine(t.id()), t.id())).collect();
+                ids.sort_unstable_by_key(|&(g, _)| g);
+                ids.iter().find(|&&(g, _)| g > me).or(ids.first()).map(|&(_, t)| t)?
+            }
+            _ => runnable.iter().map(|t| t.id()).min_by_key(|&t| goroutine(t))?,
         };
         let wanted = match &self.plan {
             Plan::Exact(steps) => steps.get(log::step_count()).copied(),

@@ -28,7 +28,7 @@ pub struct TraceAccess {
     pub step: usize,
     /// Go's number of the accessing goroutine.
     pub goroutine: u64,
-    /// `atomic write of 4 bytes at 0x…` and the like.
+    /// `atomic write 4B @0x…` and the like.
     pub what: String,
     /// The accessing function.
     pub frame: Option<String>,
@@ -62,7 +62,7 @@ impl Trace {
                 step: m.step,
                 goroutine: u64::from(m.goroutine) + 1,
                 what: format!(
-                    "{} {} of {} bytes at {:#x}",
+                    "{} {} {}B @{:#x}",
                     if m.atomic { "atomic" } else { "plain" },
                     if m.write { "write" } else { "read" },
                     m.size,
@@ -226,7 +226,7 @@ document.body.setAttribute('data-visible-races',String(n));});";
 impl fmt::Display for Trace {
     /// Per-goroutine columns as plain text.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const W: usize = 44;
+        const W: usize = 34;
         let pad = |s: &str| {
             let s: String = s.chars().take(W - 1).collect();
             format!("{s:<W$}")
@@ -259,7 +259,7 @@ impl fmt::Display for Trace {
                 }
                 Row::Access(k) => {
                     let a = &self.accesses[k];
-                    let mark = if a.racing { ">> RACE " } else { "  " };
+                    let mark = if a.racing { "RACE " } else { "" };
                     line(f, "", a.goroutine, &plain(&format!("{mark}{}", a.what), a.frame.as_deref()))?;
                 }
                 Row::Folded { first, last, goroutine } => {

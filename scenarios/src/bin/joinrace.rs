@@ -1,19 +1,21 @@
-//! `joinrace`: runs and lists the scenario catalog.
+//! `joinrace`: runs and lists the scenario catalog, replays and minimises failing schedules.
 //!
-//! Exit status: 0 when every outcome matches its expectation, 1 when one does not, 2 on bad input
-//! (an unreadable or invalid scenario file, an unknown scenario name, a bad argument).
+//! Exit status: 0 when every outcome matches its expectation (or a replay reproduces its
+//! failure), 1 when one does not, 2 on bad input (an unreadable or invalid scenario or schedule
+//! file, an unknown scenario name, a schedule that no longer fits its scenario, a bad argument).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use clap::{Parser, Subcommand};
 use scenarios::format::{load_dir, Scenario, StrategySpec};
-use scenarios::run::{build, strategy, strategy_name};
+use scenarios::run::{build, strategy, strategy_name, Model};
+use scenarios::schedules::{self, ScheduleError};
 
 /// Deterministic concurrency tests for TiDB's hash join v2 executor.
 #[derive(Debug, Parser)]
@@ -42,9 +44,32 @@ enum Command {
         /// machines can share one exploration.
         #[arg(long, value_parser = parse_range)]
         seeds: Option<std::ops::Range<u64>>,
+        /// Where to write the schedule of every failure (default: `target/joinrace/schedules`, or
+        /// `$JOINRACE_SCHEDULE_DIR`).
+        #[arg(long)]
+        schedule_dir: Option<PathBuf>,
+        /// Writes failing schedules as found, without minimising them first.
+        #[arg(long)]
+        no_minimize: bool,
     },
     /// Lists the catalog's scenarios and their strategies.
     List,
+    /// Replays a schedule file exactly and prints the failure and its per-goroutine trace.
+    Replay {
+        /// The schedule file.
+        file: PathBuf,
+        /// Also writes the trace as a self-contained HTML timeline.
+        #[arg(long)]
+        html: Option<PathBuf>,
+    },
+    /// Shrinks a schedule file to the fewest preemptions that fail the same way.
+    Minimize {
+        /// The schedule file.
+        file: PathBuf,
+        /// Where to write the result (default: next to the input, as `<name>.min.schedule`).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 fn parse_range(s: &str) -> Result<std::ops::Range<u64>, String> {
@@ -75,7 +100,9 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Run { names, all, seed, seeds } => {
+        Command::Replay { file, html } => replay(&file, html.as_deref(), &files, &dir),
+        Command::Minimize { file, output } => minimize(&file, output, &files, &dir),
+        Command::Run { names, all, seed, seeds, schedule_dir, no_minimize } => {
             let chosen: Vec<&Scenario> = if all {
                 files.iter().map(|(_, s)| s).collect()
             } else {
@@ -95,7 +122,8 @@ fn main() -> ExitCode {
                 eprintln!("joinrace: name scenarios to run, or pass --all");
                 return ExitCode::from(2);
             }
-            run(&chosen, &files, seed, seeds)
+            let schedule_dir = schedule_dir.unwrap_or_else(schedules::default_dir);
+            run(&chosen, &files, seed, seeds, &schedule_dir, !no_minimize)
         }
     }
 }
@@ -179,13 +207,146 @@ fn summarize(detections: &[(String, &'static str, Option<u64>)]) {
     }
 }
 
+/// Writes the schedule of a failing run (minimised first) and says how to replay it.
+fn save_schedule(
+    s: &Scenario,
+    path: &Path,
+    model: &Model,
+    outcome: &harness::Outcome,
+    dir: &Path,
+    label: &str,
+    minimise: bool,
+) {
+    let recorded = quiet(|| schedules::record(s, path, model, outcome, minimise));
+    let Some((file, min)) = recorded else { return };
+    match schedules::write(dir, &file, label) {
+        Ok(p) => {
+            let sizes = match &min {
+                Some(m) => format!(
+                    "minimised from {} steps and {} preemptions to {} steps and {} preemptions in {} replays",
+                    m.steps_before, m.preemptions_before, m.steps_after, m.preemptions_after, m.attempts
+                ),
+                None => format!("{} steps, {} preemptions", file.schedule.steps.len(), file.preemptions),
+            };
+            println!("    schedule: {} ({sizes})", p.display());
+            println!("    replay:   joinrace replay {}", p.display());
+        }
+        Err(e) => eprintln!("joinrace: cannot write the schedule into {}: {e}", dir.display()),
+    }
+}
+
+/// `joinrace replay`: exit 0 when the replay fails as recorded, 1 when it fails otherwise or passes.
+fn replay(path: &Path, html: Option<&Path>, files: &[(PathBuf, Scenario)], catalog: &Path) -> ExitCode {
+    let loaded = match schedules::load(path, files, catalog) {
+        Ok(l) => l,
+        Err(e) => return bad_input(e),
+    };
+    warn_if_changed(&loaded);
+    let r = match quiet(|| schedules::replay(path, &loaded)) {
+        Ok(r) => r,
+        Err(e) => return bad_input(e),
+    };
+    let f = &loaded.file;
+    println!("scenario:    {} ({})", f.scenario, loaded.scenario_path.display());
+    println!("recorded:    {} in execution {} of {}", f.failure, f.execution, f.strategy);
+    println!("steps:       {} ({} preemptions)", f.schedule.steps.len(), r.preemptions);
+    println!();
+    match &r.outcome.failure {
+        Some(fail) => println!("{}", fail.kind),
+        None => println!("the replayed execution passed"),
+    }
+    println!();
+    println!("{}", r.trace);
+    if let Some(out) = html {
+        let report = r.outcome.failure.as_ref().map(|f| f.kind.to_string()).unwrap_or_default();
+        let page = r.trace.to_html(&format!("joinrace: {} ({})", f.scenario, f.summary), &report);
+        if let Err(e) = std::fs::write(out, page) {
+            eprintln!("joinrace: {}: {e}", out.display());
+            return ExitCode::from(2);
+        }
+        println!("timeline:    {}", out.display());
+    }
+    let got = r.outcome.failure.as_ref().map(|f| schedules::summary(&f.kind));
+    if got.as_deref() == Some(f.summary.as_str()) {
+        println!("joinrace: the replay reproduces the recorded failure");
+        ExitCode::SUCCESS
+    } else {
+        println!("joinrace: the replay does not reproduce the recorded failure ({})", f.summary);
+        ExitCode::from(1)
+    }
+}
+
+/// `joinrace minimize`.
+fn minimize(path: &Path, output: Option<PathBuf>, files: &[(PathBuf, Scenario)], catalog: &Path) -> ExitCode {
+    let loaded = match schedules::load(path, files, catalog) {
+        Ok(l) => l,
+        Err(e) => return bad_input(e),
+    };
+    warn_if_changed(&loaded);
+    let r = match quiet(|| schedules::replay(path, &loaded)) {
+        Ok(r) => r,
+        Err(e) => return bad_input(e),
+    };
+    let Some(failure) = r.outcome.failure else {
+        println!("joinrace: the schedule's execution passes: nothing to minimise");
+        return ExitCode::from(1);
+    };
+    let m = match quiet(|| loaded.model.minimize(&loaded.file.schedule, schedules::same_failure(&failure.kind))) {
+        Ok(m) => m,
+        Err(e) => {
+            println!("joinrace: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut file = loaded.file.clone();
+    file.schedule = m.schedule.clone();
+    file.preemptions = m.preemptions_after;
+    let out = output.unwrap_or_else(|| path.with_extension("min.schedule"));
+    if let Err(e) = std::fs::write(&out, file.encode()) {
+        eprintln!("joinrace: {}: {e}", out.display());
+        return ExitCode::from(2);
+    }
+    println!("steps:       {} -> {}", m.steps_before, m.steps_after);
+    println!("preemptions: {} -> {}", m.preemptions_before, m.preemptions_after);
+    println!("replays:     {}", m.attempts);
+    println!("written:     {}", out.display());
+    println!("replay:      joinrace replay {}", out.display());
+    ExitCode::SUCCESS
+}
+
+/// Runs `f` with stderr muted: shuttle prints a line for every failing execution, and replays and
+/// minimisation run many on purpose.
+fn quiet<R>(f: impl FnOnce() -> R) -> R {
+    let _gag = gag::Gag::stderr().ok();
+    f()
+}
+
+fn warn_if_changed(loaded: &schedules::Loaded) {
+    if let Some((recorded, current)) = &loaded.hash_changed {
+        eprintln!(
+            "joinrace: warning: {} changed since the schedule was recorded (recorded {recorded}, now {current})",
+            loaded.scenario_path.display()
+        );
+    }
+}
+
+fn bad_input(e: ScheduleError) -> ExitCode {
+    eprintln!("joinrace: {e}");
+    ExitCode::from(2)
+}
+
 fn run(
     chosen: &[&Scenario],
     files: &[(PathBuf, Scenario)],
     seed: Option<u64>,
     seeds: Option<std::ops::Range<u64>>,
+    schedule_dir: &Path,
+    minimise: bool,
 ) -> ExitCode {
-    println!("{:<28} {:<16} {:>11} {:<10} {:>9}  verdict", "scenario", "strategy", "executions", "scope", "time");
+    println!(
+        "{:<28} {:<16} {:>11} {:>9} {:<14} {:>9}  verdict",
+        "scenario", "strategy", "executions", "distinct", "scope", "time"
+    );
     let mut all_ok = true;
     // Executions to first detection per (scenario, strategy kind), for the summary over seeds.
     let mut detections: Vec<(String, &'static str, Option<u64>)> = Vec::new();
@@ -199,26 +360,32 @@ fn run(
             }
         };
         for st in s.strategies.iter().flat_map(|st| expand(st, seed, &seeds)) {
-            let start = Instant::now();
             let outcome = with_progress(&format!("{} {}", s.name, strategy_name(&st)), &st, |counter| {
                 model.explore_counted(&strategy(&st), counter)
             });
             let verdict = model.verdict(&outcome);
             all_ok &= verdict.ok;
             detections.push((s.name.clone(), kind(&st), outcome.failure.as_ref().map(|f| f.execution)));
-            let scope = match (&outcome.failure, outcome.exhaustive) {
-                (Some(f), _) => format!("at #{}", f.execution),
-                (None, true) => "exhaustive".to_string(),
-                (None, false) => "sampled".to_string(),
+            let scope = match (&outcome.failure, outcome.exhaustive, outcome.bound) {
+                (Some(f), _, Some(b)) => format!("at #{} (pb{b})", f.execution),
+                (Some(f), _, None) => format!("at #{}", f.execution),
+                (None, true, _) => "exhaustive".to_string(),
+                (None, false, _) => "sampled".to_string(),
             };
+            let distinct = outcome.distinct.map_or("-".to_string(), |d| d.to_string());
             println!(
-                "{:<28} {:<16} {:>11} {:<10} {:>8.2}s  {verdict}",
+                "{:<28} {:<16} {:>11} {:>9} {:<14} {:>8.2}s  {verdict}",
                 s.name,
                 strategy_name(&st),
                 outcome.executions,
+                distinct,
                 scope,
-                start.elapsed().as_secs_f64()
+                outcome.elapsed.as_secs_f64()
             );
+            let path = files.iter().find(|(_, f)| f.name == s.name).map(|(p, _)| p.as_path());
+            if let (Some(path), Some(_)) = (path, &outcome.failure) {
+                save_schedule(s, path, &model, &outcome, schedule_dir, &strategy_name(&st), minimise);
+            }
         }
     }
     summarize(&detections);

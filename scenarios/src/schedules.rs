@@ -1,0 +1,188 @@
+//! Schedule files of scenario failures: written for every failure (minimised first), replayed by
+//! `joinrace replay`, shrunk by `joinrace minimize`.
+
+use std::path::{Path, PathBuf};
+
+use harness::report::FailureKind;
+use harness::schedule::file::{DecodeError, ScheduleFile};
+use harness::schedule::{Minimized, Replayed};
+use harness::Outcome;
+
+use crate::format::{LoadError, Scenario};
+use crate::run::{build, BuildError, Model};
+
+/// Where failing schedules go unless `--schedule-dir` or `JOINRACE_SCHEDULE_DIR` says otherwise.
+pub fn default_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("JOINRACE_SCHEDULE_DIR") {
+        return PathBuf::from(d);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/joinrace/schedules")
+}
+
+/// The scenario file's content hash, as a schedule file's header holds it.
+pub fn scenario_hash(path: &Path) -> std::io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    // FNV-1a, 64 bits: stable across builds and platforms, unlike std's hasher.
+    let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    Ok(format!("fnv1a64:{h:016x}"))
+}
+
+/// What went wrong with a schedule file.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    /// The file cannot be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file is not a valid schedule.
+    #[error("{path}:{source}")]
+    Decode {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with its line and field.
+        source: DecodeError,
+    },
+    /// No scenario of that name.
+    #[error("{path}: scenario: no scenario named {name:?} in {catalog}")]
+    UnknownScenario {
+        /// The schedule file.
+        path: PathBuf,
+        /// The name in its header.
+        name: String,
+        /// Where it was looked for.
+        catalog: String,
+    },
+    /// The scenario file is invalid.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The scenario cannot be built.
+    #[error("{path}: {source}")]
+    Build {
+        /// The scenario file.
+        path: PathBuf,
+        /// What is wrong.
+        source: BuildError,
+    },
+    /// The schedule does not fit the scenario any more.
+    #[error("{path}: {message}")]
+    Diverged {
+        /// The schedule file.
+        path: PathBuf,
+        /// The step that diverged.
+        message: String,
+    },
+}
+
+/// A schedule file with the scenario it belongs to.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The file's contents.
+    pub file: ScheduleFile,
+    /// The scenario's path.
+    pub scenario_path: PathBuf,
+    /// The scenario.
+    pub scenario: Scenario,
+    /// The built model.
+    pub model: Model,
+    /// `Some((recorded, current))` when the scenario file changed since the schedule was recorded.
+    pub hash_changed: Option<(String, String)>,
+}
+
+/// Reads a schedule file and finds its scenario among `files` (the catalog `catalog`).
+pub fn load(path: &Path, files: &[(PathBuf, Scenario)], catalog: &Path) -> Result<Loaded, ScheduleError> {
+    let bytes = std::fs::read(path).map_err(|source| ScheduleError::Io { path: path.into(), source })?;
+    let file = ScheduleFile::decode(&bytes).map_err(|source| ScheduleError::Decode { path: path.into(), source })?;
+    let (scenario_path, scenario) =
+        files.iter().find(|(_, s)| s.name == file.scenario).cloned().ok_or_else(|| ScheduleError::UnknownScenario {
+            path: path.into(),
+            name: file.scenario.clone(),
+            catalog: catalog.display().to_string(),
+        })?;
+    let model = build(&scenario).map_err(|source| ScheduleError::Build { path: scenario_path.clone(), source })?;
+    let current =
+        scenario_hash(&scenario_path).map_err(|source| ScheduleError::Io { path: scenario_path.clone(), source })?;
+    let hash_changed = (current != file.scenario_hash).then(|| (file.scenario_hash.clone(), current));
+    Ok(Loaded { file, scenario_path, scenario, model, hash_changed })
+}
+
+/// Replays a loaded schedule; a divergence is an error.
+pub fn replay(path: &Path, loaded: &Loaded) -> Result<Replayed, ScheduleError> {
+    let r = loaded.model.replay(&loaded.file.schedule);
+    match r.outcome.failure.as_ref().map(|f| &f.kind) {
+        Some(FailureKind::Divergence { message }) => {
+            Err(ScheduleError::Diverged { path: path.into(), message: format!("schedule diverged: {message}") })
+        }
+        _ => Ok(r),
+    }
+}
+
+/// The two racing sites of a failure, sorted, to recognise "the same failure".
+pub fn race_sites(kind: &FailureKind) -> Option<[String; 2]> {
+    let r = kind.race()?;
+    let mut s = [r.current.site()?.to_string(), r.previous.site()?.to_string()];
+    s.sort();
+    Some(s)
+}
+
+/// Whether `kind` is the same failure as `like`: the same pair of racing sites, or for other
+/// failures the same kind.
+pub fn same_failure(like: &FailureKind) -> impl Fn(&FailureKind) -> bool + '_ {
+    move |k| match race_sites(like) {
+        Some(sites) => race_sites(k).as_ref() == Some(&sites),
+        None => k.name() == like.name(),
+    }
+}
+
+/// A failing outcome of `scenario` (at `scenario_path`) as a schedule file, minimised unless
+/// `minimise` is false; also returns the minimisation.
+pub fn record(
+    scenario: &Scenario,
+    scenario_path: &Path,
+    model: &Model,
+    outcome: &Outcome,
+    minimise: bool,
+) -> Option<(ScheduleFile, Option<Minimized>)> {
+    let failure = outcome.failure.as_ref()?;
+    let schedule = failure.schedule.clone()?;
+    let min = if minimise { model.minimize(&schedule, same_failure(&failure.kind)).ok() } else { None };
+    let (schedule, kind, preemptions) = match &min {
+        Some(m) => {
+            (m.schedule.clone(), m.outcome.failure.as_ref().map_or(&failure.kind, |f| &f.kind), m.preemptions_after)
+        }
+        None => {
+            let p = model.replay(&schedule).preemptions;
+            (schedule, &failure.kind, p)
+        }
+    };
+    let file = ScheduleFile {
+        scenario: scenario.name.clone(),
+        scenario_hash: scenario_hash(scenario_path).unwrap_or_default(),
+        strategy: outcome.strategy.to_string(),
+        execution: failure.execution,
+        failure: kind.name().to_string(),
+        summary: summary(kind),
+        preemptions,
+        schedule,
+    };
+    Some((file, min))
+}
+
+/// One line saying what failed.
+pub fn summary(kind: &FailureKind) -> String {
+    match race_sites(kind) {
+        Some([a, b]) => format!("race between {a} and {b}"),
+        None => kind.to_string().lines().next().unwrap_or_default().to_string(),
+    }
+}
+
+/// Writes `file` into `dir` as `<scenario>-<label>.schedule` and returns its path.
+pub fn write(dir: &Path, file: &ScheduleFile, label: &str) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{}-{label}.schedule", file.scenario));
+    std::fs::write(&path, file.encode())?;
+    Ok(path)
+}

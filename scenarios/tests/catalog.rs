@@ -4,6 +4,7 @@
 use libtest_mimic::{Arguments, Failed, Trial};
 use scenarios::format::load_dir;
 use scenarios::run::{build, strategy, strategy_name};
+use scenarios::schedules;
 
 fn main() {
     let args = Arguments::from_args();
@@ -20,15 +21,22 @@ fn main() {
                     .strategies
                     .iter()
                     .map(|st| {
-                        let (model, strat) = (model.clone(), strategy(st));
-                        Trial::test(format!("{}::{}", s.name, strategy_name(st)), move || {
+                        let (model, strat, label) = (model.clone(), strategy(st), strategy_name(st));
+                        let (s, path) = (s.clone(), path.clone());
+                        Trial::test(format!("{}::{label}", s.name), move || {
                             let outcome = model.explore(&strat);
                             let verdict = model.verdict(&outcome);
                             if verdict.ok {
-                                Ok(())
-                            } else {
-                                Err(Failed::from(format!("{verdict}\n{outcome}")))
+                                return Ok(());
                             }
+                            // An unexpected failure leaves its minimised schedule to replay.
+                            let saved = schedules::record(&s, &path, &model, &outcome, true)
+                                .and_then(|(file, _)| schedules::write(&schedules::default_dir(), &file, &label).ok())
+                                .map(|p| {
+                                    format!("\nreplay: cargo run -p scenarios --bin joinrace -- replay {}", p.display())
+                                })
+                                .unwrap_or_default();
+                            Err(Failed::from(format!("{verdict}\n{outcome}{saved}")))
                         })
                     })
                     .collect(),

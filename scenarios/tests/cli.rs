@@ -67,3 +67,79 @@ fn error_expectation_fails_when_the_join_succeeds() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("UNEXPECTED (panic: the join succeeded where the scenario expects an error"), "{stdout}");
 }
+
+fn fixture_schedule(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../fixtures/schedules/{name}.schedule"))
+}
+
+/// A copy of a fixture schedule, edited, in a temp dir.
+fn edited_schedule(name: &str, edit: impl FnOnce(String) -> String) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = std::fs::read_to_string(fixture_schedule(name)).expect("fixture");
+    let path = dir.path().join("s.schedule");
+    std::fs::write(&path, edit(text)).expect("write");
+    (dir, path.to_str().expect("utf-8").to_string())
+}
+
+#[test]
+fn replay_reproduces_a_checked_in_schedule() {
+    let out = joinrace(&["replay", fixture_schedule("race1").to_str().expect("utf-8")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("WARNING: DATA RACE"), "{stdout}");
+    assert!(stdout.contains("RACE atomic write 4B"), "{stdout}");
+    assert!(stdout.contains("RACE plain read 4B"), "{stdout}");
+    assert!(stdout.contains("joinrace: the replay reproduces the recorded failure"), "{stdout}");
+}
+
+/// Each kind of corrupt schedule file: a clear error naming the file, line and field; status 2.
+#[test]
+fn corrupt_schedules_are_bad_input() {
+    let cases: [(&str, fn(String) -> String, &str); 4] = [
+        ("truncated", |t| t[..t.len() / 2].to_string(), ":line "),
+        ("wrong version", |t| t.replacen("v1", "v9", 1), ":line 1: version: unsupported version `v9`"),
+        ("random bytes", |_| "\u{1}\u{2}garbage\u{7f}".repeat(20), ":line 1: file: not a joinrace schedule"),
+        (
+            "another scenario's schedule",
+            |t| t.replace("scenario: race2-builder-publication", "scenario: race1-used-flag-layout"),
+            ": schedule diverged: step ",
+        ),
+    ];
+    for (what, edit, expected) in cases {
+        let (_dir, path) = edited_schedule("race2", edit);
+        let out = joinrace(&["replay", &path]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains(&format!("{path}{expected}")), "{what}: {err}");
+        assert!(!err.contains("panicked"), "{what}: {err}");
+    }
+}
+
+#[test]
+fn a_changed_scenario_is_a_warning_with_both_hashes() {
+    let (_dir, path) = edited_schedule("race1", |t| {
+        let line = t.lines().find(|l| l.starts_with("scenario-hash:")).expect("hash line").to_string();
+        t.replace(&line, "scenario-hash: fnv1a64:0000000000000000")
+    });
+    let out = joinrace(&["replay", &path]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("warning:") && err.contains("recorded fnv1a64:0000000000000000, now fnv1a64:"), "{err}");
+}
+
+#[test]
+fn minimize_writes_a_schedule_with_no_more_preemptions() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out_path = dir.path().join("min.schedule");
+    let out = joinrace(&[
+        "minimize",
+        fixture_schedule("race2").to_str().expect("utf-8"),
+        "--output",
+        out_path.to_str().expect("utf-8"),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("preemptions: 1 -> 1"), "{stdout}");
+    let again = joinrace(&["replay", out_path.to_str().expect("utf-8")]);
+    assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stdout));
+}

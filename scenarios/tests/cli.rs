@@ -95,7 +95,8 @@ fn replay_reproduces_a_checked_in_schedule() {
 /// Each kind of corrupt schedule file: a clear error naming the file, line and field; status 2.
 #[test]
 fn corrupt_schedules_are_bad_input() {
-    let cases: [(&str, fn(String) -> String, &str); 4] = [
+    type Edit = fn(String) -> String;
+    let cases: [(&str, Edit, &str); 4] = [
         ("truncated", |t| t[..t.len() / 2].to_string(), ":line "),
         ("wrong version", |t| t.replacen("v1", "v9", 1), ":line 1: version: unsupported version `v9`"),
         ("random bytes", |_| "\u{1}\u{2}garbage\u{7f}".repeat(20), ":line 1: file: not a joinrace schedule"),

@@ -7,6 +7,14 @@ echo "joinrace ci: toolchain"
 cargo --version
 rustc --version
 
+# Headless Chromium renders the HTML timeline in a test (Debian's package).
+echo "joinrace ci: chromium"
+if ! command -v chromium >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi
+fi
+chromium --version
+export JOINRACE_REQUIRE_CHROMIUM=1
+
 echo "joinrace ci: cargo fmt --check"
 cargo fmt --all -- --check
 

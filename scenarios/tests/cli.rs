@@ -144,3 +144,49 @@ fn minimize_writes_a_schedule_with_no_more_preemptions() {
     let again = joinrace(&["replay", out_path.to_str().expect("utf-8")]);
     assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stdout));
 }
+
+/// `--html` writes a self-contained page; headless Chromium renders it and both racing accesses
+/// are visible (the page's script counts them into `data-visible-races`). CI installs Chromium and
+/// sets `JOINRACE_REQUIRE_CHROMIUM`; elsewhere the test is skipped when Chromium is missing.
+#[test]
+fn html_timeline_shows_both_racing_accesses_in_chromium() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !std::path::Path::new(&chromium).exists() {
+        assert!(std::env::var_os("JOINRACE_REQUIRE_CHROMIUM").is_none(), "{chromium} is missing");
+        eprintln!("skipped: {chromium} is missing (CI installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let html = dir.path().join("race2.html");
+    let out = joinrace(&[
+        "replay",
+        fixture_schedule("race2").to_str().expect("utf-8"),
+        "--html",
+        html.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let page = std::fs::read_to_string(&html).expect("page written");
+    for external in ["http:", "https:", " src=", " href="] {
+        assert!(!page.contains(external), "the page loads something ({external})");
+    }
+    let profile = dir.path().join("profile");
+    let dom = Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            &format!("--user-data-dir={}", profile.display()),
+            "--dump-dom",
+            &format!("file://{}", html.display()),
+        ])
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("data-visible-races=\"2\""), "{dom}");
+    assert!(dom.contains("RACE plain write 8B") && dom.contains("RACE plain read 8B"), "{dom}");
+}

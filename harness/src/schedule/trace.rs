@@ -213,7 +213,7 @@ fn esc(s: &str) -> String {
 }
 
 const STYLE: &str = "body{font-family:sans-serif;margin:1em}table{border-collapse:collapse;font-size:13px}\
-th{position:sticky;top:0;background:#eee}td,th{border:1px solid #ccc;padding:2px 6px;vertical-align:top}\
+th{position:sticky;top:0;background:#eee}td,th{border:1px solid #ccc;padding:2px 6px;vertical-align:top;max-width:24em;overflow-wrap:anywhere}\
 td.n{color:#888;text-align:right}.f{color:#555;font-family:monospace}tr.folded td{color:#888}\
 tr.access td{background:#f4f8ff}tr.race td[id]{background:#ffd6d6;font-weight:bold;outline:2px solid #c00}";
 

@@ -80,12 +80,14 @@ impl Token {
     /// Yields to the scheduler, which may switch goroutines here; `op` names the operation that
     /// follows (`chan send`) in traces.
     pub(crate) fn touch(&self, op: &'static str) {
+        let me = RUNNING.with(Cell::get);
         match &self.raw {
-            RawToken::Loom(a) => switching(op, || a.fetch_add(1, Ordering::SeqCst)),
-            RawToken::Shuttle(a) => switching(op, || a.fetch_add(1, Ordering::SeqCst)),
+            RawToken::Loom(a) => a.fetch_add(1, Ordering::SeqCst),
+            RawToken::Shuttle(a) => a.fetch_add(1, Ordering::SeqCst),
             RawToken::Std => return,
         };
-        log::dependency(u64::from(self.object), self.seq.fetch_add(1, Ordering::Relaxed), goroutine_id());
+        RUNNING.with(|c| c.set(me));
+        log::step(me, op, Some((u64::from(self.object), self.seq.fetch_add(1, Ordering::Relaxed))));
     }
 }
 
@@ -175,7 +177,7 @@ fn switching<R>(op: &'static str, f: impl FnOnce() -> R) -> R {
     let me = RUNNING.with(Cell::get);
     let r = f();
     RUNNING.with(|c| c.set(me));
-    log::step(me, op);
+    log::step(me, op, None);
     r
 }
 

@@ -112,13 +112,19 @@ impl Shadow {
         for frame in spec.frames {
             stack = st.stacks.push(stack, frame);
         }
-        for w in spec.offset / 8..=(end - 1) / 8 {
-            log::dependency(self.base / 8 + w as u64, self.word_seq[w], g);
-            self.word_seq[w] += 1;
-        }
-        log::memory(g, self.base + spec.offset as u64, spec.size, spec.kind == AccessKind::Write, spec.atomic, || {
-            st.stacks.frames(stack).into_iter().find(|f| !f.starts_with("sync/atomic."))
+        let addr = self.base + spec.offset as u64;
+        let write = spec.kind == AccessKind::Write;
+        let traced = log::with(|l| {
+            for w in spec.offset / 8..end.div_ceil(8) {
+                l.depend(self.base / 8 + w as u64, self.word_seq[w], g);
+                self.word_seq[w] += 1;
+            }
+            l.watches(addr, spec.size)
         });
+        if traced {
+            let frame = st.stacks.frames(stack).into_iter().find(|f| !f.starts_with("sync/atomic."));
+            log::memory(g, addr, spec.size, write, spec.atomic, frame);
+        }
         let gr = &st.goroutines[g];
         let cur = Rec {
             goroutine: g as u32,

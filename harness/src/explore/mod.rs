@@ -308,7 +308,7 @@ where
             let exec = Execution::start(backend);
             *last.lock() = Some(exec.clone());
             if backend != Backend::Std {
-                log::step(0, "start");
+                log::step(0, "start", None);
             }
             model();
             if backend == Backend::Std {

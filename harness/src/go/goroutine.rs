@@ -99,7 +99,7 @@ fn run_goroutine<T>(exec: Arc<Execution>, g: usize, f: impl FnOnce() -> T) -> T 
         st.register_task(backend, g);
     }
     if backend != Backend::Std {
-        crate::schedule::log::step(g, "start");
+        crate::schedule::log::step(g, "start", None);
     }
     if backend != Backend::Std {
         // loom and shuttle fail the whole execution when a goroutine panics.

@@ -42,7 +42,6 @@ pub(crate) struct TraceLog {
     pub(crate) mem: Vec<MemEvent>,
 }
 
-#[derive(Default)]
 pub(crate) struct Log {
     pub(crate) steps: Vec<u32>,
     pub(crate) choices: Vec<u64>,
@@ -59,8 +58,33 @@ pub(crate) struct Log {
     pub(crate) tasks: Vec<usize>,
 }
 
+impl Log {
+    const fn new() -> Log {
+        Log {
+            steps: Vec::new(),
+            choices: Vec::new(),
+            interleaving: 0,
+            next_object: 0,
+            expected: None,
+            trace: None,
+            tasks: Vec::new(),
+        }
+    }
+
+    /// Whether a traced replay watches any of the `size` bytes at `addr`.
+    pub(crate) fn watches(&self, addr: u64, size: usize) -> bool {
+        self.trace.as_ref().is_some_and(|t| addr < t.watch.1 && t.watch.0 < addr + size as u64)
+    }
+
+    /// Notes that goroutine `g` made the `seq`-th dependent operation on object `object`.
+    pub(crate) fn depend(&mut self, object: u64, seq: u32, g: usize) {
+        self.interleaving = self.interleaving.wrapping_add(mix(mix(object) ^ (u64::from(seq) << 20) ^ g as u64));
+    }
+}
+
 std::thread_local! {
-    static LOG: RefCell<Log> = RefCell::new(Log::default());
+    // Const-initialized: every scheduling point writes here, so no lazy-init check.
+    static LOG: RefCell<Log> = const { RefCell::new(Log::new()) };
 }
 
 /// Starts the log of a new execution (keeping the replay and trace settings).
@@ -105,22 +129,20 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// Notes that goroutine `g` made the `seq`-th dependent operation on object `object`.
-pub(crate) fn dependency(object: u64, seq: u32, g: usize) {
-    let h = mix(mix(object) ^ (u64::from(seq) << 20) ^ g as u64);
-    LOG.with(|l| {
-        let mut l = l.borrow_mut();
-        l.interleaving = l.interleaving.wrapping_add(h);
-    });
-}
-
-/// Records that goroutine `g` runs the next step, returning from (or starting with) `op`. While
-/// replaying exactly, a goroutine other than the schedule's fails the execution as a divergence.
-pub(crate) fn step(g: usize, op: &'static str) {
+/// Records that goroutine `g` runs the next step, returning from (or starting with) `op`, and, if
+/// `object` is given, that this was its `seq`-th operation on that object. While replaying
+/// exactly, a goroutine other than the schedule's fails the execution as a divergence.
+pub(crate) fn step(g: usize, op: &'static str, object: Option<(u64, u32)>) {
     let diverged = LOG.with(|l| {
         let mut l = l.borrow_mut();
         let k = l.steps.len();
         l.steps.push(g as u32);
+        if let Some((object, seq)) = object {
+            l.depend(object, seq, g);
+        }
+        if l.trace.is_none() && l.expected.is_none() {
+            return None;
+        }
         if l.trace.is_some() {
             let frame = runtime::try_current().and_then(|e| e.top_frame(g));
             l.trace.as_mut().expect("trace").details.push(StepDetail { op, frame });
@@ -161,25 +183,13 @@ pub(crate) fn choice(value: u64) {
     with(|l| l.choices.push(value));
 }
 
-/// Records a checked-memory access while tracing, if it touches the watched range. `frame` names
-/// the accessing function (the caller holds the execution's lock, so it is passed in).
-pub(crate) fn memory(
-    g: usize,
-    addr: u64,
-    size: usize,
-    write: bool,
-    atomic: bool,
-    frame: impl FnOnce() -> Option<String>,
-) {
-    let watched =
-        LOG.with(|l| l.borrow().trace.as_ref().is_some_and(|t| addr < t.watch.1 && t.watch.0 < addr + size as u64));
-    if !watched {
-        return;
-    }
-    let frame = frame();
+/// Records a checked-memory access of the watched range while tracing; `frame` names the
+/// accessing function.
+pub(crate) fn memory(g: usize, addr: u64, size: usize, write: bool, atomic: bool, frame: Option<String>) {
     with(|l| {
         let step = l.steps.len().saturating_sub(1);
-        let t = l.trace.as_mut().expect("trace");
-        t.mem.push(MemEvent { step, goroutine: g as u32, addr, size, write, atomic, frame });
+        if let Some(t) = l.trace.as_mut() {
+            t.mem.push(MemEvent { step, goroutine: g as u32, addr, size, write, atomic, frame });
+        }
     });
 }

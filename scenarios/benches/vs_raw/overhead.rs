@@ -4,8 +4,6 @@
 //! shared buffer, unlock, atomic add, atomic load}, about 20 synchronizing operations. Written on
 //! the harness (Go primitives plus the race detector), on raw loom, and on raw shuttle. Prints
 //! executions per second and the harness/raw cost ratio per backend (target: at most 1.3).
-//!
-//! Run: `cargo bench -p harness --bench overhead`
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -79,6 +77,16 @@ fn raw_shuttle_model() {
     handles.into_iter().for_each(|h| h.join().unwrap());
 }
 
+/// One backend's same-model comparison.
+pub struct Overhead {
+    /// `loom pb2` or `shuttle random`.
+    pub backend: &'static str,
+    /// Raw executions and executions per second.
+    pub raw: (u64, f64),
+    /// Harness executions and executions per second.
+    pub ours: (u64, f64),
+}
+
 /// Runs `f` and returns (executions, executions per second).
 fn timed(f: impl FnOnce() -> u64) -> (u64, f64) {
     let start = Instant::now();
@@ -86,19 +94,11 @@ fn timed(f: impl FnOnce() -> u64) -> (u64, f64) {
     (n, n as f64 / start.elapsed().as_secs_f64())
 }
 
-fn row(name: &str, raw: (u64, f64), ours: (u64, f64)) {
-    println!("{name:<16} {:>10} {:>12.0} {:>10} {:>12.0} {:>8.2}", raw.0, raw.1, ours.0, ours.1, raw.1 / ours.1);
-}
-
-fn main() {
+/// Runs the model on raw loom and the harness under loom (bound 2), then on raw shuttle and the
+/// harness under shuttle random.
+pub fn run() -> Vec<Overhead> {
     // Warm up both runtimes (and the harness's panic hook) outside the timings.
     explore(&Strategy::random(1, 10), harness_model);
-    println!("model: main + {GOROUTINES} goroutines x {ROUNDS} rounds of {{lock, write, unlock, add, load}}");
-    println!(
-        "{:<16} {:>10} {:>12} {:>10} {:>12} {:>8}",
-        "backend", "raw execs", "raw exec/s", "ours execs", "ours exec/s", "cost"
-    );
-
     let raw = timed(|| {
         let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let c = counter.clone();
@@ -111,12 +111,13 @@ fn main() {
         counter.load(Ordering::Relaxed)
     });
     let ours = timed(|| {
-        let o = explore(&Strategy::loom(2), harness_model);
+        let strategy =
+            Strategy::Loom { preemption_bound: Some(2), iterative: false, max_executions: None, max_duration: None };
+        let o = explore(&strategy, harness_model);
         assert!(o.failure.is_none() && o.exhaustive, "{o}");
         o.executions
     });
-    row("loom pb=2", raw, ours);
-
+    let loom = Overhead { backend: "loom pb2", raw, ours };
     let raw = timed(|| {
         let mut config = shuttle::Config::new();
         config.silence_warnings = true;
@@ -128,6 +129,5 @@ fn main() {
         assert!(o.failure.is_none(), "{o}");
         o.executions
     });
-    row("shuttle random", raw, ours);
-    println!("cost = raw exec/s / harness exec/s (1.00 = no overhead; target <= 1.30)");
+    vec![loom, Overhead { backend: "shuttle random", raw, ours }]
 }

@@ -39,10 +39,10 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A scenario file as written.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Unique name; test names and `joinrace run NAME` use it.
@@ -71,7 +71,7 @@ pub struct Scenario {
 }
 
 /// What runs.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Target {
     /// Two probe workers on one prepared row table (loom-sized).
@@ -83,7 +83,7 @@ pub enum Target {
 }
 
 /// The join.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Join {
     /// inner | left-outer | right-outer.
@@ -102,7 +102,7 @@ pub struct Join {
 }
 
 /// A join type.
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 #[allow(missing_docs)]
 pub enum JoinTypeSpec {
@@ -112,7 +112,7 @@ pub enum JoinTypeSpec {
 }
 
 /// A side.
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 #[allow(missing_docs)]
 pub enum SideSpec {
@@ -121,7 +121,7 @@ pub enum SideSpec {
 }
 
 /// A column type.
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 #[allow(missing_docs)]
 pub enum ColSpec {
@@ -132,7 +132,7 @@ pub enum ColSpec {
 }
 
 /// A value: an integer or a string; the string "NULL" is SQL NULL.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(untagged)]
 pub enum ValueSpec {
     /// An integer.
@@ -142,7 +142,7 @@ pub enum ValueSpec {
 }
 
 /// The input rows.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rows {
     /// Left input.
@@ -157,7 +157,7 @@ pub struct Rows {
 }
 
 /// Executor settings.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Exec {
     /// Workers of each kind.
@@ -179,7 +179,7 @@ impl Default for Exec {
 }
 
 /// One strategy.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum StrategySpec {
     /// loom, exhaustive up to the bound.
@@ -217,7 +217,7 @@ fn yes() -> bool {
 }
 
 /// The expected outcome.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(tag = "outcome", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Expect {
     /// A data race whose two sites (innermost model frames) are these, in either order.

@@ -8,6 +8,7 @@
 pub mod format;
 pub mod run;
 pub mod schedules;
+pub mod shrink;
 
 use std::path::PathBuf;
 

@@ -143,6 +143,15 @@ fn minimize_writes_a_schedule_with_no_more_preemptions() {
     assert!(stdout.contains("preemptions: 1 -> 1"), "{stdout}");
     let again = joinrace(&["replay", out_path.to_str().expect("utf-8")]);
     assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stdout));
+    // Then the scenario: one worker of each kind is enough for race 2's restore round.
+    assert!(stdout.contains("scenario:    2 rows -> 2, 2 workers -> 1, 5 goroutines -> 5"), "{stdout}");
+    let shrunk = dir.path().join("race2-builder-publication-min");
+    let toml = std::fs::read_to_string(shrunk.join("race2-builder-publication-min.toml")).expect("shrunk scenario");
+    assert!(toml.contains("concurrency = 1"), "{toml}");
+    let schedule = shrunk.join("race2-builder-publication-min.schedule");
+    let replayed =
+        joinrace(&["--catalog", shrunk.to_str().expect("utf-8"), "replay", schedule.to_str().expect("utf-8")]);
+    assert_eq!(replayed.status.code(), Some(0), "{}", String::from_utf8_lossy(&replayed.stdout));
 }
 
 /// `--html` writes a self-contained page; headless Chromium renders it and both racing accesses

@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 use scenarios::format::{load_dir, Scenario, StrategySpec};
 use scenarios::run::{build, strategy, strategy_name, Model};
 use scenarios::schedules::{self, ScheduleError};
+use scenarios::shrink;
 
 /// Deterministic concurrency tests for TiDB's hash join v2 executor.
 #[derive(Debug, Parser)]
@@ -123,7 +124,12 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             let schedule_dir = schedule_dir.unwrap_or_else(schedules::default_dir);
-            run(&chosen, &files, seed, seeds, &schedule_dir, !no_minimize)
+            let replay_cmd = match &cli.catalog {
+                Some(c) => format!("joinrace --catalog {} replay", c.display()),
+                None => "joinrace replay".to_string(),
+            };
+            let saving = Saving { dir: schedule_dir, minimise: !no_minimize, replay_cmd };
+            run(&chosen, &files, seed, seeds, &saving)
         }
     }
 }
@@ -207,16 +213,18 @@ fn summarize(detections: &[(String, &'static str, Option<u64>)]) {
     }
 }
 
-/// Writes the schedule of a failing run (minimised first) and says how to replay it.
-fn save_schedule(
-    s: &Scenario,
-    path: &Path,
-    model: &Model,
-    outcome: &harness::Outcome,
-    dir: &Path,
-    label: &str,
+/// Where and how failing runs leave their schedules.
+struct Saving {
+    dir: PathBuf,
     minimise: bool,
-) {
+    /// `joinrace replay`, with `--catalog` when the catalog is not the default one.
+    replay_cmd: String,
+}
+
+/// Writes the schedule of a failing run (minimised first) and says how to replay it.
+fn save_schedule(s: &Scenario, path: &Path, model: &Model, outcome: &harness::Outcome, label: &str, saving: &Saving) {
+    let Saving { dir, minimise, replay_cmd } = saving;
+    let minimise = *minimise;
     let recorded = quiet(|| schedules::record(s, path, model, outcome, minimise));
     let Some((file, min)) = recorded else { return };
     match schedules::write(dir, &file, label) {
@@ -229,7 +237,7 @@ fn save_schedule(
                 None => format!("{} steps, {} preemptions", file.schedule.steps.len(), file.preemptions),
             };
             println!("    schedule: {} ({sizes})", p.display());
-            println!("    replay:   joinrace replay {}", p.display());
+            println!("    replay:   {replay_cmd} {}", p.display());
         }
         Err(e) => eprintln!("joinrace: cannot write the schedule into {}: {e}", dir.display()),
     }
@@ -287,7 +295,7 @@ fn minimize(path: &Path, output: Option<PathBuf>, files: &[(PathBuf, Scenario)],
         Ok(r) => r,
         Err(e) => return bad_input(e),
     };
-    let Some(failure) = r.outcome.failure else {
+    let Some(failure) = r.outcome.failure.clone() else {
         println!("joinrace: the schedule's execution passes: nothing to minimise");
         return ExitCode::from(1);
     };
@@ -311,7 +319,41 @@ fn minimize(path: &Path, output: Option<PathBuf>, files: &[(PathBuf, Scenario)],
     println!("replays:     {}", m.attempts);
     println!("written:     {}", out.display());
     println!("replay:      joinrace replay {}", out.display());
+    // Then the scenario: the fewest rows and workers that still fail the same way.
+    let shrunk = quiet(|| shrink::shrink(&loaded.scenario, &r.outcome, schedules::same_failure(&failure.kind)));
+    match shrunk {
+        Some(sh) => match write_shrunk(&sh, out.parent().unwrap_or(Path::new("."))) {
+            Ok((dir, schedule)) => {
+                let (b, a) = (sh.before, sh.after);
+                println!(
+                    "scenario:    {} rows -> {}, {} workers -> {}, {} goroutines -> {} ({} candidates)",
+                    b.rows, a.rows, b.concurrency, a.concurrency, b.goroutines, a.goroutines, sh.tries
+                );
+                println!("written:     {}", dir.display());
+                println!("replay:      joinrace --catalog {} replay {}", dir.display(), schedule.display());
+            }
+            Err(e) => {
+                eprintln!("joinrace: cannot write the shrunk scenario: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => println!("scenario:    no smaller scenario fails the same way"),
+    }
     ExitCode::SUCCESS
+}
+
+/// Writes a shrunk scenario and its minimised schedule into `<parent>/<name>/`, a catalog of one.
+fn write_shrunk(sh: &shrink::Shrunk, parent: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
+    let dir = parent.join(&sh.scenario.name);
+    std::fs::create_dir_all(&dir)?;
+    let toml_path = dir.join(format!("{}.toml", sh.scenario.name));
+    let text = toml::to_string(&sh.scenario).map_err(std::io::Error::other)?;
+    std::fs::write(&toml_path, text)?;
+    let (file, _) = quiet(|| schedules::record(&sh.scenario, &toml_path, &sh.model, &sh.outcome, true))
+        .ok_or_else(|| std::io::Error::other("the shrunk scenario's failure has no schedule"))?;
+    let schedule = dir.join(format!("{}.schedule", sh.scenario.name));
+    std::fs::write(&schedule, file.encode())?;
+    Ok((dir, schedule))
 }
 
 /// Runs `f` with stderr muted: shuttle prints a line for every failing execution, and replays and
@@ -340,8 +382,7 @@ fn run(
     files: &[(PathBuf, Scenario)],
     seed: Option<u64>,
     seeds: Option<std::ops::Range<u64>>,
-    schedule_dir: &Path,
-    minimise: bool,
+    saving: &Saving,
 ) -> ExitCode {
     println!(
         "{:<28} {:<16} {:>11} {:>9} {:<14} {:>9}  verdict",
@@ -384,7 +425,7 @@ fn run(
             );
             let path = files.iter().find(|(_, f)| f.name == s.name).map(|(p, _)| p.as_path());
             if let (Some(path), Some(_)) = (path, &outcome.failure) {
-                save_schedule(s, path, &model, &outcome, schedule_dir, &strategy_name(&st), minimise);
+                save_schedule(s, path, &model, &outcome, &strategy_name(&st), saving);
             }
         }
     }

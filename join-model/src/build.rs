@@ -178,7 +178,7 @@ fn fetch_build_side_rows(
 }
 
 /// `(*BuildWorkerV2).fetchBuildSideRows`: round 1's fetcher.
-fn fetch_build_side_rows_impl(ctx: &BuildCtx, phase: &Phase, chunks: Vec<Vec<Row>>, src: &Chan<Vec<Row>>) {
+pub(crate) fn fetch_build_side_rows_impl(ctx: &BuildCtx, phase: &Phase, chunks: Vec<Vec<Row>>, src: &Chan<Vec<Row>>) {
     let _f = frame(FETCH_BUILD_SIDE_ROWS);
     let mut failed = false;
     for chunk in chunks {

@@ -15,8 +15,8 @@ use harness::memory::CheckedField;
 
 use crate::bugs::{Bug, Bugs};
 use crate::build::{
-    build_in_memory, control_workers_for_restore, encode_build_row, merge_row_tables, split_and_append_to_row_table,
-    BuildCtx, BuildSource, BuildWorkerV2, Phase,
+    build_in_memory, control_workers_for_restore, encode_build_row, fetch_build_side_rows_impl, merge_row_tables,
+    split_and_append_to_row_table, BuildCtx, BuildSource, BuildWorkerV2, Phase,
 };
 use crate::failpoint::Failpoints;
 use crate::frames::*;
@@ -161,6 +161,17 @@ pub struct RestoreInput {
 /// (handing out one token per restored chunk, spilling at the safe points). Afterwards it checks
 /// that every restored row is either in a row table or in a new spill file, exactly once.
 pub fn restore_build_slice(input: Arc<RestoreInput>) {
+    build_slice(&input, true);
+}
+
+/// Slice (c): round 1's build, the same as (b) but with the main goroutine as the build fetcher
+/// (`fetchBuildSideRows`) handing out the build child's chunks (`chunks_per_worker`, in order),
+/// and no builders left from a previous round.
+pub fn round1_build_slice(input: Arc<RestoreInput>) {
+    build_slice(&input, false);
+}
+
+fn build_slice(input: &RestoreInput, restore: bool) {
     let workers = input.chunks_per_worker.len();
     let partitions = partition_number(workers);
     let spec = Arc::new(input.spec.clone());
@@ -169,6 +180,7 @@ pub fn restore_build_slice(input: Arc<RestoreInput>) {
     // Last round's build files, one per worker, as `spillBuildSegmentToDisk` wrote them.
     let mut want = Vec::new();
     let files: Vec<Arc<DataInDiskByChunks>> = (0..workers)
+        .filter(|_| restore)
         .map(|w| {
             let file = DataInDiskByChunks::create(helper.dir(), &format!("restored-w{w}")).expect("spill file");
             for chunk in &input.chunks_per_worker[w] {
@@ -189,11 +201,19 @@ pub fn restore_build_slice(input: Arc<RestoreInput>) {
         failpoints: Arc::new(Failpoints::none()),
         close: Chan::new("closeCh", 0),
         finished: AtomicBool::new(false),
-        round: 1,
+        round: usize::from(restore),
     });
-    // The previous round's builders are still in the fields.
-    for w in &ctx.workers {
-        w.builder.set(Some(RowTableBuilder::new(w.worker_id, partitions, input.segment_rows)));
+    if restore {
+        // The previous round's builders are still in the fields.
+        for w in &ctx.workers {
+            w.builder.set(Some(RowTableBuilder::new(w.worker_id, partitions, input.segment_rows)));
+        }
+    }
+    let chunks: Vec<Vec<Row>> = input.chunks_per_worker.iter().flatten().cloned().collect();
+    if !restore {
+        for chunk in &chunks {
+            want.extend(chunk.iter().map(|r| encode_build_row(&spec, r)).map(|r| (r.hash, r.bytes)));
+        }
     }
     let phase = Phase::new(workers);
     let sync: Chan<Vec<Row>> = Chan::new("srcChkCh", 1);
@@ -207,14 +227,19 @@ pub fn restore_build_slice(input: Arc<RestoreInput>) {
                 w.builder.set(Some(RowTableBuilder::new(w.worker_id, partitions, input.segment_rows)));
             }
         }
-        let source = BuildSource::Restored(files.clone());
-        split_and_append_to_row_table(&ctx, &phase, &sync, Some(&wait_for_controller), &source);
+        let source = if restore { BuildSource::Restored(files.clone()) } else { BuildSource::Chunks(chunks.clone()) };
+        let wfc = restore.then_some(&wait_for_controller);
+        split_and_append_to_row_table(&ctx, &phase, &sync, wfc, &source);
     }
     {
         let _a = frame(RUN_WITH_RECOVER_FUNC1);
         let _b = frame(FETCH_BUILD_SIDE_ROWS_FUNC1);
-        let chunk_num = files.iter().map(|f| f.num_chunks()).sum();
-        control_workers_for_restore(&ctx, &phase, chunk_num, &sync, &wait_for_controller);
+        if restore {
+            let chunk_num = files.iter().map(|f| f.num_chunks()).sum();
+            control_workers_for_restore(&ctx, &phase, chunk_num, &sync, &wait_for_controller);
+        } else {
+            fetch_build_side_rows_impl(&ctx, &phase, chunks, &sync);
+        }
     }
     phase.wait_job_done().expect("no error in the restore slice");
     // Every row is in memory or in a spill file of this round, once.

@@ -5,7 +5,7 @@
 //! name = "race1-used-flag-layout"
 //! issue = "pingcap/tidb#57450"
 //! description = "..."
-//! target = "probe-slice"            # probe-slice | restore-slice | executor
+//! target = "probe-slice"            # probe-slice | restore-slice | build-slice | executor
 //! bugs = ["57450-used-flag-layout"]  # active bug switches; none means every bug fixed
 //!
 //! [join]
@@ -78,6 +78,9 @@ pub enum Target {
     ProbeSlice,
     /// A restore round's build with its controller, split workers and spill goroutines (loom-sized).
     RestoreSlice,
+    /// Round 1's build with its fetcher, split workers and spill goroutines (loom-sized); the
+    /// build side's rows, in chunks of `exec.chunk_size`.
+    BuildSlice,
     /// The whole executor (shuttle and std only).
     Executor,
 }

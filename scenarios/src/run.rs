@@ -12,7 +12,7 @@ use harness::schedule::{MinimizeError, Minimized, Replayed};
 use harness::{explore_counted, Outcome, Schedule, Strategy};
 use join_model::exec::{ExecConfig, HashJoinV2Exec};
 use join_model::reference::{reference_join, sorted};
-use join_model::slices::{probe_slice, restore_build_slice, JoinInput, RestoreInput};
+use join_model::slices::{probe_slice, restore_build_slice, round1_build_slice, JoinInput, RestoreInput};
 use join_model::{Bug, Bugs, BuildSide, ColType, JoinSpec, JoinType, Row, Value};
 
 use crate::format::{ColSpec, Expect, JoinTypeSpec, Scenario, SideSpec, StrategySpec, Target, ValueSpec};
@@ -192,13 +192,15 @@ impl Model {
                 }),
                 self.config.concurrency.min(3),
             ),
-            Target::RestoreSlice => restore_build_slice(Arc::new(RestoreInput {
-                spec: self.spec.clone(),
-                chunks_per_worker: self.restore.clone(),
-                quota: self.config.quota.unwrap_or(usize::MAX),
-                segment_rows: self.config.segment_rows,
-                bugs: self.config.bugs.clone(),
-            })),
+            Target::RestoreSlice => restore_build_slice(self.build_input(self.restore.clone())),
+            Target::BuildSlice => {
+                // The build child's chunks, all handed out by the fetcher: the first "worker list"
+                // holds them, the others are empty (one per split worker).
+                let (build, _) = self.spec.split(&self.left, &self.right);
+                let mut lists = vec![build.chunks(self.config.chunk_size.max(1)).map(<[Row]>::to_vec).collect()];
+                lists.resize(self.config.concurrency.max(1), Vec::new());
+                round1_build_slice(self.build_input(lists))
+            }
             Target::Executor => {
                 let (build, probe) = self.spec.split(&self.left, &self.right);
                 let mut exec = HashJoinV2Exec::new(self.spec.clone(), self.config.clone(), build, probe);
@@ -218,6 +220,16 @@ impl Model {
                 }
             }
         }
+    }
+
+    fn build_input(&self, chunks_per_worker: Vec<Vec<Vec<Row>>>) -> Arc<RestoreInput> {
+        Arc::new(RestoreInput {
+            spec: self.spec.clone(),
+            chunks_per_worker,
+            quota: self.config.quota.unwrap_or(usize::MAX),
+            segment_rows: self.config.segment_rows,
+            bugs: self.config.bugs.clone(),
+        })
     }
 
     /// Compares an outcome with the expectation.

@@ -6,7 +6,6 @@
 
 mod hook;
 
-use std::collections::HashSet;
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -14,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use rustc_hash::FxHashSet;
 
 use shuttle::scheduler::{Schedule as ShuttleSchedule, Scheduler, Task, TaskId};
 
@@ -300,7 +300,7 @@ where
     let backend = strategy.backend();
     executions.store(0, Ordering::Relaxed);
     let last: Arc<Mutex<Option<Arc<Execution>>>> = Arc::default();
-    let interleavings: Arc<Mutex<HashSet<u64>>> = Arc::default();
+    let interleavings: Arc<Mutex<FxHashSet<u64>>> = Arc::default();
     let body = {
         let (executions, last, interleavings) = (executions.clone(), last.clone(), interleavings.clone());
         Arc::new(move || {

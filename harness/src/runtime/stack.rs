@@ -1,6 +1,6 @@
 //! Model call stacks: a depot of interned frames, so an access records its whole stack as one id.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// An interned call stack; [`StackDepot::EMPTY`] is the empty stack.
 pub(crate) type StackId = u32;
@@ -10,14 +10,15 @@ pub(crate) type StackId = u32;
 pub(crate) struct StackDepot {
     // invariant: nodes[0] is the root (the empty stack) and every parent index is smaller than its child's.
     nodes: Vec<(StackId, &'static str)>,
-    index: HashMap<(StackId, usize, usize), StackId>,
+    // Fx, not SipHash: a lookup per frame push, on the hot path of every atomic operation.
+    index: FxHashMap<(StackId, usize, usize), StackId>,
 }
 
 impl StackDepot {
     pub(crate) const EMPTY: StackId = 0;
 
     pub(crate) fn new() -> StackDepot {
-        StackDepot { nodes: vec![(0, "")], index: HashMap::new() }
+        StackDepot { nodes: vec![(0, "")], index: FxHashMap::default() }
     }
 
     /// The stack `parent` with `frame` called from its innermost frame.

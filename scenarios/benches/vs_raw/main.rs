@@ -96,6 +96,9 @@ fn main() {
     let _ = raw::shuttle_race1(Variant::Buggy, None, 1, 10);
     let _ = model("race1-fixed").explore(&Strategy::random(1, 10));
 
+    // What issue 7 asks, checked against this run: (target, measured, met).
+    let mut targets: Vec<(String, String, bool)> = Vec::new();
+    let mut first_detection: Vec<u64> = Vec::new();
     let (r1, r1f, r2, r2f) = (
         model("race1-used-flag-layout"),
         model("race1-fixed"),
@@ -111,6 +114,12 @@ fn main() {
     {
         for bound in [2, 3] {
             let o = m.explore(&loom(bound, true));
+            let at = o.failure.as_ref().map_or(u64::MAX, |f| f.execution);
+            if race == 1 {
+                first_detection.push(at);
+            } else if bound == 3 {
+                targets.push(("race 2 under loom within 500 executions".into(), format!("{at}"), at <= 500));
+            }
             let r = raw_loom(Variant::Buggy, Some(bound), None);
             let ratio = match (&o.failure, r.found_at) {
                 (Some(f), Some(n)) => format!("{:.0}×", n as f64 / f.execution as f64),
@@ -136,6 +145,9 @@ fn main() {
                 None => m.explore(&Strategy::random(1, 10_000)),
                 Some(d) => m.explore(&Strategy::pct(1, 10_000, d)),
             };
+            if race == 1 {
+                first_detection.push(o.failure.as_ref().map_or(u64::MAX, |f| f.execution));
+            }
             let _ = writeln!(
                 md,
                 "| {race} | shuttle {name}, seed 1 | {} in {} | not found in {} ({} reached the racy path; raw shuttle has no race detector) | - |",
@@ -151,6 +163,13 @@ fn main() {
     let _ = writeln!(md, "| --- | --- | ---: | ---: | ---: |");
     for (race, m, depth) in [(1, &r1, 3), (2, &r2, 5)] {
         let (med, max, missed) = seeds(m, |s| Strategy::pct(s, 1_000, depth));
+        if race == 2 {
+            targets.push((
+                "race 2 under shuttle PCT: median of 20 seeds ≤ 5".into(),
+                format!("{med}"),
+                med <= 5 && missed == 0,
+            ));
+        }
         let _ = writeln!(md, "| {race} | shuttle PCT depth {depth}, 1,000 executions | {med} | {max} | {missed} |");
         let (med, max, missed) = seeds(m, |s| Strategy::random(s, 1_000));
         let _ = writeln!(md, "| {race} | shuttle random, 1,000 executions | {med} | {max} | {missed} |");
@@ -168,6 +187,20 @@ fn main() {
         for bound in [2, 3] {
             let o = m.explore(&loom(bound, false));
             assert!(o.failure.is_none() && o.exhaustive, "{o}");
+            let per_distinct = o.executions as f64 / o.distinct.unwrap_or(0).max(1) as f64;
+            targets.push((
+                format!("race {race} fixed, bound {bound}: executions per distinct interleaving ≤ 1.5"),
+                format!("{per_distinct:.2}"),
+                per_distinct <= 1.5,
+            ));
+            if bound == 3 {
+                let t = o.elapsed.as_secs_f64();
+                targets.push((
+                    format!("race {race} fixed slice exhausted at bound 3 in < 20 s"),
+                    format!("{t:.2} s"),
+                    t < 20.0,
+                ));
+            }
             let r = raw_loom(Variant::Fixed, Some(bound), None);
             assert!(r.exhaustive && r.found_at.is_none());
             let distinct = o.distinct.unwrap_or(0);
@@ -193,6 +226,8 @@ fn main() {
     );
     let _ = writeln!(md, "| --- | ---: | ---: | ---: | ---: | ---: |");
     for o in overhead::run() {
+        let cost = o.raw.1 / o.ours.1;
+        targets.push((format!("{}: raw / joinrace exec/s ≤ 1.3", o.backend), format!("{cost:.2}"), cost <= 1.3));
         let _ = writeln!(
             md,
             "| {} | {} | {:.0} | {} | {:.0} | {:.2} |",
@@ -203,6 +238,17 @@ fn main() {
             o.ours.1,
             o.raw.1 / o.ours.1
         );
+    }
+    let all_first = first_detection.iter().all(|&n| n == 1);
+    targets.insert(
+        0,
+        ("race 1 found in execution 1 under every strategy".into(), format!("{first_detection:?}"), all_first),
+    );
+    let _ = writeln!(md, "\n## Targets (issue 7)\n");
+    let _ = writeln!(md, "| target | measured | met |");
+    let _ = writeln!(md, "| --- | ---: | --- |");
+    for (t, v, ok) in &targets {
+        let _ = writeln!(md, "| {t} | {v} | {} |", if *ok { "yes" } else { "**no**" });
     }
     print!("{md}");
     if let Some(path) = write {

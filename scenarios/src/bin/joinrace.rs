@@ -231,16 +231,24 @@ fn save_schedule(s: &Scenario, path: &Path, model: &Model, outcome: &harness::Ou
         Ok(p) => {
             let sizes = match &min {
                 Some(m) => format!(
-                    "minimised from {} steps and {} preemptions to {} steps and {} preemptions in {} replays",
-                    m.steps_before, m.preemptions_before, m.steps_after, m.preemptions_after, m.attempts
+                    "minimised from {} steps and {} to {} steps and {} in {} replays",
+                    m.steps_before,
+                    preemptions(m.preemptions_before),
+                    m.steps_after,
+                    preemptions(m.preemptions_after),
+                    m.attempts
                 ),
-                None => format!("{} steps, {} preemptions", file.schedule.steps.len(), file.preemptions),
+                None => format!("{} steps, {}", file.schedule.steps.len(), preemptions(file.preemptions)),
             };
             println!("    schedule: {} ({sizes})", p.display());
             println!("    replay:   {replay_cmd} {}", p.display());
         }
         Err(e) => eprintln!("joinrace: cannot write the schedule into {}: {e}", dir.display()),
     }
+}
+
+fn preemptions(n: usize) -> String {
+    format!("{n} preemption{}", if n == 1 { "" } else { "s" })
 }
 
 /// `joinrace replay`: exit 0 when the replay fails as recorded, 1 when it fails otherwise or passes.
@@ -257,7 +265,7 @@ fn replay(path: &Path, html: Option<&Path>, files: &[(PathBuf, Scenario)], catal
     let f = &loaded.file;
     println!("scenario:    {} ({})", f.scenario, loaded.scenario_path.display());
     println!("recorded:    {} in execution {} of {}", f.failure, f.execution, f.strategy);
-    println!("steps:       {} ({} preemptions)", f.schedule.steps.len(), r.preemptions);
+    println!("steps:       {} ({})", f.schedule.steps.len(), preemptions(r.preemptions));
     println!();
     match &r.outcome.failure {
         Some(fail) => println!("{}", fail.kind),
@@ -385,7 +393,7 @@ fn run(
     saving: &Saving,
 ) -> ExitCode {
     println!(
-        "{:<28} {:<16} {:>11} {:>9} {:<14} {:>9}  verdict",
+        "{:<32} {:<16} {:>11} {:>9} {:<14} {:>9}  verdict",
         "scenario", "strategy", "executions", "distinct", "scope", "time"
     );
     let mut all_ok = true;
@@ -415,7 +423,7 @@ fn run(
             };
             let distinct = outcome.distinct.map_or("-".to_string(), |d| d.to_string());
             println!(
-                "{:<28} {:<16} {:>11} {:>9} {:<14} {:>8.2}s  {verdict}",
+                "{:<32} {:<16} {:>11} {:>9} {:<14} {:>8.2}s  {verdict}",
                 s.name,
                 strategy_name(&st),
                 outcome.executions,

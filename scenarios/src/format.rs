@@ -21,12 +21,23 @@
 //! right = [["k1", 10]]
 //! restore = [[[[1, 10]]], [[[2, 20]]]]   # restore-slice: per worker, chunks of build rows
 //!
+//! [rows.generate]                    # optional: rows from a seed, appended to the inline ones
+//! seed = 7
+//! left = 16
+//! right = 16
+//! keys = 4                           # distinct values per column (so keys repeat)
+//! nulls = true                       # NULL one time in eight in nullable columns
+//!
 //! [exec]
 //! concurrency = 2
 //! chunk_size = 1
 //! segment_rows = 4
 //! quota = 16                         # bytes; absent: never spill
 //! max_spill_round = 2
+//!
+//! [[failpoint]]                      # executor only: TiDB's failpoint names
+//! name = "fetchBuildSideRowsError"
+//! action = "error"                   # error | panic
 //!
 //! [[strategy]]
 //! kind = "loom"                      # loom | random | pct
@@ -63,6 +74,9 @@ pub struct Scenario {
     /// Executor settings.
     #[serde(default)]
     pub exec: Exec,
+    /// Failpoints to arm (whole executor only).
+    #[serde(default, rename = "failpoint")]
+    pub failpoints: Vec<FailpointSpec>,
     /// The strategies to run, each its own test.
     #[serde(rename = "strategy")]
     pub strategies: Vec<StrategySpec>,
@@ -157,6 +171,47 @@ pub struct Rows {
     /// restore-slice: per worker, the chunks of build rows in its restored spill file.
     #[serde(default)]
     pub restore: Vec<Vec<Vec<Vec<ValueSpec>>>>,
+    /// Rows generated from a seed, appended to the inline ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate: Option<Generate>,
+}
+
+/// Rows generated from a seed: every value drawn from `keys` distinct values (so keys repeat),
+/// NULL one time in eight in a nullable column when `nulls` is set.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Generate {
+    /// The seed; the same seed gives the same rows.
+    pub seed: u64,
+    /// Rows on the left.
+    pub left: usize,
+    /// Rows on the right.
+    pub right: usize,
+    /// Distinct values per column.
+    pub keys: u64,
+    /// Whether nullable columns get NULLs.
+    #[serde(default)]
+    pub nulls: bool,
+}
+
+/// A failpoint to arm.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailpointSpec {
+    /// TiDB's failpoint name (`fetchBuildSideRowsError`, `splitPartitionPanic`, …).
+    pub name: String,
+    /// What it does when hit.
+    pub action: FailActionSpec,
+}
+
+/// What an armed failpoint does.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailActionSpec {
+    /// Return an error at the point.
+    Error,
+    /// Panic at the point (recovered by the goroutine's `RunWithRecover`).
+    Panic,
 }
 
 /// Executor settings.

@@ -11,11 +11,17 @@ use harness::report::FailureKind;
 use harness::schedule::{MinimizeError, Minimized, Replayed};
 use harness::{explore_counted, Outcome, Schedule, Strategy};
 use join_model::exec::{ExecConfig, HashJoinV2Exec};
+use join_model::failpoint::{FailAction, Failpoints};
 use join_model::reference::{reference_join, sorted};
 use join_model::slices::{probe_slice, restore_build_slice, round1_build_slice, JoinInput, RestoreInput};
 use join_model::{Bug, Bugs, BuildSide, ColType, JoinSpec, JoinType, Row, Value};
 
-use crate::format::{ColSpec, Expect, JoinTypeSpec, Scenario, SideSpec, StrategySpec, Target, ValueSpec};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::format::{
+    ColSpec, Expect, FailActionSpec, Generate, JoinTypeSpec, Scenario, SideSpec, StrategySpec, Target, ValueSpec,
+};
 
 /// A scenario that cannot be built (a semantic error the format cannot catch).
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +43,26 @@ fn value(v: &ValueSpec) -> Value {
 
 fn rows(rs: &[Vec<ValueSpec>]) -> Vec<Row> {
     rs.iter().map(|r| r.iter().map(value).collect()).collect()
+}
+
+/// `n` rows of the given column types from `seed`: values drawn from `g.keys` distinct ones.
+fn generate(seed: u64, n: usize, types: &[ColType], g: &Generate) -> Vec<Row> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            types
+                .iter()
+                .map(|t| {
+                    let v = rng.gen_range(0..g.keys);
+                    match t {
+                        _ if g.nulls && *t != ColType::NotNullInt && rng.gen_ratio(1, 8) => Value::Null,
+                        ColType::Str => Value::Str(format!("k{v}").into_bytes()),
+                        _ => Value::Int(v as i64),
+                    }
+                })
+                .collect()
+        })
+        .collect()
 }
 
 fn col(c: ColSpec) -> ColType {
@@ -95,7 +121,14 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
     };
     let spec =
         JoinSpec::new(join_type, build, (lt.clone(), j.left_keys.clone()), (rt.clone(), j.right_keys.clone()), &bugs);
-    let (left, right) = (rows(&s.rows.left), rows(&s.rows.right));
+    let (mut left, mut right) = (rows(&s.rows.left), rows(&s.rows.right));
+    if let Some(g) = &s.rows.generate {
+        if g.keys == 0 {
+            return Err(err("rows.generate.keys", "needs at least one value".into()));
+        }
+        left.extend(generate(g.seed, g.left, &lt, g));
+        right.extend(generate(g.seed.wrapping_add(1), g.right, &rt, g));
+    }
     for (field, rs, width) in [("rows.left", &left, lt.len()), ("rows.right", &right, rt.len())] {
         if let Some(i) = rs.iter().position(|r| r.len() != width) {
             return Err(err(field, format!("row {i} has {} values, the side has {width} columns", rs[i].len())));
@@ -118,6 +151,17 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
             "the whole executor spawns more than loom's 4 goroutines: use random or pct".into(),
         ));
     }
+    if !s.failpoints.is_empty() && s.target != Target::Executor {
+        return Err(err("failpoint", "failpoints need target = \"executor\"".into()));
+    }
+    let mut failpoints = Failpoints::none();
+    for f in &s.failpoints {
+        let action = match f.action {
+            FailActionSpec::Error => FailAction::Error,
+            FailActionSpec::Panic => FailAction::Panic,
+        };
+        failpoints = failpoints.with(&f.name, action).map_err(|e| err("failpoint.name", e))?;
+    }
     let e = &s.exec;
     let config = ExecConfig {
         concurrency: e.concurrency,
@@ -126,6 +170,7 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
         quota: e.quota,
         max_spill_round: e.max_spill_round,
         bugs,
+        failpoints,
         ..ExecConfig::default()
     };
     Ok(Model { target: s.target, spec, left, right, restore, config, expect: s.expect.clone() })
@@ -235,6 +280,7 @@ impl Model {
     /// Compares an outcome with the expectation.
     pub fn verdict(&self, outcome: &Outcome) -> Verdict {
         let got = match (&outcome.failure, outcome.race()) {
+            (None, _) if matches!(self.expect, Expect::Error { .. }) => "every execution failed with that error".into(),
             (None, _) => "clean".to_string(),
             (Some(_), Some(r)) => {
                 format!("race between {} and {}", r.current.site().unwrap_or("?"), r.previous.site().unwrap_or("?"))
@@ -272,5 +318,22 @@ pub struct Verdict {
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", if self.ok { "as expected" } else { "UNEXPECTED" }, self.got)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_rows_are_a_function_of_the_seed() {
+        let g = Generate { seed: 5, left: 40, right: 0, keys: 3, nulls: true };
+        let types = [ColType::NotNullInt, ColType::Str, ColType::Int];
+        let rows = generate(5, 40, &types, &g);
+        assert_eq!(rows, generate(5, 40, &types, &g));
+        assert_ne!(rows, generate(6, 40, &types, &g));
+        assert!(rows.iter().all(|r| matches!(r[0], Value::Int(0..=2))), "keys out of range or NULL in NOT NULL");
+        assert!(rows.iter().any(|r| r[2] == Value::Null), "no NULL in 40 rows of a nullable column");
+        assert!(rows.iter().all(|r| matches!(&r[1], Value::Null) || matches!(&r[1], Value::Str(s) if s.starts_with(b"k"))));
     }
 }

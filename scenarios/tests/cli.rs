@@ -199,3 +199,18 @@ fn html_timeline_shows_both_racing_accesses_in_chromium() {
     assert!(dom.contains("data-visible-races=\"2\""), "{dom}");
     assert!(dom.contains("RACE plain write 8B") && dom.contains("RACE plain read 8B"), "{dom}");
 }
+
+#[test]
+fn failpoints_need_the_whole_executor_and_a_known_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = std::fs::read_to_string(scenarios::catalog_dir().join("failpoint-build-error.toml")).expect("file");
+    std::fs::write(
+        dir.path().join("f.toml"),
+        text.replace("name = \"fetchBuildSideRowsError\"", "name = \"noSuchFailpoint\""),
+    )
+    .expect("write");
+    let out = joinrace(&["--catalog", dir.path().to_str().expect("utf-8"), "run", "--all"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("f.toml: failpoint.name: ") && err.contains("noSuchFailpoint"), "{err}");
+}

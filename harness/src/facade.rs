@@ -80,14 +80,13 @@ impl Token {
     /// Yields to the scheduler, which may switch goroutines here; `op` names the operation that
     /// follows (`chan send`) in traces.
     pub(crate) fn touch(&self, op: &'static str) {
-        let me = RUNNING.with(Cell::get);
+        // The position in the object's history is taken once the goroutine runs again.
+        let position = || Some((u64::from(self.object), self.seq.fetch_add(1, Ordering::Relaxed)));
         match &self.raw {
-            RawToken::Loom(a) => a.fetch_add(1, Ordering::SeqCst),
-            RawToken::Shuttle(a) => a.fetch_add(1, Ordering::SeqCst),
-            RawToken::Std => return,
+            RawToken::Loom(a) => switching_on(op, position, || a.fetch_add(1, Ordering::SeqCst)),
+            RawToken::Shuttle(a) => switching_on(op, position, || a.fetch_add(1, Ordering::SeqCst)),
+            RawToken::Std => 0,
         };
-        RUNNING.with(|c| c.set(me));
-        log::step(me, op, Some((u64::from(self.object), self.seq.fetch_add(1, Ordering::Relaxed))));
     }
 }
 
@@ -174,10 +173,16 @@ std::thread_local! {
 /// Runs a backend call that may switch goroutines, and notes afterwards that the caller runs again:
 /// the caller's return from `op` is the next step of the execution's schedule.
 fn switching<R>(op: &'static str, f: impl FnOnce() -> R) -> R {
+    switching_on(op, || None, f)
+}
+
+/// [`switching`] for an operation on an object: the step also records the operation's position in
+/// the object's history (for the interleaving hash).
+fn switching_on<R>(op: &'static str, object: impl FnOnce() -> Option<(u64, u32)>, f: impl FnOnce() -> R) -> R {
     let me = RUNNING.with(Cell::get);
     let r = f();
     RUNNING.with(|c| c.set(me));
-    log::step(me, op, None);
+    log::step(me, op, object());
     r
 }
 

@@ -116,13 +116,7 @@ fn minimisation_keeps_the_race_and_removes_every_needless_preemption() {
 
 #[test]
 fn a_schedule_that_does_not_fail_is_not_minimised() {
-    let outcome = explore(&Strategy::random(1, 1), || {
-        let x = CheckedBuf::new("x", 8);
-        let x2 = x.clone();
-        go::go(move || x2.atomic_add_u64(0, 1)).join();
-        x.read_u64(0);
-    });
-    assert!(outcome.failure.is_none());
+    // The model does nothing: replaying five steps of it diverges, which is not a race.
     let schedule = Schedule { steps: vec![0, 0, 1, 1, 0], choices: vec![] };
     assert!(minimize(&schedule, || {}, |k| k.race().is_some()).is_err());
 }

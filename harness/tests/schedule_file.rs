@@ -76,6 +76,9 @@ fn bad_fields_are_named() {
         error(&text.replace("steps: 11", "steps: 99999999999")),
         "line 10: steps: 99999999999 steps is more than the 50000000 allowed"
     );
+    // A run count near usize::MAX must not overflow the check (found in review, not by the fuzz).
+    let huge = text.replace("2*3 4\n", "2*3 4*18446744073709551615\n");
+    assert_eq!(error(&huge), "line 13: steps: more steps than the 11 the header gives");
 }
 
 /// Valid files with a few bytes changed, and files cut short: the decoder's likeliest inputs.

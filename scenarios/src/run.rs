@@ -65,6 +65,26 @@ fn generate(seed: u64, n: usize, types: &[ColType], g: &Generate) -> Vec<Row> {
         .collect()
 }
 
+/// The scenario with its generated rows written out inline (and no `[rows.generate]`), the same
+/// rows `build` would make.
+pub fn inline_rows(s: &Scenario) -> Scenario {
+    let mut out = s.clone();
+    let Some(g) = out.rows.generate.take() else { return out };
+    let spec = |v: Value| match v {
+        Value::Null => ValueSpec::Str("NULL".into()),
+        Value::Int(i) => ValueSpec::Int(i),
+        Value::Str(b) => ValueSpec::Str(String::from_utf8_lossy(&b).into_owned()),
+    };
+    let types = |cs: &[ColSpec]| cs.iter().copied().map(col).collect::<Vec<_>>();
+    let (lt, rt) = (types(&s.join.left), types(&s.join.right));
+    let as_specs = |rows: Vec<Row>| rows.into_iter().map(|r| r.into_iter().map(spec).collect()).collect::<Vec<_>>();
+    if g.keys > 0 {
+        out.rows.left.extend(as_specs(generate(g.seed, g.left, &lt, &g)));
+        out.rows.right.extend(as_specs(generate(g.seed.wrapping_add(1), g.right, &rt, &g)));
+    }
+    out
+}
+
 fn col(c: ColSpec) -> ColType {
     match c {
         ColSpec::Int => ColType::Int,
@@ -334,6 +354,18 @@ mod tests {
         assert_ne!(rows, generate(6, 40, &types, &g));
         assert!(rows.iter().all(|r| matches!(r[0], Value::Int(0..=2))), "keys out of range or NULL in NOT NULL");
         assert!(rows.iter().any(|r| r[2] == Value::Null), "no NULL in 40 rows of a nullable column");
-        assert!(rows.iter().all(|r| matches!(&r[1], Value::Null) || matches!(&r[1], Value::Str(s) if s.starts_with(b"k"))));
+        assert!(rows
+            .iter()
+            .all(|r| matches!(&r[1], Value::Null) || matches!(&r[1], Value::Str(s) if s.starts_with(b"k"))));
+    }
+
+    #[test]
+    fn inline_rows_are_the_rows_build_generates() {
+        let s = crate::format::load(&crate::catalog_dir().join("generated-spill-fixed.toml")).expect("catalog file");
+        let inline = inline_rows(&s);
+        assert!(inline.rows.generate.is_none());
+        let (a, b) = (build(&s).expect("builds"), build(&inline).expect("builds"));
+        assert_eq!((a.left.len(), a.right.len()), (24, 24));
+        assert_eq!((a.left, a.right), (b.left, b.right));
     }
 }

@@ -8,7 +8,7 @@ use harness::schedule::file::{DecodeError, ScheduleFile};
 use harness::schedule::{Minimized, Replayed};
 use harness::Outcome;
 
-use crate::format::{LoadError, Scenario};
+use crate::format::Scenario;
 use crate::run::{build, BuildError, Model};
 
 /// Where failing schedules go unless `--schedule-dir` or `JOINRACE_SCHEDULE_DIR` says otherwise.
@@ -56,9 +56,6 @@ pub enum ScheduleError {
         /// Where it was looked for.
         catalog: String,
     },
-    /// The scenario file is invalid.
-    #[error(transparent)]
-    Load(#[from] LoadError),
     /// The scenario cannot be built.
     #[error("{path}: {source}")]
     Build {
@@ -137,25 +134,54 @@ pub fn same_failure(like: &FailureKind) -> impl Fn(&FailureKind) -> bool + '_ {
     }
 }
 
+/// A failing run's schedule, ready to write.
+#[derive(Debug)]
+pub struct Recorded {
+    /// The schedule file.
+    pub file: ScheduleFile,
+    /// The minimisation, when it ran and succeeded.
+    pub minimized: Option<Minimized>,
+    /// Why the schedule was not minimised, or does not replay to the same failure; `None` when
+    /// all is well.
+    pub problem: Option<String>,
+    /// Whether replaying the file reproduces the failure (otherwise no replay command is shown).
+    pub replays: bool,
+}
+
 /// A failing outcome of `scenario` (at `scenario_path`) as a schedule file, minimised unless
-/// `minimise` is false; also returns the minimisation.
+/// `minimise` is false. `None` when the outcome has no failure or no schedule (std).
 pub fn record(
     scenario: &Scenario,
     scenario_path: &Path,
     model: &Model,
     outcome: &Outcome,
     minimise: bool,
-) -> Option<(ScheduleFile, Option<Minimized>)> {
+) -> Option<Recorded> {
     let failure = outcome.failure.as_ref()?;
     let schedule = failure.schedule.clone()?;
-    let min = if minimise { model.minimize(&schedule, same_failure(&failure.kind)).ok() } else { None };
-    let (schedule, kind, preemptions) = match &min {
-        Some(m) => {
-            (m.schedule.clone(), m.outcome.failure.as_ref().map_or(&failure.kind, |f| &f.kind), m.preemptions_after)
+    let same = same_failure(&failure.kind);
+    let (mut minimized, mut problem) = (None, None);
+    if minimise {
+        match model.minimize(&schedule, &same) {
+            Ok(m) => minimized = Some(m),
+            Err(e) => problem = Some(format!("not minimised: {e}")),
         }
+    }
+    let (schedule, kind, preemptions, replays) = match &minimized {
+        Some(m) => (
+            m.schedule.clone(),
+            m.outcome.failure.as_ref().map_or(&failure.kind, |f| &f.kind),
+            m.preemptions_after,
+            true,
+        ),
         None => {
-            let p = model.replay(&schedule).preemptions;
-            (schedule, &failure.kind, p)
+            let r = model.replay(&schedule);
+            let replays = r.outcome.failure.as_ref().is_some_and(|f| same(&f.kind));
+            if !replays {
+                let got = r.outcome.failure.map_or("a passing execution".into(), |f| summary(&f.kind));
+                problem = Some(format!("the schedule does not replay to the same failure (replay: {got})"));
+            }
+            (schedule, &failure.kind, r.preemptions, replays)
         }
     };
     let file = ScheduleFile {
@@ -168,7 +194,7 @@ pub fn record(
         preemptions,
         schedule,
     };
-    Some((file, min))
+    Some(Recorded { file, minimized, problem, replays })
 }
 
 /// One line saying what failed.

@@ -1,17 +1,22 @@
-//! Shrinking a failing scenario: the fewest rows and goroutines that still fail the same way.
+//! Shrinking a failing scenario: the fewest rows and workers that still fail the same way.
 //!
-//! Candidates drop one input row (left, right, or a restore chunk's) or one worker of each kind;
-//! each is explored under the scenario's own strategies with small caps, and the first that fails
-//! the same way is kept. The search stops when no single step still fails (1-minimal).
+//! Generated rows are written out inline first. Candidates drop one input row (left, right, or a
+//! restore chunk's) or one worker of each kind; each is explored under the scenario's own
+//! strategies with small caps, and the first that fails the same way is kept. The search stops
+//! when no single step still fails (1-minimal) or after a minute.
+
+use std::time::{Duration, Instant};
 
 use harness::report::FailureKind;
 use harness::{Outcome, Strategy};
 
 use crate::format::{Scenario, StrategySpec};
-use crate::run::{build, Model};
+use crate::run::{build, inline_rows, strategy, Model};
 
-/// Per strategy, at most this many executions while shrinking.
+/// Per strategy, at most this many executions while shrinking (ten times as many under loom),
+/// and the whole search at most this long.
 const TRY_EXECUTIONS: u64 = 300;
+const MAX_TIME: Duration = Duration::from_secs(60);
 
 /// A scenario's size: input rows, and goroutines in its failing schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +38,7 @@ pub struct Shrunk {
     pub model: Model,
     /// Its failing outcome (with the schedule).
     pub outcome: Outcome,
-    /// The size before and after.
+    /// The size before.
     pub before: Size,
     /// The size after.
     pub after: Size,
@@ -87,15 +92,16 @@ fn candidates(s: &Scenario) -> Vec<Scenario> {
 
 /// The scenario's strategies, capped for shrinking.
 fn capped(s: &StrategySpec) -> Strategy {
-    match *s {
-        StrategySpec::Loom { preemption_bound, .. } => Strategy::Loom {
-            preemption_bound: Some(preemption_bound),
-            iterative: true,
+    match strategy(s) {
+        Strategy::Loom { preemption_bound, iterative, .. } => Strategy::Loom {
+            preemption_bound,
+            iterative,
             max_executions: Some(TRY_EXECUTIONS * 10),
             max_duration: None,
         },
-        StrategySpec::Random { seed, iterations } => Strategy::random(seed, iterations.min(TRY_EXECUTIONS)),
-        StrategySpec::Pct { seed, iterations, depth } => Strategy::pct(seed, iterations.min(TRY_EXECUTIONS), depth),
+        Strategy::ShuttleRandom { seed, iterations } => Strategy::random(seed, iterations.min(TRY_EXECUTIONS)),
+        Strategy::ShuttlePct { seed, iterations, depth } => Strategy::pct(seed, iterations.min(TRY_EXECUTIONS), depth),
+        other => other,
     }
 }
 
@@ -110,11 +116,15 @@ fn fails(s: &Scenario, same: &impl Fn(&FailureKind) -> bool) -> Option<(Model, O
 
 /// Shrinks `s`, whose run `outcome` failed, to the smallest scenario that fails as `same` accepts.
 pub fn shrink(s: &Scenario, outcome: &Outcome, same: impl Fn(&FailureKind) -> bool) -> Option<Shrunk> {
+    let s = &inline_rows(s);
     let before = size(s, outcome);
-    let (mut best, mut tries) = (s.clone(), 0);
+    let (mut best, mut tries, start) = (s.clone(), 0, Instant::now());
     let mut found: Option<(Model, Outcome)> = None;
     'search: loop {
         for c in candidates(&best) {
+            if start.elapsed() > MAX_TIME {
+                break 'search;
+            }
             tries += 1;
             if let Some(hit) = fails(&c, &same) {
                 best = c;

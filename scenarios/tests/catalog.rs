@@ -31,7 +31,8 @@ fn main() {
                             }
                             // An unexpected failure leaves its minimised schedule to replay.
                             let saved = schedules::record(&s, &path, &model, &outcome, true)
-                                .and_then(|(file, _)| schedules::write(&schedules::default_dir(), &file, &label).ok())
+                                .filter(|r| r.replays)
+                                .and_then(|r| schedules::write(&schedules::default_dir(), &r.file, &label).ok())
                                 .map(|p| {
                                     format!("\nreplay: cargo run -p scenarios --bin joinrace -- replay {}", p.display())
                                 })

@@ -100,8 +100,6 @@ fn run_goroutine<T>(exec: Arc<Execution>, g: usize, f: impl FnOnce() -> T) -> T 
     }
     if backend != Backend::Std {
         crate::schedule::log::step(g, "start", None);
-    }
-    if backend != Backend::Std {
         // loom and shuttle fail the whole execution when a goroutine panics.
         let r = f();
         exec.finish(g);

@@ -41,7 +41,7 @@ pub struct ScheduleFile {
     pub strategy: String,
     /// The failing execution's index within that exploration.
     pub execution: u64,
-    /// The failure kind (`data race`, `panic`, `deadlock`).
+    /// The failure kind (`data race`, `panic`, `deadlock`, `divergence`).
     pub failure: String,
     /// One line saying what failed.
     pub summary: String,
@@ -174,7 +174,8 @@ impl ScheduleFile {
                 c.parse::<u64>().map_err(|_| err(values[9].0, "choices", format!("`{}` is not a number", clip(c))))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let mut steps: Vec<u32> = Vec::with_capacity(count);
+        // Grown as the steps come, not sized from the header: a short file must not allocate much.
+        let mut steps: Vec<u32> = Vec::new();
         let mut last_line = n;
         for (n, line) in lines {
             last_line = n;
@@ -189,7 +190,8 @@ impl ScheduleFile {
                 if g == 0 || g > goroutines {
                     return Err(err(n, "steps", format!("goroutine {g} is not one of the {goroutines} goroutines")));
                 }
-                if steps.len() + times > count {
+                // `count - len` cannot underflow (len never exceeds count); a sum could overflow.
+                if times > count - steps.len() {
                     return Err(err(n, "steps", format!("more steps than the {count} the header gives")));
                 }
                 steps.extend(std::iter::repeat_n((g - 1) as u32, times));

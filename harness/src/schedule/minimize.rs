@@ -30,7 +30,7 @@ pub struct Minimized {
     pub preemptions_before: usize,
     /// Preemptions of the minimised schedule.
     pub preemptions_after: usize,
-    /// Steps before and after.
+    /// Steps of the schedule given.
     pub steps_before: usize,
     /// Steps of the minimised schedule.
     pub steps_after: usize,

@@ -36,11 +36,6 @@ impl Schedule {
     pub fn goroutines(&self) -> usize {
         self.steps.iter().max().map_or(0, |&g| g as usize + 1)
     }
-
-    /// The number of switches between goroutines (an upper bound on its preemptions).
-    pub fn switches(&self) -> usize {
-        self.steps.windows(2).filter(|w| w[0] != w[1]).count()
-    }
 }
 
 /// What a replay produced.
@@ -64,6 +59,14 @@ pub fn replay(schedule: &Schedule, model: impl Fn() + Send + Sync + 'static) -> 
         (a.addr.min(b.addr), (a.addr + a.size as u64).max(b.addr + b.size as u64))
     });
     log::with(|l| l.trace = Some(log::TraceLog { watch: watch.unwrap_or((0, 0)), ..Default::default() }));
+    // Tracing stays on only for this replay, even if something below unwinds.
+    struct StopTracing;
+    impl Drop for StopTracing {
+        fn drop(&mut self) {
+            log::with(|l| l.trace = None);
+        }
+    }
+    let _stop = StopTracing;
     let (outcome, _) = run_exact(schedule, &model);
     let traced = log::with(|l| l.trace.take()).expect("trace log");
     let steps = log::with(|l| l.steps.clone());

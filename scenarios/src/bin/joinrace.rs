@@ -93,6 +93,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // How the printed replay commands name the catalog.
+    let replay_cmd = match &cli.catalog {
+        Some(c) => format!("joinrace --catalog {} replay", c.display()),
+        None => "joinrace replay".to_string(),
+    };
     match cli.command {
         Command::List => {
             for (_, s) in &files {
@@ -102,7 +107,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Replay { file, html } => replay(&file, html.as_deref(), &files, &dir),
-        Command::Minimize { file, output } => minimize(&file, output, &files, &dir),
+        Command::Minimize { file, output } => minimize(&file, output, &files, &dir, &replay_cmd),
         Command::Run { names, all, seed, seeds, schedule_dir, no_minimize } => {
             let chosen: Vec<&Scenario> = if all {
                 files.iter().map(|(_, s)| s).collect()
@@ -124,10 +129,6 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             let schedule_dir = schedule_dir.unwrap_or_else(schedules::default_dir);
-            let replay_cmd = match &cli.catalog {
-                Some(c) => format!("joinrace --catalog {} replay", c.display()),
-                None => "joinrace replay".to_string(),
-            };
             let saving = Saving { dir: schedule_dir, minimise: !no_minimize, replay_cmd };
             run(&chosen, &files, seed, seeds, &saving)
         }
@@ -225,11 +226,14 @@ struct Saving {
 fn save_schedule(s: &Scenario, path: &Path, model: &Model, outcome: &harness::Outcome, label: &str, saving: &Saving) {
     let Saving { dir, minimise, replay_cmd } = saving;
     let minimise = *minimise;
-    let recorded = quiet(|| schedules::record(s, path, model, outcome, minimise));
-    let Some((file, min)) = recorded else { return };
-    match schedules::write(dir, &file, label) {
+    let Some(recorded) = quiet(|| schedules::record(s, path, model, outcome, minimise)) else { return };
+    let (file, min) = (&recorded.file, &recorded.minimized);
+    if let Some(problem) = &recorded.problem {
+        eprintln!("joinrace: {}: schedule {problem}", s.name);
+    }
+    match schedules::write(dir, file, label) {
         Ok(p) => {
-            let sizes = match &min {
+            let sizes = match min {
                 Some(m) => format!(
                     "minimised from {} steps and {} to {} steps and {} in {} replays",
                     m.steps_before,
@@ -241,7 +245,9 @@ fn save_schedule(s: &Scenario, path: &Path, model: &Model, outcome: &harness::Ou
                 None => format!("{} steps, {}", file.schedule.steps.len(), preemptions(file.preemptions)),
             };
             println!("    schedule: {} ({sizes})", p.display());
-            println!("    replay:   {replay_cmd} {}", p.display());
+            if recorded.replays {
+                println!("    replay:   {replay_cmd} {}", p.display());
+            }
         }
         Err(e) => eprintln!("joinrace: cannot write the schedule into {}: {e}", dir.display()),
     }
@@ -253,14 +259,9 @@ fn preemptions(n: usize) -> String {
 
 /// `joinrace replay`: exit 0 when the replay fails as recorded, 1 when it fails otherwise or passes.
 fn replay(path: &Path, html: Option<&Path>, files: &[(PathBuf, Scenario)], catalog: &Path) -> ExitCode {
-    let loaded = match schedules::load(path, files, catalog) {
-        Ok(l) => l,
-        Err(e) => return bad_input(e),
-    };
-    warn_if_changed(&loaded);
-    let r = match quiet(|| schedules::replay(path, &loaded)) {
-        Ok(r) => r,
-        Err(e) => return bad_input(e),
+    let (loaded, r) = match load_and_replay(path, files, catalog) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     let f = &loaded.file;
     println!("scenario:    {} ({})", f.scenario, loaded.scenario_path.display());
@@ -293,19 +294,24 @@ fn replay(path: &Path, html: Option<&Path>, files: &[(PathBuf, Scenario)], catal
 }
 
 /// `joinrace minimize`.
-fn minimize(path: &Path, output: Option<PathBuf>, files: &[(PathBuf, Scenario)], catalog: &Path) -> ExitCode {
-    let loaded = match schedules::load(path, files, catalog) {
-        Ok(l) => l,
-        Err(e) => return bad_input(e),
+fn minimize(
+    path: &Path,
+    output: Option<PathBuf>,
+    files: &[(PathBuf, Scenario)],
+    catalog: &Path,
+    replay_cmd: &str,
+) -> ExitCode {
+    let (loaded, r) = match load_and_replay(path, files, catalog) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
-    warn_if_changed(&loaded);
-    let r = match quiet(|| schedules::replay(path, &loaded)) {
-        Ok(r) => r,
-        Err(e) => return bad_input(e),
-    };
-    let Some(failure) = r.outcome.failure.clone() else {
-        println!("joinrace: the schedule's execution passes: nothing to minimise");
-        return ExitCode::from(1);
+    let failure = match r.outcome.failure.clone() {
+        Some(f) if schedules::summary(&f.kind) == loaded.file.summary => f,
+        other => {
+            let got = other.map_or("a passing execution".into(), |f| schedules::summary(&f.kind));
+            println!("joinrace: the replay does not reproduce the recorded failure ({got}): nothing to minimise");
+            return ExitCode::from(1);
+        }
     };
     let m = match quiet(|| loaded.model.minimize(&loaded.file.schedule, schedules::same_failure(&failure.kind))) {
         Ok(m) => m,
@@ -317,6 +323,13 @@ fn minimize(path: &Path, output: Option<PathBuf>, files: &[(PathBuf, Scenario)],
     let mut file = loaded.file.clone();
     file.schedule = m.schedule.clone();
     file.preemptions = m.preemptions_after;
+    if let Some(f) = &m.outcome.failure {
+        file.failure = f.kind.name().to_string();
+        file.summary = schedules::summary(&f.kind);
+    }
+    if let Some((_, current)) = &loaded.hash_changed {
+        file.scenario_hash = current.clone();
+    }
     let out = output.unwrap_or_else(|| path.with_extension("min.schedule"));
     if let Err(e) = std::fs::write(&out, file.encode()) {
         eprintln!("joinrace: {}: {e}", out.display());
@@ -326,7 +339,7 @@ fn minimize(path: &Path, output: Option<PathBuf>, files: &[(PathBuf, Scenario)],
     println!("preemptions: {} -> {}", m.preemptions_before, m.preemptions_after);
     println!("replays:     {}", m.attempts);
     println!("written:     {}", out.display());
-    println!("replay:      joinrace replay {}", out.display());
+    println!("replay:      {replay_cmd} {}", out.display());
     // Then the scenario: the fewest rows and workers that still fail the same way.
     let shrunk = quiet(|| shrink::shrink(&loaded.scenario, &r.outcome, schedules::same_failure(&failure.kind)));
     match shrunk {
@@ -357,10 +370,13 @@ fn write_shrunk(sh: &shrink::Shrunk, parent: &Path) -> std::io::Result<(PathBuf,
     let toml_path = dir.join(format!("{}.toml", sh.scenario.name));
     let text = toml::to_string(&sh.scenario).map_err(std::io::Error::other)?;
     std::fs::write(&toml_path, text)?;
-    let (file, _) = quiet(|| schedules::record(&sh.scenario, &toml_path, &sh.model, &sh.outcome, true))
+    let recorded = quiet(|| schedules::record(&sh.scenario, &toml_path, &sh.model, &sh.outcome, true))
         .ok_or_else(|| std::io::Error::other("the shrunk scenario's failure has no schedule"))?;
+    if let Some(problem) = recorded.problem {
+        return Err(std::io::Error::other(format!("its schedule {problem}")));
+    }
     let schedule = dir.join(format!("{}.schedule", sh.scenario.name));
-    std::fs::write(&schedule, file.encode())?;
+    std::fs::write(&schedule, recorded.file.encode())?;
     Ok((dir, schedule))
 }
 
@@ -369,6 +385,18 @@ fn write_shrunk(sh: &shrink::Shrunk, parent: &Path) -> std::io::Result<(PathBuf,
 fn quiet<R>(f: impl FnOnce() -> R) -> R {
     let _gag = gag::Gag::stderr().ok();
     f()
+}
+
+/// Reads a schedule file, finds its scenario, warns if that changed, and replays it (quietly).
+fn load_and_replay(
+    path: &Path,
+    files: &[(PathBuf, Scenario)],
+    catalog: &Path,
+) -> Result<(schedules::Loaded, harness::schedule::Replayed), ExitCode> {
+    let loaded = schedules::load(path, files, catalog).map_err(bad_input)?;
+    warn_if_changed(&loaded);
+    let r = quiet(|| schedules::replay(path, &loaded)).map_err(bad_input)?;
+    Ok((loaded, r))
 }
 
 fn warn_if_changed(loaded: &schedules::Loaded) {

@@ -273,7 +273,12 @@ fn run_plan(
     match (result, expected) {
         (Err(payload), _) => resume_unwind(payload),
         (Ok(()), Some(len)) if ended_at < len => {
-            panic!("{DIVERGED} the execution ended after {ended_at} steps, the schedule has {len}")
+            // Recorded on the execution, as `log::step` records a divergence it sees mid-run.
+            let message = format!("the execution ended after {ended_at} steps, the schedule has {len}");
+            if let Some(exec) = runtime::try_current() {
+                exec.state.lock().fail(FailureKind::Divergence { message });
+            }
+            std::panic::panic_any(runtime::Abort)
         }
         (Ok(()), _) => {}
     }
@@ -281,9 +286,6 @@ fn run_plan(
 
 /// shuttle steps after which a minimisation candidate counts as looping.
 const MINIMIZE_MAX_STEPS: usize = 100_000;
-
-/// How a divergence found after the execution ended starts its panic message.
-const DIVERGED: &str = "schedule diverged:";
 
 /// Runs `runner`, which calls the execution body once per execution, and turns what happened into
 /// an outcome.
@@ -330,14 +332,17 @@ where
             exec.run_cleanups();
         }
     }
-    let schedule = (backend != Backend::Std)
-        .then(|| log::with(|l| Schedule { steps: l.steps.clone(), choices: l.choices.clone() }));
+    // The log still holds the failing execution's steps (the next execution would reset it).
+    let schedule = || {
+        (backend != Backend::Std)
+            .then(|| log::with(|l| Schedule { steps: l.steps.clone(), choices: l.choices.clone() }))
+    };
     let failure = match result {
         Ok(()) => None,
         Err(payload) => match classify(last.lock().take(), &*payload) {
             // A model with no scheduling choice has one schedule, which has run; PCT refuses to go on.
             FailureKind::Panic { message, .. } if message.contains("did not exercise any concurrency") => None,
-            kind => Some(Failure { execution: executions, kind, schedule }),
+            kind => Some(Failure { execution: executions, kind, schedule: schedule() }),
         },
     };
     let capped = match strategy {
@@ -470,9 +475,7 @@ fn classify(exec: Option<Arc<Execution>>, payload: &(dyn std::any::Any + Send)) 
     });
     recorded.unwrap_or_else(|| {
         let message = hook::payload_message(payload);
-        if let Some(rest) = message.strip_prefix(DIVERGED) {
-            FailureKind::Divergence { message: rest.trim().to_string() }
-        } else if is_deadlock(&message) {
+        if is_deadlock(&message) {
             let goroutines = exec.map(|e| e.state.lock().blocked()).unwrap_or_default();
             FailureKind::Deadlock { goroutines, message: first_line(&message) }
         } else {

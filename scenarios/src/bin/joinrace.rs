@@ -428,11 +428,11 @@ fn run(
     // Executions to first detection per (scenario, strategy kind), for the summary over seeds.
     let mut detections: Vec<(String, &'static str, Option<u64>)> = Vec::new();
     for s in chosen {
-        let path = files.iter().find(|(_, f)| f.name == s.name).map(|(p, _)| p.display().to_string());
+        let path = files.iter().find(|(_, f)| f.name == s.name).map(|(p, _)| p.as_path());
         let model = match build(s) {
             Ok(m) => m,
             Err(e) => {
-                eprintln!("joinrace: {}: {e}", path.unwrap_or_default());
+                eprintln!("joinrace: {}: {e}", path.map(|p| p.display().to_string()).unwrap_or_default());
                 return ExitCode::from(2);
             }
         };
@@ -459,7 +459,6 @@ fn run(
                 scope,
                 outcome.elapsed.as_secs_f64()
             );
-            let path = files.iter().find(|(_, f)| f.name == s.name).map(|(p, _)| p.as_path());
             if let (Some(path), Some(_)) = (path, &outcome.failure) {
                 save_schedule(s, path, &model, &outcome, &strategy_name(&st), saving);
             }

@@ -1,11 +1,19 @@
 //! The happens-before race detector, after ThreadSanitizer v3, with byte-granular shadow memory.
 //!
-//! Every checked memory object keeps, per byte, its last write and the reads since that write
-//! (one per goroutine). An access races with a recorded one when the two overlap in at least one
-//! byte, come from different goroutines, at least one writes, not both are atomic, and the recorded
-//! one does not happen before the new one (its epoch is beyond the new access's clock entry for its
+//! Every checked memory object keeps, per byte, the accesses that a later access has not yet
+//! subsumed. An access races with a recorded one when the two overlap in at least one byte, come
+//! from different goroutines, at least one writes, not both are atomic, and the recorded one does
+//! not happen before the new one (its epoch is beyond the new access's clock entry for its
 //! goroutine). Detection needs no scheduling points: accesses are checked where they happen, and the
 //! clocks, kept by the Go primitives, say what is ordered.
+//!
+//! A new access subsumes a recorded one that happens before it and is no stronger (a write is
+//! stronger than a read, a plain access than an atomic one): whatever would race with the old one
+//! from then on races with the new one too, so the old one is dropped. Nothing else is: a plain
+//! read survives its goroutine's later atomic read, and concurrent atomic writes all stay, since a
+//! later plain access races with each of them. (A "last write plus one read per goroutine" shadow
+//! misses both; TSan keeps them in separate shadow slots.) After a race-free plain write a byte
+//! holds that write alone, as in FastTrack; otherwise at most two accesses per goroutine.
 
 pub mod clock;
 
@@ -39,14 +47,18 @@ impl Rec {
             && !(self.atomic && cur.atomic)
             && !clock.covers(self.goroutine as usize, self.epoch)
     }
+
+    /// Whether `cur`, which did not race with `self`, makes `self` redundant: `self` happens before
+    /// `cur` (in the same goroutine, or by the clocks) and `cur` is at least as strong.
+    fn subsumed_by(&self, cur: &Rec, clock: &VectorClock) -> bool {
+        let ordered = self.goroutine == cur.goroutine || clock.covers(self.goroutine as usize, self.epoch);
+        ordered && (cur.write || !self.write) && (!cur.atomic || self.atomic)
+    }
 }
 
+/// The accesses of one byte that no later access subsumed, in the order they happened.
 #[derive(Clone, Default)]
-struct ByteShadow {
-    write: Option<Rec>,
-    // invariant: at most one read per goroutine, and each read is later than `write`.
-    reads: Vec<Rec>,
-}
+struct ByteShadow(Vec<Rec>);
 
 /// Shadow memory of one checked object, and what the report needs to name it.
 pub(crate) struct Shadow {
@@ -136,23 +148,14 @@ impl Shadow {
             size: spec.size as u32,
             location: spec.location,
         };
-        let mut conflict = None;
-        for b in &self.bytes[spec.offset..end] {
-            let earlier = b.write.iter().chain(if cur.write { &b.reads[..] } else { &[] });
-            if let Some(prev) = earlier.into_iter().find(|p| p.races_with(&cur, &gr.clock)) {
-                conflict = Some(*prev);
-                break;
-            }
-        }
+        // The first byte with a racing access names it; a write before a read.
+        let conflict = self.bytes[spec.offset..end].iter().find_map(|b| {
+            let racing = |write: bool| b.0.iter().find(|p| p.write == write && p.races_with(&cur, &gr.clock));
+            racing(true).or_else(|| racing(false)).copied()
+        });
         for b in &mut self.bytes[spec.offset..end] {
-            if cur.write {
-                b.write = Some(cur);
-                b.reads.clear();
-            } else if let Some(r) = b.reads.iter_mut().find(|r| r.goroutine == cur.goroutine) {
-                *r = cur;
-            } else {
-                b.reads.push(cur);
-            }
+            b.0.retain(|p| !p.subsumed_by(&cur, &gr.clock));
+            b.0.push(cur);
         }
         let prev = conflict?;
         let report = Box::new(RaceReport {
@@ -246,7 +249,103 @@ impl ExecState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facade::Backend;
     use crate::runtime::stack::StackDepot;
+    use crate::runtime::{set_current, Execution, Goroutine};
+
+    /// Runs `f` on an execution with goroutines 1 and 2 besides main, unordered with each other,
+    /// and one 16-byte object.
+    fn with_shadow(f: impl FnOnce(&mut ExecState, &mut Shadow)) {
+        let exec = Execution::start(Backend::Std);
+        {
+            let mut st = exec.state.lock();
+            for g in 1..=2 {
+                let mut clock = VectorClock::default();
+                clock.set(g, 1);
+                st.goroutines.push(Goroutine {
+                    clock,
+                    stack: StackDepot::EMPTY,
+                    created_at: None,
+                    status: Status::Running,
+                    wake_pending: false,
+                    unparker: None,
+                });
+            }
+            let mut shadow = Shadow::new("x".into(), 0x1000, 16);
+            f(&mut st, &mut shadow);
+        }
+        set_current(None);
+    }
+
+    /// One access by `g` (atomic ones tick the goroutine's clock, as their sync does).
+    fn access(st: &mut ExecState, sh: &mut Shadow, g: usize, at: (usize, usize), write: bool, atomic: bool) -> bool {
+        let kind = if write { AccessKind::Write } else { AccessKind::Read };
+        let raced = sh.access(
+            st,
+            g,
+            AccessSpec { offset: at.0, size: at.1, kind, atomic, frames: &[], location: Location::caller() },
+        );
+        if atomic {
+            st.goroutines[g].clock.tick(g);
+        }
+        raced.is_some()
+    }
+
+    /// Race 1's shape: a plain read of the key length, then the same goroutine's atomic load of
+    /// the overlapping used-flag word. Another goroutine's atomic store of the flag races with the
+    /// plain read; a shadow keeping one read per goroutine had replaced it with the atomic one.
+    #[test]
+    fn a_plain_read_survives_its_goroutines_later_atomic_read() {
+        with_shadow(|st, sh| {
+            assert!(!access(st, sh, 1, (9, 4), false, false));
+            assert!(!access(st, sh, 1, (8, 4), false, true));
+            assert!(access(st, sh, 2, (8, 4), true, true));
+            let FailureKind::DataRace(r) = st.failure.take().unwrap() else { panic!("not a race") };
+            assert_eq!((r.previous.goroutine, r.previous.offset, r.previous.atomic), (2, 9, false));
+        });
+    }
+
+    /// Two concurrent atomic stores do not race, but a later plain read races with both: the second
+    /// store must not erase the first.
+    #[test]
+    fn concurrent_atomic_writes_all_stay() {
+        with_shadow(|st, sh| {
+            assert!(!access(st, sh, 1, (0, 4), true, true));
+            assert!(!access(st, sh, 2, (0, 4), true, true));
+            assert!(access(st, sh, 2, (0, 4), false, false));
+            let FailureKind::DataRace(r) = st.failure.take().unwrap() else { panic!("not a race") };
+            assert_eq!((r.previous.goroutine, r.previous.atomic, r.previous.kind), (2, true, AccessKind::Write));
+        });
+    }
+
+    /// An atomic store does not race with a concurrent atomic load, but must keep it: a later
+    /// plain store races with the load.
+    #[test]
+    fn an_atomic_write_keeps_concurrent_atomic_reads() {
+        with_shadow(|st, sh| {
+            assert!(!access(st, sh, 1, (0, 4), false, true));
+            assert!(!access(st, sh, 2, (0, 4), true, true));
+            assert!(access(st, sh, 2, (0, 4), true, false));
+            let FailureKind::DataRace(r) = st.failure.take().unwrap() else { panic!("not a race") };
+            assert_eq!((r.previous.goroutine, r.previous.kind), (2, AccessKind::Read));
+        });
+    }
+
+    /// Ordered accesses are dropped: a byte holds only what can still race.
+    #[test]
+    fn ordered_and_weaker_accesses_are_dropped() {
+        with_shadow(|st, sh| {
+            access(st, sh, 1, (0, 1), false, true);
+            access(st, sh, 1, (0, 1), false, false);
+            assert_eq!(sh.bytes[0].0.len(), 1, "a plain read subsumes its goroutine's atomic read");
+            access(st, sh, 1, (0, 1), true, true);
+            assert_eq!(sh.bytes[0].0.len(), 2, "an atomic write does not subsume a plain read");
+            let c1 = st.goroutines[1].clock.clone();
+            st.goroutines[2].clock.join(&c1);
+            assert!(!access(st, sh, 2, (0, 1), true, false));
+            assert_eq!(sh.bytes[0].0.len(), 1, "a race-free plain write leaves only itself");
+        });
+    }
 
     fn rec(goroutine: u32, epoch: u32, write: bool, atomic: bool) -> Rec {
         Rec {

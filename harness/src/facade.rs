@@ -13,13 +13,14 @@
 //! - the backends' own happens-before edges never leak into the race detector.
 //!
 //! Invariant: no `parking_lot` lock is held across any call into this module that can switch
-//! goroutines (`touch`, `park`, `unpark`, `spawn`, `join`, `yield_now`, `choose`). Under loom and
+//! goroutines (`touch`, `park`, `spawn`, `join`, `yield_now`, `choose`). Under loom and
 //! shuttle all goroutines share one OS thread, so a lock held across a switch would deadlock it.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::schedule::log;
+use shuttle_engine::runtime::execution::ExecutionState;
 
 /// Which scheduler runs the goroutines of an execution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -50,8 +51,10 @@ const LOOM_STACK_WORDS: usize = 64 * 1024;
 const SHUTTLE_STACK_BYTES: usize = 512 * 1024;
 
 /// A scheduling point that also tells loom's DPOR which operations conflict: every primitive owns
-/// one token and touches it (an atomic read-modify-write) before each operation, so operations on
-/// the same primitive are dependent and operations on different primitives are independent.
+/// one token and touches it (under loom, an atomic read-modify-write) before each operation, so
+/// operations on the same primitive are dependent and operations on different primitives are
+/// independent. shuttle has no notion of dependence, so there a touch is a bare context switch (a
+/// shuttle atomic would add its own clock bookkeeping to every operation).
 ///
 /// The token also feeds the interleaving hash: the `seq`-th touch of object `object` by a goroutine.
 pub(crate) struct Token {
@@ -62,7 +65,7 @@ pub(crate) struct Token {
 
 enum RawToken {
     Loom(loom::sync::atomic::AtomicUsize),
-    Shuttle(shuttle::sync::atomic::AtomicUsize),
+    Shuttle,
     Std,
 }
 
@@ -70,7 +73,7 @@ impl Token {
     pub(crate) fn new(backend: Backend) -> Token {
         let raw = match backend {
             Backend::Loom => RawToken::Loom(loom::sync::atomic::AtomicUsize::new(0)),
-            Backend::Shuttle => RawToken::Shuttle(shuttle::sync::atomic::AtomicUsize::new(0)),
+            Backend::Shuttle => RawToken::Shuttle,
             Backend::Std => RawToken::Std,
         };
         let object = if backend == Backend::Std { 0 } else { log::new_object() };
@@ -83,10 +86,12 @@ impl Token {
         // The position in the object's history is taken once the goroutine runs again.
         let position = || Some((u64::from(self.object), self.seq.fetch_add(1, Ordering::Relaxed)));
         match &self.raw {
-            RawToken::Loom(a) => switching_on(op, position, || a.fetch_add(1, Ordering::SeqCst)),
-            RawToken::Shuttle(a) => switching_on(op, position, || a.fetch_add(1, Ordering::SeqCst)),
-            RawToken::Std => 0,
-        };
+            RawToken::Loom(a) => {
+                switching_on(op, position, || a.fetch_add(1, Ordering::SeqCst));
+            }
+            RawToken::Shuttle => switching_on(op, position, shuttle_engine::runtime::thread::switch),
+            RawToken::Std => {}
+        }
     }
 }
 
@@ -94,7 +99,7 @@ impl Token {
 #[derive(Clone)]
 pub(crate) enum Unparker {
     Loom(loom::thread::Thread),
-    Shuttle(shuttle::thread::Thread),
+    Shuttle(shuttle::current::TaskId),
     Std(std::thread::Thread),
 }
 
@@ -102,16 +107,18 @@ impl Unparker {
     pub(crate) fn current(backend: Backend) -> Unparker {
         match backend {
             Backend::Loom => Unparker::Loom(loom::thread::current()),
-            Backend::Shuttle => Unparker::Shuttle(shuttle::thread::current()),
+            Backend::Shuttle => Unparker::Shuttle(shuttle::current::me()),
             Backend::Std => Unparker::Std(std::thread::current()),
         }
     }
 
-    /// Wakes the goroutine (shuttle may switch goroutines here).
+    /// Wakes the goroutine. Never a scheduling point: a wake always follows the touch of the
+    /// operation that causes it (loom's `unpark` does not switch either; shuttle's `Thread::unpark`
+    /// would, which is why shuttle tasks are unblocked directly).
     pub(crate) fn unpark(&self) {
         match self {
-            Unparker::Loom(t) => switching("unpark", || t.unpark()),
-            Unparker::Shuttle(t) => switching("unpark", || t.unpark()),
+            Unparker::Loom(t) => t.unpark(),
+            Unparker::Shuttle(task) => ExecutionState::with(|s| s.get_mut(*task).unblock()),
             Unparker::Std(t) => t.unpark(),
         }
     }
@@ -119,10 +126,19 @@ impl Unparker {
 
 /// Parks the current goroutine until it is unparked (or, for std, until the timeout; the caller
 /// rechecks its condition either way).
+///
+/// The caller only parks when a waker will find it blocked (the runtime's `wake_pending` covers a
+/// wake that comes first), so no park token is needed. Under shuttle the task is blocked the way
+/// shuttle's own `Condvar` and channels block, without spurious wake-ups: `shuttle::thread::park`
+/// lets the scheduler wake a parked task at any decision, and in the join model most of those
+/// wake-ups only re-park, costing a decision and two context switches each.
 pub(crate) fn park(backend: Backend) {
     match backend {
         Backend::Loom => switching("wake up", loom::thread::park),
-        Backend::Shuttle => switching("wake up", shuttle::thread::park),
+        Backend::Shuttle => switching("wake up", || {
+            ExecutionState::with(|s| s.current_mut().block(false));
+            shuttle_engine::runtime::thread::switch();
+        }),
         Backend::Std => std::thread::park_timeout(std::time::Duration::from_millis(50)),
     }
 }

@@ -21,7 +21,7 @@ fn sample() -> ScheduleFile {
 #[test]
 fn round_trip() {
     let text = sample().encode();
-    assert!(text.starts_with("joinrace-schedule v1\nscenario: race1-used-flag-layout\n"), "{text}");
+    assert!(text.starts_with("joinrace-schedule v2\nscenario: race1-used-flag-layout\n"), "{text}");
     assert!(text.ends_with("---\n1*3 2 3*2 1 2*3 4\n"), "{text}");
     assert_eq!(ScheduleFile::decode(text.as_bytes()), Ok(sample()));
 }
@@ -45,15 +45,25 @@ fn truncated_files_name_what_is_missing() {
 
 #[test]
 fn a_wrong_version_is_named() {
-    let text = sample().encode().replace("v1", "v7");
-    assert_eq!(error(&text), "line 1: version: unsupported version `v7`; this joinrace reads v1");
+    let text = sample().encode().replace("v2", "v7");
+    assert_eq!(error(&text), "line 1: version: unsupported version `v7`; this joinrace reads v2");
+}
+
+#[test]
+fn a_file_from_before_the_scheduling_points_changed_says_so() {
+    let text = sample().encode().replace("v2", "v1");
+    assert_eq!(
+        error(&text),
+        "line 1: version: version v1 was recorded by an older joinrace whose scheduling points differ; this \
+         joinrace reads v2: run the scenario again to record the failure anew"
+    );
 }
 
 #[test]
 fn random_bytes_are_not_a_schedule() {
     assert_eq!(
         error("\u{7f}ELF\u{2}\u{1}"),
-        "line 1: file: not a joinrace schedule (the first line is not `joinrace-schedule v1`)"
+        "line 1: file: not a joinrace schedule (the first line is not `joinrace-schedule v2`)"
     );
     let bad = ScheduleFile::decode(&[0xff, 0xfe, 0x00]).unwrap_err();
     assert_eq!(bad.to_string(), "line 1: file: not UTF-8 text (byte 0)");

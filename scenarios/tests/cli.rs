@@ -98,7 +98,7 @@ fn corrupt_schedules_are_bad_input() {
     type Edit = fn(String) -> String;
     let cases: [(&str, Edit, &str); 4] = [
         ("truncated", |t| t[..t.len() / 2].to_string(), ":line 8: preemptions: missing (the file is truncated)"),
-        ("wrong version", |t| t.replacen("v1", "v9", 1), ":line 1: version: unsupported version `v9`"),
+        ("wrong version", |t| t.replacen("v2", "v9", 1), ":line 1: version: unsupported version `v9`"),
         ("random bytes", |_| "\u{1}\u{2}garbage\u{7f}".repeat(20), ":line 1: file: not a joinrace schedule"),
         (
             "another scenario's schedule",

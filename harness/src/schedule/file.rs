@@ -1,7 +1,7 @@
 //! The schedule file: versioned text with a readable header and the steps.
 //!
 //! ```text
-//! joinrace-schedule v1
+//! joinrace-schedule v2
 //! scenario: race1-used-flag-layout
 //! scenario-hash: fnv1a64:4f0c2b1e9d3a7765
 //! strategy: shuttle-pct(seed 1, 1000 executions, depth 3)
@@ -23,9 +23,11 @@ use std::fmt::Write as _;
 
 use super::Schedule;
 
-/// The magic first line, and the one version this build reads.
+/// The magic first line, and the one version this build reads. The version changes whenever the
+/// harness's scheduling points change (v2: a shuttle wake-up is no longer a step of its own), since
+/// the steps of an older file then no longer line up with an execution's.
 const MAGIC: &str = "joinrace-schedule";
-const VERSION: &str = "v1";
+const VERSION: &str = "v2";
 
 /// Larger schedules are refused (a corrupt count must not allocate without bound).
 const MAX_STEPS: usize = 50_000_000;
@@ -127,6 +129,16 @@ impl ScheduleFile {
         let (_, first) = lines.next().ok_or_else(|| err(1, "file", "empty"))?;
         match first.split_once(' ') {
             Some((MAGIC, VERSION)) => {}
+            Some((MAGIC, "v1")) => {
+                return Err(err(
+                    1,
+                    "version",
+                    format!(
+                        "version v1 was recorded by an older joinrace whose scheduling points differ; this joinrace \
+                         reads {VERSION}: run the scenario again to record the failure anew"
+                    ),
+                ));
+            }
             Some((MAGIC, v)) => {
                 return Err(err(1, "version", format!("unsupported version `{v}`; this joinrace reads {VERSION}")));
             }

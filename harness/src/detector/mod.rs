@@ -25,6 +25,7 @@ use crate::runtime::stack::StackId;
 use crate::runtime::{ExecState, Status};
 use crate::schedule::log;
 use clock::VectorClock;
+use smallvec::SmallVec;
 
 /// One recorded access to a byte.
 #[derive(Clone, Copy, Debug)]
@@ -56,9 +57,10 @@ impl Rec {
     }
 }
 
-/// The accesses of one byte that no later access subsumed, in the order they happened.
+/// The accesses of one byte that no later access subsumed, in the order they happened. Usually
+/// one (a race-free plain write leaves only itself), so it is kept inline.
 #[derive(Clone, Default)]
-struct ByteShadow(Vec<Rec>);
+struct ByteShadow(SmallVec<[Rec; 1]>);
 
 /// Shadow memory of one checked object, and what the report needs to name it.
 pub(crate) struct Shadow {

@@ -59,7 +59,8 @@ const SHUTTLE_STACK_BYTES: usize = 512 * 1024;
 /// The token also feeds the interleaving hash: the `seq`-th touch of object `object` by a goroutine.
 pub(crate) struct Token {
     raw: RawToken,
-    object: u32,
+    /// The object's id in the interleaving hash; `None` when something else records the order.
+    object: Option<u32>,
     seq: AtomicU32,
 }
 
@@ -71,12 +72,22 @@ enum RawToken {
 
 impl Token {
     pub(crate) fn new(backend: Backend) -> Token {
+        let object = (backend != Backend::Std).then(log::new_object);
+        Token::with_object(backend, object)
+    }
+
+    /// A token whose operations the interleaving hash does not record: checked memory's atomics,
+    /// whose order the detector's per-word history already records.
+    pub(crate) fn unrecorded(backend: Backend) -> Token {
+        Token::with_object(backend, None)
+    }
+
+    fn with_object(backend: Backend, object: Option<u32>) -> Token {
         let raw = match backend {
             Backend::Loom => RawToken::Loom(loom::sync::atomic::AtomicUsize::new(0)),
             Backend::Shuttle => RawToken::Shuttle,
             Backend::Std => RawToken::Std,
         };
-        let object = if backend == Backend::Std { 0 } else { log::new_object() };
         Token { raw, object, seq: AtomicU32::new(0) }
     }
 
@@ -84,7 +95,7 @@ impl Token {
     /// follows (`chan send`) in traces.
     pub(crate) fn touch(&self, op: &'static str) {
         // The position in the object's history is taken once the goroutine runs again.
-        let position = || Some((u64::from(self.object), self.seq.fetch_add(1, Ordering::Relaxed)));
+        let position = || self.object.map(|o| (u64::from(o), self.seq.fetch_add(1, Ordering::Relaxed)));
         match &self.raw {
             RawToken::Loom(a) => {
                 switching_on(op, position, || a.fetch_add(1, Ordering::SeqCst));

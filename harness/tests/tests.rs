@@ -17,3 +17,5 @@ mod conformance;
 mod replay;
 // The schedule file format and a fuzz of its decoder.
 mod schedule_file;
+// Distinct-interleaving counting and which operations are independent.
+mod exploration;

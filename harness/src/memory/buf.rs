@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use super::{check, spec, stop_on_race};
 use crate::detector::clock::VectorClock;
 use crate::detector::{AtomicOp, Shadow};
-use crate::facade::Token;
+use crate::facade::{Backend, Token};
 use crate::report::AccessKind;
 use crate::runtime;
 
@@ -26,7 +26,11 @@ pub struct CheckedBuf {
 }
 
 struct Inner {
-    token: Token,
+    /// Under loom, the scheduling token of each 8-byte word, for atomics: atomics on one word are
+    /// dependent, on different words independent (the used flags of two rows do not conflict).
+    /// Made with the buffer: loom wants an atomic's creation to happen before its every access.
+    /// Under shuttle and std, where a token is only a scheduling point, one token.
+    tokens: Vec<Token>,
     state: Mutex<State>,
 }
 
@@ -123,7 +127,9 @@ impl CheckedBuf {
         let base = exec.alloc_addr(len);
         CheckedBuf {
             inner: Arc::new(Inner {
-                token: crate::facade::Token::new(exec.backend),
+                tokens: (0..if exec.backend == Backend::Loom { len.div_ceil(8) } else { 1 })
+                    .map(|_| Token::unrecorded(exec.backend))
+                    .collect(),
                 state: Mutex::new(State {
                     data: vec![0; len],
                     shadow: Shadow::new(label, base, len),
@@ -228,17 +234,23 @@ impl CheckedBuf {
         op: impl FnOnce(W) -> (R, Option<W>),
     ) -> R {
         let exec = runtime::current();
-        // A scheduling point, and a DPOR dependency with every other atomic access of this buffer.
-        self.inner.token.touch(frames.first().copied().unwrap_or("sync/atomic"));
         let location = Location::caller();
         let size = size_of::<W>();
-        let mut guard = self.inner.state.lock();
-        let len = guard.data.len();
-        if offset + size > len {
-            let label = guard.shadow.label().clone();
-            drop(guard);
-            panic!("index out of range: atomic access [{offset}, {}) of {label} ({len} bytes)", offset + size);
+        let words = if self.inner.tokens.len() == 1 { 0..1 } else { offset / 8..(offset + size).div_ceil(8) };
+        if offset + size > self.len() {
+            panic!(
+                "index out of range: atomic access [{offset}, {}) of {} ({} bytes)",
+                offset + size,
+                self.label(),
+                self.len()
+            );
         }
+        // A scheduling point, and a DPOR dependency with every other atomic access of the word (an
+        // aligned atomic lies in one word).
+        for token in &self.inner.tokens[words] {
+            token.touch(frames.first().copied().unwrap_or("sync/atomic"));
+        }
+        let mut guard = self.inner.state.lock();
         let st = &mut *guard;
         let (r, new) = op(W::decode(&st.data[offset..offset + size]));
         // TSan records every operation but a load as a write, a failed CAS included.

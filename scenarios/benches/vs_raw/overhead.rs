@@ -87,11 +87,29 @@ pub struct Overhead {
     pub ours: (u64, f64),
 }
 
+/// Rounds per measurement: raw and harness alternate, and each reports its median round, so one
+/// slow moment of a shared machine does not decide the ratio.
+const ROUNDS_PER_MEASUREMENT: usize = 5;
+
 /// Runs `f` and returns (executions, executions per second).
-fn timed(f: impl FnOnce() -> u64) -> (u64, f64) {
+fn timed(f: &impl Fn() -> u64) -> (u64, f64) {
     let start = Instant::now();
     let n = f();
     (n, n as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Times `raw` and `ours` in alternating rounds; each one's median round.
+fn compare(backend: &'static str, raw: impl Fn() -> u64, ours: impl Fn() -> u64) -> Overhead {
+    let (mut r, mut o): (Vec<(u64, f64)>, Vec<(u64, f64)>) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS_PER_MEASUREMENT {
+        r.push(timed(&raw));
+        o.push(timed(&ours));
+    }
+    let median = |mut v: Vec<(u64, f64)>| {
+        v.sort_by(|a, b| a.1.total_cmp(&b.1));
+        v[v.len() / 2]
+    };
+    Overhead { backend, raw: median(r), ours: median(o) }
 }
 
 /// Runs the model on raw loom and the harness under loom (bound 2), then on raw shuttle and the
@@ -99,35 +117,44 @@ fn timed(f: impl FnOnce() -> u64) -> (u64, f64) {
 pub fn run() -> Vec<Overhead> {
     // Warm up both runtimes (and the harness's panic hook) outside the timings.
     explore(&Strategy::random(1, 10), harness_model);
-    let raw = timed(|| {
-        let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let c = counter.clone();
-        let mut b = loom::model::Builder::new();
-        b.preemption_bound = Some(2);
-        b.check(move || {
-            c.fetch_add(1, Ordering::Relaxed);
-            raw_loom_model()
-        });
-        counter.load(Ordering::Relaxed)
-    });
-    let ours = timed(|| {
-        let strategy =
-            Strategy::Loom { preemption_bound: Some(2), iterative: false, max_executions: None, max_duration: None };
-        let o = explore(&strategy, harness_model);
-        assert!(o.failure.is_none() && o.exhaustive, "{o}");
-        o.executions
-    });
-    let loom = Overhead { backend: "loom pb2", raw, ours };
-    let raw = timed(|| {
-        let mut config = shuttle::Config::new();
-        config.silence_warnings = true;
-        let scheduler = shuttle::scheduler::RandomScheduler::new_from_seed(7, SHUTTLE_ITERATIONS as usize);
-        shuttle::Runner::new(scheduler, config).run(raw_shuttle_model) as u64
-    });
-    let ours = timed(|| {
-        let o = explore(&Strategy::random(7, SHUTTLE_ITERATIONS), harness_model);
-        assert!(o.failure.is_none(), "{o}");
-        o.executions
-    });
-    vec![loom, Overhead { backend: "shuttle random", raw, ours }]
+    let loom = compare(
+        "loom pb2",
+        || {
+            let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let c = counter.clone();
+            let mut b = loom::model::Builder::new();
+            b.preemption_bound = Some(2);
+            b.check(move || {
+                c.fetch_add(1, Ordering::Relaxed);
+                raw_loom_model()
+            });
+            counter.load(Ordering::Relaxed)
+        },
+        || {
+            let strategy = Strategy::Loom {
+                preemption_bound: Some(2),
+                iterative: false,
+                max_executions: None,
+                max_duration: None,
+            };
+            let o = explore(&strategy, harness_model);
+            assert!(o.failure.is_none() && o.exhaustive, "{o}");
+            o.executions
+        },
+    );
+    let shuttle = compare(
+        "shuttle random",
+        || {
+            let mut config = shuttle::Config::new();
+            config.silence_warnings = true;
+            let scheduler = shuttle::scheduler::RandomScheduler::new_from_seed(7, SHUTTLE_ITERATIONS as usize);
+            shuttle::Runner::new(scheduler, config).run(raw_shuttle_model) as u64
+        },
+        || {
+            let o = explore(&Strategy::random(7, SHUTTLE_ITERATIONS), harness_model);
+            assert!(o.failure.is_none(), "{o}");
+            o.executions
+        },
+    );
+    vec![loom, shuttle]
 }

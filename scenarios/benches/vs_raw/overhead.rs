@@ -100,16 +100,13 @@ fn timed(f: &impl Fn() -> u64) -> (u64, f64) {
 
 /// Times `raw` and `ours` in alternating rounds; each one's median round.
 fn compare(backend: &'static str, raw: impl Fn() -> u64, ours: impl Fn() -> u64) -> Overhead {
-    let (mut r, mut o): (Vec<(u64, f64)>, Vec<(u64, f64)>) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS_PER_MEASUREMENT {
-        r.push(timed(&raw));
-        o.push(timed(&ours));
-    }
-    let median = |mut v: Vec<(u64, f64)>| {
+    let rounds: Vec<[(u64, f64); 2]> = (0..ROUNDS_PER_MEASUREMENT).map(|_| [timed(&raw), timed(&ours)]).collect();
+    let median = |side: usize| {
+        let mut v: Vec<(u64, f64)> = rounds.iter().map(|r| r[side]).collect();
         v.sort_by(|a, b| a.1.total_cmp(&b.1));
         v[v.len() / 2]
     };
-    Overhead { backend, raw: median(r), ours: median(o) }
+    Overhead { backend, raw: median(0), ours: median(1) }
 }
 
 /// Runs the model on raw loom and the harness under loom (bound 2), then on raw shuttle and the

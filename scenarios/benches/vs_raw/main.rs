@@ -227,7 +227,7 @@ fn main() {
          bound 2, but reached only half the distinct interleavings at bound 3."
     );
     let _ = writeln!(md, "\n## Cost on the same model\n");
-    let _ = writeln!(md, "One model written three ways (`benches/vs_raw/overhead.rs`): main + 3 goroutines × 5 rounds of {{lock, write, unlock, atomic add, atomic load}}; joinrace adds the race detector and schedule recording.\n");
+    let _ = writeln!(md, "One model written three ways (`benches/vs_raw/overhead.rs`): main + 3 goroutines × 5 rounds of {{lock, write, unlock, atomic add, atomic load}}; joinrace adds the race detector and schedule recording. Each figure is the median of five rounds, raw and joinrace alternating.\n");
     let _ = writeln!(
         md,
         "| backend | raw executions | raw exec/s | joinrace executions | joinrace exec/s | raw / joinrace exec/s |"

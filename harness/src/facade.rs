@@ -50,10 +50,10 @@ impl Backend {
 const LOOM_STACK_WORDS: usize = 64 * 1024;
 const SHUTTLE_STACK_BYTES: usize = 512 * 1024;
 
-/// A scheduling point that also tells loom's DPOR which operations conflict: every primitive owns
-/// one token and touches it (under loom, an atomic read-modify-write) before each operation, so
-/// operations on the same primitive are dependent and operations on different primitives are
-/// independent. shuttle has no notion of dependence, so there a touch is a bare context switch (a
+/// A scheduling point that also tells loom's DPOR which operations conflict: every primitive (and,
+/// under loom, every 8-byte word of checked memory, for its atomics) owns one token and touches it
+/// (under loom, an atomic read-modify-write) before each operation, so operations on the same
+/// object are dependent and operations on different objects are independent. shuttle has no notion of dependence, so there a touch is a bare context switch (a
 /// shuttle atomic would add its own clock bookkeeping to every operation).
 ///
 /// The token also feeds the interleaving hash: the `seq`-th touch of object `object` by a goroutine.

@@ -125,11 +125,10 @@ impl CheckedBuf {
         let exec = runtime::current();
         let label: Arc<str> = label.into().into();
         let base = exec.alloc_addr(len);
+        let words = if exec.backend == Backend::Loom { len.div_ceil(8) } else { 1 };
         CheckedBuf {
             inner: Arc::new(Inner {
-                tokens: (0..if exec.backend == Backend::Loom { len.div_ceil(8) } else { 1 })
-                    .map(|_| Token::unrecorded(exec.backend))
-                    .collect(),
+                tokens: (0..words).map(|_| Token::unrecorded(exec.backend)).collect(),
                 state: Mutex::new(State {
                     data: vec![0; len],
                     shadow: Shadow::new(label, base, len),

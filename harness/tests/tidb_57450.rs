@@ -4,6 +4,7 @@ use crate::common::{assert_clean, assert_race};
 use harness::go::{self, frame, Chan, Mutex, WaitGroup};
 use harness::memory::{CheckedBuf, CheckedField};
 use harness::report::AccessKind;
+use harness::{explore, Strategy};
 
 const SET_USED_FLAG: &str = "pkg/executor/join.(*outerJoinProbe).probeForOuterSideBuild";
 const GET_KEY_LEN: &str = "pkg/executor/join.(*joinTableMeta).getSerializedKeyLength";
@@ -42,6 +43,37 @@ fn atomic_store_at_8_races_with_plain_read_at_9() {
         assert_eq!(read.stack, vec![GET_KEY_LEN]);
         assert_eq!(write.stack, vec!["sync/atomic.StoreInt32", "sync/atomic.StoreUint32", SET_USED_FLAG]);
         assert_ne!(read.goroutine, write.goroutine);
+    }
+}
+
+/// Race 1 as the probe workers run it: each reads the key length, then loads and stores the used
+/// flag. The race is in every interleaving, so every strategy reports it in its first execution,
+/// whichever worker goes first (the detector once lost a worker's plain read to its own later
+/// atomic load).
+#[test]
+fn two_probe_workers_race_in_every_execution() {
+    fn probe(row: &CheckedBuf) {
+        read_key_len(row, 9);
+        set_used_flag(row);
+    }
+    let model = || {
+        let row = CheckedBuf::new("row", 24);
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let row = row.clone();
+                go::go(move || probe(&row))
+            })
+            .collect();
+        workers.into_iter().for_each(|w| w.join());
+    };
+    let mut strategies = vec![crate::common::loom()];
+    for seed in 1..=20 {
+        strategies.extend([Strategy::random(seed, 100), Strategy::pct(seed, 100, 3)]);
+    }
+    for s in &strategies {
+        let o = explore(s, model);
+        assert_eq!(o.failure.as_ref().map(|f| f.execution), Some(1), "{s}: {o}");
+        assert_eq!(o.race().map(|r| r.overlap()), Some(9..12), "{s}: {o}");
     }
 }
 

@@ -39,43 +39,31 @@ fn harness_model() {
     handles.into_iter().for_each(|h| h.join());
 }
 
-fn raw_loom_model() {
-    use loom::sync::atomic::AtomicU64;
-    let buf = Arc::new(loom::sync::Mutex::new([0u8; 64]));
-    let counter = Arc::new(AtomicU64::new(0));
-    let handles: Vec<_> = (0..GOROUTINES)
-        .map(|i| {
-            let (buf, counter) = (buf.clone(), counter.clone());
-            loom::thread::spawn(move || {
-                for r in 0..ROUNDS {
-                    buf.lock().unwrap()[i * 8..i * 8 + 4].copy_from_slice(&(r as u32).to_le_bytes());
-                    counter.fetch_add(1, Ordering::Release);
-                    counter.load(Ordering::Acquire);
-                }
-            })
-        })
-        .collect();
-    handles.into_iter().for_each(|h| h.join().unwrap());
+/// The model on raw `$krate` (loom or shuttle, whose `sync` and `thread` modules mirror std's).
+macro_rules! raw_model {
+    ($name:ident, $krate:ident) => {
+        fn $name() {
+            use $krate::sync::atomic::AtomicU64;
+            let buf = Arc::new($krate::sync::Mutex::new([0u8; 64]));
+            let counter = Arc::new(AtomicU64::new(0));
+            let handles: Vec<_> = (0..GOROUTINES)
+                .map(|i| {
+                    let (buf, counter) = (buf.clone(), counter.clone());
+                    $krate::thread::spawn(move || {
+                        for r in 0..ROUNDS {
+                            buf.lock().unwrap()[i * 8..i * 8 + 4].copy_from_slice(&(r as u32).to_le_bytes());
+                            counter.fetch_add(1, Ordering::Release);
+                            counter.load(Ordering::Acquire);
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().for_each(|h| h.join().unwrap());
+        }
+    };
 }
-
-fn raw_shuttle_model() {
-    use shuttle::sync::atomic::AtomicU64;
-    let buf = Arc::new(shuttle::sync::Mutex::new([0u8; 64]));
-    let counter = Arc::new(AtomicU64::new(0));
-    let handles: Vec<_> = (0..GOROUTINES)
-        .map(|i| {
-            let (buf, counter) = (buf.clone(), counter.clone());
-            shuttle::thread::spawn(move || {
-                for r in 0..ROUNDS {
-                    buf.lock().unwrap()[i * 8..i * 8 + 4].copy_from_slice(&(r as u32).to_le_bytes());
-                    counter.fetch_add(1, Ordering::Release);
-                    counter.load(Ordering::Acquire);
-                }
-            })
-        })
-        .collect();
-    handles.into_iter().for_each(|h| h.join().unwrap());
-}
+raw_model!(raw_loom_model, loom);
+raw_model!(raw_shuttle_model, shuttle);
 
 /// One backend's same-model comparison.
 pub struct Overhead {

@@ -2,15 +2,14 @@
 //! order of accessing goroutines, and operations on different objects are independent (loom's DPOR
 //! does not order them, and they do not make a new interleaving).
 
-use crate::common::loom;
+use crate::common::{assert_clean_under, loom};
 use harness::go::{self, AtomicUint64};
 use harness::memory::CheckedBuf;
-use harness::{explore, Outcome};
+use harness::Outcome;
 
+/// Explores `model` exhaustively under loom, asserting it is clean.
 fn exhaust(model: fn()) -> Outcome {
-    let o = explore(&loom(), model);
-    assert!(o.failure.is_none() && o.exhaustive, "{o}");
-    o
+    assert_clean_under(&[loom()], model).remove(0)
 }
 
 /// Two goroutines add to one atomic each: one interleaving, however loom orders them.

@@ -66,7 +66,7 @@ fn every_scheduler_s_failure_replays_to_the_same_report_and_trace_ten_times() {
         let first = replay(&schedule, noisy_race);
         let got = first.outcome.failure.as_ref().expect("the replay fails").kind.clone();
         assert_eq!(got, kind, "replay of the {strategy} schedule gave another failure");
-        assert!(first.trace.accesses.iter().filter(|a| a.racing).count() == 2, "{}", first.trace);
+        assert_eq!(first.trace.accesses.iter().filter(|a| a.racing).count(), 2, "{}", first.trace);
         for _ in 0..9 {
             let again = replay(&schedule, noisy_race);
             assert_eq!(again.outcome.failure.map(|f| f.kind), Some(kind.clone()));

@@ -160,20 +160,11 @@ pub fn record(
     let failure = outcome.failure.as_ref()?;
     let schedule = failure.schedule.clone()?;
     let same = same_failure(&failure.kind);
-    let (mut minimized, mut problem) = (None, None);
-    if minimise {
-        match model.minimize(&schedule, &same) {
-            Ok(m) => minimized = Some(m),
-            Err(e) => problem = Some(format!("not minimised: {e}")),
-        }
-    }
+    // Minimisation fails only when the schedule does not replay, which the replay below reports.
+    let minimized = if minimise { model.minimize(&schedule, &same).ok() } else { None };
+    let mut problem = None;
     let (schedule, kind, preemptions, replays) = match &minimized {
-        Some(m) => (
-            m.schedule.clone(),
-            m.outcome.failure.as_ref().map_or(&failure.kind, |f| &f.kind),
-            m.preemptions_after,
-            true,
-        ),
+        Some(m) => (m.schedule.clone(), &m.failure.kind, m.preemptions_after, true),
         None => {
             let r = model.replay(&schedule);
             let replays = r.outcome.failure.as_ref().is_some_and(|f| same(&f.kind));

@@ -219,7 +219,8 @@ where
 {
     let bound = Arc::new(AtomicUsize::new(usize::MAX));
     let (s, b) = (strategy.clone(), bound.clone());
-    let mut outcome = explore_with(strategy, model, executions, move |body| run(&s, body, &b));
+    let counted = executions.clone();
+    let mut outcome = explore_with(strategy, model, executions, move |body| run(&s, body, &b, &counted));
     if let Strategy::Loom { preemption_bound: Some(_), .. } = outcome.strategy {
         outcome.bound = Some(bound.load(Ordering::Relaxed)).filter(|&b| b != usize::MAX);
     }
@@ -227,13 +228,13 @@ where
 }
 
 /// Runs `model` once along `plan` under shuttle: the replay and minimisation engine.
-pub(crate) fn explore_plan<F>(model: F, plan: Plan, choices: Vec<u64>, label: Strategy) -> (Outcome, Vec<Decision>)
+pub(crate) fn explore_plan<F>(model: F, plan: Plan, choices: Vec<u64>, label: &Strategy) -> (Outcome, Vec<Decision>)
 where
     F: Fn() + Send + Sync + 'static,
 {
     let decisions: Arc<Mutex<Vec<Decision>>> = Arc::default();
     let d = decisions.clone();
-    let outcome = explore_with(&label, model, Arc::default(), move |body| run_plan(plan, choices, move || body(), d));
+    let outcome = explore_with(label, model, Arc::default(), move |body| run_plan(plan, choices, move || body(), d));
     let decisions = std::mem::take(&mut *decisions.lock());
     (outcome, decisions)
 }
@@ -246,23 +247,19 @@ fn run_plan(
     body: impl Fn() + Send + Sync + 'static,
     decisions: Arc<Mutex<Vec<Decision>>>,
 ) {
-    let expected = match &plan {
-        Plan::Exact(steps) => Some(steps.len()),
-        Plan::Overrides(_) => None,
-    };
     // A schedule that no longer fits the model, or a candidate of minimisation, could loop; shuttle
     // stops it well past any length the model reached before.
-    let max_steps = match &plan {
-        Plan::Exact(steps) => steps.len() * 4 + 10_000,
-        Plan::Overrides(_) => MINIMIZE_MAX_STEPS,
+    let (overrides, expected, max_steps) = match plan {
+        Plan::Exact(steps) => {
+            let len = steps.len();
+            log::with(|l| l.expected = Some(steps));
+            (None, Some(len), len * 4 + 10_000)
+        }
+        Plan::Overrides(o) => (Some(o), None, MINIMIZE_MAX_STEPS),
     };
-    if let Plan::Exact(steps) = &plan {
-        let steps = steps.clone();
-        log::with(|l| l.expected = Some(log::Expected { steps }));
-    }
     let mut config = shuttle_config();
     config.max_steps = shuttle::MaxSteps::FailAfter(max_steps);
-    let scheduler = ReplayScheduler::new(plan, choices, decisions);
+    let scheduler = ReplayScheduler::new(overrides, choices, decisions);
     let result = catch_unwind(AssertUnwindSafe(|| {
         shuttle::Runner::new(scheduler, config).run(body);
     }));
@@ -274,11 +271,7 @@ fn run_plan(
         (Err(payload), _) => resume_unwind(payload),
         (Ok(()), Some(len)) if ended_at < len => {
             // Recorded on the execution, as `log::step` records a divergence it sees mid-run.
-            let message = format!("the execution ended after {ended_at} steps, the schedule has {len}");
-            if let Some(exec) = runtime::try_current() {
-                exec.state.lock().fail(FailureKind::Divergence { message });
-            }
-            std::panic::panic_any(runtime::Abort)
+            log::diverge(format!("the execution ended after {ended_at} steps, the schedule has {len}"))
         }
         (Ok(()), _) => {}
     }
@@ -332,17 +325,18 @@ where
             exec.run_cleanups();
         }
     }
-    // The log still holds the failing execution's steps (the next execution would reset it).
-    let schedule = || {
-        (backend != Backend::Std)
-            .then(|| log::with(|l| Schedule { steps: l.steps.clone(), choices: l.choices.clone() }))
-    };
     let failure = match result {
         Ok(()) => None,
         Err(payload) => match classify(last.lock().take(), &*payload) {
             // A model with no scheduling choice has one schedule, which has run; PCT refuses to go on.
             FailureKind::Panic { message, .. } if message.contains("did not exercise any concurrency") => None,
-            kind => Some(Failure { execution: executions, kind, schedule: schedule() }),
+            kind => Some(Failure {
+                execution: executions,
+                kind,
+                // The log still holds the failing execution's steps (the next execution would reset it).
+                schedule: (backend != Backend::Std)
+                    .then(|| log::with(|l| Schedule { steps: l.steps.clone(), choices: l.choices.clone() })),
+            }),
         },
     };
     let capped = match strategy {
@@ -376,7 +370,9 @@ fn shuttle_config() -> shuttle::Config {
     c
 }
 
-fn run(strategy: &Strategy, body: Arc<dyn Fn() + Send + Sync>, bound: &AtomicUsize) {
+/// Runs the executions of `strategy`; `executions` is the count `body` keeps (loom's caps span
+/// the rounds of iterative bounding).
+fn run(strategy: &Strategy, body: Arc<dyn Fn() + Send + Sync>, bound: &AtomicUsize, executions: &AtomicU64) {
     use shuttle::scheduler::{DfsScheduler, PctScheduler, RandomScheduler};
     let n = |x: u64| usize::try_from(x).unwrap_or(usize::MAX);
     let body = move || body();
@@ -386,17 +382,10 @@ fn run(strategy: &Strategy, body: Arc<dyn Fn() + Send + Sync>, bound: &AtomicUsi
                 Some(b) if *iterative => (0..=*b).map(Some).collect(),
                 b => vec![*b],
             };
-            let (start, mut used) = (Instant::now(), 0u64);
+            let start = Instant::now();
             for b in bounds {
                 bound.store(b.unwrap_or(usize::MAX), Ordering::Relaxed);
-                let counted = Arc::new(AtomicU64::new(0));
-                let round = {
-                    let (counted, body) = (counted.clone(), body.clone());
-                    move || {
-                        counted.fetch_add(1, Ordering::Relaxed);
-                        body()
-                    }
-                };
+                let used = executions.load(Ordering::Relaxed);
                 let mut builder = loom::model::Builder::new();
                 builder.preemption_bound = b;
                 builder.max_branches = LOOM_MAX_BRANCHES;
@@ -406,8 +395,8 @@ fn run(strategy: &Strategy, body: Arc<dyn Fn() + Send + Sync>, bound: &AtomicUsi
                 builder.max_duration = max_duration.map(|d| d.saturating_sub(start.elapsed()));
                 builder.checkpoint_interval = 1;
                 builder.checkpoint_file = None;
-                builder.check(round);
-                used += counted.load(Ordering::Relaxed);
+                builder.check(body.clone());
+                let used = executions.load(Ordering::Relaxed);
                 if max_executions.is_some_and(|m| used >= m) || max_duration.is_some_and(|d| start.elapsed() >= d) {
                     break;
                 }

@@ -236,13 +236,9 @@ impl CheckedBuf {
         let location = Location::caller();
         let size = size_of::<W>();
         let words = if self.inner.tokens.len() == 1 { 0..1 } else { offset / 8..(offset + size).div_ceil(8) };
-        if offset + size > self.len() {
-            panic!(
-                "index out of range: atomic access [{offset}, {}) of {} ({} bytes)",
-                offset + size,
-                self.label(),
-                self.len()
-            );
+        let len = self.len();
+        if offset + size > len {
+            panic!("index out of range: atomic access [{offset}, {}) of {} ({len} bytes)", offset + size, self.label());
         }
         // A scheduling point, and a DPOR dependency with every other atomic access of the word (an
         // aligned atomic lies in one word).

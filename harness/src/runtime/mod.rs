@@ -151,8 +151,7 @@ pub(crate) fn try_current() -> Option<Arc<Execution>> {
 /// Records a panic as the current execution's failure, if it has none yet. Called from the panic
 /// hook: it only tries the lock, since the panicking code may hold it.
 pub(crate) fn record_panic(message: String, location: Option<String>) {
-    let exec = CURRENT.with(|c| c.try_borrow().ok().and_then(|c| c.clone()));
-    if let Some(exec) = exec {
+    if let Some(exec) = try_current() {
         if let Some(mut st) = exec.state.try_lock() {
             let goroutine = facade::running_goroutine().map(ExecState::go_id);
             st.fail(FailureKind::Panic { goroutine, message, location });

@@ -9,11 +9,6 @@ use std::cell::RefCell;
 use crate::report::FailureKind;
 use crate::runtime::{self, Abort};
 
-/// What a replay expects of the steps (set only while replaying exactly).
-pub(crate) struct Expected {
-    pub(crate) steps: Vec<u32>,
-}
-
 /// A step of a traced replay: the operation the goroutine returned from, and its innermost frame.
 #[derive(Clone, Debug)]
 pub(crate) struct StepDetail {
@@ -50,7 +45,8 @@ pub(crate) struct Log {
     /// the same order (up to hash collisions).
     pub(crate) interleaving: u64,
     next_object: u32,
-    pub(crate) expected: Option<Expected>,
+    /// The steps an exact replay expects (set only while replaying exactly).
+    pub(crate) expected: Option<Vec<u32>>,
     pub(crate) trace: Option<TraceLog>,
     /// shuttle: the task id of each goroutine. Not the goroutine's index: shuttle may switch
     /// inside `spawn` before it creates the task, so two goroutines spawned concurrently can get
@@ -109,9 +105,12 @@ pub(crate) fn with<R>(f: impl FnOnce(&mut Log) -> R) -> R {
     LOG.with(|l| f(&mut l.borrow_mut()))
 }
 
-/// The number of steps so far: the index of the next step.
-pub(crate) fn step_count() -> usize {
-    LOG.with(|l| l.borrow().steps.len())
+/// The goroutine an exact replay expects at the next step.
+pub(crate) fn expected_next() -> Option<u32> {
+    LOG.with(|l| {
+        let l = l.borrow();
+        l.expected.as_ref()?.get(l.steps.len()).copied()
+    })
 }
 
 /// A new object id for the interleaving hash (objects are numbered in creation order).
@@ -148,24 +147,29 @@ pub(crate) fn step(g: usize, op: &'static str, object: Option<(u64, u32)>) {
             l.trace.as_mut().expect("trace").details.push(StepDetail { op, frame });
         }
         let expected = l.expected.as_ref()?;
-        match expected.steps.get(k) {
+        match expected.get(k) {
             Some(&want) if want == g as u32 => None,
             Some(&want) => {
                 Some(format!("step {k}: the schedule runs goroutine {}, but goroutine {} ran ({op})", want + 1, g + 1))
             }
             None => Some(format!(
                 "step {k}: the schedule ends after {} steps, but goroutine {} goes on ({op})",
-                expected.steps.len(),
+                expected.len(),
                 g + 1
             )),
         }
     });
     if let Some(message) = diverged {
-        if let Some(exec) = runtime::try_current() {
-            exec.state.lock().fail(FailureKind::Divergence { message });
-        }
-        std::panic::panic_any(Abort);
+        diverge(message);
     }
+}
+
+/// Fails the execution as a divergence from the replayed schedule and stops the goroutine.
+pub(crate) fn diverge(message: String) -> ! {
+    if let Some(exec) = runtime::try_current() {
+        exec.state.lock().fail(FailureKind::Divergence { message });
+    }
+    std::panic::panic_any(Abort)
 }
 
 /// Records that goroutine `g` (just spawned) runs as shuttle task `task`.

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::replay::{Decision, Plan};
-use super::{preemptions, run_exact, Schedule};
-use crate::explore::{explore_plan, Outcome, Strategy};
+use super::{run_exact, Schedule};
+use crate::explore::{explore_plan, Failure, Outcome, Strategy};
 use crate::report::FailureKind;
 
 /// Most candidate executions a minimisation runs, and its longest run time.
@@ -34,8 +34,8 @@ pub struct Minimized {
     pub steps_before: usize,
     /// Steps of the minimised schedule.
     pub steps_after: usize,
-    /// The minimised schedule's outcome.
-    pub outcome: Outcome,
+    /// The minimised schedule's failure.
+    pub failure: Failure,
     /// Candidate executions run.
     pub attempts: usize,
 }
@@ -61,8 +61,9 @@ pub fn minimize(
         Some(f) => return Err(MinimizeError::NotReproduced(f.kind.to_string())),
         None => return Err(MinimizeError::NotReproduced("the execution passed".into())),
     }
-    let before = preemptions(&decisions);
     let mut best = Best::new(schedule.clone(), &decisions, outcome);
+    let before = best.preemptive.len();
+    let label = Strategy::Replay(schedule.clone());
     let start = Instant::now();
     let attempts = Cell::new(1usize);
     // Runs the overrides; keeps them as the best when they fail the same way with fewer
@@ -70,13 +71,12 @@ pub fn minimize(
     let attempt = |best: &mut Best, overrides: HashMap<usize, u32>| -> bool {
         attempts.set(attempts.get() + 1);
         let m = model.clone();
-        let label = Strategy::Replay(schedule.clone());
-        let (o, d) = explore_plan(move || m(), Plan::Overrides(overrides), schedule.choices.clone(), label);
+        let (o, d) = explore_plan(move || m(), Plan::Overrides(overrides), schedule.choices.clone(), &label);
         let Some(s) = o.failure.as_ref().filter(|f| same(&f.kind)).and_then(|f| f.schedule.clone()) else {
             return false;
         };
         let found = Best::new(s, &d, o);
-        let better = (found.preemptions, found.overrides.len()) < (best.preemptions, best.overrides.len());
+        let better = (found.preemptive.len(), found.overrides.len()) < (best.preemptive.len(), best.overrides.len());
         if better {
             *best = found;
         }
@@ -84,7 +84,7 @@ pub fn minimize(
     };
     let budget_left = || attempts.get() < MAX_ATTEMPTS && start.elapsed() < MAX_TIME;
     // The default schedule alone first: often enough, and then nothing else is needed.
-    if best.preemptions > 0 && !attempt(&mut best, HashMap::new()) {
+    if !best.preemptive.is_empty() && !attempt(&mut best, HashMap::new()) {
         // Delta debugging over the preemptions: remove chunks of them, halving the chunk size
         // when no chunk can go, down to single preemptions.
         let mut chunk = best.preemptive.len().div_ceil(2).max(1);
@@ -103,7 +103,7 @@ pub fn minimize(
                     at = end;
                 }
             }
-            if !budget_left() || best.preemptions == 0 || (chunk == 1 && !removed_any) {
+            if !budget_left() || best.preemptive.is_empty() || (chunk == 1 && !removed_any) {
                 break;
             }
             chunk = if removed_any { chunk.min(best.preemptive.len()).max(1) } else { chunk.div_ceil(2) };
@@ -114,8 +114,8 @@ pub fn minimize(
         steps_after: best.schedule.steps.len(),
         schedule: best.schedule,
         preemptions_before: before,
-        preemptions_after: best.preemptions,
-        outcome: best.outcome,
+        preemptions_after: best.preemptive.len(),
+        failure: best.outcome.failure.expect("the kept schedule fails"),
         attempts: attempts.get(),
     })
 }
@@ -126,14 +126,13 @@ struct Best {
     overrides: HashMap<usize, u32>,
     /// The decision indices of the preemptions among them.
     preemptive: Vec<usize>,
-    preemptions: usize,
     outcome: Outcome,
 }
 
 impl Best {
     fn new(schedule: Schedule, decisions: &[Decision], outcome: Outcome) -> Best {
-        let preemptive: Vec<usize> = (0..decisions.len()).filter(|&i| decisions[i].is_preemption()).collect();
-        Best { schedule, overrides: overrides(decisions), preemptions: preemptive.len(), preemptive, outcome }
+        let preemptive = (0..decisions.len()).filter(|&i| decisions[i].is_preemption()).collect();
+        Best { schedule, overrides: overrides(decisions), preemptive, outcome }
     }
 }
 

@@ -34,8 +34,13 @@ pub struct Schedule {
 impl Schedule {
     /// The number of goroutines the schedule mentions.
     pub fn goroutines(&self) -> usize {
-        self.steps.iter().max().map_or(0, |&g| g as usize + 1)
+        goroutines(&self.steps)
     }
+}
+
+/// The number of goroutines that ran `steps` (harness indices).
+pub(crate) fn goroutines(steps: &[u32]) -> usize {
+    steps.iter().max().map_or(0, |&g| g as usize + 1)
 }
 
 /// What a replay produced.
@@ -80,7 +85,7 @@ fn run_exact<F: Fn() + Send + Sync + 'static>(schedule: &Schedule, model: &Arc<F
         move || m(),
         Plan::Exact(schedule.steps.clone()),
         schedule.choices.clone(),
-        Strategy::Replay(schedule.clone()),
+        &Strategy::Replay(schedule.clone()),
     )
 }
 

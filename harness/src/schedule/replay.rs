@@ -30,7 +30,8 @@ impl Decision {
 /// How the replay scheduler chooses.
 #[derive(Clone, Debug)]
 pub(crate) enum Plan {
-    /// At step `k`, run goroutine `steps[k]` (the harness checks that it did).
+    /// At step `k`, run goroutine `steps[k]` (the harness checks that it did). The steps live in
+    /// the log while the execution runs, where both the scheduler and the check read them.
     Exact(Vec<u32>),
     /// At decision `d`, run `overrides[d]` if it can run; otherwise the default: the running
     /// goroutine while it can run, else the lowest-numbered runnable one.
@@ -39,7 +40,8 @@ pub(crate) enum Plan {
 
 /// Runs one execution along a plan, recording every decision.
 pub(crate) struct ReplayScheduler {
-    plan: Plan,
+    /// `None`: replay exactly the steps the log expects.
+    overrides: Option<HashMap<usize, u32>>,
     choices: Vec<u64>,
     next_choice: usize,
     started: bool,
@@ -47,8 +49,12 @@ pub(crate) struct ReplayScheduler {
 }
 
 impl ReplayScheduler {
-    pub(crate) fn new(plan: Plan, choices: Vec<u64>, decisions: Arc<Mutex<Vec<Decision>>>) -> ReplayScheduler {
-        ReplayScheduler { plan, choices, next_choice: 0, started: false, decisions }
+    pub(crate) fn new(
+        overrides: Option<HashMap<usize, u32>>,
+        choices: Vec<u64>,
+        decisions: Arc<Mutex<Vec<Decision>>>,
+    ) -> ReplayScheduler {
+        ReplayScheduler { overrides, choices, next_choice: 0, started: false, decisions }
     }
 }
 
@@ -81,9 +87,9 @@ impl Scheduler for ReplayScheduler {
             }
             _ => runnable.iter().map(|t| t.id()).min_by_key(|&t| goroutine(t))?,
         };
-        let wanted = match &self.plan {
-            Plan::Exact(steps) => steps.get(log::step_count()).copied(),
-            Plan::Overrides(o) => o.get(&self.decisions.lock().len()).copied(),
+        let wanted = match &self.overrides {
+            None => log::expected_next(),
+            Some(o) => o.get(&self.decisions.lock().len()).copied(),
         };
         // A wanted goroutine that cannot run is a divergence under `Exact`; the harness reports it
         // at the step, so run the default meanwhile.

@@ -49,7 +49,7 @@ pub struct Trace {
 
 impl Trace {
     pub(crate) fn new(steps: &[u32], log: TraceLog, race: Option<&RaceReport>) -> Trace {
-        let goroutines = steps.iter().max().map_or(0, |&g| g as usize + 1);
+        let goroutines = super::goroutines(steps);
         let steps = steps
             .iter()
             .zip(log.details)
@@ -172,14 +172,8 @@ impl Trace {
         let mut r = format!("<tr class=\"{class}\"><td class=\"n\">{step}</td>");
         for g in 1..=self.goroutines as u64 {
             if g == goroutine {
-                match id {
-                    Some(id) => {
-                        let _ = write!(r, "<td id=\"{id}\">{text}</td>");
-                    }
-                    None => {
-                        let _ = write!(r, "<td>{text}</td>");
-                    }
-                }
+                let id = id.map_or(String::new(), |i| format!(" id=\"{i}\""));
+                let _ = write!(r, "<td{id}>{text}</td>");
             } else {
                 r.push_str("<td></td>");
             }

@@ -323,10 +323,8 @@ fn minimize(
     let mut file = loaded.file.clone();
     file.schedule = m.schedule.clone();
     file.preemptions = m.preemptions_after;
-    if let Some(f) = &m.outcome.failure {
-        file.failure = f.kind.name().to_string();
-        file.summary = schedules::summary(&f.kind);
-    }
+    file.failure = m.failure.kind.name().to_string();
+    file.summary = schedules::summary(&m.failure.kind);
     if let Some((_, current)) = &loaded.hash_changed {
         file.scenario_hash = current.clone();
     }

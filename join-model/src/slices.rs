@@ -177,20 +177,30 @@ fn build_slice(input: &RestoreInput, restore: bool) {
     let spec = Arc::new(input.spec.clone());
     let helper =
         Arc::new(HashJoinSpillHelper::new(Some(input.quota), 4, partitions, workers, None).expect("spill directory"));
-    // Last round's build files, one per worker, as `spillBuildSegmentToDisk` wrote them.
+    // What the workers build from, and every row it holds: in a restore round, last round's build
+    // files, one per worker, as `spillBuildSegmentToDisk` wrote them; in round 1, the child's chunks.
     let mut want = Vec::new();
-    let files: Vec<Arc<DataInDiskByChunks>> = (0..workers)
-        .filter(|_| restore)
-        .map(|w| {
-            let file = DataInDiskByChunks::create(helper.dir(), &format!("restored-w{w}")).expect("spill file");
-            for chunk in &input.chunks_per_worker[w] {
-                let rows: Vec<_> = chunk.iter().map(|r| encode_build_row(&spec, r)).collect();
-                want.extend(rows.iter().map(|r| (rehash(r.hash), r.bytes.clone())));
-                file.add(&encode_build_rows(&rows)).expect("spill write");
-            }
-            Arc::new(file)
-        })
-        .collect();
+    let source = if restore {
+        BuildSource::Restored(
+            (0..workers)
+                .map(|w| {
+                    let file = DataInDiskByChunks::create(helper.dir(), &format!("restored-w{w}")).expect("spill file");
+                    for chunk in &input.chunks_per_worker[w] {
+                        let rows: Vec<_> = chunk.iter().map(|r| encode_build_row(&spec, r)).collect();
+                        want.extend(rows.iter().map(|r| (rehash(r.hash), r.bytes.clone())));
+                        file.add(&encode_build_rows(&rows)).expect("spill write");
+                    }
+                    Arc::new(file)
+                })
+                .collect(),
+        )
+    } else {
+        let chunks: Vec<Vec<Row>> = input.chunks_per_worker.iter().flatten().cloned().collect();
+        for chunk in &chunks {
+            want.extend(chunk.iter().map(|r| encode_build_row(&spec, r)).map(|r| (r.hash, r.bytes)));
+        }
+        BuildSource::Chunks(chunks)
+    };
     let ctx = Arc::new(BuildCtx {
         spec: spec.clone(),
         partitions,
@@ -209,12 +219,6 @@ fn build_slice(input: &RestoreInput, restore: bool) {
             w.builder.set(Some(RowTableBuilder::new(w.worker_id, partitions, input.segment_rows)));
         }
     }
-    let chunks: Vec<Vec<Row>> = input.chunks_per_worker.iter().flatten().cloned().collect();
-    if !restore {
-        for chunk in &chunks {
-            want.extend(chunk.iter().map(|r| encode_build_row(&spec, r)).map(|r| (r.hash, r.bytes)));
-        }
-    }
     let phase = Phase::new(workers);
     let sync: Chan<Vec<Row>> = Chan::new("srcChkCh", 1);
     let wait_for_controller = Chan::new("waitForController", 0);
@@ -227,18 +231,18 @@ fn build_slice(input: &RestoreInput, restore: bool) {
                 w.builder.set(Some(RowTableBuilder::new(w.worker_id, partitions, input.segment_rows)));
             }
         }
-        let source = if restore { BuildSource::Restored(files.clone()) } else { BuildSource::Chunks(chunks.clone()) };
         let wfc = restore.then_some(&wait_for_controller);
         split_and_append_to_row_table(&ctx, &phase, &sync, wfc, &source);
     }
     {
         let _a = frame(RUN_WITH_RECOVER_FUNC1);
         let _b = frame(FETCH_BUILD_SIDE_ROWS_FUNC1);
-        if restore {
-            let chunk_num = files.iter().map(|f| f.num_chunks()).sum();
-            control_workers_for_restore(&ctx, &phase, chunk_num, &sync, &wait_for_controller);
-        } else {
-            fetch_build_side_rows_impl(&ctx, &phase, chunks, &sync);
+        match &source {
+            BuildSource::Restored(files) => {
+                let chunk_num = files.iter().map(|f| f.num_chunks()).sum();
+                control_workers_for_restore(&ctx, &phase, chunk_num, &sync, &wait_for_controller);
+            }
+            BuildSource::Chunks(chunks) => fetch_build_side_rows_impl(&ctx, &phase, chunks.clone(), &sync),
         }
     }
     phase.wait_job_done().expect("no error in the restore slice");

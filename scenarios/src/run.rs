@@ -75,14 +75,22 @@ pub fn inline_rows(s: &Scenario) -> Scenario {
         Value::Int(i) => ValueSpec::Int(i),
         Value::Str(b) => ValueSpec::Str(String::from_utf8_lossy(&b).into_owned()),
     };
-    let types = |cs: &[ColSpec]| cs.iter().copied().map(col).collect::<Vec<_>>();
-    let (lt, rt) = (types(&s.join.left), types(&s.join.right));
     let as_specs = |rows: Vec<Row>| rows.into_iter().map(|r| r.into_iter().map(spec).collect()).collect::<Vec<_>>();
     if g.keys > 0 {
-        out.rows.left.extend(as_specs(generate(g.seed, g.left, &lt, &g)));
-        out.rows.right.extend(as_specs(generate(g.seed.wrapping_add(1), g.right, &rt, &g)));
+        let (left, right) = generated(&g, &col_types(&s.join.left), &col_types(&s.join.right));
+        out.rows.left.extend(as_specs(left));
+        out.rows.right.extend(as_specs(right));
     }
     out
+}
+
+/// The rows `g` generates for each side (the right side's seed follows the left's).
+fn generated(g: &Generate, left: &[ColType], right: &[ColType]) -> (Vec<Row>, Vec<Row>) {
+    (generate(g.seed, g.left, left, g), generate(g.seed.wrapping_add(1), g.right, right, g))
+}
+
+fn col_types(cs: &[ColSpec]) -> Vec<ColType> {
+    cs.iter().copied().map(col).collect()
 }
 
 fn col(c: ColSpec) -> ColType {
@@ -117,8 +125,7 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
         .map_err(|e| err("bugs", e.to_string()))?;
     let bugs = Bugs::with(bugs);
     let j = &s.join;
-    let (lt, rt): (Vec<ColType>, Vec<ColType>) =
-        (j.left.iter().copied().map(col).collect(), j.right.iter().copied().map(col).collect());
+    let (lt, rt) = (col_types(&j.left), col_types(&j.right));
     if j.left_keys.len() != j.right_keys.len() || j.left_keys.is_empty() {
         return Err(err("join.left_keys", "needs one key per side per equality, at least one".into()));
     }
@@ -146,8 +153,9 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
         if g.keys == 0 {
             return Err(err("rows.generate.keys", "needs at least one value".into()));
         }
-        left.extend(generate(g.seed, g.left, &lt, g));
-        right.extend(generate(g.seed.wrapping_add(1), g.right, &rt, g));
+        let (l, r) = generated(g, &lt, &rt);
+        left.extend(l);
+        right.extend(r);
     }
     for (field, rs, width) in [("rows.left", &left, lt.len()), ("rows.right", &right, rt.len())] {
         if let Some(i) = rs.iter().position(|r| r.len() != width) {
@@ -310,20 +318,26 @@ impl Model {
         let ok = match &self.expect {
             Expect::Clean => outcome.failure.is_none(),
             Expect::Error { .. } => outcome.failure.is_none(),
-            Expect::Race { between } => outcome.race().is_some_and(|r| {
-                let mut got = [r.current.site().unwrap_or(""), r.previous.site().unwrap_or("")];
-                let mut want = [between[0].as_str(), between[1].as_str()];
-                got.sort();
+            Expect::Race { between } => {
+                let mut want = between.clone();
                 want.sort();
-                got == want
-            }),
+                outcome.failure.as_ref().and_then(|f| race_sites(&f.kind)) == Some(want)
+            }
         };
         Verdict { ok, got }
     }
 }
 
-fn first_line(s: &str) -> &str {
+pub(crate) fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or_default()
+}
+
+/// The two racing sites of a failure, sorted, to recognise "the same failure".
+pub fn race_sites(kind: &FailureKind) -> Option<[String; 2]> {
+    let r = kind.race()?;
+    let mut s = [r.current.site()?.to_string(), r.previous.site()?.to_string()];
+    s.sort();
+    Some(s)
 }
 
 /// Whether an outcome matched its expectation.

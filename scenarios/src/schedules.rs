@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use harness::report::FailureKind;
 use harness::schedule::file::{DecodeError, ScheduleFile};
 use harness::schedule::{Minimized, Replayed};
-use harness::Outcome;
+use harness::{Failure, Outcome};
 
 use crate::format::Scenario;
-use crate::run::{build, BuildError, Model};
+use crate::run::{build, first_line, race_sites, BuildError, Model};
 
 /// Where failing schedules go unless `--schedule-dir` or `JOINRACE_SCHEDULE_DIR` says otherwise.
 pub fn default_dir() -> PathBuf {
@@ -110,26 +110,28 @@ pub fn load(path: &Path, files: &[(PathBuf, Scenario)], catalog: &Path) -> Resul
 pub fn replay(path: &Path, loaded: &Loaded) -> Result<Replayed, ScheduleError> {
     let r = loaded.model.replay(&loaded.file.schedule);
     match r.outcome.failure.as_ref().map(|f| &f.kind) {
-        Some(FailureKind::Divergence { message }) => {
-            Err(ScheduleError::Diverged { path: path.into(), message: format!("schedule diverged: {message}") })
+        Some(k @ FailureKind::Divergence { .. }) => {
+            Err(ScheduleError::Diverged { path: path.into(), message: k.to_string() })
         }
         _ => Ok(r),
     }
 }
 
-/// The two racing sites of a failure, sorted, to recognise "the same failure".
-pub fn race_sites(kind: &FailureKind) -> Option<[String; 2]> {
-    let r = kind.race()?;
-    let mut s = [r.current.site()?.to_string(), r.previous.site()?.to_string()];
-    s.sort();
-    Some(s)
+/// The replay's failure when it is the one the file recorded (the same summary); otherwise what
+/// the replay gave instead, in one line.
+pub fn reproduced<'a>(loaded: &Loaded, r: &'a Replayed) -> Result<&'a Failure, String> {
+    match &r.outcome.failure {
+        Some(f) if summary(&f.kind) == loaded.file.summary => Ok(f),
+        other => Err(other.as_ref().map_or("a passing execution".into(), |f| summary(&f.kind))),
+    }
 }
 
 /// Whether `kind` is the same failure as `like`: the same pair of racing sites, or for other
 /// failures the same kind.
 pub fn same_failure(like: &FailureKind) -> impl Fn(&FailureKind) -> bool + '_ {
-    move |k| match race_sites(like) {
-        Some(sites) => race_sites(k).as_ref() == Some(&sites),
+    let sites = race_sites(like);
+    move |k| match &sites {
+        Some(sites) => race_sites(k).as_ref() == Some(sites),
         None => k.name() == like.name(),
     }
 }
@@ -192,7 +194,7 @@ pub fn record(
 pub fn summary(kind: &FailureKind) -> String {
     match race_sites(kind) {
         Some([a, b]) => format!("race between {a} and {b}"),
-        None => kind.to_string().lines().next().unwrap_or_default().to_string(),
+        None => first_line(&kind.to_string()).to_string(),
     }
 }
 

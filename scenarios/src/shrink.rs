@@ -92,26 +92,26 @@ fn candidates(s: &Scenario) -> Vec<Scenario> {
 
 /// The scenario's strategies, capped for shrinking.
 fn capped(s: &StrategySpec) -> Strategy {
-    match strategy(s) {
-        Strategy::Loom { preemption_bound, iterative, .. } => Strategy::Loom {
-            preemption_bound,
-            iterative,
-            max_executions: Some(TRY_EXECUTIONS * 10),
-            max_duration: None,
-        },
-        Strategy::ShuttleRandom { seed, iterations } => Strategy::random(seed, iterations.min(TRY_EXECUTIONS)),
-        Strategy::ShuttlePct { seed, iterations, depth } => Strategy::pct(seed, iterations.min(TRY_EXECUTIONS), depth),
-        other => other,
+    let mut s = s.clone();
+    match &mut s {
+        StrategySpec::Loom { max_executions, .. } => *max_executions = Some(TRY_EXECUTIONS * 10),
+        StrategySpec::Random { iterations, .. } | StrategySpec::Pct { iterations, .. } => {
+            *iterations = (*iterations).min(TRY_EXECUTIONS)
+        }
     }
+    strategy(&s)
 }
 
 /// The first outcome of `s` that fails as `same` accepts, if any.
 fn fails(s: &Scenario, same: &impl Fn(&FailureKind) -> bool) -> Option<(Model, Outcome)> {
     let model = build(s).ok()?;
-    s.strategies.iter().find_map(|st| {
+    for st in &s.strategies {
         let o = model.explore(&capped(st));
-        o.failure.as_ref().is_some_and(|f| same(&f.kind)).then(|| (model.clone(), o))
-    })
+        if o.failure.as_ref().is_some_and(|f| same(&f.kind)) {
+            return Some((model, o));
+        }
+    }
+    None
 }
 
 /// Shrinks `s`, whose run `outcome` failed, to the smallest scenario that fails as `same` accepts.

@@ -1,8 +1,8 @@
 //! The `joinrace` program's exit statuses and errors on bad input.
 
-use std::process::Command;
+use std::process::{Command, Output};
 
-fn joinrace(args: &[&str]) -> std::process::Output {
+fn joinrace(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_joinrace")).args(args).output().expect("joinrace runs")
 }
 
@@ -72,6 +72,15 @@ fn fixture_schedule(name: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../fixtures/schedules/{name}.schedule"))
 }
 
+/// `joinrace <command> <race2 fixture> <flag> <dir>/<file>`, in a fresh temp dir.
+fn race2_fixture_into(command: &str, flag: &str, file: &str) -> (tempfile::TempDir, std::path::PathBuf, Output) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(file);
+    let fixture = fixture_schedule("race2");
+    let out = joinrace(&[command, fixture.to_str().expect("utf-8"), flag, path.to_str().expect("utf-8")]);
+    (dir, path, out)
+}
+
 /// A copy of a fixture schedule, edited, in a temp dir.
 fn edited_schedule(name: &str, edit: impl FnOnce(String) -> String) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -130,14 +139,7 @@ fn a_changed_scenario_is_a_warning_with_both_hashes() {
 
 #[test]
 fn minimize_writes_a_schedule_with_no_more_preemptions() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let out_path = dir.path().join("min.schedule");
-    let out = joinrace(&[
-        "minimize",
-        fixture_schedule("race2").to_str().expect("utf-8"),
-        "--output",
-        out_path.to_str().expect("utf-8"),
-    ]);
+    let (dir, out_path, out) = race2_fixture_into("minimize", "--output", "min.schedule");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("preemptions: 1 -> 1"), "{stdout}");
@@ -165,14 +167,7 @@ fn html_timeline_shows_both_racing_accesses_in_chromium() {
         eprintln!("skipped: {chromium} is missing (CI installs it)");
         return;
     }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let html = dir.path().join("race2.html");
-    let out = joinrace(&[
-        "replay",
-        fixture_schedule("race2").to_str().expect("utf-8"),
-        "--html",
-        html.to_str().expect("utf-8"),
-    ]);
+    let (dir, html, out) = race2_fixture_into("replay", "--html", "race2.html");
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     let page = std::fs::read_to_string(&html).expect("page written");
     for external in ["http:", "https:", " src=", " href="] {
@@ -202,15 +197,26 @@ fn html_timeline_shows_both_racing_accesses_in_chromium() {
 
 #[test]
 fn failpoints_need_the_whole_executor_and_a_known_name() {
-    let dir = tempfile::tempdir().expect("temp dir");
     let text = std::fs::read_to_string(scenarios::catalog_dir().join("failpoint-build-error.toml")).expect("file");
-    std::fs::write(
-        dir.path().join("f.toml"),
-        text.replace("name = \"fetchBuildSideRowsError\"", "name = \"noSuchFailpoint\""),
-    )
-    .expect("write");
-    let out = joinrace(&["--catalog", dir.path().to_str().expect("utf-8"), "run", "--all"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("f.toml: failpoint.name: ") && err.contains("noSuchFailpoint"), "{err}");
+    let cases = [
+        (
+            text.replace("name = \"fetchBuildSideRowsError\"", "name = \"noSuchFailpoint\""),
+            "failpoint.name: unknown failpoint \"noSuchFailpoint\" (known: fetchBuildSideRowsError, \
+             controlWorkersForRestoreError, splitPartitionPanic, createTasksPanic, buildHashTablePanic, \
+             processOneProbeChunkPanic, restoreAndProbeError)",
+        ),
+        (
+            text.replace("target = \"executor\"", "target = \"probe-slice\""),
+            "failpoint: failpoints need target = \"executor\"",
+        ),
+    ];
+    for (edited, error) in cases {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("f.toml");
+        std::fs::write(&file, edited).expect("write");
+        let out = joinrace(&["--catalog", dir.path().to_str().expect("utf-8"), "run", "--all"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err, format!("joinrace: {}: {error}\n", file.display()));
+    }
 }

@@ -109,13 +109,13 @@ fn main() -> ExitCode {
         Command::Replay { file, html } => replay(&file, html.as_deref(), &files, &dir),
         Command::Minimize { file, output } => minimize(&file, output, &files, &dir, &replay_cmd),
         Command::Run { names, all, seed, seeds, schedule_dir, no_minimize } => {
-            let chosen: Vec<&Scenario> = if all {
-                files.iter().map(|(_, s)| s).collect()
+            let chosen: Vec<&(PathBuf, Scenario)> = if all {
+                files.iter().collect()
             } else {
                 let mut chosen = Vec::new();
                 for n in &names {
                     match files.iter().find(|(_, s)| &s.name == n) {
-                        Some((_, s)) => chosen.push(s),
+                        Some(file) => chosen.push(file),
                         None => {
                             eprintln!("joinrace: no scenario named {n:?} in {}", dir.display());
                             return ExitCode::from(2);
@@ -130,7 +130,7 @@ fn main() -> ExitCode {
             }
             let schedule_dir = schedule_dir.unwrap_or_else(schedules::default_dir);
             let saving = Saving { dir: schedule_dir, minimise: !no_minimize, replay_cmd };
-            run(&chosen, &files, seed, seeds, &saving)
+            run(&chosen, seed, seeds, &saving)
         }
     }
 }
@@ -225,8 +225,7 @@ struct Saving {
 /// Writes the schedule of a failing run (minimised first) and says how to replay it.
 fn save_schedule(s: &Scenario, path: &Path, model: &Model, outcome: &harness::Outcome, label: &str, saving: &Saving) {
     let Saving { dir, minimise, replay_cmd } = saving;
-    let minimise = *minimise;
-    let Some(recorded) = quiet(|| schedules::record(s, path, model, outcome, minimise)) else { return };
+    let Some(recorded) = quiet(|| schedules::record(s, path, model, outcome, *minimise)) else { return };
     let (file, min) = (&recorded.file, &recorded.minimized);
     if let Some(problem) = &recorded.problem {
         eprintln!("joinrace: {}: schedule {problem}", s.name);
@@ -283,8 +282,7 @@ fn replay(path: &Path, html: Option<&Path>, files: &[(PathBuf, Scenario)], catal
         }
         println!("timeline:    {}", out.display());
     }
-    let got = r.outcome.failure.as_ref().map(|f| schedules::summary(&f.kind));
-    if got.as_deref() == Some(f.summary.as_str()) {
+    if schedules::reproduced(&loaded, &r).is_ok() {
         println!("joinrace: the replay reproduces the recorded failure");
         ExitCode::SUCCESS
     } else {
@@ -305,10 +303,9 @@ fn minimize(
         Ok(x) => x,
         Err(code) => return code,
     };
-    let failure = match r.outcome.failure.clone() {
-        Some(f) if schedules::summary(&f.kind) == loaded.file.summary => f,
-        other => {
-            let got = other.map_or("a passing execution".into(), |f| schedules::summary(&f.kind));
+    let failure = match schedules::reproduced(&loaded, &r) {
+        Ok(f) => f.clone(),
+        Err(got) => {
             println!("joinrace: the replay does not reproduce the recorded failure ({got}): nothing to minimise");
             return ExitCode::from(1);
         }
@@ -412,8 +409,7 @@ fn bad_input(e: ScheduleError) -> ExitCode {
 }
 
 fn run(
-    chosen: &[&Scenario],
-    files: &[(PathBuf, Scenario)],
+    chosen: &[&(PathBuf, Scenario)],
     seed: Option<u64>,
     seeds: Option<std::ops::Range<u64>>,
     saving: &Saving,
@@ -425,12 +421,11 @@ fn run(
     let mut all_ok = true;
     // Executions to first detection per (scenario, strategy kind), for the summary over seeds.
     let mut detections: Vec<(String, &'static str, Option<u64>)> = Vec::new();
-    for s in chosen {
-        let path = files.iter().find(|(_, f)| f.name == s.name).map(|(p, _)| p.as_path());
+    for (path, s) in chosen.iter().copied() {
         let model = match build(s) {
             Ok(m) => m,
             Err(e) => {
-                eprintln!("joinrace: {}: {e}", path.map(|p| p.display().to_string()).unwrap_or_default());
+                eprintln!("joinrace: {}: {e}", path.display());
                 return ExitCode::from(2);
             }
         };
@@ -457,7 +452,7 @@ fn run(
                 scope,
                 outcome.elapsed.as_secs_f64()
             );
-            if let (Some(path), Some(_)) = (path, &outcome.failure) {
+            if outcome.failure.is_some() {
                 save_schedule(s, path, &model, &outcome, &strategy_name(&st), saving);
             }
         }

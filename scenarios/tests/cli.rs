@@ -52,6 +52,35 @@ fn a_new_scenario_file_needs_no_code() {
     assert_eq!(stdout.matches("as expected (race between").count(), 3, "{stdout}");
 }
 
+/// `run --schedule-dir D --no-minimize` writes each failure's schedule, as found, into D and prints
+/// the command that replays it, which reproduces the failure.
+#[test]
+fn run_writes_each_failure_s_schedule_and_its_replay_command() {
+    let (catalog, schedules) = (tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir"));
+    let text = std::fs::read_to_string(scenarios::catalog_dir().join("race1-used-flag-layout.toml")).expect("file");
+    std::fs::write(catalog.path().join("race1.toml"), text).expect("write");
+    let (catalog, schedules) = (catalog.path().to_str().expect("utf-8"), schedules.path());
+    let out = joinrace(&[
+        "--catalog",
+        catalog,
+        "run",
+        "race1-used-flag-layout",
+        "--no-minimize",
+        "--schedule-dir",
+        schedules.to_str().expect("utf-8"),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    for label in ["loom-pb2", "random-s1", "pct-d3-s1"] {
+        let file = schedules.join(format!("race1-used-flag-layout-{label}.schedule"));
+        let command = format!("replay:   joinrace --catalog {catalog} replay {}", file.display());
+        assert!(stdout.contains(&command), "{command}\n{stdout}");
+        let replayed = joinrace(&["--catalog", catalog, "replay", file.to_str().expect("utf-8")]);
+        assert_eq!(replayed.status.code(), Some(0), "{}", String::from_utf8_lossy(&replayed.stdout));
+    }
+    assert!(!stdout.contains("minimised from"), "{stdout}");
+}
+
 /// An `error` expectation is checked both ways: the error must come, and must be the one named.
 #[test]
 fn error_expectation_fails_when_the_join_succeeds() {

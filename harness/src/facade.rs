@@ -19,6 +19,7 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use crate::explore::dpor;
 use crate::schedule::log;
 use shuttle_engine::runtime::execution::ExecutionState;
 
@@ -60,7 +61,7 @@ const SHUTTLE_STACK_BYTES: usize = 512 * 1024;
 pub(crate) struct Token {
     raw: RawToken,
     /// The object's id in the interleaving hash; `None` when something else records the order.
-    object: Option<u32>,
+    object: Option<u64>,
     seq: AtomicU32,
 }
 
@@ -82,7 +83,7 @@ impl Token {
         Token::with_object(backend, None)
     }
 
-    fn with_object(backend: Backend, object: Option<u32>) -> Token {
+    fn with_object(backend: Backend, object: Option<u64>) -> Token {
         let raw = match backend {
             Backend::Loom => RawToken::Loom(loom::sync::atomic::AtomicUsize::new(0)),
             Backend::Shuttle => RawToken::Shuttle,
@@ -91,16 +92,44 @@ impl Token {
         Token { raw, object, seq: AtomicU32::new(0) }
     }
 
+    /// The object's identity in the interleaving hash (`None` under std and for checked memory).
+    pub(crate) fn object(&self) -> Option<u64> {
+        self.object
+    }
+
+    /// Records an access of the object in the interleaving hash without a scheduling point (the
+    /// running goroutine touched the object's token earlier in the same operation).
+    pub(crate) fn record(&self) {
+        if let Some(o) = self.object {
+            let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+            log::with(|l| l.depend(o, seq, goroutine_id()));
+        }
+    }
+
     /// Yields to the scheduler, which may switch goroutines here; `op` names the operation that
     /// follows (`chan send`) in traces.
     pub(crate) fn touch(&self, op: &'static str) {
+        self.touch_on(op, self.object, true)
+    }
+
+    /// [`Token::touch`] before an atomic access of checked-memory word `word` (see
+    /// `Shadow::word`), a load unless `write`. Under shuttle a buffer has one token, so the word,
+    /// not the token, tells the DPOR explorer which operations conflict; loads do not.
+    pub(crate) fn touch_word(&self, op: &'static str, word: u64, write: bool) {
+        self.touch_on(op, Some(word), write)
+    }
+
+    fn touch_on(&self, op: &'static str, label: Option<u64>, write: bool) {
         // The position in the object's history is taken once the goroutine runs again.
-        let position = || self.object.map(|o| (u64::from(o), self.seq.fetch_add(1, Ordering::Relaxed)));
+        let position = || self.object.map(|o| (o, self.seq.fetch_add(1, Ordering::Relaxed)));
         match &self.raw {
             RawToken::Loom(a) => {
                 switching_on(op, position, || a.fetch_add(1, Ordering::SeqCst));
             }
-            RawToken::Shuttle => switching_on(op, position, shuttle_engine::runtime::thread::switch),
+            RawToken::Shuttle => {
+                dpor::announce(label, write);
+                switching_on(op, position, shuttle_engine::runtime::thread::switch)
+            }
             RawToken::Std => {}
         }
     }

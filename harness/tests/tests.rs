@@ -19,3 +19,5 @@ mod replay;
 mod schedule_file;
 // Distinct-interleaving counting and which operations are independent.
 mod exploration;
+// joinrace's DPOR explorer against loom, unbounded.
+mod dpor;

@@ -252,6 +252,16 @@ pub enum StrategySpec {
         #[serde(default)]
         max_executions: Option<u64>,
     },
+    /// joinrace's DPOR explorer (source sets and sleep sets) on shuttle, exhaustive up to the
+    /// bound; unlike loom it runs the whole executor.
+    Dpor {
+        /// Preemption bound (absent: unbounded).
+        #[serde(default)]
+        preemption_bound: Option<usize>,
+        /// Cap on executions.
+        #[serde(default)]
+        max_executions: Option<u64>,
+    },
     /// shuttle random.
     Random {
         /// Seed.

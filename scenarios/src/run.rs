@@ -210,6 +210,7 @@ pub fn strategy(s: &StrategySpec) -> Strategy {
         StrategySpec::Loom { preemption_bound, iterative, max_executions } => {
             Strategy::Loom { preemption_bound: Some(preemption_bound), iterative, max_executions, max_duration: None }
         }
+        StrategySpec::Dpor { preemption_bound, max_executions } => Strategy::Dpor { preemption_bound, max_executions },
         StrategySpec::Random { seed, iterations } => Strategy::random(seed, iterations),
         StrategySpec::Pct { seed, iterations, depth } => Strategy::pct(seed, iterations, depth),
     }
@@ -219,6 +220,8 @@ pub fn strategy(s: &StrategySpec) -> Strategy {
 pub fn strategy_name(s: &StrategySpec) -> String {
     match s {
         StrategySpec::Loom { preemption_bound, .. } => format!("loom-pb{preemption_bound}"),
+        StrategySpec::Dpor { preemption_bound: Some(b), .. } => format!("dpor-pb{b}"),
+        StrategySpec::Dpor { preemption_bound: None, .. } => "dpor".to_string(),
         StrategySpec::Random { seed, .. } => format!("random-s{seed}"),
         StrategySpec::Pct { seed, depth, .. } => format!("pct-d{depth}-s{seed}"),
     }

@@ -94,7 +94,9 @@ fn candidates(s: &Scenario) -> Vec<Scenario> {
 fn capped(s: &StrategySpec) -> Strategy {
     let mut s = s.clone();
     match &mut s {
-        StrategySpec::Loom { max_executions, .. } => *max_executions = Some(TRY_EXECUTIONS * 10),
+        StrategySpec::Loom { max_executions, .. } | StrategySpec::Dpor { max_executions, .. } => {
+            *max_executions = Some(TRY_EXECUTIONS * 10)
+        }
         StrategySpec::Random { iterations, .. } | StrategySpec::Pct { iterations, .. } => {
             *iterations = (*iterations).min(TRY_EXECUTIONS)
         }

@@ -62,14 +62,21 @@ impl Rec {
 #[derive(Clone, Default)]
 struct ByteShadow(SmallVec<[Rec; 1]>);
 
+/// Tells a read's term in the interleaving hash from a write's.
+const READ: u64 = 0x5eed_0f4e_ad00_0001;
+
 /// Shadow memory of one checked object, and what the report needs to name it.
 pub(crate) struct Shadow {
     bytes: Vec<ByteShadow>,
     label: Arc<str>,
     base: u64,
     regions: Vec<(usize, usize, String)>,
-    /// Per 8-byte word, how many accesses it has seen (its position in the interleaving hash).
-    word_seq: Vec<u32>,
+    /// The object's identity in the interleaving hash and to the DPOR explorer (see
+    /// [`log::new_object`]).
+    identity: u64,
+    /// Per byte, how many writes it has seen: with the access's bytes, its position in the
+    /// interleaving hash. Reads between two writes commute, and so do accesses to different bytes.
+    byte_writes: Vec<u32>,
 }
 
 /// How an access touches memory.
@@ -93,8 +100,14 @@ impl Shadow {
             label,
             base,
             regions: Vec::new(),
-            word_seq: vec![0; size.div_ceil(8)],
+            identity: log::new_object(),
+            byte_writes: vec![0; size],
         }
+    }
+
+    /// The identity of the 8-byte word holding byte `offset`, for the DPOR explorer.
+    pub(crate) fn word(&self, offset: usize) -> u64 {
+        self.identity.wrapping_add((offset / 8) as u64)
     }
 
     pub(crate) fn label(&self) -> &Arc<str> {
@@ -129,10 +142,14 @@ impl Shadow {
         let addr = self.base + spec.offset as u64;
         let write = spec.kind == AccessKind::Write;
         let traced = log::with(|l| {
-            for w in spec.offset / 8..end.div_ceil(8) {
-                l.depend(self.base / 8 + w as u64, self.word_seq[w], g);
-                self.word_seq[w] += 1;
+            let bytes = &mut self.byte_writes[spec.offset..end];
+            let position = bytes.iter().fold(0u32, |h, &n| h.wrapping_mul(0x0100_0193) ^ n);
+            if write {
+                bytes.iter_mut().for_each(|n| *n += 1);
             }
+            let range = ((spec.offset as u64) << 8) | spec.size as u64;
+            let kind = if write { 0 } else { READ };
+            l.depend(self.identity ^ range.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ kind, position, g);
             l.watches(addr, spec.size)
         });
         if traced {

@@ -4,6 +4,7 @@
 //! A failure (a data race, a panic or failed assertion, a deadlock) ends the exploration and is
 //! returned as a value; it never aborts the test process.
 
+pub(crate) mod dpor;
 mod hook;
 
 use std::fmt;
@@ -58,6 +59,14 @@ pub enum Strategy {
         /// Bug depth (number of priority change points plus one).
         depth: usize,
     },
+    /// joinrace's own DPOR with source sets and sleep sets, on shuttle: exhaustive up to the
+    /// preemption bound (`None`: unbounded), optionally capped; no limit on goroutines.
+    Dpor {
+        /// At most this many preemptions per execution.
+        preemption_bound: Option<usize>,
+        /// Stop after this many executions (the search is then not exhaustive).
+        max_executions: Option<u64>,
+    },
     /// shuttle's naive depth-first enumeration (no preemption bound, no reduction).
     ShuttleDfs {
         /// Stop after this many executions.
@@ -101,6 +110,7 @@ impl Strategy {
             Strategy::ShuttleRandom { .. }
             | Strategy::ShuttlePct { .. }
             | Strategy::ShuttleDfs { .. }
+            | Strategy::Dpor { .. }
             | Strategy::Replay(_) => Backend::Shuttle,
             Strategy::Std { .. } => Backend::Std,
         }
@@ -130,6 +140,16 @@ impl fmt::Display for Strategy {
             }
             Strategy::ShuttlePct { seed, iterations, depth } => {
                 write!(f, "shuttle-pct(seed {seed}, {iterations} executions, depth {depth})")
+            }
+            Strategy::Dpor { preemption_bound, max_executions } => {
+                match preemption_bound {
+                    Some(b) => write!(f, "dpor(preemption bound {b}")?,
+                    None => write!(f, "dpor(unbounded")?,
+                }
+                if let Some(m) = max_executions {
+                    write!(f, ", at most {m} executions")?;
+                }
+                write!(f, ")")
             }
             Strategy::ShuttleDfs { max_executions: Some(m) } => write!(f, "shuttle-dfs(at most {m} executions)"),
             Strategy::ShuttleDfs { max_executions: None } => write!(f, "shuttle-dfs"),
@@ -343,7 +363,9 @@ where
         Strategy::Loom { max_executions, max_duration, .. } => {
             max_executions.is_some_and(|m| executions >= m) || max_duration.is_some_and(|d| elapsed >= d)
         }
-        Strategy::ShuttleDfs { max_executions } => max_executions.is_some_and(|m| executions >= m),
+        Strategy::ShuttleDfs { max_executions } | Strategy::Dpor { max_executions, .. } => {
+            max_executions.is_some_and(|m| executions >= m)
+        }
         _ => true,
     };
     let mut distinct = interleavings.lock().len() as u64;
@@ -412,6 +434,10 @@ fn run(strategy: &Strategy, body: Arc<dyn Fn() + Send + Sync>, bound: &AtomicUsi
         }
         Strategy::ShuttleDfs { max_executions } => {
             shuttle::Runner::new(DfsScheduler::new(max_executions.map(n), false), shuttle_config()).run(body);
+        }
+        Strategy::Dpor { preemption_bound, max_executions } => {
+            let scheduler = dpor::DporScheduler::new(*preemption_bound, *max_executions);
+            shuttle::Runner::new(scheduler, shuttle_config()).run(body);
         }
         Strategy::Std { iterations } => {
             for _ in 0..*iterations {

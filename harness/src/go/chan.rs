@@ -130,8 +130,10 @@ impl<T> Chan<T> {
         self.inner.cap
     }
 
-    /// `len(c)`: the number of buffered items. Not a synchronizing operation.
+    /// `len(c)`: the number of buffered items. Not a synchronizing operation, but one on the
+    /// channel, so a scheduling point: its result depends on the order of the channel's operations.
     pub fn len(&self) -> usize {
+        self.inner.token.touch("len");
         self.inner.state.lock().buf.len()
     }
 

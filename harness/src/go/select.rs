@@ -12,7 +12,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::chan::{select_blocked, Chan};
-use crate::facade;
+use crate::explore::dpor;
+use crate::facade::{self, Backend};
 use crate::memory::stop_on_race;
 use crate::report::AccessKind;
 use crate::runtime::{self, block_on, BlockedOn};
@@ -26,6 +27,12 @@ mod sealed {
 pub trait SelectCase: sealed::Sealed {
     #[doc(hidden)]
     fn touch(&self);
+    /// The channel's identity in the interleaving hash (`None` under std).
+    #[doc(hidden)]
+    fn object(&self) -> Option<u64>;
+    /// Records in the interleaving hash that the running goroutine accesses the channel now.
+    #[doc(hidden)]
+    fn record(&self);
     #[doc(hidden)]
     fn label(&self) -> Arc<str>;
     /// Under the channel lock: fire if ready, else register goroutine `g` as a waiter.
@@ -102,6 +109,14 @@ impl<T> SelectCase for RecvCase<'_, T> {
         self.ch.inner.token.touch("select receive");
     }
 
+    fn object(&self) -> Option<u64> {
+        self.ch.inner.token.object()
+    }
+
+    fn record(&self) {
+        self.ch.inner.token.record();
+    }
+
     fn label(&self) -> Arc<str> {
         self.ch.inner.label.clone()
     }
@@ -126,6 +141,14 @@ impl<T> SelectCase for RecvCase<'_, T> {
 impl<T> SelectCase for SendCase<'_, T> {
     fn touch(&self) {
         self.ch.inner.token.touch("select send");
+    }
+
+    fn object(&self) -> Option<u64> {
+        self.ch.inner.token.object()
+    }
+
+    fn record(&self) {
+        self.ch.inner.token.record();
     }
 
     fn label(&self) -> Arc<str> {
@@ -186,9 +209,15 @@ fn run(cases: &mut [&mut dyn SelectCase], default: bool) -> Option<usize> {
     }
     let labels: Vec<Arc<str>> = cases.iter().map(|c| c.label()).collect();
     let fired = block_on(&exec, g, || {
-        for c in cases.iter() {
+        for (k, c) in cases.iter().enumerate() {
+            if k + 1 == cases.len() && exec.backend == Backend::Shuttle {
+                // Polling after the last touch reads every case's channel.
+                dpor::announce_also(cases.iter().filter_map(|c| c.object()).collect());
+            }
             c.touch();
         }
+        // The poll below reads every case's channel: the hash records it as the explorer orders it.
+        cases.iter().take(cases.len().saturating_sub(1)).for_each(|c| c.record());
         let n = cases.len();
         let start = facade::choose(exec.backend, n);
         for k in 0..n {

@@ -242,8 +242,10 @@ impl CheckedBuf {
         }
         // A scheduling point, and a DPOR dependency with every other atomic access of the word (an
         // aligned atomic lies in one word).
+        let name = frames.first().copied().unwrap_or("sync/atomic");
+        let word = self.inner.state.lock().shadow.word(offset);
         for token in &self.inner.tokens[words] {
-            token.touch(frames.first().copied().unwrap_or("sync/atomic"));
+            token.touch_word(name, word, kind != AtomicOp::Load);
         }
         let mut guard = self.inner.state.lock();
         let st = &mut *guard;

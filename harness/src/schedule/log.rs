@@ -44,7 +44,8 @@ pub(crate) struct Log {
     /// goroutine): equal for two executions exactly when every object saw the same goroutines in
     /// the same order (up to hash collisions).
     pub(crate) interleaving: u64,
-    next_object: u32,
+    /// Per goroutine (and one slot for code outside any), how many objects it has created.
+    created: Vec<u32>,
     /// The steps an exact replay expects (set only while replaying exactly).
     pub(crate) expected: Option<Vec<u32>>,
     pub(crate) trace: Option<TraceLog>,
@@ -60,7 +61,7 @@ impl Log {
             steps: Vec::new(),
             choices: Vec::new(),
             interleaving: 0,
-            next_object: 0,
+            created: Vec::new(),
             expected: None,
             trace: None,
             tasks: Vec::new(),
@@ -90,7 +91,7 @@ pub(crate) fn reset() {
         l.steps.clear();
         l.choices.clear();
         l.interleaving = 0;
-        l.next_object = 0;
+        l.created.clear();
         l.tasks.clear();
         l.tasks.push(0);
         if let Some(t) = &mut l.trace {
@@ -113,11 +114,17 @@ pub(crate) fn expected_next() -> Option<u32> {
     })
 }
 
-/// A new object id for the interleaving hash (objects are numbered in creation order).
-pub(crate) fn new_object() -> u32 {
+/// A new object's identity for the interleaving hash and the DPOR explorer: its creator and how
+/// many objects the creator made before it. Not a global creation number, which would tell apart
+/// executions that only reorder two goroutines' independent creations.
+pub(crate) fn new_object() -> u64 {
+    let slot = crate::facade::goroutine_id().wrapping_add(1);
     with(|l| {
-        l.next_object += 1;
-        l.next_object
+        if l.created.len() <= slot {
+            l.created.resize(slot + 1, 0);
+        }
+        l.created[slot] += 1;
+        mix(((slot as u64) << 32) | u64::from(l.created[slot]))
     })
 }
 

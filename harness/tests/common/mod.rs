@@ -10,14 +10,20 @@ pub fn loom() -> Strategy {
     Strategy::Loom { preemption_bound: Some(3), iterative: false, max_executions: Some(200_000), max_duration: None }
 }
 
+/// joinrace's DPOR, unbounded (every interleaving); the cap only guards against a model too big
+/// for a unit test (a capped run fails `assert_clean`).
+pub fn dpor() -> Strategy {
+    Strategy::Dpor { preemption_bound: None, max_executions: Some(200_000) }
+}
+
 /// shuttle random and PCT: 2,000 and 1,000 executions from fixed seeds.
 pub fn shuttle() -> [Strategy; 2] {
     [Strategy::random(0x5eed, 2_000), Strategy::pct(0x5eed, 1_000, 3)]
 }
 
-/// loom plus both shuttle schedulers.
+/// loom, DPOR and both shuttle schedulers.
 pub fn all() -> Vec<Strategy> {
-    let mut v = vec![loom()];
+    let mut v = vec![loom(), dpor()];
     v.extend(shuttle());
     v
 }
@@ -45,8 +51,8 @@ pub fn assert_clean_under(strategies: &[Strategy], model: fn()) -> Vec<Outcome> 
         .map(|s| {
             let outcome = explore(s, model);
             assert!(outcome.failure.is_none(), "expected no failure under {s}, got: {outcome}");
-            if matches!(s, Strategy::Loom { .. }) {
-                assert!(outcome.exhaustive, "loom did not finish its bounded search: {outcome}");
+            if matches!(s, Strategy::Loom { .. } | Strategy::Dpor { .. }) {
+                assert!(outcome.exhaustive, "{s} did not finish its search: {outcome}");
             }
             outcome
         })

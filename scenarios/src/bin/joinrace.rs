@@ -143,7 +143,7 @@ fn expand(st: &StrategySpec, seed: Option<u64>, seeds: &Option<std::ops::Range<u
         loom => loom,
     };
     match (st, seed, seeds) {
-        (StrategySpec::Loom { .. }, _, _) => vec![st.clone()],
+        (StrategySpec::Loom { .. } | StrategySpec::Dpor { .. }, _, _) => vec![st.clone()],
         (_, Some(s), _) => vec![with_seed(s)],
         (_, None, Some(r)) => r.clone().map(with_seed).collect(),
         _ => vec![st.clone()],
@@ -154,7 +154,7 @@ fn expand(st: &StrategySpec, seed: Option<u64>, seeds: &Option<std::ops::Range<u
 /// is not a terminal, so logs stay clean). Shuttle strategies know their total; loom does not.
 fn with_progress<R>(label: &str, st: &StrategySpec, explore: impl FnOnce(Arc<AtomicU64>) -> R) -> R {
     let total = match st {
-        StrategySpec::Loom { max_executions, .. } => *max_executions,
+        StrategySpec::Loom { max_executions, .. } | StrategySpec::Dpor { max_executions, .. } => *max_executions,
         StrategySpec::Random { iterations, .. } | StrategySpec::Pct { iterations, .. } => Some(*iterations),
     };
     let bar = match total {
@@ -186,6 +186,7 @@ fn with_progress<R>(label: &str, st: &StrategySpec, explore: impl FnOnce(Arc<Ato
 fn kind(st: &StrategySpec) -> &'static str {
     match st {
         StrategySpec::Loom { .. } => "loom",
+        StrategySpec::Dpor { .. } => "dpor",
         StrategySpec::Random { .. } => "random",
         StrategySpec::Pct { .. } => "pct",
     }

@@ -1,0 +1,460 @@
+//! joinrace's own exhaustive explorer: a shuttle [`Scheduler`] doing dynamic partial-order
+//! reduction with source sets (Abdulla et al., "Source sets", JACM 2017) and, unbounded, sleep
+//! sets; optionally preemption-bounded.
+//!
+//! loom's DPOR keeps no sleep sets, so it runs many executions that only reorder independent
+//! operations; unbounded, this explorer runs each interleaving about once.
+//!
+//! **Operations.** A goroutine runs one operation from each scheduling point to the next. Before
+//! it switches it [`announce`]s what the operation touches: a Go primitive's object, or the 8-byte
+//! word of checked memory an atomic accesses (a load only reads it), or, for a `select`, every
+//! case's channel. Two operations depend on each other when they touch a common object and one
+//! writes it. A wake-up, a goroutine's start, a spawn and a join touch nothing; they happen after
+//! what enabled them (the operation after which the goroutine became runnable). Plain checked
+//! memory is not an operation: the race detector checks it, and a race-free access is ordered by
+//! the operations anyway.
+//!
+//! **Per execution:** replay the path to the deepest node with a branch left, take that branch,
+//! then run on, preferring the running goroutine and never a sleeping one. Each operation's direct
+//! predecessors on its objects (the last write, or for a write the reads since) that no other path
+//! orders before it race with it; the state before such a predecessor must also be explored
+//! starting with one of the *initials* of the reversed order (the goroutines that can go first
+//! among the operations that do not happen after the predecessor, then the racing operation),
+//! unless one of them is explored, scheduled or asleep there. A sleep set holds the operations
+//! whose continuations are all explored; they sleep until a dependent operation runs. When every
+//! runnable goroutine sleeps, the rest of the execution is covered by another: it runs to its end
+//! without preemption and adds nothing to the search.
+//!
+//! **Under a preemption bound** a branch that would exceed it is never taken, and each race also
+//! tries the racer at the last context switch before it (as loom does, after Coons et al.,
+//! "Bounded partial-order reduction", OOPSLA 2013). Sleep sets are off: see [`DporScheduler::sleep_sets`].
+
+use std::cell::{Cell, RefCell};
+
+use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
+use smallvec::SmallVec;
+
+std::thread_local! {
+    /// What the running goroutine announced before its last switch: the object and whether it
+    /// writes it.
+    static ANNOUNCED: Cell<(Option<u64>, bool)> = const { Cell::new((None, false)) };
+    /// Objects the next announced operation also touches.
+    static ALSO: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Called by a goroutine right before a scheduling point: the operation it does when it resumes
+/// touches object `label` (`None`: nothing another goroutine can observe), and writes it unless
+/// it only loads (loads of one object commute).
+pub(crate) fn announce(label: Option<u64>, write: bool) {
+    ANNOUNCED.with(|a| a.set((label, write)));
+}
+
+/// Called before the scheduling point of an operation on several objects (a `select` polls all
+/// its channels after touching the last one's token): the announced operation also writes these.
+pub(crate) fn announce_also(objects: Vec<u64>) {
+    ALSO.with(|a| *a.borrow_mut() = objects);
+}
+
+/// Takes what the running goroutine announced.
+fn announced() -> Access {
+    let (label, write) = ANNOUNCED.with(|a| a.replace((None, false)));
+    let mut labels: SmallVec<[u64; 2]> = label.into_iter().collect();
+    let also = ALSO.with(|a| std::mem::take(&mut *a.borrow_mut()));
+    if label.is_some() {
+        for o in also {
+            if !labels.contains(&o) {
+                labels.push(o);
+            }
+        }
+    }
+    Access { labels, write }
+}
+
+/// What an operation does to shared state: the objects it touches, and whether it writes them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Access {
+    labels: SmallVec<[u64; 2]>,
+    write: bool,
+}
+
+type Clock = SmallVec<[u32; 8]>;
+
+fn join(into: &mut Clock, other: &Clock) {
+    if into.len() < other.len() {
+        into.resize(other.len(), 0);
+    }
+    for (a, b) in into.iter_mut().zip(other) {
+        *a = (*a).max(*b);
+    }
+}
+
+fn at(c: &Clock, task: usize) -> u32 {
+    c.get(task).copied().unwrap_or(0)
+}
+
+/// An operation a goroutine is about to do: its task and what it touches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Op {
+    task: usize,
+    access: Access,
+}
+
+impl Op {
+    fn depends_on(&self, other: &Op) -> bool {
+        let (a, b) = (&self.access, &other.access);
+        self.task == other.task || ((a.write || b.write) && a.labels.iter().any(|l| b.labels.contains(l)))
+    }
+}
+
+/// A scheduling decision on the current path.
+#[derive(Debug)]
+struct Node {
+    /// The runnable goroutines and what each does next.
+    runnable: SmallVec<[Op; 8]>,
+    /// The goroutine that ran into this decision, if it could go on: running another preempts it.
+    current: Option<usize>,
+    /// Preemptions on the path before this node.
+    preemptions: usize,
+    /// The goroutine chosen on the current path.
+    chosen: usize,
+    /// Branches still to explore.
+    todo: SmallVec<[usize; 2]>,
+    /// Branches explored or being explored.
+    done: SmallVec<[usize; 4]>,
+    /// With sleep sets, the operations explored here: later branches start with them asleep.
+    taken: SmallVec<[Op; 4]>,
+    /// The sleep set on arriving here.
+    sleep: SmallVec<[Op; 4]>,
+}
+
+impl Node {
+    fn cost(&self, task: usize) -> usize {
+        usize::from(self.current.is_some_and(|c| c != task))
+    }
+
+    fn op(&self, task: usize) -> Option<Op> {
+        self.runnable.iter().find(|o| o.task == task).cloned()
+    }
+}
+
+/// An operation of the running execution, with its vector clock.
+struct Event {
+    op: Op,
+    /// Happens-before.
+    clock: Clock,
+    /// Happens-before through program order and enabling only (its own index is `own[task]`).
+    own: Clock,
+}
+
+/// The DPOR explorer (see the module documentation).
+pub(crate) struct DporScheduler {
+    bound: Option<usize>,
+    max_executions: Option<u64>,
+    executions: u64,
+    nodes: Vec<Node>,
+    /// The node whose new branch this execution explores; nodes before it are replayed.
+    branch: usize,
+    /// The sleep set the branch starts with.
+    branch_sleep: SmallVec<[Op; 4]>,
+    run: Run,
+}
+
+/// The state of one execution.
+#[derive(Default)]
+struct Run {
+    depth: usize,
+    /// Per task, what it does next.
+    next: Vec<Access>,
+    /// Per task, its clock.
+    clocks: Vec<Clock>,
+    /// Per object, its last write and the reads since (events).
+    objects: rustc_hash::FxHashMap<u64, (Option<usize>, SmallVec<[usize; 4]>)>,
+    events: Vec<Event>,
+    runnable_before: SmallVec<[usize; 8]>,
+    sleep: SmallVec<[Op; 4]>,
+    /// Every runnable goroutine was asleep or over the bound: the rest is covered elsewhere.
+    redundant: bool,
+}
+
+impl DporScheduler {
+    /// An explorer with at most `bound` preemptions per execution (`None`: unbounded) that stops
+    /// after `max_executions`.
+    pub(crate) fn new(bound: Option<usize>, max_executions: Option<u64>) -> DporScheduler {
+        DporScheduler {
+            bound,
+            max_executions,
+            executions: 0,
+            nodes: Vec::new(),
+            branch: 0,
+            branch_sleep: SmallVec::new(),
+            run: Run::default(),
+        }
+    }
+
+    /// Sleep sets are sound only without a bound: the explored order of two independent
+    /// operations may need more preemptions than the one a sleep set then skips (checked against a
+    /// plain bounded search, which found interleavings that bounded search with sleep sets missed).
+    fn sleep_sets(&self) -> bool {
+        self.bound.is_none()
+    }
+
+    fn within_bound(&self, node: &Node, task: usize) -> bool {
+        self.bound.is_none_or(|b| node.preemptions + node.cost(task) <= b)
+    }
+
+    /// Picks the deepest unexplored branch; `false` when none is left.
+    fn next_branch(&mut self) -> bool {
+        let sleep_sets = self.sleep_sets();
+        while let Some(node) = self.nodes.last_mut() {
+            if let Some(task) = node.todo.pop() {
+                self.branch_sleep = node.sleep.iter().chain(&node.taken).cloned().collect();
+                node.chosen = task;
+                node.done.push(task);
+                if sleep_sets {
+                    node.taken.push(node.op(task).expect("a branch is a runnable goroutine"));
+                }
+                self.branch = self.nodes.len() - 1;
+                return true;
+            }
+            self.nodes.pop();
+        }
+        false
+    }
+
+    /// The goroutine a fresh node runs: the current one if it may, else the lowest-numbered one
+    /// that is awake and within the bound.
+    fn pick(&self, node: &Node) -> Option<usize> {
+        let awake = |t: usize| !self.run.sleep.iter().any(|s| s.task == t) && self.within_bound(node, t);
+        node.current.filter(|&c| awake(c)).or_else(|| node.runnable.iter().map(|o| o.task).filter(|&t| awake(t)).min())
+    }
+
+    /// Records that `task` runs the operation at `depth`, finds the race it completes, and
+    /// updates the sleep set.
+    fn execute(&mut self, task: usize) {
+        let run = &mut self.run;
+        let d = run.depth;
+        let op = Op { task, access: run.next[task].clone() };
+        if run.clocks.len() <= task {
+            run.clocks.resize(task + 1, Clock::new());
+        }
+        let mut own = run.clocks[task].clone();
+        if own.len() <= task {
+            own.resize(task + 1, 0);
+        }
+        own[task] += 1;
+        // The operations this one depends on directly: a write on the reads since the last write
+        // (or on that write if none), a read on the last write.
+        let mut preds: SmallVec<[usize; 4]> = SmallVec::new();
+        for &label in &op.access.labels {
+            let (last_write, reads) = run.objects.entry(label).or_default();
+            let before: SmallVec<[usize; 4]> = match (op.access.write, reads.is_empty()) {
+                (true, false) => reads.clone(),
+                _ => last_write.iter().copied().collect(),
+            };
+            if op.access.write {
+                *last_write = Some(d);
+                reads.clear();
+            } else {
+                reads.push(d);
+            }
+            for i in before {
+                if !preds.contains(&i) {
+                    preds.push(i);
+                }
+            }
+        }
+        // The clock of this operation without its edge from `skip`.
+        let without = |skip: Option<usize>| {
+            let mut c = own.clone();
+            for &i in preds.iter().filter(|&&i| Some(i) != skip) {
+                join(&mut c, &run.events[i].clock);
+            }
+            c
+        };
+        // A direct predecessor by another goroutine that nothing else orders before this operation
+        // races with it: the two can be reordered.
+        let races: SmallVec<[(usize, Clock); 2]> = preds
+            .iter()
+            .filter(|&&i| run.events[i].op.task != task)
+            .map(|&i| (i, without(Some(i))))
+            .filter(|(i, c)| {
+                let prev = &run.events[*i];
+                at(c, prev.op.task) < at(&prev.own, prev.op.task)
+            })
+            .collect();
+        let clock = without(None);
+        run.clocks[task] = clock.clone();
+        run.sleep.retain(|s| !s.depends_on(&op));
+        run.events.push(Event { op, clock, own });
+        // Races whose later operation was replayed were handled when it first ran.
+        if d >= self.branch {
+            for (i, reversed) in races {
+                self.backtrack(i, d, &reversed);
+            }
+        }
+    }
+
+    /// Makes sure the state before event `i` is also explored with event `j` (which races with it)
+    /// reordered before it.
+    fn backtrack(&mut self, i: usize, j: usize, reversed: &Clock) {
+        let initials = self.initials(i, j, reversed);
+        let racer = self.run.events[j].op.task;
+        let node = &self.nodes[i];
+        let covered =
+            |t: &usize| node.done.contains(t) || node.todo.contains(t) || node.sleep.iter().any(|s| s.task == *t);
+        if !initials.iter().any(covered) {
+            let pick = if initials.contains(&racer) { racer } else { initials[0] };
+            self.add(i, pick);
+        }
+        if self.bound.is_some() {
+            // The bound makes otherwise independent orders differ in cost: also try the racer at
+            // the last context switch before `i` (or the first node), as loom does.
+            let c = (1..i).rev().find(|&c| self.nodes[c].chosen != self.nodes[c - 1].chosen).unwrap_or(0);
+            self.add(c, racer);
+        }
+    }
+
+    /// The goroutines whose next operation can come first in the events that do not happen after
+    /// event `i`, followed by event `j` with its edge from `i` removed (clock `reversed`).
+    fn initials(&self, i: usize, j: usize, reversed: &Clock) -> SmallVec<[usize; 8]> {
+        let events = &self.run.events;
+        let first = &events[i];
+        let after_first = |e: &Event| at(&e.clock, first.op.task) >= at(&first.own, first.op.task);
+        // The initials of the events that do not happen after `i`, then `j`: events with no
+        // predecessor among them. An event that happens after some event of a task happens after
+        // that task's first one, so checking each task's first event suffices.
+        let mut firsts: SmallVec<[&Event; 8]> = SmallVec::new();
+        let mut initials: SmallVec<[usize; 8]> = SmallVec::new();
+        let between = events[i + 1..j].iter().filter(|e| !after_first(e)).map(|e| (e, &e.clock));
+        // `j` without its edge from `i`, the order being reversed.
+        for (e, clock) in between.chain(std::iter::once((&events[j], reversed))) {
+            let preceded = firsts.iter().any(|f| at(clock, f.op.task) >= at(&f.own, f.op.task));
+            if !firsts.iter().any(|f| f.op.task == e.op.task) {
+                firsts.push(e);
+            }
+            if !preceded && !initials.contains(&e.op.task) {
+                initials.push(e.op.task);
+            }
+        }
+        initials
+    }
+
+    /// Schedules `task` as a branch of node `n` (every runnable goroutine, if it cannot run there).
+    fn add(&mut self, n: usize, task: usize) {
+        let node = &self.nodes[n];
+        let tasks: SmallVec<[usize; 8]> = if node.op(task).is_some() {
+            SmallVec::from_slice(&[task])
+        } else {
+            node.runnable.iter().map(|o| o.task).collect()
+        };
+        for t in tasks {
+            let node = &self.nodes[n];
+            let asleep = node.sleep.iter().any(|s| s.task == t);
+            if !node.done.contains(&t) && !node.todo.contains(&t) && !asleep && self.within_bound(node, t) {
+                self.nodes[n].todo.push(t);
+            }
+        }
+    }
+}
+
+impl Scheduler for DporScheduler {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        if self.max_executions.is_some_and(|m| self.executions >= m) {
+            return None;
+        }
+        if self.executions > 0 && !self.next_branch() {
+            return None;
+        }
+        self.executions += 1;
+        self.run = Run::default();
+        announced();
+        Some(Schedule::new(0))
+    }
+
+    fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
+        let d = self.run.depth;
+        let ids: SmallVec<[usize; 8]> = runnable.iter().map(|t| usize::from(t.id())).collect();
+        let current = current.map(usize::from);
+        let max = ids.iter().copied().chain(current).max().unwrap_or(0);
+        if self.run.next.len() <= max {
+            self.run.next.resize(max + 1, Access::default());
+        }
+        if let Some(c) = current {
+            self.run.next[c] = announced();
+        }
+        // A goroutine that could not run before the last operation was enabled by it.
+        if let Some(last) = self.run.events.last() {
+            let clock = last.clock.clone();
+            for &t in ids.iter().filter(|t| !self.run.runnable_before.contains(t)) {
+                if self.run.clocks.len() <= t {
+                    self.run.clocks.resize(t + 1, Clock::new());
+                }
+                join(&mut self.run.clocks[t], &clock);
+            }
+        }
+        self.run.runnable_before = ids.clone();
+        let running_on = current.filter(|c| !is_yielding && ids.contains(c));
+        // As under loom, a goroutine that yields runs again only when no other can: a spin loop
+        // that yields then ends in every schedule.
+        let mut ids = ids;
+        if let Some(c) = current.filter(|_| is_yielding && ids.len() > 1) {
+            ids.retain(|t| *t != c);
+        }
+
+        let chosen = if d < self.nodes.len() && !self.run.redundant {
+            let node = &self.nodes[d];
+            let same = node.runnable.len() == ids.len() && node.runnable.iter().all(|o| ids.contains(&o.task));
+            assert!(
+                same && node.op(node.chosen).is_some(),
+                "dpor: replaying step {d} found other runnable goroutines than before; the model is not deterministic"
+            );
+            if d == self.branch {
+                self.run.sleep = std::mem::take(&mut self.branch_sleep);
+            }
+            node.chosen
+        } else {
+            let preemptions = self.nodes.last().map_or(0, |p| p.preemptions + p.cost(p.chosen));
+            let node = Node {
+                runnable: ids.iter().map(|&t| Op { task: t, access: self.run.next[t].clone() }).collect(),
+                current: running_on,
+                preemptions,
+                chosen: usize::MAX,
+                todo: SmallVec::new(),
+                done: SmallVec::new(),
+                taken: SmallVec::new(),
+                sleep: self.run.sleep.clone(),
+            };
+            match (self.run.redundant, self.pick(&node)) {
+                (false, Some(t)) => {
+                    let taken = node.op(t).filter(|_| self.sleep_sets()).into_iter().collect();
+                    self.nodes.push(Node { chosen: t, done: SmallVec::from_slice(&[t]), taken, ..node });
+                    t
+                }
+                _ => {
+                    // Covered by another execution: finish without preempting.
+                    self.run.redundant = true;
+                    self.run.depth += 1;
+                    return Some(fallback(runnable, current, running_on));
+                }
+            }
+        };
+        self.execute(chosen);
+        self.run.depth += 1;
+        runnable.iter().find(|t| usize::from(t.id()) == chosen).map(|t| t.id())
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        // As under loom, a nondeterministic choice takes its first option.
+        0
+    }
+}
+
+/// The running goroutine if it can go on, else the next runnable one after it.
+fn fallback(runnable: &[&Task], current: Option<usize>, running_on: Option<usize>) -> TaskId {
+    let ids = || runnable.iter().map(|t| t.id());
+    if let Some(c) = running_on {
+        return TaskId::from(c);
+    }
+    let after = current.unwrap_or(0);
+    ids().filter(|&t| usize::from(t) > after).min().or_else(|| ids().min()).expect("a runnable task")
+}

@@ -49,7 +49,8 @@ fn a_new_scenario_file_needs_no_code() {
     let out = joinrace(&["--catalog", dir.path().to_str().expect("utf-8"), "run", "race1-more-rows"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert_eq!(stdout.matches("as expected (race between").count(), 3, "{stdout}");
+    // One line per strategy of the file: loom, DPOR, random and PCT.
+    assert_eq!(stdout.matches("as expected (race between").count(), 4, "{stdout}");
 }
 
 /// `run --schedule-dir D --no-minimize` writes each failure's schedule, as found, into D and prints
@@ -71,7 +72,7 @@ fn run_writes_each_failure_s_schedule_and_its_replay_command() {
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    for label in ["loom-pb2", "random-s1", "pct-d3-s1"] {
+    for label in ["loom-pb2", "dpor", "random-s1", "pct-d3-s1"] {
         let file = schedules.join(format!("race1-used-flag-layout-{label}.schedule"));
         let command = format!("replay:   joinrace --catalog {catalog} replay {}", file.display());
         assert!(stdout.contains(&command), "{command}\n{stdout}");

@@ -40,8 +40,8 @@
 //! action = "error"                   # error | panic
 //!
 //! [[strategy]]
-//! kind = "loom"                      # loom | random | pct
-//! preemption_bound = 2
+//! kind = "loom"                      # loom | dpor | random | pct
+//! preemption_bound = 2               # loom: required; dpor: absent means every interleaving
 //!
 //! [expect]
 //! outcome = "race"                   # race | clean | error

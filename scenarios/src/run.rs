@@ -176,7 +176,7 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
     if s.target == Target::Executor && s.strategies.iter().any(|st| matches!(st, StrategySpec::Loom { .. })) {
         return Err(err(
             "strategy",
-            "the whole executor spawns more than loom's 4 goroutines: use random or pct".into(),
+            "the whole executor spawns more than loom's 4 goroutines: use dpor, random or pct".into(),
         ));
     }
     if !s.failpoints.is_empty() && s.target != Target::Executor {

@@ -307,7 +307,9 @@ fn dpor_section(
             assert!(o.failure.is_none(), "{o}");
             let scope = if o.exhaustive { "" } else { " (sampled)" };
             targets.push((
-                format!("DPOR, race {race} fixed, bound {bound_text}: executions per distinct interleaving ≤ 1.5{scope}"),
+                format!(
+                    "DPOR, race {race} fixed, bound {bound_text}: executions per distinct interleaving ≤ 1.5{scope}"
+                ),
                 format!("{per_distinct:.2}"),
                 per_distinct <= 1.5,
             ));

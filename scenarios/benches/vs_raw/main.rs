@@ -265,6 +265,9 @@ fn main() {
     }
 }
 
+/// Race, model, version, bound, cap.
+type DporRun<'a> = (u32, &'a Model, &'a str, Option<usize>, Option<u64>);
+
 fn dpor(bound: Option<usize>, max_executions: Option<u64>) -> Strategy {
     Strategy::Dpor { preemption_bound: bound, max_executions }
 }
@@ -280,7 +283,7 @@ fn dpor_section(
     let _ = writeln!(md, "| race | version | bound | executions | distinct interleavings | executions per distinct | time | exec/s | result |");
     let _ = writeln!(md, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     // Race 2's unbounded space is too large to exhaust here: its first executions are sampled.
-    let runs: [(u32, &Model, &str, Option<usize>, Option<u64>); 9] = [
+    let runs: [DporRun; 9] = [
         (1, r1, "buggy", None, None),
         (2, r2, "buggy", Some(1), None),
         (2, r2, "buggy", None, None),

@@ -42,7 +42,8 @@ pub(crate) struct Log {
     pub(crate) choices: Vec<u64>,
     /// Sum over dependent operations of a hash of (object, position in the object's history,
     /// goroutine): equal for two executions exactly when every object saw the same goroutines in
-    /// the same order (up to hash collisions).
+    /// the same order (up to hash collisions). For checked memory the position is the writes each
+    /// byte saw before (see `Shadow::access`), so reads between two writes commute.
     pub(crate) interleaving: u64,
     /// Per goroutine (and one slot for code outside any), how many objects it has created.
     created: Vec<u32>,

@@ -8,7 +8,8 @@ use harness::{explore, Outcome, Strategy};
 
 const UNBOUNDED_LOOM: Strategy =
     Strategy::Loom { preemption_bound: None, iterative: false, max_executions: Some(500_000), max_duration: None };
-const UNBOUNDED_DPOR: Strategy = Strategy::Dpor { preemption_bound: None, max_executions: Some(500_000) };
+const UNBOUNDED_DPOR: Strategy =
+    Strategy::Dpor { preemption_bound: None, iterative: false, max_executions: Some(500_000) };
 const PLAIN_DFS: Strategy = Strategy::ShuttleDfs { max_executions: Some(500_000) };
 
 /// Explores `model` unbounded under loom and DPOR; both must finish clean.
@@ -207,7 +208,7 @@ fn alternation() {
 
 #[test]
 fn a_bound_stops_short_of_an_interleaving_that_needs_more_preemptions() {
-    let dpor = |b| Strategy::Dpor { preemption_bound: Some(b), max_executions: None };
+    let dpor = |b| Strategy::Dpor { preemption_bound: Some(b), iterative: false, max_executions: None };
     let one = explore(&dpor(1), alternation);
     assert!(one.failure.is_none() && one.exhaustive, "{one}");
     let two = explore(&dpor(2), alternation);
@@ -215,4 +216,17 @@ fn a_bound_stops_short_of_an_interleaving_that_needs_more_preemptions() {
     assert!(failure.contains("main and the goroutine alternated"), "{two}");
     let unbounded = explore(&UNBOUNDED_DPOR, alternation);
     assert!(unbounded.failure.is_some(), "{unbounded}");
+}
+
+#[test]
+fn iterative_bounding_runs_each_bound_in_turn_and_reports_where_it_found_the_failure() {
+    let at = |b, iterative| Strategy::Dpor { preemption_bound: Some(b), iterative, max_executions: None };
+    let (zero, one) = (explore(&at(0, false), alternation), explore(&at(1, false), alternation));
+    let clean = explore(&at(1, true), alternation);
+    assert!(clean.failure.is_none() && clean.exhaustive, "{clean}");
+    assert_eq!(clean.executions, zero.executions + one.executions, "{clean}");
+    let found = explore(&at(3, true), alternation);
+    assert_eq!(found.bound, Some(2), "{found}");
+    let execution = found.failure.as_ref().map_or(0, |f| f.execution);
+    assert!(execution > clean.executions, "found in execution {execution}, before rounds 0 and 1 ended: {found}");
 }

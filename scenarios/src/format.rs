@@ -258,6 +258,9 @@ pub enum StrategySpec {
         /// Preemption bound (absent: unbounded).
         #[serde(default)]
         preemption_bound: Option<usize>,
+        /// With a bound, reach it step by step (0, 1, …) (the default), or explore at it directly.
+        #[serde(default = "yes")]
+        iterative: bool,
         /// Cap on executions.
         #[serde(default)]
         max_executions: Option<u64>,

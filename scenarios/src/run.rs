@@ -210,7 +210,9 @@ pub fn strategy(s: &StrategySpec) -> Strategy {
         StrategySpec::Loom { preemption_bound, iterative, max_executions } => {
             Strategy::Loom { preemption_bound: Some(preemption_bound), iterative, max_executions, max_duration: None }
         }
-        StrategySpec::Dpor { preemption_bound, max_executions } => Strategy::Dpor { preemption_bound, max_executions },
+        StrategySpec::Dpor { preemption_bound, iterative, max_executions } => {
+            Strategy::Dpor { preemption_bound, iterative, max_executions }
+        }
         StrategySpec::Random { seed, iterations } => Strategy::random(seed, iterations),
         StrategySpec::Pct { seed, iterations, depth } => Strategy::pct(seed, iterations, depth),
     }

@@ -64,6 +64,8 @@ pub enum Strategy {
     Dpor {
         /// At most this many preemptions per execution.
         preemption_bound: Option<usize>,
+        /// With a bound, explore at bound 0, then 1, … up to it, as [`Strategy::Loom`] does.
+        iterative: bool,
         /// Stop after this many executions (the search is then not exhaustive).
         max_executions: Option<u64>,
     },
@@ -141,8 +143,9 @@ impl fmt::Display for Strategy {
             Strategy::ShuttlePct { seed, iterations, depth } => {
                 write!(f, "shuttle-pct(seed {seed}, {iterations} executions, depth {depth})")
             }
-            Strategy::Dpor { preemption_bound, max_executions } => {
+            Strategy::Dpor { preemption_bound, iterative, max_executions } => {
                 match preemption_bound {
+                    Some(b) if *iterative => write!(f, "dpor(preemption bound 0..={b}")?,
                     Some(b) => write!(f, "dpor(preemption bound {b}")?,
                     None => write!(f, "dpor(unbounded")?,
                 }
@@ -188,7 +191,7 @@ pub struct Outcome {
     /// How many distinct interleavings the executions covered: executions that differ in the
     /// order in which goroutines touched some primitive or checked memory word (`None` under std).
     pub distinct: Option<u64>,
-    /// loom: the preemption bound of the last (or failing) round of an iterative search.
+    /// loom and DPOR: the preemption bound of the last (or failing) round of an iterative search.
     pub bound: Option<usize>,
 }
 
@@ -241,7 +244,9 @@ where
     let (s, b) = (strategy.clone(), bound.clone());
     let counted = executions.clone();
     let mut outcome = explore_with(strategy, model, executions, move |body| run(&s, body, &b, &counted));
-    if let Strategy::Loom { preemption_bound: Some(_), .. } = outcome.strategy {
+    if let Strategy::Loom { preemption_bound: Some(_), .. } | Strategy::Dpor { preemption_bound: Some(_), .. } =
+        outcome.strategy
+    {
         outcome.bound = Some(bound.load(Ordering::Relaxed)).filter(|&b| b != usize::MAX);
     }
     outcome
@@ -392,20 +397,16 @@ fn shuttle_config() -> shuttle::Config {
     c
 }
 
-/// Runs the executions of `strategy`; `executions` is the count `body` keeps (loom's caps span
-/// the rounds of iterative bounding).
+/// Runs the executions of `strategy`; `executions` is the count `body` keeps (caps span the rounds
+/// of iterative bounding).
 fn run(strategy: &Strategy, body: Arc<dyn Fn() + Send + Sync>, bound: &AtomicUsize, executions: &AtomicU64) {
     use shuttle::scheduler::{DfsScheduler, PctScheduler, RandomScheduler};
     let n = |x: u64| usize::try_from(x).unwrap_or(usize::MAX);
     let body = move || body();
     match strategy {
         Strategy::Loom { preemption_bound, iterative, max_executions, max_duration } => {
-            let bounds: Vec<Option<usize>> = match preemption_bound {
-                Some(b) if *iterative => (0..=*b).map(Some).collect(),
-                b => vec![*b],
-            };
             let start = Instant::now();
-            for b in bounds {
+            for b in rounds(*preemption_bound, *iterative) {
                 bound.store(b.unwrap_or(usize::MAX), Ordering::Relaxed);
                 let used = executions.load(Ordering::Relaxed);
                 let mut builder = loom::model::Builder::new();
@@ -435,9 +436,16 @@ fn run(strategy: &Strategy, body: Arc<dyn Fn() + Send + Sync>, bound: &AtomicUsi
         Strategy::ShuttleDfs { max_executions } => {
             shuttle::Runner::new(DfsScheduler::new(max_executions.map(n), false), shuttle_config()).run(body);
         }
-        Strategy::Dpor { preemption_bound, max_executions } => {
-            let scheduler = dpor::DporScheduler::new(*preemption_bound, *max_executions);
-            shuttle::Runner::new(scheduler, shuttle_config()).run(body);
+        Strategy::Dpor { preemption_bound, iterative, max_executions } => {
+            for b in rounds(*preemption_bound, *iterative) {
+                bound.store(b.unwrap_or(usize::MAX), Ordering::Relaxed);
+                let left = max_executions.map(|m| m.saturating_sub(executions.load(Ordering::Relaxed)));
+                if left == Some(0) {
+                    break;
+                }
+                let scheduler = dpor::DporScheduler::new(b, left);
+                shuttle::Runner::new(scheduler, shuttle_config()).run(body.clone());
+            }
         }
         Strategy::Std { iterations } => {
             for _ in 0..*iterations {
@@ -447,6 +455,14 @@ fn run(strategy: &Strategy, body: Arc<dyn Fn() + Send + Sync>, bound: &AtomicUsi
         Strategy::Replay(schedule) => {
             run_plan(Plan::Exact(schedule.steps.clone()), schedule.choices.clone(), body, Arc::default())
         }
+    }
+}
+
+/// The preemption bounds of an exploration's rounds: 0, 1, … up to the bound when iterative.
+fn rounds(preemption_bound: Option<usize>, iterative: bool) -> Vec<Option<usize>> {
+    match preemption_bound {
+        Some(b) if iterative => (0..=b).map(Some).collect(),
+        b => vec![b],
     }
 }
 

@@ -13,7 +13,7 @@ pub fn loom() -> Strategy {
 /// joinrace's DPOR, unbounded (every interleaving); the cap only guards against a model too big
 /// for a unit test (a capped run fails `assert_clean`).
 pub fn dpor() -> Strategy {
-    Strategy::Dpor { preemption_bound: None, max_executions: Some(200_000) }
+    Strategy::Dpor { preemption_bound: None, iterative: false, max_executions: Some(200_000) }
 }
 
 /// shuttle random and PCT: 2,000 and 1,000 executions from fixed seeds.

@@ -268,8 +268,10 @@ fn main() {
 /// Race, model, version, bound, cap.
 type DporRun<'a> = (u32, &'a Model, &'a str, Option<usize>, Option<u64>);
 
-fn dpor(bound: Option<usize>, max_executions: Option<u64>) -> Strategy {
-    Strategy::Dpor { preemption_bound: bound, max_executions }
+/// Iterative on the buggy versions (detection, as loom's detection rows), at the bound directly on
+/// the fixed ones (exhausting, as loom's exhaustion rows).
+fn dpor(bound: Option<usize>, iterative: bool, max_executions: Option<u64>) -> Strategy {
+    Strategy::Dpor { preemption_bound: bound, iterative, max_executions }
 }
 
 /// joinrace's own DPOR on the same slices: detection, and exhausting the fixed versions.
@@ -285,7 +287,7 @@ fn dpor_section(
     // Race 2's unbounded space is too large to exhaust here: its first executions are sampled.
     let runs: [DporRun; 9] = [
         (1, r1, "buggy", None, None),
-        (2, r2, "buggy", Some(1), None),
+        (2, r2, "buggy", Some(3), None),
         (2, r2, "buggy", None, None),
         (1, r1f, "fixed", Some(2), None),
         (1, r1f, "fixed", Some(3), None),
@@ -295,13 +297,19 @@ fn dpor_section(
         (2, r2f, "fixed", None, Some(200_000)),
     ];
     for (race, m, version, bound, cap) in runs {
-        let o = m.explore(&dpor(bound, cap));
+        let iterative = version == "buggy";
+        let o = m.explore(&dpor(bound, iterative, cap));
         let per_distinct = o.executions as f64 / o.distinct.unwrap_or(0).max(1) as f64;
-        let bound_text = bound.map_or("none".to_string(), |b| b.to_string());
-        let result = match (&o.failure, o.exhaustive) {
-            (Some(f), _) => format!("{} in execution {}", f.kind.name(), f.execution),
-            (None, true) => "clean, exhaustive".to_string(),
-            (None, false) => format!("clean in the first {}", o.executions),
+        let bound_text = match bound {
+            Some(b) if iterative => format!("0, 1, … {b}"),
+            Some(b) => b.to_string(),
+            None => "none".to_string(),
+        };
+        let result = match (&o.failure, o.exhaustive, o.bound) {
+            (Some(f), _, Some(b)) => format!("{} in execution {} (bound {b})", f.kind.name(), f.execution),
+            (Some(f), _, None) => format!("{} in execution {}", f.kind.name(), f.execution),
+            (None, true, _) => "clean, exhaustive".to_string(),
+            (None, false, _) => format!("clean in the first {}", o.executions),
         };
         if version == "buggy" && race == 1 {
             first_detection.push(o.failure.as_ref().map_or(u64::MAX, |f| f.execution));

@@ -181,6 +181,7 @@ fn select_reaches_at_least_what_loom_reaches() {
     assert!(dpor.distinct >= loom.distinct, "loom: {loom}\ndpor: {dpor}");
     let two = explore(&UNBOUNDED_DPOR, || select_workers(2));
     assert!(two.exhaustive && ratio(&two) <= 1.05, "{two}");
+    assert_eq!(two.distinct, Some(3_888), "{two}");
 }
 
 /// shuttle's plain depth-first search runs every schedule, so it counts every interleaving (it
@@ -211,11 +212,14 @@ fn a_bound_stops_short_of_an_interleaving_that_needs_more_preemptions() {
     let dpor = |b| Strategy::Dpor { preemption_bound: Some(b), iterative: false, max_executions: None };
     let one = explore(&dpor(1), alternation);
     assert!(one.failure.is_none() && one.exhaustive, "{one}");
-    let two = explore(&dpor(2), alternation);
-    let failure = two.failure.as_ref().map(|f| f.kind.to_string()).unwrap_or_default();
-    assert!(failure.contains("main and the goroutine alternated"), "{two}");
-    let unbounded = explore(&UNBOUNDED_DPOR, alternation);
-    assert!(unbounded.failure.is_some(), "{unbounded}");
+    assert_alternated(&explore(&dpor(2), alternation));
+    assert_alternated(&explore(&UNBOUNDED_DPOR, alternation));
+}
+
+/// The exploration failed with `alternation`'s assertion.
+fn assert_alternated(o: &Outcome) {
+    let failure = o.failure.as_ref().map(|f| f.kind.to_string()).unwrap_or_default();
+    assert!(failure.contains("main and the goroutine alternated"), "{o}");
 }
 
 #[test]
@@ -226,6 +230,7 @@ fn iterative_bounding_runs_each_bound_in_turn_and_reports_where_it_found_the_fai
     assert!(clean.failure.is_none() && clean.exhaustive, "{clean}");
     assert_eq!(clean.executions, zero.executions + one.executions, "{clean}");
     let found = explore(&at(3, true), alternation);
+    assert_alternated(&found);
     assert_eq!(found.bound, Some(2), "{found}");
     let execution = found.failure.as_ref().map_or(0, |f| f.execution);
     assert!(execution > clean.executions, "found in execution {execution}, before rounds 0 and 1 ended: {found}");

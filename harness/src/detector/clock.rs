@@ -1,9 +1,12 @@
 //! Vector clocks, one component per goroutine of the execution.
 
+use smallvec::SmallVec;
+
 /// A goroutine's logical time: component `g` counts the release operations of goroutine `g` that
 /// happen before the clock's owner's current point.
+/// Held inline up to 8 goroutines, so copying a clock does not allocate in small models.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct VectorClock(Vec<u32>);
+pub struct VectorClock(SmallVec<[u32; 8]>);
 
 impl VectorClock {
     /// The component of goroutine `g` (0 when never seen).

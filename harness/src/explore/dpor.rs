@@ -34,6 +34,8 @@ use std::cell::{Cell, RefCell};
 use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
 use smallvec::SmallVec;
 
+use crate::detector::clock::VectorClock as Clock;
+
 std::thread_local! {
     /// What the running goroutine announced before its last switch: the object and whether it
     /// writes it.
@@ -77,21 +79,6 @@ struct Access {
     write: bool,
 }
 
-type Clock = SmallVec<[u32; 8]>;
-
-fn join(into: &mut Clock, other: &Clock) {
-    if into.len() < other.len() {
-        into.resize(other.len(), 0);
-    }
-    for (a, b) in into.iter_mut().zip(other) {
-        *a = (*a).max(*b);
-    }
-}
-
-fn at(c: &Clock, task: usize) -> u32 {
-    c.get(task).copied().unwrap_or(0)
-}
-
 /// An operation a goroutine is about to do: its task and what it touches.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Op {
@@ -121,8 +108,6 @@ struct Node {
     todo: SmallVec<[usize; 2]>,
     /// Branches explored or being explored.
     done: SmallVec<[usize; 4]>,
-    /// With sleep sets, the operations explored here: later branches start with them asleep.
-    taken: SmallVec<[Op; 4]>,
     /// The sleep set on arriving here.
     sleep: SmallVec<[Op; 4]>,
 }
@@ -135,15 +120,31 @@ impl Node {
     fn op(&self, task: usize) -> Option<Op> {
         self.runnable.iter().find(|o| o.task == task).cloned()
     }
+
+    /// Whether a branch starting with `task` is explored, scheduled or asleep here.
+    fn covers(&self, task: usize) -> bool {
+        self.done.contains(&task) || self.todo.contains(&task) || asleep(&self.sleep, task)
+    }
+}
+
+fn asleep(sleep: &[Op], task: usize) -> bool {
+    sleep.iter().any(|s| s.task == task)
 }
 
 /// An operation of the running execution, with its vector clock.
 struct Event {
-    op: Op,
+    task: usize,
     /// Happens-before.
     clock: Clock,
     /// Happens-before through program order and enabling only (its own index is `own[task]`).
     own: Clock,
+}
+
+impl Event {
+    /// Whether the event happens before the point `clock` describes.
+    fn precedes(&self, clock: &Clock) -> bool {
+        clock.covers(self.task, self.own.get(self.task))
+    }
 }
 
 /// The DPOR explorer (see the module documentation).
@@ -154,8 +155,6 @@ pub(crate) struct DporScheduler {
     nodes: Vec<Node>,
     /// The node whose new branch this execution explores; nodes before it are replayed.
     branch: usize,
-    /// The sleep set the branch starts with.
-    branch_sleep: SmallVec<[Op; 4]>,
     run: Run,
 }
 
@@ -180,15 +179,7 @@ impl DporScheduler {
     /// An explorer with at most `bound` preemptions per execution (`None`: unbounded) that stops
     /// after `max_executions`.
     pub(crate) fn new(bound: Option<usize>, max_executions: Option<u64>) -> DporScheduler {
-        DporScheduler {
-            bound,
-            max_executions,
-            executions: 0,
-            nodes: Vec::new(),
-            branch: 0,
-            branch_sleep: SmallVec::new(),
-            run: Run::default(),
-        }
+        DporScheduler { bound, max_executions, executions: 0, nodes: Vec::new(), branch: 0, run: Run::default() }
     }
 
     /// Sleep sets are sound only without a bound: the explored order of two independent
@@ -204,15 +195,10 @@ impl DporScheduler {
 
     /// Picks the deepest unexplored branch; `false` when none is left.
     fn next_branch(&mut self) -> bool {
-        let sleep_sets = self.sleep_sets();
         while let Some(node) = self.nodes.last_mut() {
             if let Some(task) = node.todo.pop() {
-                self.branch_sleep = node.sleep.iter().chain(&node.taken).cloned().collect();
                 node.chosen = task;
                 node.done.push(task);
-                if sleep_sets {
-                    node.taken.push(node.op(task).expect("a branch is a runnable goroutine"));
-                }
                 self.branch = self.nodes.len() - 1;
                 return true;
             }
@@ -224,7 +210,7 @@ impl DporScheduler {
     /// The goroutine a fresh node runs: the current one if it may, else the lowest-numbered one
     /// that is awake and within the bound.
     fn pick(&self, node: &Node) -> Option<usize> {
-        let awake = |t: usize| !self.run.sleep.iter().any(|s| s.task == t) && self.within_bound(node, t);
+        let awake = |t: usize| !asleep(&node.sleep, t) && self.within_bound(node, t);
         node.current.filter(|&c| awake(c)).or_else(|| node.runnable.iter().map(|o| o.task).filter(|&t| awake(t)).min())
     }
 
@@ -234,14 +220,8 @@ impl DporScheduler {
         let run = &mut self.run;
         let d = run.depth;
         let op = Op { task, access: run.next[task].clone() };
-        if run.clocks.len() <= task {
-            run.clocks.resize(task + 1, Clock::new());
-        }
         let mut own = run.clocks[task].clone();
-        if own.len() <= task {
-            own.resize(task + 1, 0);
-        }
-        own[task] += 1;
+        own.tick(task);
         // The operations this one depends on directly: a write on the reads since the last write
         // (or on that write if none), a read on the last write.
         let mut preds: SmallVec<[usize; 4]> = SmallVec::new();
@@ -267,7 +247,7 @@ impl DporScheduler {
         let without = |skip: Option<usize>| {
             let mut c = own.clone();
             for &i in preds.iter().filter(|&&i| Some(i) != skip) {
-                join(&mut c, &run.events[i].clock);
+                c.join(&run.events[i].clock);
             }
             c
         };
@@ -275,17 +255,14 @@ impl DporScheduler {
         // races with it: the two can be reordered.
         let races: SmallVec<[(usize, Clock); 2]> = preds
             .iter()
-            .filter(|&&i| run.events[i].op.task != task)
+            .filter(|&&i| run.events[i].task != task)
             .map(|&i| (i, without(Some(i))))
-            .filter(|(i, c)| {
-                let prev = &run.events[*i];
-                at(c, prev.op.task) < at(&prev.own, prev.op.task)
-            })
+            .filter(|(i, c)| !run.events[*i].precedes(c))
             .collect();
         let clock = without(None);
         run.clocks[task] = clock.clone();
         run.sleep.retain(|s| !s.depends_on(&op));
-        run.events.push(Event { op, clock, own });
+        run.events.push(Event { task, clock, own });
         // Races whose later operation was replayed were handled when it first ran.
         if d >= self.branch {
             for (i, reversed) in races {
@@ -298,11 +275,8 @@ impl DporScheduler {
     /// reordered before it.
     fn backtrack(&mut self, i: usize, j: usize, reversed: &Clock) {
         let initials = self.initials(i, j, reversed);
-        let racer = self.run.events[j].op.task;
-        let node = &self.nodes[i];
-        let covered =
-            |t: &usize| node.done.contains(t) || node.todo.contains(t) || node.sleep.iter().any(|s| s.task == *t);
-        if !initials.iter().any(covered) {
+        let racer = self.run.events[j].task;
+        if !initials.iter().any(|&t| self.nodes[i].covers(t)) {
             let pick = if initials.contains(&racer) { racer } else { initials[0] };
             self.add(i, pick);
         }
@@ -319,7 +293,7 @@ impl DporScheduler {
     fn initials(&self, i: usize, j: usize, reversed: &Clock) -> SmallVec<[usize; 8]> {
         let events = &self.run.events;
         let first = &events[i];
-        let after_first = |e: &Event| at(&e.clock, first.op.task) >= at(&first.own, first.op.task);
+        let after_first = |e: &Event| first.precedes(&e.clock);
         // The initials of the events that do not happen after `i`, then `j`: events with no
         // predecessor among them. An event that happens after some event of a task happens after
         // that task's first one, so checking each task's first event suffices.
@@ -328,12 +302,12 @@ impl DporScheduler {
         let between = events[i + 1..j].iter().filter(|e| !after_first(e)).map(|e| (e, &e.clock));
         // `j` without its edge from `i`, the order being reversed.
         for (e, clock) in between.chain(std::iter::once((&events[j], reversed))) {
-            let preceded = firsts.iter().any(|f| at(clock, f.op.task) >= at(&f.own, f.op.task));
-            if !firsts.iter().any(|f| f.op.task == e.op.task) {
+            let preceded = firsts.iter().any(|f| f.precedes(clock));
+            if !firsts.iter().any(|f| f.task == e.task) {
                 firsts.push(e);
             }
-            if !preceded && !initials.contains(&e.op.task) {
-                initials.push(e.op.task);
+            if !preceded && !initials.contains(&e.task) {
+                initials.push(e.task);
             }
         }
         initials
@@ -349,8 +323,7 @@ impl DporScheduler {
         };
         for t in tasks {
             let node = &self.nodes[n];
-            let asleep = node.sleep.iter().any(|s| s.task == t);
-            if !node.done.contains(&t) && !node.todo.contains(&t) && !asleep && self.within_bound(node, t) {
+            if !node.covers(t) && self.within_bound(node, t) {
                 self.nodes[n].todo.push(t);
             }
         }
@@ -378,6 +351,7 @@ impl Scheduler for DporScheduler {
         let max = ids.iter().copied().chain(current).max().unwrap_or(0);
         if self.run.next.len() <= max {
             self.run.next.resize(max + 1, Access::default());
+            self.run.clocks.resize(max + 1, Clock::default());
         }
         if let Some(c) = current {
             self.run.next[c] = announced();
@@ -386,14 +360,15 @@ impl Scheduler for DporScheduler {
         if let Some(last) = self.run.events.last() {
             let clock = last.clock.clone();
             for &t in ids.iter().filter(|t| !self.run.runnable_before.contains(t)) {
-                if self.run.clocks.len() <= t {
-                    self.run.clocks.resize(t + 1, Clock::new());
-                }
-                join(&mut self.run.clocks[t], &clock);
+                self.run.clocks[t].join(&clock);
             }
         }
         self.run.runnable_before = ids.clone();
         let running_on = current.filter(|c| !is_yielding && ids.contains(c));
+        if self.run.redundant {
+            // Covered by another execution: finish without preempting.
+            return Some(fallback(runnable, current, running_on));
+        }
         // As under loom, a goroutine that yields runs again only when no other can: a spin loop
         // that yields then ends in every schedule.
         let mut ids = ids;
@@ -401,15 +376,17 @@ impl Scheduler for DporScheduler {
             ids.retain(|t| *t != c);
         }
 
-        let chosen = if d < self.nodes.len() && !self.run.redundant {
+        let chosen = if d < self.nodes.len() {
             let node = &self.nodes[d];
             let same = node.runnable.len() == ids.len() && node.runnable.iter().all(|o| ids.contains(&o.task));
             assert!(
-                same && node.op(node.chosen).is_some(),
+                same,
                 "dpor: replaying step {d} found other runnable goroutines than before; the model is not deterministic"
             );
-            if d == self.branch {
-                self.run.sleep = std::mem::take(&mut self.branch_sleep);
+            if d == self.branch && self.sleep_sets() {
+                // The branch starts with the node's earlier branches asleep.
+                let earlier = node.done.iter().filter(|&&t| t != node.chosen).filter_map(|&t| node.op(t));
+                self.run.sleep = node.sleep.iter().cloned().chain(earlier).collect();
             }
             node.chosen
         } else {
@@ -421,26 +398,19 @@ impl Scheduler for DporScheduler {
                 chosen: usize::MAX,
                 todo: SmallVec::new(),
                 done: SmallVec::new(),
-                taken: SmallVec::new(),
                 sleep: self.run.sleep.clone(),
             };
-            match (self.run.redundant, self.pick(&node)) {
-                (false, Some(t)) => {
-                    let taken = node.op(t).filter(|_| self.sleep_sets()).into_iter().collect();
-                    self.nodes.push(Node { chosen: t, done: SmallVec::from_slice(&[t]), taken, ..node });
-                    t
-                }
-                _ => {
-                    // Covered by another execution: finish without preempting.
-                    self.run.redundant = true;
-                    self.run.depth += 1;
-                    return Some(fallback(runnable, current, running_on));
-                }
-            }
+            let Some(t) = self.pick(&node) else {
+                // Covered by another execution: finish without preempting.
+                self.run.redundant = true;
+                return Some(fallback(runnable, current, running_on));
+            };
+            self.nodes.push(Node { chosen: t, done: SmallVec::from_slice(&[t]), ..node });
+            t
         };
         self.execute(chosen);
         self.run.depth += 1;
-        runnable.iter().find(|t| usize::from(t.id()) == chosen).map(|t| t.id())
+        Some(TaskId::from(chosen))
     }
 
     fn next_u64(&mut self) -> u64 {

@@ -124,14 +124,7 @@ impl fmt::Display for Strategy {
         match self {
             Strategy::Loom { preemption_bound, iterative, max_executions, max_duration } => {
                 write!(f, "loom(")?;
-                match preemption_bound {
-                    Some(b) if *iterative => write!(f, "preemption bound 0..={b}")?,
-                    Some(b) => write!(f, "preemption bound {b}")?,
-                    None => write!(f, "unbounded")?,
-                }
-                if let Some(m) = max_executions {
-                    write!(f, ", at most {m} executions")?;
-                }
+                bound_and_cap(f, *preemption_bound, *iterative, *max_executions)?;
                 if let Some(d) = max_duration {
                     write!(f, ", at most {d:?}")?;
                 }
@@ -144,14 +137,8 @@ impl fmt::Display for Strategy {
                 write!(f, "shuttle-pct(seed {seed}, {iterations} executions, depth {depth})")
             }
             Strategy::Dpor { preemption_bound, iterative, max_executions } => {
-                match preemption_bound {
-                    Some(b) if *iterative => write!(f, "dpor(preemption bound 0..={b}")?,
-                    Some(b) => write!(f, "dpor(preemption bound {b}")?,
-                    None => write!(f, "dpor(unbounded")?,
-                }
-                if let Some(m) = max_executions {
-                    write!(f, ", at most {m} executions")?;
-                }
+                write!(f, "dpor(")?;
+                bound_and_cap(f, *preemption_bound, *iterative, *max_executions)?;
                 write!(f, ")")
             }
             Strategy::ShuttleDfs { max_executions: Some(m) } => write!(f, "shuttle-dfs(at most {m} executions)"),
@@ -159,6 +146,24 @@ impl fmt::Display for Strategy {
             Strategy::Std { iterations } => write!(f, "std({iterations} executions)"),
             Strategy::Replay(s) => write!(f, "replay({} steps)", s.steps.len()),
         }
+    }
+}
+
+/// The bound and the cap of an exhaustive strategy (loom, DPOR), as its label shows them.
+fn bound_and_cap(
+    f: &mut fmt::Formatter<'_>,
+    preemption_bound: Option<usize>,
+    iterative: bool,
+    max_executions: Option<u64>,
+) -> fmt::Result {
+    match preemption_bound {
+        Some(b) if iterative => write!(f, "preemption bound 0..={b}")?,
+        Some(b) => write!(f, "preemption bound {b}")?,
+        None => write!(f, "unbounded")?,
+    }
+    match max_executions {
+        Some(m) => write!(f, ", at most {m} executions"),
+        None => Ok(()),
     }
 }
 
@@ -244,11 +249,8 @@ where
     let (s, b) = (strategy.clone(), bound.clone());
     let counted = executions.clone();
     let mut outcome = explore_with(strategy, model, executions, move |body| run(&s, body, &b, &counted));
-    if let Strategy::Loom { preemption_bound: Some(_), .. } | Strategy::Dpor { preemption_bound: Some(_), .. } =
-        outcome.strategy
-    {
-        outcome.bound = Some(bound.load(Ordering::Relaxed)).filter(|&b| b != usize::MAX);
-    }
+    // Only a bounded round of loom or DPOR stores a bound other than `usize::MAX`.
+    outcome.bound = Some(bound.load(Ordering::Relaxed)).filter(|&b| b != usize::MAX);
     outcome
 }
 

@@ -209,15 +209,16 @@ fn run(cases: &mut [&mut dyn SelectCase], default: bool) -> Option<usize> {
     }
     let labels: Vec<Arc<str>> = cases.iter().map(|c| c.label()).collect();
     let fired = block_on(&exec, g, || {
-        for (k, c) in cases.iter().enumerate() {
-            if k + 1 == cases.len() && exec.backend == Backend::Shuttle {
-                // Polling after the last touch reads every case's channel.
+        // The poll below, after the last touch, reads every case's channel: the explorer is told of
+        // all of them, and the hash records the other cases' accesses as the explorer orders them.
+        if let Some((last, rest)) = cases.split_last() {
+            rest.iter().for_each(|c| c.touch());
+            if exec.backend == Backend::Shuttle {
                 dpor::announce_also(cases.iter().filter_map(|c| c.object()).collect());
             }
-            c.touch();
+            last.touch();
+            rest.iter().for_each(|c| c.record());
         }
-        // The poll below reads every case's channel: the hash records it as the explorer orders it.
-        cases.iter().take(cases.len().saturating_sub(1)).for_each(|c| c.record());
         let n = cases.len();
         let start = facade::choose(exec.backend, n);
         for k in 0..n {

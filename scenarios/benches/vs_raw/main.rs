@@ -45,6 +45,10 @@ fn per_sec(n: u64, d: Duration) -> String {
     format!("{:.0}", n as f64 / d.as_secs_f64().max(1e-9))
 }
 
+fn per_distinct(o: &Outcome) -> f64 {
+    o.executions as f64 / o.distinct.unwrap_or(0).max(1) as f64
+}
+
 fn found(o: &Outcome) -> String {
     match (&o.failure, o.bound) {
         (Some(f), Some(b)) => format!("{} (at bound {b})", f.execution),
@@ -187,7 +191,7 @@ fn main() {
         for bound in [2, 3] {
             let o = m.explore(&loom(bound, false));
             assert!(o.failure.is_none() && o.exhaustive, "{o}");
-            let per_distinct = o.executions as f64 / o.distinct.unwrap_or(0).max(1) as f64;
+            let per_distinct = per_distinct(&o);
             targets.push((
                 format!("loom, race {race} fixed, bound {bound}: executions per distinct interleaving ≤ 1.5"),
                 format!("{per_distinct:.2}"),
@@ -299,17 +303,16 @@ fn dpor_section(
     for (race, m, version, bound, cap) in runs {
         let iterative = version == "buggy";
         let o = m.explore(&dpor(bound, iterative, cap));
-        let per_distinct = o.executions as f64 / o.distinct.unwrap_or(0).max(1) as f64;
+        let per_distinct = per_distinct(&o);
         let bound_text = match bound {
             Some(b) if iterative => format!("0, 1, … {b}"),
             Some(b) => b.to_string(),
             None => "none".to_string(),
         };
-        let result = match (&o.failure, o.exhaustive, o.bound) {
-            (Some(f), _, Some(b)) => format!("{} in execution {} (bound {b})", f.kind.name(), f.execution),
-            (Some(f), _, None) => format!("{} in execution {}", f.kind.name(), f.execution),
-            (None, true, _) => "clean, exhaustive".to_string(),
-            (None, false, _) => format!("clean in the first {}", o.executions),
+        let result = match (&o.failure, o.exhaustive) {
+            (Some(f), _) => format!("{} in execution {}", f.kind.name(), found(&o)),
+            (None, true) => "clean, exhaustive".to_string(),
+            (None, false) => format!("clean in the first {}", o.executions),
         };
         if version == "buggy" && race == 1 {
             first_detection.push(o.failure.as_ref().map_or(u64::MAX, |f| f.execution));

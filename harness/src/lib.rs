@@ -26,15 +26,17 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod detector;
-pub mod explore;
-mod facade;
-pub mod go;
-pub mod memory;
+// Layers, bottom up; each module knows only those before it (ARCHITECTURE.md).
 pub mod report;
-mod runtime;
 pub mod schedule;
+mod runtime;
+mod detector;
+pub mod memory;
+pub mod go;
+pub mod explore;
+pub mod triage;
 
-pub use explore::{explore, explore_counted, Failure, Outcome, Strategy};
-pub use facade::Backend;
-pub use schedule::{minimize, replay, Schedule};
+pub use explore::{explore, Failure, Kind, Outcome, Progress, Strategy};
+pub use runtime::Backend;
+pub use schedule::Schedule;
+pub use triage::{minimize, replay};

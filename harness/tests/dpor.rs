@@ -7,10 +7,10 @@ use harness::memory::CheckedBuf;
 use harness::{explore, Outcome, Strategy};
 
 const UNBOUNDED_LOOM: Strategy =
-    Strategy::Loom { preemption_bound: None, iterative: false, max_executions: Some(500_000), max_duration: None };
+    Strategy::loom_unbounded().with_max_executions(500_000);
 const UNBOUNDED_DPOR: Strategy =
-    Strategy::Dpor { preemption_bound: None, iterative: false, max_executions: Some(500_000) };
-const PLAIN_DFS: Strategy = Strategy::ShuttleDfs { max_executions: Some(500_000) };
+    Strategy::dpor(None).with_max_executions(500_000);
+const PLAIN_DFS: Strategy = Strategy::dfs().with_max_executions(500_000);
 
 /// Explores `model` unbounded under loom and DPOR; both must finish clean.
 fn both(model: fn()) -> (Outcome, Outcome) {
@@ -209,7 +209,7 @@ fn alternation() {
 
 #[test]
 fn a_bound_stops_short_of_an_interleaving_that_needs_more_preemptions() {
-    let dpor = |b| Strategy::Dpor { preemption_bound: Some(b), iterative: false, max_executions: None };
+    let dpor = |b| Strategy::dpor(Some(b)).with_iterative(false);
     let one = explore(&dpor(1), alternation);
     assert!(one.failure.is_none() && one.exhaustive, "{one}");
     assert_alternated(&explore(&dpor(2), alternation));
@@ -224,7 +224,7 @@ fn assert_alternated(o: &Outcome) {
 
 #[test]
 fn iterative_bounding_runs_each_bound_in_turn_and_reports_where_it_found_the_failure() {
-    let at = |b, iterative| Strategy::Dpor { preemption_bound: Some(b), iterative, max_executions: None };
+    let at = |b, iterative| Strategy::dpor(Some(b)).with_iterative(iterative);
     let (zero, one) = (explore(&at(0, false), alternation), explore(&at(1, false), alternation));
     let clean = explore(&at(1, true), alternation);
     assert!(clean.failure.is_none() && clean.exhaustive, "{clean}");

@@ -3,10 +3,10 @@
 
 use harness::go::{self, Chan, Mutex};
 use harness::report::FailureKind;
-use harness::{explore, Strategy};
+use harness::{explore, Kind, Strategy};
 
 fn strategies() -> Vec<Strategy> {
-    vec![Strategy::loom(2), Strategy::random(1, 100), Strategy::pct(1, 100, 3), Strategy::Std { iterations: 20 }]
+    vec![Strategy::loom(2), Strategy::random(1, 100), Strategy::pct(1, 100, 3), Strategy::std(20)]
 }
 
 /// Two goroutines each wait for the other's message.
@@ -61,7 +61,7 @@ fn channel_deadlock_is_reported_with_blocked_goroutines() {
 
 #[test]
 fn mutex_deadlock_is_reported_not_aborted() {
-    for s in strategies().into_iter().filter(|s| !matches!(s, Strategy::Std { .. })) {
+    for s in strategies().into_iter().filter(|s| !matches!(s.kind(), Kind::Std { .. })) {
         let o = explore(&s, mutex_deadlock);
         let Some(FailureKind::Deadlock { goroutines, .. }) = o.failure.as_ref().map(|f| &f.kind) else {
             panic!("expected a deadlock under {s}: {o}");

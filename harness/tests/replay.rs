@@ -5,7 +5,7 @@
 use harness::go::{self, frame, WaitGroup};
 use harness::memory::CheckedBuf;
 use harness::report::FailureKind;
-use harness::schedule::MinimizeError;
+use harness::triage::MinimizeError;
 use harness::{explore, minimize, replay, Schedule, Strategy};
 
 const WRITER: &str = "writer";
@@ -78,7 +78,7 @@ fn every_scheduler_s_failure_replays_to_the_same_report_and_trace_ten_times() {
 #[test]
 fn a_schedule_of_another_model_diverges_at_a_named_step() {
     let (_, schedule) = found(&Strategy::random(3, 100));
-    let outcome = explore(&Strategy::Replay(schedule), || {
+    let outcome = explore(&Strategy::replay(schedule), || {
         let x = CheckedBuf::new("x", 8);
         let x2 = x.clone();
         let h = go::go(move || x2.atomic_add_u64(0, 1));
@@ -93,7 +93,7 @@ fn a_schedule_of_another_model_diverges_at_a_named_step() {
 
 #[test]
 fn an_empty_schedule_diverges_at_step_zero() {
-    let outcome = explore(&Strategy::Replay(Schedule::default()), noisy_race);
+    let outcome = explore(&Strategy::replay(Schedule::default()), noisy_race);
     match outcome.failure.map(|f| f.kind) {
         Some(FailureKind::Divergence { message }) => assert!(message.starts_with("step 0:"), "{message}"),
         other => panic!("expected a divergence, got {other:?}"),

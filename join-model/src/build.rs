@@ -13,6 +13,7 @@ use harness::go::{frame, select, try_select, AtomicBool, Chan, WaitGroup};
 use harness::memory::CheckedField;
 
 use crate::bugs::{Bug, Bugs};
+use crate::build_worker::BuildWorkerV2;
 use crate::error::JoinError;
 use crate::failpoint::Failpoints;
 use crate::frames::*;
@@ -21,31 +22,6 @@ use crate::row_table::{hash_key, partition_index, partition_number, rehash, Enco
 use crate::spec::JoinSpec;
 use crate::spill::{decode_build_rows, DataInDiskByChunks, HashJoinSpillHelper};
 use crate::types::Row;
-
-/// `BuildWorkerV2`: a split worker, its row table builder and its row tables.
-#[derive(Debug)]
-pub struct BuildWorkerV2 {
-    /// `WorkerID`.
-    pub worker_id: usize,
-    /// `builder`: the field race 2 of #57450 is about.
-    pub builder: CheckedField<Option<Arc<RowTableBuilder>>>,
-    /// `hashTableContext.rowTables[worker]`: one row table per partition.
-    pub row_tables: CheckedField<Vec<RowTable>>,
-}
-
-impl BuildWorkerV2 {
-    /// A worker with no builder yet and empty row tables.
-    pub fn new(worker_id: usize, partitions: usize) -> Arc<BuildWorkerV2> {
-        Arc::new(BuildWorkerV2 {
-            worker_id,
-            builder: CheckedField::new(format!("BuildWorkers[{worker_id}].builder"), None),
-            row_tables: CheckedField::new(
-                format!("hashTableContext.rowTables[{worker_id}]"),
-                vec![RowTable::default(); partitions],
-            ),
-        })
-    }
-}
 
 /// What one round's build shares.
 #[derive(Debug)]

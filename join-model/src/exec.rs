@@ -13,7 +13,8 @@ use harness::go::{frame, select, AtomicBool, Chan, WaitGroup};
 use harness::memory::CheckedField;
 
 use crate::bugs::Bugs;
-use crate::build::{fetch_and_build_hash_table_impl, BuildCtx, BuildSource, BuildWorkerV2};
+use crate::build::{fetch_and_build_hash_table_impl, BuildCtx, BuildSource};
+use crate::build_worker::BuildWorkerV2;
 use crate::error::JoinError;
 use crate::failpoint::Failpoints;
 use crate::frames::*;

@@ -30,6 +30,7 @@
 
 pub mod bugs;
 pub mod build;
+pub mod build_worker;
 pub mod error;
 pub mod exec;
 pub mod failpoint;

@@ -16,8 +16,9 @@ use harness::memory::CheckedField;
 use crate::bugs::{Bug, Bugs};
 use crate::build::{
     build_in_memory, control_workers_for_restore, encode_build_row, fetch_build_side_rows_impl, merge_row_tables,
-    split_and_append_to_row_table, BuildCtx, BuildSource, BuildWorkerV2, Phase,
+    split_and_append_to_row_table, BuildCtx, BuildSource, Phase,
 };
+use crate::build_worker::BuildWorkerV2;
 use crate::failpoint::Failpoints;
 use crate::frames::*;
 use crate::probe::{scan_range, scan_row_table, ProbeRow};

@@ -13,7 +13,7 @@ use harness::go::{frame, Chan, Cond, Mutex, WaitGroup};
 use harness::memory::CheckedField;
 use parking_lot::Mutex as FileLock;
 
-use crate::build::BuildWorkerV2;
+use crate::build_worker::BuildWorkerV2;
 use crate::error::JoinError;
 use crate::frames::*;
 use crate::probe::ProbeRow;

@@ -77,7 +77,7 @@ const KINDS: [(JoinType, BuildSide); 5] = [
 #[test]
 fn every_join_kind_equals_reference_in_memory() {
     for (jt, bs) in KINDS {
-        for strategy in [Strategy::Std { iterations: 20 }, Strategy::random(1, 1_000)] {
+        for strategy in [Strategy::std(20), Strategy::random(1, 1_000)] {
             let o = explore_case(case(jt, bs, ExecConfig::default()), &strategy);
             println!("{jt:?} build {bs:?}: {o}");
         }
@@ -88,7 +88,7 @@ fn every_join_kind_equals_reference_in_memory() {
 fn every_join_kind_equals_reference_with_spill() {
     for (jt, bs) in KINDS {
         let config = ExecConfig { quota: Some(160), max_spill_round: 6, ..ExecConfig::default() };
-        for strategy in [Strategy::Std { iterations: 20 }, Strategy::random(2, 1_000)] {
+        for strategy in [Strategy::std(20), Strategy::random(2, 1_000)] {
             let o = explore_case(case(jt, bs, config.clone()), &strategy);
             println!("{jt:?} build {bs:?} spill: {o}");
         }
@@ -159,7 +159,7 @@ fn five_quota_situations() {
             };
             let c = Arc::new(case(jt, bs, config));
             let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-            for strategy in [Strategy::Std { iterations: 10 }, Strategy::random(3, 1_000)] {
+            for strategy in [Strategy::std(10), Strategy::random(3, 1_000)] {
                 let (c, hits) = (c.clone(), hits.clone());
                 let o = explore(&strategy, move || {
                     let mut exec = c.exec();
@@ -199,7 +199,7 @@ fn failpoints_surface_errors_and_close_returns() {
             // A small quota so the restore-round failpoints are reached.
             let config = ExecConfig { failpoints, ..spilling(&parent) };
             let c = Arc::new(case(JoinType::LeftOuter, BuildSide::Left, config));
-            for strategy in [Strategy::Std { iterations: 5 }, Strategy::random(4, 300)] {
+            for strategy in [Strategy::std(5), Strategy::random(4, 300)] {
                 let c = c.clone();
                 let o = explore(&strategy, move || {
                     let mut exec = c.exec();
@@ -223,7 +223,7 @@ fn close_after_first_chunk_returns() {
     let parent = spill_parent();
     let config = spilling(&parent);
     let c = Arc::new(case(JoinType::RightOuter, BuildSide::Right, config));
-    for strategy in [Strategy::Std { iterations: 10 }, Strategy::random(5, 1_000), Strategy::pct(5, 1_000, 3)] {
+    for strategy in [Strategy::std(10), Strategy::random(5, 1_000), Strategy::pct(5, 1_000, 3)] {
         let c = c.clone();
         let o = explore(&strategy, move || {
             let mut exec = c.exec();
@@ -243,7 +243,7 @@ fn failed_run_leaves_no_spill_file() {
     let parent = spill_parent();
     let config = spilling(&parent);
     let c = Arc::new(case(JoinType::LeftOuter, BuildSide::Left, config));
-    for strategy in [Strategy::Std { iterations: 1 }, Strategy::random(6, 10)] {
+    for strategy in [Strategy::std(1), Strategy::random(6, 10)] {
         let c = c.clone();
         let o = explore(&strategy, move || {
             let mut exec = c.exec();

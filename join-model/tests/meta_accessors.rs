@@ -7,7 +7,7 @@ use join_model::meta::KeyMode;
 use join_model::{Bugs, BuildSide, ColType, JoinSpec, JoinType, Row, Value};
 
 fn in_execution(f: fn()) {
-    let o = explore(&Strategy::Std { iterations: 1 }, f);
+    let o = explore(&Strategy::std(1), f);
     assert!(o.failure.is_none(), "{o}");
 }
 

@@ -15,16 +15,13 @@
 //! misses both; TSan keeps them in separate shadow slots.) After a race-free plain write a byte
 //! holds that write alone, as in FastTrack; otherwise at most two accesses per goroutine.
 
-pub mod clock;
-
 use std::panic::Location;
 use std::sync::Arc;
 
 use crate::report::{Access, AccessKind, FailureKind, RaceReport};
+use crate::runtime::clock::VectorClock;
 use crate::runtime::stack::StackId;
-use crate::runtime::{ExecState, Status};
-use crate::schedule::log;
-use clock::VectorClock;
+use crate::runtime::{record, ExecState, Status};
 use smallvec::SmallVec;
 
 /// One recorded access to a byte.
@@ -72,7 +69,7 @@ pub(crate) struct Shadow {
     base: u64,
     regions: Vec<(usize, usize, String)>,
     /// The object's identity in the interleaving hash and to the DPOR explorer (see
-    /// [`log::new_object`]).
+    /// [`record::new_object`]).
     identity: u64,
     /// Per byte, how many writes it has seen: with the access's bytes, its position in the
     /// interleaving hash. Reads between two writes commute, and so do accesses to different bytes.
@@ -100,7 +97,7 @@ impl Shadow {
             label,
             base,
             regions: Vec::new(),
-            identity: log::new_object(),
+            identity: record::new_object(),
             byte_writes: vec![0; size],
         }
     }
@@ -141,20 +138,18 @@ impl Shadow {
         }
         let addr = self.base + spec.offset as u64;
         let write = spec.kind == AccessKind::Write;
-        let traced = log::with(|l| {
-            let bytes = &mut self.byte_writes[spec.offset..end];
-            let position = bytes.iter().fold(0u32, |h, &n| h.wrapping_mul(0x0100_0193) ^ n);
-            if write {
-                bytes.iter_mut().for_each(|n| *n += 1);
-            }
-            let range = ((spec.offset as u64) << 8) | spec.size as u64;
-            let kind = if write { 0 } else { READ };
-            l.depend(self.identity ^ range.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ kind, position, g);
-            l.watches(addr, spec.size)
-        });
+        let bytes = &mut self.byte_writes[spec.offset..end];
+        let position = bytes.iter().fold(0u32, |h, &n| h.wrapping_mul(0x0100_0193) ^ n);
+        if write {
+            bytes.iter_mut().for_each(|n| *n += 1);
+        }
+        let range = ((spec.offset as u64) << 8) | spec.size as u64;
+        let kind = if write { 0 } else { READ };
+        record::depend(self.identity ^ range.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ kind, position, g);
+        let traced = record::watches(addr, spec.size);
         if traced {
             let frame = st.stacks.frames(stack).into_iter().find(|f| !f.starts_with("sync/atomic."));
-            log::memory(g, addr, spec.size, write, spec.atomic, frame);
+            record::memory(g, addr, spec.size, write, spec.atomic, frame);
         }
         let gr = &st.goroutines[g];
         let cur = Rec {
@@ -210,65 +205,10 @@ impl Shadow {
     }
 }
 
-/// How an atomic operation synchronizes (TSan's rules for Go's seq-cst atomics): a load acquires;
-/// a store overwrites the variable's sync clock with the goroutine's; a read-modify-write acquires
-/// and merges, or only acquires when it writes nothing (a failed compare-and-swap).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum AtomicOp {
-    Load,
-    Store,
-    Rmw,
-}
-
-/// Happens-before bookkeeping of the Go primitives, on the execution state.
-impl ExecState {
-    /// The happens-before of atomic operation `op` by `g` on a variable whose sync clock is
-    /// `sync`; `wrote` says whether it stored a value.
-    pub(crate) fn atomic_sync(&mut self, g: usize, sync: &mut VectorClock, op: AtomicOp, wrote: bool) {
-        match (op, wrote) {
-            (AtomicOp::Store, _) => self.release_store(g, sync),
-            (AtomicOp::Rmw, true) => {
-                self.acquire(g, sync);
-                self.release(g, sync);
-            }
-            (AtomicOp::Load, _) | (AtomicOp::Rmw, false) => self.acquire(g, sync),
-        }
-    }
-
-    /// Release (merge): `sync` learns everything `g` has done so far; `g` then moves on.
-    pub(crate) fn release(&mut self, g: usize, sync: &mut VectorClock) {
-        let gr = &mut self.goroutines[g];
-        sync.join(&gr.clock);
-        gr.clock.tick(g);
-    }
-
-    /// Release (store): `sync` becomes exactly `g`'s clock, as TSan does for an atomic store.
-    pub(crate) fn release_store(&mut self, g: usize, sync: &mut VectorClock) {
-        let gr = &mut self.goroutines[g];
-        *sync = gr.clock.clone();
-        gr.clock.tick(g);
-    }
-
-    /// Release-store-acquire (TSan's `ReleaseStoreAcquire`, Go's `racereleaseacquire`): `sync`
-    /// becomes `g`'s clock from before the call, and `g` learns what `sync` held.
-    pub(crate) fn release_store_acquire(&mut self, g: usize, sync: &mut VectorClock) {
-        let gr = &mut self.goroutines[g];
-        let before = gr.clock.clone();
-        gr.clock.join(sync);
-        *sync = before;
-        gr.clock.tick(g);
-    }
-
-    /// Acquire: `g` learns everything released into `sync`.
-    pub(crate) fn acquire(&mut self, g: usize, sync: &VectorClock) {
-        self.goroutines[g].clock.join(sync);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facade::Backend;
+    use crate::runtime::Backend;
     use crate::runtime::stack::StackDepot;
     use crate::runtime::{set_current, Execution, Goroutine};
 

@@ -6,7 +6,7 @@
 //! operations; unbounded, this explorer runs each interleaving about once.
 //!
 //! **Operations.** A goroutine runs one operation from each scheduling point to the next. Before
-//! it switches it [`announce`]s what the operation touches: a Go primitive's object, or the 8-byte
+//! it switches it announces (`runtime::record`) what the operation touches: a Go primitive's object, or the 8-byte
 //! word of checked memory an atomic accesses (a load only reads it), or, for a `select`, every
 //! case's channel. Two operations depend on each other when they touch a common object and one
 //! writes it. A wake-up, a goroutine's start, a spawn and a join touch nothing; they happen after
@@ -29,55 +29,11 @@
 //! tries the racer at the last context switch before it (as loom does, after Coons et al.,
 //! "Bounded partial-order reduction", OOPSLA 2013). Sleep sets are off: see [`DporScheduler::sleep_sets`].
 
-use std::cell::{Cell, RefCell};
-
 use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
 use smallvec::SmallVec;
 
-use crate::detector::clock::VectorClock as Clock;
-
-std::thread_local! {
-    /// What the running goroutine announced before its last switch: the object and whether it
-    /// writes it.
-    static ANNOUNCED: Cell<(Option<u64>, bool)> = const { Cell::new((None, false)) };
-    /// Objects the next announced operation also touches.
-    static ALSO: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Called by a goroutine right before a scheduling point: the operation it does when it resumes
-/// touches object `label` (`None`: nothing another goroutine can observe), and writes it unless
-/// it only loads (loads of one object commute).
-pub(crate) fn announce(label: Option<u64>, write: bool) {
-    ANNOUNCED.with(|a| a.set((label, write)));
-}
-
-/// Called before the scheduling point of an operation on several objects (a `select` polls all
-/// its channels after touching the last one's token): the announced operation also writes these.
-pub(crate) fn announce_also(objects: Vec<u64>) {
-    ALSO.with(|a| *a.borrow_mut() = objects);
-}
-
-/// Takes what the running goroutine announced.
-fn announced() -> Access {
-    let (label, write) = ANNOUNCED.with(|a| a.replace((None, false)));
-    let mut labels: SmallVec<[u64; 2]> = label.into_iter().collect();
-    let also = ALSO.with(|a| std::mem::take(&mut *a.borrow_mut()));
-    if label.is_some() {
-        for o in also {
-            if !labels.contains(&o) {
-                labels.push(o);
-            }
-        }
-    }
-    Access { labels, write }
-}
-
-/// What an operation does to shared state: the objects it touches, and whether it writes them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct Access {
-    labels: SmallVec<[u64; 2]>,
-    write: bool,
-}
+use crate::runtime::clock::VectorClock as Clock;
+use crate::runtime::record::{self, Access};
 
 /// An operation a goroutine is about to do: its task and what it touches.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,7 +106,6 @@ impl Event {
 /// The DPOR explorer (see the module documentation).
 pub(crate) struct DporScheduler {
     bound: Option<usize>,
-    max_executions: Option<u64>,
     executions: u64,
     nodes: Vec<Node>,
     /// The node whose new branch this execution explores; nodes before it are replayed.
@@ -176,10 +131,9 @@ struct Run {
 }
 
 impl DporScheduler {
-    /// An explorer with at most `bound` preemptions per execution (`None`: unbounded) that stops
-    /// after `max_executions`.
-    pub(crate) fn new(bound: Option<usize>, max_executions: Option<u64>) -> DporScheduler {
-        DporScheduler { bound, max_executions, executions: 0, nodes: Vec::new(), branch: 0, run: Run::default() }
+    /// An explorer with at most `bound` preemptions per execution (`None`: unbounded).
+    pub(crate) fn new(bound: Option<usize>) -> DporScheduler {
+        DporScheduler { bound, executions: 0, nodes: Vec::new(), branch: 0, run: Run::default() }
     }
 
     /// Sleep sets are sound only without a bound: the explored order of two independent
@@ -332,15 +286,12 @@ impl DporScheduler {
 
 impl Scheduler for DporScheduler {
     fn new_execution(&mut self) -> Option<Schedule> {
-        if self.max_executions.is_some_and(|m| self.executions >= m) {
-            return None;
-        }
         if self.executions > 0 && !self.next_branch() {
             return None;
         }
         self.executions += 1;
         self.run = Run::default();
-        announced();
+        record::take_announced();
         Some(Schedule::new(0))
     }
 
@@ -354,7 +305,7 @@ impl Scheduler for DporScheduler {
             self.run.clocks.resize(max + 1, Clock::default());
         }
         if let Some(c) = current {
-            self.run.next[c] = announced();
+            self.run.next[c] = record::take_announced();
         }
         // A goroutine that could not run before the last operation was enabled by it.
         if let Some(last) = self.run.events.last() {

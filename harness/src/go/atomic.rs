@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use parking_lot::Mutex as Plain;
 
-use crate::detector::clock::VectorClock;
-use crate::detector::AtomicOp;
-use crate::facade::Token;
+use crate::runtime::clock::VectorClock;
+use crate::runtime::clock::AtomicOp;
+use crate::runtime::backend::Token;
 use crate::runtime;
 
 struct Cell {

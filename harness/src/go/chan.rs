@@ -18,9 +18,9 @@ use std::sync::Arc;
 use parking_lot::{Mutex, MutexGuard};
 
 use super::{register, unregister};
-use crate::detector::clock::VectorClock;
+use crate::runtime::clock::VectorClock;
 use crate::detector::Shadow;
-use crate::facade::Token;
+use crate::runtime::backend::Token;
 use crate::memory::{check, spec, stop_on_race};
 use crate::report::AccessKind;
 use crate::runtime::{self, block_on, BlockedOn, Execution};

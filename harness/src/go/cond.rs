@@ -8,7 +8,7 @@ use std::sync::Arc;
 use parking_lot::Mutex as Plain;
 
 use super::{register, unregister, Mutex, MutexGuard};
-use crate::facade::Token;
+use crate::runtime::backend::Token;
 use crate::runtime::{self, block_on};
 
 /// A Go `sync.Cond` on a [`Mutex`] (Go's `c.L`).

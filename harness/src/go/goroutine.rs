@@ -1,15 +1,12 @@
 //! Goroutines: `go`, join handles, model stack frames, yield.
 
 use std::fmt;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::resume_unwind;
 use std::sync::Arc;
 
-use crate::facade::{self, Backend, RawJoinHandle, Unparker};
+use crate::runtime::backend::{self, RawJoinHandle};
 use crate::runtime::stack::StackId;
-use crate::runtime::{self, Execution, Goroutine, Status};
-
-/// loom's limit: `loom::MAX_THREADS` is 5, the main thread included, over a whole execution.
-const LOOM_MAX_SPAWNED: usize = 4;
+use crate::runtime::{self, Execution};
 
 /// A handle to wait for a goroutine's result (a harness convenience; Go has none).
 pub struct JoinHandle<T> {
@@ -27,15 +24,8 @@ impl<T> JoinHandle<T> {
     /// Waits for the goroutine to finish and returns its result. Everything the goroutine did
     /// happens before `join` returns. A panic in the goroutine is propagated.
     pub fn join(self) -> T {
-        match self.raw.join() {
-            Ok(v) => {
-                let exec = runtime::current();
-                let me = exec.me();
-                let mut st = exec.state.lock();
-                let done = st.goroutines[self.goroutine].clock.clone();
-                st.acquire(me, &done);
-                v
-            }
+        match runtime::current().join(self.goroutine, self.raw) {
+            Ok(v) => v,
             Err(payload) => resume_unwind(payload),
         }
     }
@@ -52,71 +42,8 @@ where
     T: Send + 'static,
 {
     let exec = runtime::current();
-    let parent = exec.me();
-    let child = {
-        let mut st = exec.state.lock();
-        let spawned = st.goroutines.len() - 1;
-        if exec.backend == Backend::Loom && spawned >= LOOM_MAX_SPAWNED {
-            drop(st);
-            panic!(
-                "loom allows at most {LOOM_MAX_SPAWNED} spawned goroutines per execution (joined ones count too); \
-                 run this model under shuttle or std"
-            );
-        }
-        let child = st.goroutines.len();
-        let mut clock = st.goroutines[parent].clock.clone();
-        clock.set(child, 1);
-        st.goroutines[parent].clock.tick(parent);
-        let created_at = Some(st.goroutines[parent].stack);
-        st.goroutines.push(Goroutine {
-            clock,
-            stack: runtime::stack::StackDepot::EMPTY,
-            created_at,
-            status: Status::Running,
-            wake_pending: false,
-            unparker: None,
-        });
-        child
-    };
-    let backend = exec.backend;
-    let raw = facade::spawn(backend, move || run_goroutine(exec, child, f));
-    // shuttle creates the task after its last switch in `spawn`, so nothing ran since.
-    if let Some(task) = raw.shuttle_task() {
-        crate::schedule::log::map_task(child, task);
-    }
-    JoinHandle { raw, goroutine: child }
-}
-
-fn run_goroutine<T>(exec: Arc<Execution>, g: usize, f: impl FnOnce() -> T) -> T {
-    let backend = exec.backend;
-    if backend == Backend::Std {
-        runtime::set_current(Some(exec.clone()));
-    }
-    facade::set_goroutine_id(g);
-    {
-        let mut st = exec.state.lock();
-        st.goroutines[g].unparker = Some(Unparker::current(backend));
-        st.register_task(backend, g);
-    }
-    if backend != Backend::Std {
-        crate::schedule::log::step(g, "start", None);
-        // loom and shuttle fail the whole execution when a goroutine panics.
-        let r = f();
-        exec.finish(g);
-        return r;
-    }
-    // Std threads fail alone: stop the others so that nothing waits for this one forever.
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(r) => {
-            exec.finish(g);
-            r
-        }
-        Err(payload) => {
-            exec.finish(g);
-            exec.abort();
-            resume_unwind(payload)
-        }
-    }
+    let (goroutine, raw) = exec.spawn(exec.me(), f);
+    JoinHandle { raw, goroutine }
 }
 
 /// A model stack frame, popped when dropped. Race reports show the frames live at each access, so
@@ -173,5 +100,5 @@ pub fn at_execution_end(f: impl FnOnce() + Send + 'static) {
 
 /// Go's `runtime.Gosched`: lets other goroutines run. Transfers no happens-before.
 pub fn yield_now() {
-    facade::yield_now(runtime::current().backend);
+    backend::yield_now(runtime::current().backend);
 }

@@ -2,7 +2,7 @@
 //! memory model (and Go's race detector) gives it, and no more.
 //!
 //! Every primitive keeps its state behind a plain lock that no backend and no detector sees, owns
-//! one scheduling-point [`Token`](crate::facade::Token), and blocks by parking the goroutine. Its
+//! one scheduling-point token (`runtime::backend::Token`), and blocks by parking the goroutine. Its
 //! happens-before edges are explicit acquire/release operations on vector clocks, so an internal
 //! lock never orders what Go leaves unordered.
 

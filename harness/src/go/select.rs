@@ -12,8 +12,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::chan::{select_blocked, Chan};
-use crate::explore::dpor;
-use crate::facade::{self, Backend};
+use crate::runtime::backend;
 use crate::memory::stop_on_race;
 use crate::report::AccessKind;
 use crate::runtime::{self, block_on, BlockedOn};
@@ -213,14 +212,12 @@ fn run(cases: &mut [&mut dyn SelectCase], default: bool) -> Option<usize> {
         // all of them, and the hash records the other cases' accesses as the explorer orders them.
         if let Some((last, rest)) = cases.split_last() {
             rest.iter().for_each(|c| c.touch());
-            if exec.backend == Backend::Shuttle {
-                dpor::announce_also(cases.iter().filter_map(|c| c.object()).collect());
-            }
+            backend::announce_also(exec.backend, || cases.iter().filter_map(|c| c.object()).collect());
             last.touch();
             rest.iter().for_each(|c| c.record());
         }
         let n = cases.len();
-        let start = facade::choose(exec.backend, n);
+        let start = backend::choose(exec.backend, n);
         for k in 0..n {
             let i = (start + k) % n;
             if cases[i].poll(g) {

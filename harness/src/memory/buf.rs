@@ -9,9 +9,10 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::{check, spec, stop_on_race};
-use crate::detector::clock::VectorClock;
-use crate::detector::{AtomicOp, Shadow};
-use crate::facade::{Backend, Token};
+use crate::runtime::clock::VectorClock;
+use crate::detector::Shadow;
+use crate::runtime::backend::Token;
+use crate::runtime::clock::AtomicOp;
 use crate::report::AccessKind;
 use crate::runtime;
 
@@ -125,7 +126,7 @@ impl CheckedBuf {
         let exec = runtime::current();
         let label: Arc<str> = label.into().into();
         let base = exec.alloc_addr(len);
-        let words = if exec.backend == Backend::Loom { len.div_ceil(8) } else { 1 };
+        let words = exec.backend.buffer_tokens(len);
         CheckedBuf {
             inner: Arc::new(Inner {
                 tokens: (0..words).map(|_| Token::unrecorded(exec.backend)).collect(),

@@ -1,21 +1,28 @@
-//! Per-execution state: the goroutines with their vector clocks, stacks and blocking status.
+//! The execution that is running now: its goroutines with their vector clocks, stacks and
+//! blocking status, the backend that schedules them ([`backend`]), the running goroutine's id, and
+//! the record of its steps ([`record`]).
 //!
-//! One [`Execution`] exists per explored execution. Under loom and shuttle every goroutine runs on
-//! the OS thread that started the exploration, so a std thread-local finds it; under the std
-//! backend each spawned OS thread installs the same `Arc` before running its goroutine.
+//! One [`Execution`] exists per explored execution. Everything a goroutine needs to find it lives
+//! in one thread-local ([`LOCAL`]): under loom and shuttle every goroutine runs on the OS thread
+//! that started the exploration; under the std backend each spawned OS thread installs the same
+//! `Arc` before running its goroutine.
 
+pub(crate) mod backend;
+pub(crate) mod clock;
+pub(crate) mod record;
 pub(crate) mod stack;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::detector::clock::VectorClock;
-use crate::facade::{self, Backend, Unparker};
 use crate::report::{BlockedGoroutine, FailureKind};
-use crate::schedule::log;
+pub use backend::Backend;
+use backend::{RawJoinHandle, Unparker};
+use clock::VectorClock;
 use stack::{StackDepot, StackId};
 
 /// Payload of a panic that stops a goroutine because the execution already failed (a race was
@@ -58,22 +65,6 @@ pub(crate) struct ExecState {
     next_addr: u64,
     /// Cleanups to run when the execution ends, whether it passed or failed.
     pub(crate) at_end: Vec<Box<dyn FnOnce() + Send>>,
-    /// Debug builds: which goroutine each shuttle task runs (checks the running-goroutine id).
-    #[cfg(debug_assertions)]
-    pub(crate) shuttle_tasks: std::collections::HashMap<usize, usize>,
-}
-
-impl ExecState {
-    /// Debug builds: records that the calling shuttle task runs goroutine `g`.
-    pub(crate) fn register_task(&mut self, backend: Backend, g: usize) {
-        #[cfg(debug_assertions)]
-        if backend == Backend::Shuttle {
-            if let Some(t) = shuttle::current::try_get_current_task() {
-                self.shuttle_tasks.insert(usize::from(t), g);
-            }
-        }
-        let _ = (backend, g);
-    }
 }
 
 impl ExecState {
@@ -129,8 +120,43 @@ pub(crate) struct Execution {
     aborted: AtomicBool,
 }
 
+/// Everything the calling OS thread knows of the execution it runs: the harness's one thread-local.
+struct Local {
+    /// The harness id of the goroutine running on this OS thread (`usize::MAX` outside any). Under
+    /// loom and shuttle all goroutines share the OS thread and switch only inside backend calls,
+    /// so every backend call that may switch restores it on return; a std thread sets it once.
+    goroutine: Cell<usize>,
+    exec: RefCell<Option<Arc<Execution>>>,
+    record: RefCell<record::Record>,
+    /// The std backend's select choices (xorshift64* state).
+    rng: Cell<u64>,
+}
+
 std::thread_local! {
-    static CURRENT: RefCell<Option<Arc<Execution>>> = const { RefCell::new(None) };
+    // Const-initialized: every scheduling point reads it, so no lazy-init check.
+    static LOCAL: Local = const {
+        Local {
+            goroutine: Cell::new(usize::MAX),
+            exec: RefCell::new(None),
+            record: RefCell::new(record::Record::new()),
+            rng: Cell::new(0x9e37_79b9_7f4a_7c15),
+        }
+    };
+}
+
+/// Records that goroutine `id` runs on the calling OS thread.
+fn set_goroutine_id(id: usize) {
+    LOCAL.with(|l| l.goroutine.set(id));
+}
+
+/// The harness id of the running goroutine (`usize::MAX` outside any).
+fn goroutine_id() -> usize {
+    LOCAL.with(|l| l.goroutine.get())
+}
+
+/// The running goroutine, for the panic hook (which must not call into loom or shuttle).
+fn running_goroutine() -> Option<usize> {
+    LOCAL.try_with(|l| l.goroutine.get()).ok().filter(|&g| g != usize::MAX)
 }
 
 /// The execution the calling goroutine belongs to.
@@ -138,14 +164,14 @@ std::thread_local! {
 /// # Panics
 /// Outside an exploration: harness primitives only work inside `harness::explore`.
 pub(crate) fn current() -> Arc<Execution> {
-    CURRENT
-        .with(|c| c.borrow().clone())
+    LOCAL
+        .with(|l| l.exec.borrow().clone())
         .expect("a harness primitive was used outside an exploration: run the model through harness::explore")
 }
 
 /// The execution the calling goroutine belongs to, if any.
 pub(crate) fn try_current() -> Option<Arc<Execution>> {
-    CURRENT.with(|c| c.try_borrow().ok().and_then(|c| c.clone()))
+    LOCAL.with(|l| l.exec.try_borrow().ok().and_then(|c| c.clone()))
 }
 
 /// Records a panic as the current execution's failure, if it has none yet. Called from the panic
@@ -153,7 +179,7 @@ pub(crate) fn try_current() -> Option<Arc<Execution>> {
 pub(crate) fn record_panic(message: String, location: Option<String>) {
     if let Some(exec) = try_current() {
         if let Some(mut st) = exec.state.try_lock() {
-            let goroutine = facade::running_goroutine().map(ExecState::go_id);
+            let goroutine = running_goroutine().map(ExecState::go_id);
             st.fail(FailureKind::Panic { goroutine, message, location });
         }
     }
@@ -161,12 +187,20 @@ pub(crate) fn record_panic(message: String, location: Option<String>) {
 
 /// Whether the calling OS thread is running an execution (for the panic hook).
 pub(crate) fn in_execution() -> bool {
-    CURRENT.with(|c| c.try_borrow().map(|c| c.is_some()).unwrap_or(true))
+    LOCAL.with(|l| l.exec.try_borrow().map(|c| c.is_some()).unwrap_or(true))
 }
 
 /// Installs (or, with `None`, removes) the calling OS thread's execution.
 pub(crate) fn set_current(exec: Option<Arc<Execution>>) {
-    CURRENT.with(|c| *c.borrow_mut() = exec);
+    LOCAL.with(|l| *l.exec.borrow_mut() = exec);
+}
+
+/// Fails the running execution as a divergence from the replayed schedule and stops the goroutine.
+pub(crate) fn diverge(message: String) -> ! {
+    if let Some(exec) = try_current() {
+        exec.state.lock().fail(FailureKind::Divergence { message });
+    }
+    std::panic::panic_any(Abort)
 }
 
 impl Execution {
@@ -190,18 +224,106 @@ impl Execution {
                 failure: None,
                 next_addr: 0x00c0_0000_0000,
                 at_end: Vec::new(),
-                #[cfg(debug_assertions)]
-                shuttle_tasks: std::collections::HashMap::new(),
             }),
             aborted: AtomicBool::new(false),
         });
-        facade::set_goroutine_id(0);
-        exec.state.lock().register_task(backend, 0);
+        set_goroutine_id(0);
         set_current(Some(exec.clone()));
-        if backend != Backend::Std {
-            log::reset();
+        if backend.controls_schedule() {
+            record::reset();
         }
         exec
+    }
+
+    /// Runs `model` as the main goroutine; its start is the execution's first step.
+    pub(crate) fn run_main(&self, model: impl FnOnce()) {
+        if self.backend.controls_schedule() {
+            record::step(0, "start", None);
+        }
+        model();
+    }
+
+    /// Starts `f` as a new goroutine created by `parent` (Go's `go` statement): everything the
+    /// parent did before happens before everything `f` does. Returns the child's id and handle.
+    ///
+    /// # Panics
+    /// When the backend allows no more goroutines in this execution (loom: 4 spawned).
+    pub(crate) fn spawn<F, T>(self: &Arc<Self>, parent: usize, f: F) -> (usize, RawJoinHandle<T>)
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let child = {
+            let mut st = self.state.lock();
+            let spawned = st.goroutines.len() - 1;
+            if let Some(max) = self.backend.max_spawned().filter(|&m| spawned >= m) {
+                drop(st);
+                panic!(
+                    "{} allows at most {max} spawned goroutines per execution (joined ones count too); \
+                     run this model under shuttle or std",
+                    self.backend.name()
+                );
+            }
+            let child = st.goroutines.len();
+            let mut clock = st.goroutines[parent].clock.clone();
+            clock.set(child, 1);
+            st.goroutines[parent].clock.tick(parent);
+            let created_at = Some(st.goroutines[parent].stack);
+            st.goroutines.push(Goroutine {
+                clock,
+                stack: StackDepot::EMPTY,
+                created_at,
+                status: Status::Running,
+                wake_pending: false,
+                unparker: None,
+            });
+            child
+        };
+        let exec = self.clone();
+        let raw = backend::spawn(self.backend, move || exec.run_goroutine(child, f));
+        // shuttle creates the task after its last switch in `spawn`, so nothing ran since.
+        if let Some(task) = raw.shuttle_task() {
+            record::map_task(child, task);
+        }
+        (child, raw)
+    }
+
+    fn run_goroutine<T>(self: Arc<Self>, g: usize, f: impl FnOnce() -> T) -> T {
+        let backend = self.backend;
+        if backend.threaded() {
+            set_current(Some(self.clone()));
+        }
+        set_goroutine_id(g);
+        self.state.lock().goroutines[g].unparker = Some(Unparker::current(backend));
+        if !backend.threaded() {
+            record::step(g, "start", None);
+            // loom and shuttle fail the whole execution when a goroutine panics.
+            let r = f();
+            self.finish(g);
+            return r;
+        }
+        // Threads fail alone: stop the others so that nothing waits for this one forever.
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(r) => {
+                self.finish(g);
+                r
+            }
+            Err(payload) => {
+                self.finish(g);
+                self.abort();
+                resume_unwind(payload)
+            }
+        }
+    }
+
+    /// Joins goroutine `g` through its handle: everything it did happens before the caller goes on.
+    pub(crate) fn join<T>(&self, g: usize, raw: RawJoinHandle<T>) -> std::thread::Result<T> {
+        let r = raw.join()?;
+        let me = self.me();
+        let mut st = self.state.lock();
+        let done = st.goroutines[g].clock.clone();
+        st.acquire(me, &done);
+        Ok(r)
     }
 
     /// The innermost model frame of goroutine `g` (for traces).
@@ -213,19 +335,13 @@ impl Execution {
 
     /// The calling goroutine's id.
     pub(crate) fn me(&self) -> usize {
-        let g = facade::goroutine_id();
+        let g = goroutine_id();
         debug_assert!(g != usize::MAX, "goroutine id not registered");
         // A mismatch with shuttle's own notion of the running task means a backend call switched
-        // goroutines without `facade::switching`.
+        // goroutines without `backend::switching`.
         #[cfg(debug_assertions)]
-        if self.backend == Backend::Shuttle {
-            let task = shuttle::current::try_get_current_task().map(usize::from);
-            let st = self.state.lock();
-            debug_assert_eq!(
-                task.and_then(|t| st.shuttle_tasks.get(&t).copied()),
-                Some(g),
-                "goroutine id out of sync with shuttle's task"
-            );
+        if let Some(task) = backend::shuttle_task(self.backend) {
+            debug_assert_eq!(record::goroutine_of_task(task), Some(g), "goroutine id out of sync with shuttle's task");
         }
         g
     }
@@ -242,7 +358,7 @@ impl Execution {
     /// Runs the execution's end-of-execution cleanups (once). Under std, first waits (a bounded
     /// while) for goroutines still running after an abort, so a cleanup does not race them.
     pub(crate) fn run_cleanups(&self) {
-        if self.backend == Backend::Std {
+        if self.backend.threaded() {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
             while std::time::Instant::now() < deadline
                 && self.state.lock().goroutines.iter().skip(1).any(|g| matches!(g.status, Status::Running))
@@ -260,7 +376,7 @@ impl Execution {
     pub(crate) fn abort(&self) {
         self.aborted.store(true, Ordering::SeqCst);
         let unparkers: Vec<Unparker> = self.state.lock().goroutines.iter().filter_map(|g| g.unparker.clone()).collect();
-        if self.backend == Backend::Std {
+        if self.backend.threaded() {
             for u in unparkers {
                 u.unpark();
             }
@@ -278,7 +394,7 @@ impl Execution {
                 return;
             }
             gr.status = Status::Blocked(on);
-            if self.backend == Backend::Std && st.all_blocked() {
+            if self.backend.threaded() && st.all_blocked() {
                 let blocked = st.blocked();
                 st.fail(FailureKind::Deadlock { goroutines: blocked, message: "all goroutines are asleep".into() });
                 drop(st);
@@ -287,7 +403,7 @@ impl Execution {
             }
         }
         loop {
-            facade::park(self.backend);
+            backend::park(self.backend);
             if self.aborted.load(Ordering::SeqCst) {
                 std::panic::panic_any(Abort);
             }
@@ -335,7 +451,7 @@ impl Execution {
     pub(crate) fn finish(&self, g: usize) {
         let mut st = self.state.lock();
         st.goroutines[g].status = Status::Finished;
-        if self.backend == Backend::Std && st.all_blocked() {
+        if self.backend.threaded() && st.all_blocked() {
             let blocked = st.blocked();
             st.fail(FailureKind::Deadlock { goroutines: blocked, message: "all goroutines are asleep".into() });
             drop(st);

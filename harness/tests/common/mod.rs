@@ -7,13 +7,13 @@ use harness::{explore, Outcome, Strategy};
 /// loom, exhaustive up to preemption bound 3; the cap only guards against a model too big for a
 /// unit test (a capped run fails `assert_clean`).
 pub fn loom() -> Strategy {
-    Strategy::Loom { preemption_bound: Some(3), iterative: false, max_executions: Some(200_000), max_duration: None }
+    Strategy::loom(3).with_iterative(false).with_max_executions(200_000)
 }
 
 /// joinrace's DPOR, unbounded (every interleaving); the cap only guards against a model too big
 /// for a unit test (a capped run fails `assert_clean`).
 pub fn dpor() -> Strategy {
-    Strategy::Dpor { preemption_bound: None, iterative: false, max_executions: Some(200_000) }
+    Strategy::dpor(None).with_max_executions(200_000)
 }
 
 /// shuttle random and PCT: 2,000 and 1,000 executions from fixed seeds.
@@ -51,7 +51,7 @@ pub fn assert_clean_under(strategies: &[Strategy], model: fn()) -> Vec<Outcome> 
         .map(|s| {
             let outcome = explore(s, model);
             assert!(outcome.failure.is_none(), "expected no failure under {s}, got: {outcome}");
-            if matches!(s, Strategy::Loom { .. } | Strategy::Dpor { .. }) {
+            if s.exhausts() {
                 assert!(outcome.exhaustive, "{s} did not finish its search: {outcome}");
             }
             outcome

@@ -12,10 +12,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::replay::{Decision, Plan};
-use super::{run_exact, Schedule};
+use super::run_exact;
+use crate::explore::replay::{Decision, Plan};
 use crate::explore::{explore_plan, Failure, Outcome, Strategy};
 use crate::report::FailureKind;
+use crate::schedule::Schedule;
 
 /// Most candidate executions a minimisation runs, and its longest run time.
 const MAX_ATTEMPTS: usize = 2_000;
@@ -55,7 +56,8 @@ pub fn minimize(
     same: impl Fn(&FailureKind) -> bool,
 ) -> Result<Minimized, MinimizeError> {
     let model = Arc::new(model);
-    let (outcome, decisions) = run_exact(schedule, &model);
+    let first = run_exact(schedule, &model, None);
+    let (outcome, decisions) = (first.outcome, first.decisions);
     match &outcome.failure {
         Some(f) if same(&f.kind) => {}
         Some(f) => return Err(MinimizeError::NotReproduced(f.kind.to_string())),
@@ -63,7 +65,7 @@ pub fn minimize(
     }
     let mut best = Best::new(schedule.clone(), &decisions, outcome);
     let before = best.preemptive.len();
-    let label = Strategy::Replay(schedule.clone());
+    let label = Strategy::replay(schedule.clone());
     let start = Instant::now();
     let attempts = Cell::new(1usize);
     // Runs the overrides; keeps them as the best when they fail the same way with fewer
@@ -71,7 +73,8 @@ pub fn minimize(
     let attempt = |best: &mut Best, overrides: HashMap<usize, u32>| -> bool {
         attempts.set(attempts.get() + 1);
         let m = model.clone();
-        let (o, d) = explore_plan(move || m(), Plan::Overrides(overrides), schedule.choices.clone(), &label);
+        let run = explore_plan(move || m(), Plan::Overrides(overrides), schedule.choices.clone(), None, &label);
+        let (o, d) = (run.outcome, run.decisions);
         let Some(s) = o.failure.as_ref().filter(|f| same(&f.kind)).and_then(|f| f.schedule.clone()) else {
             return false;
         };

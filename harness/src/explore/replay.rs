@@ -1,5 +1,5 @@
-//! shuttle schedulers that run a recorded schedule: exactly (replay), or as a list of overrides of
-//! a non-preemptive default (minimisation).
+//! The replay scheduler, a peer of the other explorers: it runs a recorded schedule exactly
+//! (replay), or as a list of overrides of a non-preemptive default (minimisation).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use shuttle::scheduler::{Schedule as ShuttleSchedule, Scheduler, Task, TaskId};
 
-use super::log;
+use crate::runtime::record;
 
 /// A scheduling decision made while replaying.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,18 +30,27 @@ impl Decision {
 /// How the replay scheduler chooses.
 #[derive(Clone, Debug)]
 pub(crate) enum Plan {
-    /// At step `k`, run goroutine `steps[k]` (the harness checks that it did). The steps live in
-    /// the log while the execution runs, where both the scheduler and the check read them.
+    /// At step `k`, run goroutine `steps[k]`; the runtime's record checks that it did, and the
+    /// scheduler reads the expected step from it.
     Exact(Vec<u32>),
     /// At decision `d`, run `overrides[d]` if it can run; otherwise the default: the running
     /// goroutine while it can run, else the lowest-numbered runnable one.
     Overrides(HashMap<usize, u32>),
 }
 
+impl Plan {
+    /// The steps of an exact plan.
+    pub(crate) fn exact(&self) -> Option<&[u32]> {
+        match self {
+            Plan::Exact(steps) => Some(steps),
+            Plan::Overrides(_) => None,
+        }
+    }
+}
+
 /// Runs one execution along a plan, recording every decision.
 pub(crate) struct ReplayScheduler {
-    /// `None`: replay exactly the steps the log expects.
-    overrides: Option<HashMap<usize, u32>>,
+    plan: Plan,
     choices: Vec<u64>,
     next_choice: usize,
     started: bool,
@@ -49,19 +58,14 @@ pub(crate) struct ReplayScheduler {
 }
 
 impl ReplayScheduler {
-    pub(crate) fn new(
-        overrides: Option<HashMap<usize, u32>>,
-        choices: Vec<u64>,
-        decisions: Arc<Mutex<Vec<Decision>>>,
-    ) -> ReplayScheduler {
-        ReplayScheduler { overrides, choices, next_choice: 0, started: false, decisions }
+    pub(crate) fn new(plan: Plan, choices: Vec<u64>, decisions: Arc<Mutex<Vec<Decision>>>) -> ReplayScheduler {
+        ReplayScheduler { plan, choices, next_choice: 0, started: false, decisions }
     }
 }
 
 /// The goroutine a shuttle task runs (`u32::MAX` for a task whose spawn has not returned yet).
 fn goroutine(t: TaskId) -> u32 {
-    let t = usize::from(t);
-    log::with(|l| l.tasks.iter().position(|&x| x == t).map_or(u32::MAX, |g| g as u32))
+    record::goroutine_of_task(usize::from(t)).map_or(u32::MAX, |g| g as u32)
 }
 
 impl Scheduler for ReplayScheduler {
@@ -87,9 +91,9 @@ impl Scheduler for ReplayScheduler {
             }
             _ => runnable.iter().map(|t| t.id()).min_by_key(|&t| goroutine(t))?,
         };
-        let wanted = match &self.overrides {
-            None => log::expected_next(),
-            Some(o) => o.get(&self.decisions.lock().len()).copied(),
+        let wanted = match &self.plan {
+            Plan::Exact(_) => record::expected_next(),
+            Plan::Overrides(o) => o.get(&self.decisions.lock().len()).copied(),
         };
         // A wanted goroutine that cannot run is a divergence under `Exact`; the harness reports it
         // at the step, so run the default meanwhile.

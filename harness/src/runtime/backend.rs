@@ -1,4 +1,5 @@
-//! The scheduler facade: the handful of backend operations everything else is built on.
+//! The backend switch: the handful of backend operations everything else is built on, and the only
+//! file below `explore/` that names loom, shuttle or std threads.
 //!
 //! A backend is chosen at run time by the explorer, so one test binary runs loom, shuttle and plain
 //! std threads. The facade is deliberately smaller than `std::sync`: goroutines (spawn, join, park,
@@ -16,12 +17,11 @@
 //! goroutines (`touch`, `park`, `spawn`, `join`, `yield_now`, `choose`). Under loom and
 //! shuttle all goroutines share one OS thread, so a lock held across a switch would deadlock it.
 
-use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::explore::dpor;
-use crate::schedule::log;
 use shuttle_engine::runtime::execution::ExecutionState;
+
+use super::{record, LOCAL};
 
 /// Which scheduler runs the goroutines of an execution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -42,6 +42,36 @@ impl Backend {
             Backend::Loom => "loom",
             Backend::Shuttle => "shuttle",
             Backend::Std => "std",
+        }
+    }
+
+    /// Whether the backend controls the schedule: executions are then recorded step by step and
+    /// can be replayed (loom, shuttle). Std threads run in parallel, unrecorded, and the harness
+    /// detects their deadlocks itself.
+    pub(crate) fn controls_schedule(self) -> bool {
+        self != Backend::Std
+    }
+
+    /// Whether each goroutine runs on an OS thread of its own (std), rather than all on the
+    /// exploring thread (loom, shuttle).
+    pub(crate) fn threaded(self) -> bool {
+        self == Backend::Std
+    }
+
+    /// The most goroutines an execution may spawn, joined ones included (loom's `MAX_THREADS` is 5,
+    /// the main thread included).
+    pub(crate) fn max_spawned(self) -> Option<usize> {
+        (self == Backend::Loom).then_some(4)
+    }
+
+    /// How many scheduling-point tokens a checked buffer of `len` bytes needs: one per 8-byte word
+    /// under loom, so loom's DPOR sees atomics on different words as independent; one under
+    /// shuttle, where the announced word tells the DPOR explorer instead.
+    pub(crate) fn buffer_tokens(self, len: usize) -> usize {
+        if self == Backend::Loom {
+            len.div_ceil(8)
+        } else {
+            1
         }
     }
 }
@@ -73,7 +103,7 @@ enum RawToken {
 
 impl Token {
     pub(crate) fn new(backend: Backend) -> Token {
-        let object = (backend != Backend::Std).then(log::new_object);
+        let object = backend.controls_schedule().then(record::new_object);
         Token::with_object(backend, object)
     }
 
@@ -102,7 +132,7 @@ impl Token {
     pub(crate) fn record(&self) {
         if let Some(o) = self.object {
             let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-            log::with(|l| l.depend(o, seq, goroutine_id()));
+            record::depend(o, seq, super::goroutine_id());
         }
     }
 
@@ -127,11 +157,19 @@ impl Token {
                 switching_on(op, position, || a.fetch_add(1, Ordering::SeqCst));
             }
             RawToken::Shuttle => {
-                dpor::announce(label, write);
+                record::announce(label, write);
                 switching_on(op, position, shuttle_engine::runtime::thread::switch)
             }
             RawToken::Std => {}
         }
+    }
+}
+
+/// Tells the DPOR explorer, before the scheduling point of an operation on several objects (a
+/// `select`), the objects it also touches; `objects` is only called under shuttle.
+pub(crate) fn announce_also(backend: Backend, objects: impl FnOnce() -> Vec<u64>) {
+    if backend == Backend::Shuttle {
+        record::announce_also(objects());
     }
 }
 
@@ -203,10 +241,11 @@ pub(crate) fn choose(backend: Backend, n: usize) -> usize {
         Backend::Shuttle => {
             use shuttle::rand::RngCore;
             let raw = shuttle::rand::thread_rng().next_u64();
-            log::choice(raw);
+            record::choice(raw);
             (raw % n as u64) as usize
         }
-        Backend::Std => STD_RNG.with(|s| {
+        Backend::Std => LOCAL.with(|l| {
+            let s = &l.rng;
             // xorshift64*: enough for a stress run's select choices.
             let mut x = s.get();
             x ^= x >> 12;
@@ -218,14 +257,6 @@ pub(crate) fn choose(backend: Backend, n: usize) -> usize {
     }
 }
 
-std::thread_local! {
-    /// The harness id of the goroutine running on this OS thread. Under loom and shuttle all
-    /// goroutines share the OS thread and switch only inside backend calls, so every facade call
-    /// that may switch restores it on return ([`switching`]); a std thread sets it once.
-    static RUNNING: Cell<usize> = const { Cell::new(usize::MAX) };
-    static STD_RNG: Cell<u64> = const { Cell::new(0x9e37_79b9_7f4a_7c15) };
-}
-
 /// Runs a backend call that may switch goroutines, and notes afterwards that the caller runs again:
 /// the caller's return from `op` is the next step of the execution's schedule.
 fn switching<R>(op: &'static str, f: impl FnOnce() -> R) -> R {
@@ -235,26 +266,17 @@ fn switching<R>(op: &'static str, f: impl FnOnce() -> R) -> R {
 /// [`switching`] for an operation on an object: the step also records the operation's position in
 /// the object's history (for the interleaving hash).
 fn switching_on<R>(op: &'static str, object: impl FnOnce() -> Option<(u64, u32)>, f: impl FnOnce() -> R) -> R {
-    let me = RUNNING.with(Cell::get);
+    let me = super::goroutine_id();
     let r = f();
-    RUNNING.with(|c| c.set(me));
-    log::step(me, op, object());
+    super::set_goroutine_id(me);
+    record::step(me, op, object());
     r
 }
 
-/// Records that goroutine `id` runs on the calling OS thread (at its start).
-pub(crate) fn set_goroutine_id(id: usize) {
-    RUNNING.with(|c| c.set(id));
-}
-
-/// The harness id of the running goroutine (`usize::MAX` outside any).
-pub(crate) fn goroutine_id() -> usize {
-    RUNNING.with(Cell::get)
-}
-
-/// The running goroutine, for the panic hook (which must not call into loom or shuttle).
-pub(crate) fn running_goroutine() -> Option<usize> {
-    RUNNING.try_with(Cell::get).ok().filter(|&g| g != usize::MAX)
+/// shuttle: the id of the running task (debug checks of the goroutine id).
+#[cfg(debug_assertions)]
+pub(super) fn shuttle_task(backend: Backend) -> Option<usize> {
+    (backend == Backend::Shuttle).then(shuttle::current::try_get_current_task).flatten().map(usize::from)
 }
 
 /// A backend thread's join handle.
@@ -266,7 +288,7 @@ pub(crate) enum RawJoinHandle<T> {
 
 impl<T> RawJoinHandle<T> {
     /// shuttle: the task id of the thread.
-    pub(crate) fn shuttle_task(&self) -> Option<usize> {
+    pub(super) fn shuttle_task(&self) -> Option<usize> {
         match self {
             RawJoinHandle::Shuttle(h) => Some(usize::from(h.thread().id())),
             _ => None,

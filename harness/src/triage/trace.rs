@@ -4,8 +4,9 @@
 
 use std::fmt::{self, Write as _};
 
-use super::log::TraceLog;
 use crate::report::RaceReport;
+use crate::runtime::record::TraceLog;
+use crate::schedule::goroutines;
 
 /// Runs of one goroutine longer than this are folded (in text) or collapsed (in HTML).
 const FOLD_AFTER: usize = 4;
@@ -49,7 +50,7 @@ pub struct Trace {
 
 impl Trace {
     pub(crate) fn new(steps: &[u32], log: TraceLog, race: Option<&RaceReport>) -> Trace {
-        let goroutines = super::goroutines(steps);
+        let goroutines = goroutines(steps);
         let steps = steps
             .iter()
             .zip(log.details)

@@ -1,0 +1,277 @@
+//! [`Strategy`]: how to explore a model, built by a constructor per scheduler and adjusted with
+//! `with_*` methods (limits, progress), so every default is named in one place.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::runtime::Backend;
+use crate::schedule::Schedule;
+
+/// Which scheduler explores, and its own settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// loom's DPOR, exhaustive up to the preemption bound (`None`: unbounded); at most 4 spawned
+    /// goroutines.
+    Loom {
+        /// At most this many preemptions per execution.
+        preemption_bound: Option<usize>,
+        /// Explore at bound 0, then 1, … up to the bound (as CHESS does), so a bug at a small bound
+        /// shows in few executions; schedules of lower bounds are explored again.
+        iterative: bool,
+    },
+    /// joinrace's own DPOR with source sets and sleep sets, on shuttle: exhaustive up to the
+    /// preemption bound (`None`: unbounded); no limit on goroutines.
+    Dpor {
+        /// At most this many preemptions per execution.
+        preemption_bound: Option<usize>,
+        /// With a bound, explore at bound 0, then 1, … up to it, as loom does.
+        iterative: bool,
+    },
+    /// shuttle's uniform random scheduler.
+    Random {
+        /// Seed of the first execution; the run is a function of it.
+        seed: u64,
+        /// Number of executions.
+        iterations: u64,
+    },
+    /// shuttle's PCT scheduler (probabilistic concurrency testing).
+    Pct {
+        /// Seed of the first execution.
+        seed: u64,
+        /// Number of executions.
+        iterations: u64,
+        /// Bug depth (number of priority change points plus one).
+        depth: usize,
+    },
+    /// shuttle's naive depth-first enumeration (no preemption bound, no reduction).
+    Dfs,
+    /// Plain OS threads, `iterations` times: real parallelism, no schedule control.
+    Std {
+        /// Number of executions.
+        iterations: u64,
+    },
+    /// One execution under shuttle that follows a recorded schedule exactly; a step where another
+    /// goroutine runs fails it with a divergence.
+    Replay(Schedule),
+}
+
+/// A counter of the executions an exploration has started, for another thread to show progress.
+#[derive(Clone, Debug, Default)]
+pub struct Progress(Arc<AtomicU64>);
+
+impl Progress {
+    /// A counter at zero.
+    pub fn new() -> Progress {
+        Progress::default()
+    }
+
+    /// Executions started so far.
+    pub fn executions(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn counter(&self) -> &Arc<AtomicU64> {
+        &self.0
+    }
+}
+
+/// Two handles are equal when they count into the same counter.
+impl PartialEq for Progress {
+    fn eq(&self, other: &Progress) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Progress {}
+
+/// How to explore a model's interleavings: a scheduler ([`Kind`]) and the limits of the run.
+///
+/// ```
+/// use harness::Strategy;
+/// use std::time::Duration;
+///
+/// let s = Strategy::dpor(Some(2)).with_max_executions(10_000).with_max_duration(Duration::from_secs(60));
+/// assert_eq!(s.to_string(), "dpor(preemption bound 0..=2, at most 10000 executions, at most 60s)");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Strategy {
+    kind: Kind,
+    max_executions: Option<u64>,
+    max_duration: Option<Duration>,
+    progress: Option<Progress>,
+}
+
+impl Strategy {
+    const fn of(kind: Kind) -> Strategy {
+        Strategy { kind, max_executions: None, max_duration: None, progress: None }
+    }
+
+    /// loom, reaching preemption bound `preemption_bound` iteratively.
+    pub const fn loom(preemption_bound: usize) -> Strategy {
+        Strategy::of(Kind::Loom { preemption_bound: Some(preemption_bound), iterative: true })
+    }
+
+    /// loom with no preemption bound.
+    pub const fn loom_unbounded() -> Strategy {
+        Strategy::of(Kind::Loom { preemption_bound: None, iterative: false })
+    }
+
+    /// joinrace's DPOR: with a bound, reached iteratively; `None` explores every interleaving.
+    pub const fn dpor(preemption_bound: Option<usize>) -> Strategy {
+        Strategy::of(Kind::Dpor { preemption_bound, iterative: preemption_bound.is_some() })
+    }
+
+    /// shuttle random with a seed.
+    pub const fn random(seed: u64, iterations: u64) -> Strategy {
+        Strategy::of(Kind::Random { seed, iterations })
+    }
+
+    /// shuttle PCT with a seed.
+    pub const fn pct(seed: u64, iterations: u64, depth: usize) -> Strategy {
+        Strategy::of(Kind::Pct { seed, iterations, depth })
+    }
+
+    /// shuttle's plain depth-first search.
+    pub const fn dfs() -> Strategy {
+        Strategy::of(Kind::Dfs)
+    }
+
+    /// Plain OS threads, `iterations` times.
+    pub const fn std(iterations: u64) -> Strategy {
+        Strategy::of(Kind::Std { iterations })
+    }
+
+    /// One execution along `schedule`, exactly.
+    pub const fn replay(schedule: Schedule) -> Strategy {
+        Strategy::of(Kind::Replay(schedule))
+    }
+
+    /// loom and DPOR with a bound: explore only at the bound (`false`), or at 0, 1, … up to it.
+    pub const fn with_iterative(mut self, on: bool) -> Strategy {
+        if let Kind::Loom { iterative, .. } | Kind::Dpor { iterative, .. } = &mut self.kind {
+            *iterative = on;
+        }
+        self
+    }
+
+    /// Stops after `n` executions (an exhaustive search is then not exhaustive).
+    pub const fn with_max_executions(mut self, n: u64) -> Strategy {
+        self.max_executions = Some(n);
+        self
+    }
+
+    /// Stops after `d` of wall time (an exhaustive search is then not exhaustive).
+    pub const fn with_max_duration(mut self, d: Duration) -> Strategy {
+        self.max_duration = Some(d);
+        self
+    }
+
+    /// Counts the executions into `progress` as they start.
+    pub fn with_progress(mut self, progress: Progress) -> Strategy {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// The scheduler and its settings.
+    pub fn kind(&self) -> &Kind {
+        &self.kind
+    }
+
+    /// The execution cap, if any.
+    pub fn max_executions(&self) -> Option<u64> {
+        self.max_executions
+    }
+
+    /// The time limit, if any.
+    pub fn max_duration(&self) -> Option<Duration> {
+        self.max_duration
+    }
+
+    pub(crate) fn progress(&self) -> Option<&Progress> {
+        self.progress.as_ref()
+    }
+
+    /// The backend the strategy runs on.
+    pub fn backend(&self) -> Backend {
+        match self.kind {
+            Kind::Loom { .. } => Backend::Loom,
+            Kind::Std { .. } => Backend::Std,
+            _ => Backend::Shuttle,
+        }
+    }
+
+    /// Whether a run that ends unhindered has covered every schedule the strategy promises
+    /// (loom and DPOR up to their bound, DFS): such a clean outcome is `exhaustive`.
+    pub fn exhausts(&self) -> bool {
+        matches!(self.kind, Kind::Loom { .. } | Kind::Dpor { .. } | Kind::Dfs)
+    }
+
+    /// Whether a run of `executions` executions in `elapsed` reached one of the limits.
+    pub(crate) fn limited(&self, executions: u64, elapsed: Duration) -> bool {
+        self.max_executions.is_some_and(|m| executions >= m) || self.max_duration.is_some_and(|d| elapsed >= d)
+    }
+
+    /// The preemption bounds of the rounds of a bounded search: 0, 1, … up to the bound when
+    /// iterative, else the bound alone (`None`: unbounded).
+    pub(crate) fn rounds(&self) -> Vec<Option<usize>> {
+        match self.kind {
+            Kind::Loom { preemption_bound: Some(b), iterative: true }
+            | Kind::Dpor { preemption_bound: Some(b), iterative: true } => (0..=b).map(Some).collect(),
+            Kind::Loom { preemption_bound, .. } | Kind::Dpor { preemption_bound, .. } => vec![preemption_bound],
+            _ => vec![None],
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Loom { preemption_bound, iterative } | Kind::Dpor { preemption_bound, iterative } => {
+                let name = if matches!(self.kind, Kind::Loom { .. }) { "loom" } else { "dpor" };
+                write!(f, "{name}(")?;
+                match preemption_bound {
+                    Some(b) if *iterative => write!(f, "preemption bound 0..={b}")?,
+                    Some(b) => write!(f, "preemption bound {b}")?,
+                    None => write!(f, "unbounded")?,
+                }
+                self.limits(f)?;
+                write!(f, ")")
+            }
+            Kind::Random { seed, iterations } => {
+                write!(f, "shuttle-random(seed {seed}, {iterations} executions")?;
+                self.limits(f)?;
+                write!(f, ")")
+            }
+            Kind::Pct { seed, iterations, depth } => {
+                write!(f, "shuttle-pct(seed {seed}, {iterations} executions, depth {depth}")?;
+                self.limits(f)?;
+                write!(f, ")")
+            }
+            Kind::Dfs if self.max_executions.is_none() && self.max_duration.is_none() => write!(f, "shuttle-dfs"),
+            Kind::Dfs => {
+                write!(f, "shuttle-dfs(")?;
+                self.limits(f)?;
+                write!(f, ")")
+            }
+            Kind::Std { iterations } => write!(f, "std({iterations} executions)"),
+            Kind::Replay(s) => write!(f, "replay({} steps)", s.steps.len()),
+        }
+    }
+}
+
+impl Strategy {
+    /// The limits as a label shows them: `, at most N executions, at most 60s`.
+    fn limits(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut sep = if matches!(self.kind, Kind::Dfs) { "" } else { ", " };
+        if let Some(m) = self.max_executions {
+            write!(f, "{sep}at most {m} executions")?;
+            sep = ", ";
+        }
+        if let Some(d) = self.max_duration {
+            write!(f, "{sep}at most {d:?}")?;
+        }
+        Ok(())
+    }
+}

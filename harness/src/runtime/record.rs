@@ -1,0 +1,311 @@
+//! The record of the running execution, written at every scheduling point: which goroutine ran at
+//! each step, the values of nondeterministic choices, a hash of the execution's dependency
+//! structure, the goroutine ↔ shuttle task map, and what the running goroutine announced for the
+//! DPOR explorer. A run may also ask for an exact replay (the steps it expects) or for a trace (the
+//! accesses to a range of checked memory); [`scoped`] sets both and [`Scope::finish`] hands back
+//! what was recorded, by value.
+//!
+//! Under loom and shuttle all goroutines of an execution run on the OS thread that explores, so
+//! the record lives in the runtime's thread-local and is reset when an execution starts. It costs
+//! a `Vec` push per step.
+
+use smallvec::SmallVec;
+
+use super::LOCAL;
+use crate::schedule::Schedule;
+
+/// A step of a traced replay: the operation the goroutine returned from, and its innermost frame.
+#[derive(Clone, Debug)]
+pub(crate) struct StepDetail {
+    pub(crate) op: &'static str,
+    pub(crate) frame: Option<String>,
+}
+
+/// A checked-memory access seen while tracing, inside the step `step`.
+#[derive(Clone, Debug)]
+pub(crate) struct MemEvent {
+    pub(crate) step: usize,
+    pub(crate) goroutine: u32,
+    pub(crate) addr: u64,
+    pub(crate) size: usize,
+    pub(crate) write: bool,
+    pub(crate) atomic: bool,
+    pub(crate) frame: Option<String>,
+}
+
+/// What tracing collects besides the steps.
+#[derive(Debug, Default)]
+pub(crate) struct TraceLog {
+    /// Accesses overlapping `[watch.0, watch.1)` are recorded.
+    watch: (u64, u64),
+    pub(crate) details: Vec<StepDetail>,
+    pub(crate) mem: Vec<MemEvent>,
+}
+
+/// What an operation does to shared state, as the DPOR explorer sees it: the objects it touches,
+/// and whether it writes them (loads of one object commute).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Access {
+    pub(crate) labels: SmallVec<[u64; 2]>,
+    pub(crate) write: bool,
+}
+
+/// What a run asks of the record besides the steps.
+#[derive(Debug, Default)]
+pub(crate) struct Options {
+    /// Replay exactly: the goroutine of each step; another one diverges.
+    pub(crate) expected: Option<Vec<u32>>,
+    /// Trace: record the steps' details and the accesses to these bytes.
+    pub(crate) watch: Option<(u64, u64)>,
+}
+
+/// What a run recorded: the last execution's schedule and, when tracing, its trace.
+#[derive(Debug)]
+pub(crate) struct Recorded {
+    pub(crate) steps: Vec<u32>,
+    pub(crate) trace: Option<TraceLog>,
+}
+
+pub(super) struct Record {
+    steps: Vec<u32>,
+    choices: Vec<u64>,
+    /// Sum over dependent operations of a hash of (object, position in the object's history,
+    /// goroutine): equal for two executions exactly when every object saw the same goroutines in
+    /// the same order (up to hash collisions). For checked memory the position is the writes each
+    /// byte saw before (see `Shadow::access`), so reads between two writes commute.
+    interleaving: u64,
+    /// Per goroutine (and one slot for code outside any), how many objects it has created.
+    created: Vec<u32>,
+    expected: Option<Vec<u32>>,
+    trace: Option<TraceLog>,
+    /// shuttle: the task id of each goroutine. Not the goroutine's index: shuttle may switch
+    /// inside `spawn` before it creates the task, so two goroutines spawned concurrently can get
+    /// their tasks in the other order.
+    tasks: Vec<usize>,
+    /// What the running goroutine announced before its last switch: the object and whether it
+    /// writes it, and the objects a `select` also touches.
+    announced: (Option<u64>, bool),
+    also: Vec<u64>,
+}
+
+impl Record {
+    pub(super) const fn new() -> Record {
+        Record {
+            steps: Vec::new(),
+            choices: Vec::new(),
+            interleaving: 0,
+            created: Vec::new(),
+            expected: None,
+            trace: None,
+            tasks: Vec::new(),
+            announced: (None, false),
+            also: Vec::new(),
+        }
+    }
+
+    fn depend(&mut self, object: u64, seq: u32, g: usize) {
+        self.interleaving = self.interleaving.wrapping_add(mix(mix(object) ^ (u64::from(seq) << 20) ^ g as u64));
+    }
+}
+
+fn with<R>(f: impl FnOnce(&mut Record) -> R) -> R {
+    LOCAL.with(|l| f(&mut l.record.borrow_mut()))
+}
+
+/// Starts the record of a new execution (keeping what the run asked for).
+pub(super) fn reset() {
+    with(|l| {
+        l.steps.clear();
+        l.choices.clear();
+        l.interleaving = 0;
+        l.created.clear();
+        l.tasks.clear();
+        l.tasks.push(0);
+        if let Some(t) = &mut l.trace {
+            t.details.clear();
+            t.mem.clear();
+        }
+    });
+}
+
+/// Sets what a run asks of the record until the returned scope ends.
+pub(crate) fn scoped(options: Options) -> Scope {
+    with(|l| {
+        l.expected = options.expected;
+        l.trace = options.watch.map(|watch| TraceLog { watch, ..TraceLog::default() });
+    });
+    Scope(())
+}
+
+/// A run's requests of the record; they end with it, even when the run unwinds.
+#[derive(Debug)]
+pub(crate) struct Scope(());
+
+impl Scope {
+    /// Ends the scope and returns what the last execution recorded.
+    pub(crate) fn finish(self) -> Recorded {
+        with(|l| Recorded { steps: l.steps.clone(), trace: l.trace.take() })
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        with(|l| {
+            l.expected = None;
+            l.trace = None;
+        });
+    }
+}
+
+/// Notes that goroutine `g` made the `seq`-th dependent operation on object `object`.
+pub(crate) fn depend(object: u64, seq: u32, g: usize) {
+    with(|l| l.depend(object, seq, g));
+}
+
+/// The execution's interleaving hash so far.
+pub(crate) fn interleaving() -> u64 {
+    with(|l| l.interleaving)
+}
+
+/// The steps and choices recorded so far: after a failure, the failing execution's schedule
+/// (the next execution would reset it).
+pub(crate) fn schedule() -> Schedule {
+    with(|l| Schedule { steps: l.steps.clone(), choices: l.choices.clone() })
+}
+
+/// Steps recorded so far.
+pub(crate) fn len() -> usize {
+    with(|l| l.steps.len())
+}
+
+/// The steps an exact replay expects, if the run replays exactly.
+pub(crate) fn expected_len() -> Option<usize> {
+    with(|l| l.expected.as_ref().map(Vec::len))
+}
+
+/// The goroutine an exact replay expects at the next step.
+pub(crate) fn expected_next() -> Option<u32> {
+    with(|l| l.expected.as_ref()?.get(l.steps.len()).copied())
+}
+
+/// A new object's identity for the interleaving hash and the DPOR explorer: its creator and how
+/// many objects the creator made before it. Not a global creation number, which would tell apart
+/// executions that only reorder two goroutines' independent creations.
+pub(crate) fn new_object() -> u64 {
+    let slot = super::goroutine_id().wrapping_add(1);
+    with(|l| {
+        if l.created.len() <= slot {
+            l.created.resize(slot + 1, 0);
+        }
+        l.created[slot] += 1;
+        mix(((slot as u64) << 32) | u64::from(l.created[slot]))
+    })
+}
+
+fn mix(mut x: u64) -> u64 {
+    // splitmix64's finalizer.
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Records that goroutine `g` runs the next step, returning from (or starting with) `op`, and, if
+/// `object` is given, that this was its `seq`-th operation on that object. While replaying
+/// exactly, a goroutine other than the schedule's fails the execution as a divergence.
+pub(super) fn step(g: usize, op: &'static str, object: Option<(u64, u32)>) {
+    let diverged = with(|l| {
+        let k = l.steps.len();
+        l.steps.push(g as u32);
+        if let Some((object, seq)) = object {
+            l.depend(object, seq, g);
+        }
+        if l.trace.is_none() && l.expected.is_none() {
+            return None;
+        }
+        if let Some(t) = &mut l.trace {
+            let frame = super::try_current().and_then(|e| e.top_frame(g));
+            t.details.push(StepDetail { op, frame });
+        }
+        let expected = l.expected.as_ref()?;
+        match expected.get(k) {
+            Some(&want) if want == g as u32 => None,
+            Some(&want) => {
+                Some(format!("step {k}: the schedule runs goroutine {}, but goroutine {} ran ({op})", want + 1, g + 1))
+            }
+            None => Some(format!(
+                "step {k}: the schedule ends after {} steps, but goroutine {} goes on ({op})",
+                expected.len(),
+                g + 1
+            )),
+        }
+    });
+    if let Some(message) = diverged {
+        super::diverge(message);
+    }
+}
+
+/// Records that goroutine `g` (just spawned) runs as shuttle task `task`.
+pub(super) fn map_task(g: usize, task: usize) {
+    with(|l| {
+        if l.tasks.len() <= g {
+            l.tasks.resize(g + 1, usize::MAX);
+        }
+        l.tasks[g] = task;
+    });
+}
+
+/// The goroutine that shuttle task `task` runs (`None` for a task whose spawn has not returned).
+pub(crate) fn goroutine_of_task(task: usize) -> Option<usize> {
+    with(|l| l.tasks.iter().position(|&t| t == task))
+}
+
+/// Records the raw value behind a nondeterministic choice.
+pub(super) fn choice(value: u64) {
+    with(|l| l.choices.push(value));
+}
+
+/// Called by a goroutine right before a scheduling point: the operation it does when it resumes
+/// touches object `label` (`None`: nothing another goroutine can observe), and writes it unless
+/// it only loads.
+pub(super) fn announce(label: Option<u64>, write: bool) {
+    with(|l| l.announced = (label, write));
+}
+
+/// Called before the scheduling point of an operation on several objects (a `select` polls all
+/// its channels after touching the last one's token): the announced operation also writes these.
+pub(super) fn announce_also(objects: Vec<u64>) {
+    with(|l| l.also = objects);
+}
+
+/// Takes what the running goroutine announced (for the DPOR explorer).
+pub(crate) fn take_announced() -> Access {
+    with(|l| {
+        let (label, write) = std::mem::replace(&mut l.announced, (None, false));
+        let mut labels: SmallVec<[u64; 2]> = label.into_iter().collect();
+        let also = std::mem::take(&mut l.also);
+        if label.is_some() {
+            for o in also {
+                if !labels.contains(&o) {
+                    labels.push(o);
+                }
+            }
+        }
+        Access { labels, write }
+    })
+}
+
+/// Whether a traced run watches any of the `size` bytes at `addr`.
+pub(crate) fn watches(addr: u64, size: usize) -> bool {
+    with(|l| l.trace.as_ref().is_some_and(|t| addr < t.watch.1 && t.watch.0 < addr + size as u64))
+}
+
+/// Records a checked-memory access of the watched range while tracing; `frame` names the
+/// accessing function.
+pub(crate) fn memory(g: usize, addr: u64, size: usize, write: bool, atomic: bool, frame: Option<String>) {
+    with(|l| {
+        let step = l.steps.len().saturating_sub(1);
+        if let Some(t) = l.trace.as_mut() {
+            t.mem.push(MemEvent { step, goroutine: g as u32, addr, size, write, atomic, frame });
+        }
+    });
+}

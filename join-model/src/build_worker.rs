@@ -1,0 +1,33 @@
+//! `BuildWorkerV2`, the split worker's state that the build and the spill helper both reach: its
+//! row table builder and its row tables (`hash_join_v2.go`).
+
+use std::sync::Arc;
+
+use harness::memory::CheckedField;
+
+use crate::row_table::{RowTable, RowTableBuilder};
+
+/// `BuildWorkerV2`: a split worker, its row table builder and its row tables.
+#[derive(Debug)]
+pub struct BuildWorkerV2 {
+    /// `WorkerID`.
+    pub worker_id: usize,
+    /// `builder`: the field race 2 of #57450 is about.
+    pub builder: CheckedField<Option<Arc<RowTableBuilder>>>,
+    /// `hashTableContext.rowTables[worker]`: one row table per partition.
+    pub row_tables: CheckedField<Vec<RowTable>>,
+}
+
+impl BuildWorkerV2 {
+    /// A worker with no builder yet and empty row tables.
+    pub fn new(worker_id: usize, partitions: usize) -> Arc<BuildWorkerV2> {
+        Arc::new(BuildWorkerV2 {
+            worker_id,
+            builder: CheckedField::new(format!("BuildWorkers[{worker_id}].builder"), None),
+            row_tables: CheckedField::new(
+                format!("hashTableContext.rowTables[{worker_id}]"),
+                vec![RowTable::default(); partitions],
+            ),
+        })
+    }
+}

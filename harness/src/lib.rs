@@ -4,7 +4,7 @@
 //! with a byte-granular happens-before race detector that reports like Go's.
 //!
 //! A model is a closure that builds Go primitives ([`go`]) and checked memory ([`memory`]) and
-//! spawns goroutines with [`go::go`]. [`explore`] runs it under a [`Strategy`] and returns an
+//! spawns goroutines with [`go::go`]. [`explore()`] runs it under a [`Strategy`] and returns an
 //! [`Outcome`]: executions, time, and the first failure (a data race with a Go-style report, a
 //! panic, or a deadlock) as a value.
 //!
@@ -27,13 +27,13 @@
 #![deny(missing_docs)]
 
 // Layers, bottom up; each module knows only those before it (ARCHITECTURE.md).
-pub mod report;
-pub mod schedule;
-mod runtime;
 mod detector;
-pub mod memory;
-pub mod go;
 pub mod explore;
+pub mod go;
+pub mod memory;
+pub mod report;
+mod runtime;
+pub mod schedule;
 pub mod triage;
 
 pub use explore::{explore, Failure, Kind, Outcome, Progress, Strategy};

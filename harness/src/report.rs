@@ -78,6 +78,14 @@ pub struct RaceReport {
 }
 
 impl RaceReport {
+    /// The two racing sites (each access's [`Access::site`]), sorted: what tells one race from
+    /// another. `None` when an access has no model frame.
+    pub fn sites(&self) -> Option<[String; 2]> {
+        let mut s = [self.current.site()?.to_string(), self.previous.site()?.to_string()];
+        s.sort();
+        Some(s)
+    }
+
     /// The bytes both accesses touch.
     pub fn overlap(&self) -> std::ops::Range<usize> {
         let (a, b) = (self.current.range(), self.previous.range());
@@ -206,6 +214,15 @@ impl FailureKind {
         match self {
             FailureKind::DataRace(r) => Some(r),
             _ => None,
+        }
+    }
+
+    /// One line saying what failed: `race between A and B` (the sorted sites), otherwise the
+    /// report's first line.
+    pub fn summary(&self) -> String {
+        match self.race().and_then(RaceReport::sites) {
+            Some([a, b]) => format!("race between {a} and {b}"),
+            None => self.to_string().lines().next().unwrap_or_default().to_string(),
         }
     }
 }

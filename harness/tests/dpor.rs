@@ -6,10 +6,8 @@ use harness::go::{self, select, AtomicUint64, Chan, Mutex, WaitGroup};
 use harness::memory::CheckedBuf;
 use harness::{explore, Outcome, Strategy};
 
-const UNBOUNDED_LOOM: Strategy =
-    Strategy::loom_unbounded().with_max_executions(500_000);
-const UNBOUNDED_DPOR: Strategy =
-    Strategy::dpor(None).with_max_executions(500_000);
+const UNBOUNDED_LOOM: Strategy = Strategy::loom_unbounded().with_max_executions(500_000);
+const UNBOUNDED_DPOR: Strategy = Strategy::dpor(None).with_max_executions(500_000);
 const PLAIN_DFS: Strategy = Strategy::dfs().with_max_executions(500_000);
 
 /// Explores `model` unbounded under loom and DPOR; both must finish clean.

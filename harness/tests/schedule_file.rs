@@ -7,8 +7,8 @@ use proptest::prelude::*;
 
 fn sample() -> ScheduleFile {
     ScheduleFile {
-        scenario: "race1-used-flag-layout".into(),
-        scenario_hash: "fnv1a64:0123456789abcdef".into(),
+        model: "race1-used-flag-layout".into(),
+        model_hash: "fnv1a64:0123456789abcdef".into(),
         strategy: "shuttle-pct(seed 1, 1000 executions, depth 3)".into(),
         execution: 4,
         failure: "data race".into(),
@@ -21,7 +21,7 @@ fn sample() -> ScheduleFile {
 #[test]
 fn round_trip() {
     let text = sample().encode();
-    assert!(text.starts_with("joinrace-schedule v2\nscenario: race1-used-flag-layout\n"), "{text}");
+    assert!(text.starts_with("joinrace-schedule v2\nmodel: race1-used-flag-layout\n"), "{text}");
     assert!(text.ends_with("---\n1*3 2 3*2 1 2*3 4\n"), "{text}");
     assert_eq!(ScheduleFile::decode(text.as_bytes()), Ok(sample()));
 }
@@ -41,6 +41,19 @@ fn truncated_files_name_what_is_missing() {
     assert_eq!(error(&short_steps), "line 13: steps: 10 steps where the header gives 11 (the file is truncated)");
     let more_goroutines = text.replace("goroutines: 4", "goroutines: 5");
     assert_eq!(error(&more_goroutines), "line 9: goroutines: the steps use 4 goroutines");
+}
+
+/// Header fields are read by name: their order does not matter, and the first v2 files' names for
+/// the model (`scenario`, `scenario-hash`) still read.
+#[test]
+fn header_fields_are_read_by_name() {
+    let text = sample().encode();
+    let swapped = text.replace("execution: 4\nfailure: data race\n", "failure: data race\nexecution: 4\n");
+    assert_ne!(swapped, text);
+    assert_eq!(ScheduleFile::decode(swapped.as_bytes()), Ok(sample()));
+    let old_names = text.replace("\nmodel: ", "\nscenario: ").replace("\nmodel-hash: ", "\nscenario-hash: ");
+    assert_ne!(old_names, text);
+    assert_eq!(ScheduleFile::decode(old_names.as_bytes()), Ok(sample()));
 }
 
 #[test]
@@ -73,10 +86,12 @@ fn random_bytes_are_not_a_schedule() {
 fn bad_fields_are_named() {
     let text = sample().encode();
     assert_eq!(error(&text.replace("execution: 4", "execution: four")), "line 5: execution: `four` is not a number");
+    assert_eq!(error(&text.replace("preemptions: 1\n", "")), "line 11: preemptions: missing");
     assert_eq!(
-        error(&text.replace("preemptions: 1\n", "")),
-        "line 8: preemptions: expected `preemptions:`, found `goroutines: 4`"
+        error(&text.replace("preemptions: 1\n", "preemptions: 1\npreemptions: 2\n")),
+        "line 9: preemptions: given twice"
     );
+    assert!(error(&text.replace("steps: 11\n", "stpes: 11\n")).starts_with("line 10: header: unknown field `stpes`"));
     assert_eq!(error(&text.replace("3*2", "3*0")), "line 13: steps: `3*0` is not a step (`G` or `G*N`)");
     assert_eq!(
         error(&text.replace("2*3 4\n", "2*3 9\n")),

@@ -4,7 +4,7 @@
 //! the row layout and its accessors ([`meta`]), row tables and their builders ([`row_table`]),
 //! the hash table ([`hash_table`]), probing ([`probe`], [`probe_worker`]), the build side
 //! ([`build`]), slices small enough for loom ([`slices`]), and a sequential reference join
-//! ([`reference`]). Functions carry the names of TiDB's as stack frames ([`frames`]), so a race
+//! ([`mod@reference`]). Functions carry the names of TiDB's as stack frames ([`frames`]), so a race
 //! report from the model lines up with one from TiDB. Each historical bug has a switch ([`bugs`]);
 //! all default to fixed.
 //!

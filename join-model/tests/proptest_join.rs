@@ -60,7 +60,7 @@ proptest! {
             &Bugs::fixed(),
         );
         let input = Arc::new((spec, left, right, config));
-        for strategy in [Exploration::Std { iterations: 2 }, Exploration::random(seed, 20)] {
+        for strategy in [Exploration::std(2), Exploration::random(seed, 20)] {
             let input = input.clone();
             let o = explore(&strategy, move || {
                 let (spec, left, right, config) = &*input;

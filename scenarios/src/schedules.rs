@@ -3,13 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::report::FailureKind;
+use harness::report::{FailureKind, RaceReport};
 use harness::schedule::file::{DecodeError, ScheduleFile};
-use harness::schedule::{Minimized, Replayed};
+use harness::triage::{Minimized, Replayed};
 use harness::{Failure, Outcome};
 
 use crate::format::Scenario;
-use crate::run::{build, first_line, race_sites, BuildError, Model};
+use crate::model::{build, BuildError, Model};
 
 /// Where failing schedules go unless `--schedule-dir` or `JOINRACE_SCHEDULE_DIR` says otherwise.
 pub fn default_dir() -> PathBuf {
@@ -47,7 +47,7 @@ pub enum ScheduleError {
         source: DecodeError,
     },
     /// No scenario of that name.
-    #[error("{path}: scenario: no scenario named {name:?} in {catalog}")]
+    #[error("{path}: model: no scenario named {name:?} in {catalog}")]
     UnknownScenario {
         /// The schedule file.
         path: PathBuf,
@@ -94,15 +94,15 @@ pub fn load(path: &Path, files: &[(PathBuf, Scenario)], catalog: &Path) -> Resul
     let bytes = std::fs::read(path).map_err(|source| ScheduleError::Io { path: path.into(), source })?;
     let file = ScheduleFile::decode(&bytes).map_err(|source| ScheduleError::Decode { path: path.into(), source })?;
     let (scenario_path, scenario) =
-        files.iter().find(|(_, s)| s.name == file.scenario).cloned().ok_or_else(|| ScheduleError::UnknownScenario {
+        files.iter().find(|(_, s)| s.name == file.model).cloned().ok_or_else(|| ScheduleError::UnknownScenario {
             path: path.into(),
-            name: file.scenario.clone(),
+            name: file.model.clone(),
             catalog: catalog.display().to_string(),
         })?;
     let model = build(&scenario).map_err(|source| ScheduleError::Build { path: scenario_path.clone(), source })?;
     let current =
         scenario_hash(&scenario_path).map_err(|source| ScheduleError::Io { path: scenario_path.clone(), source })?;
-    let hash_changed = (current != file.scenario_hash).then(|| (file.scenario_hash.clone(), current));
+    let hash_changed = (current != file.model_hash).then(|| (file.model_hash.clone(), current));
     Ok(Loaded { file, scenario_path, scenario, model, hash_changed })
 }
 
@@ -121,8 +121,8 @@ pub fn replay(path: &Path, loaded: &Loaded) -> Result<Replayed, ScheduleError> {
 /// the replay gave instead, in one line.
 pub fn reproduced<'a>(loaded: &Loaded, r: &'a Replayed) -> Result<&'a Failure, String> {
     match &r.outcome.failure {
-        Some(f) if summary(&f.kind) == loaded.file.summary => Ok(f),
-        other => Err(other.as_ref().map_or("a passing execution".into(), |f| summary(&f.kind))),
+        Some(f) if f.kind.summary() == loaded.file.summary => Ok(f),
+        other => Err(other.as_ref().map_or("a passing execution".into(), |f| f.kind.summary())),
     }
 }
 
@@ -134,6 +134,10 @@ pub fn same_failure(like: &FailureKind) -> impl Fn(&FailureKind) -> bool + '_ {
         Some(sites) => race_sites(k).as_ref() == Some(sites),
         None => k.name() == like.name(),
     }
+}
+
+fn race_sites(kind: &FailureKind) -> Option<[String; 2]> {
+    kind.race().and_then(RaceReport::sites)
 }
 
 /// A failing run's schedule, ready to write.
@@ -171,37 +175,55 @@ pub fn record(
             let r = model.replay(&schedule);
             let replays = r.outcome.failure.as_ref().is_some_and(|f| same(&f.kind));
             if !replays {
-                let got = r.outcome.failure.map_or("a passing execution".into(), |f| summary(&f.kind));
+                let got = r.outcome.failure.map_or("a passing execution".into(), |f| f.kind.summary());
                 problem = Some(format!("the schedule does not replay to the same failure (replay: {got})"));
             }
             (schedule, &failure.kind, r.preemptions, replays)
         }
     };
     let file = ScheduleFile {
-        scenario: scenario.name.clone(),
-        scenario_hash: scenario_hash(scenario_path).unwrap_or_default(),
+        model: scenario.name.clone(),
+        model_hash: scenario_hash(scenario_path).unwrap_or_default(),
         strategy: outcome.strategy.to_string(),
         execution: failure.execution,
         failure: kind.name().to_string(),
-        summary: summary(kind),
+        summary: kind.summary(),
         preemptions,
         schedule,
     };
     Some(Recorded { file, minimized, problem, replays })
 }
 
-/// One line saying what failed.
-pub fn summary(kind: &FailureKind) -> String {
-    match race_sites(kind) {
-        Some([a, b]) => format!("race between {a} and {b}"),
-        None => first_line(&kind.to_string()).to_string(),
-    }
-}
-
 /// Writes `file` into `dir` as `<scenario>-<label>.schedule` and returns its path.
 pub fn write(dir: &Path, file: &ScheduleFile, label: &str) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
-    let path = dir.join(format!("{}-{label}.schedule", file.scenario));
+    let path = dir.join(format!("{}-{label}.schedule", file.model));
     std::fs::write(&path, file.encode())?;
     Ok(path)
+}
+
+/// A failing run's schedule, recorded and written.
+#[derive(Debug)]
+pub struct Saved {
+    /// The schedule and how it was made.
+    pub recorded: Recorded,
+    /// Where it was written, or why it could not be.
+    pub written: std::io::Result<PathBuf>,
+}
+
+/// Records the schedule of a failing `outcome` of `scenario` (minimised unless `minimise` is false)
+/// and writes it into `dir` as `<scenario>-<label>.schedule`: what `joinrace run` and the catalog
+/// test do with every failure. `None` when the outcome has no failure or no schedule (std).
+pub fn save(
+    scenario: &Scenario,
+    scenario_path: &Path,
+    model: &Model,
+    outcome: &Outcome,
+    minimise: bool,
+    dir: &Path,
+    label: &str,
+) -> Option<Saved> {
+    let recorded = record(scenario, scenario_path, model, outcome, minimise)?;
+    let written = write(dir, &recorded.file, label);
+    Some(Saved { recorded, written })
 }

@@ -8,10 +8,10 @@
 use std::time::{Duration, Instant};
 
 use harness::report::FailureKind;
-use harness::{Outcome, Strategy};
+use harness::Outcome;
 
-use crate::format::{Scenario, StrategySpec};
-use crate::run::{build, inline_rows, strategy, Model};
+use crate::format::Scenario;
+use crate::model::{build, inline_rows, Model};
 
 /// Per strategy, at most this many executions while shrinking (ten times as many under loom),
 /// and the whole search at most this long.
@@ -90,25 +90,11 @@ fn candidates(s: &Scenario) -> Vec<Scenario> {
     out
 }
 
-/// The scenario's strategies, capped for shrinking.
-fn capped(s: &StrategySpec) -> Strategy {
-    let mut s = s.clone();
-    match &mut s {
-        StrategySpec::Loom { max_executions, .. } | StrategySpec::Dpor { max_executions, .. } => {
-            *max_executions = Some(TRY_EXECUTIONS * 10)
-        }
-        StrategySpec::Random { iterations, .. } | StrategySpec::Pct { iterations, .. } => {
-            *iterations = (*iterations).min(TRY_EXECUTIONS)
-        }
-    }
-    strategy(&s)
-}
-
 /// The first outcome of `s` that fails as `same` accepts, if any.
 fn fails(s: &Scenario, same: &impl Fn(&FailureKind) -> bool) -> Option<(Model, Outcome)> {
     let model = build(s).ok()?;
     for st in &s.strategies {
-        let o = model.explore(&capped(st));
+        let o = model.explore(&st.capped(TRY_EXECUTIONS));
         if o.failure.as_ref().is_some_and(|f| same(&f.kind)) {
             return Some((model, o));
         }

@@ -3,8 +3,8 @@
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use scenarios::format::load_dir;
-use scenarios::run::{build, strategy, strategy_name};
-use scenarios::schedules;
+use scenarios::model::build;
+use scenarios::{schedules, verdict};
 
 fn main() {
     let args = Arguments::from_args();
@@ -21,18 +21,19 @@ fn main() {
                     .strategies
                     .iter()
                     .map(|st| {
-                        let (model, strat, label) = (model.clone(), strategy(st), strategy_name(st));
+                        let (model, strat, label) = (model.clone(), st.strategy(), st.name());
                         let (s, path) = (s.clone(), path.clone());
                         Trial::test(format!("{}::{label}", s.name), move || {
                             let outcome = model.explore(&strat);
-                            let verdict = model.verdict(&outcome);
+                            let verdict = verdict::judge(model.expect(), &outcome);
                             if verdict.ok {
                                 return Ok(());
                             }
                             // An unexpected failure leaves its minimised schedule to replay.
-                            let saved = schedules::record(&s, &path, &model, &outcome, true)
-                                .filter(|r| r.replays)
-                                .and_then(|r| schedules::write(&schedules::default_dir(), &r.file, &label).ok())
+                            let dir = schedules::default_dir();
+                            let saved = schedules::save(&s, &path, &model, &outcome, true, &dir, &label)
+                                .filter(|saved| saved.recorded.replays)
+                                .and_then(|saved| saved.written.ok())
                                 .map(|p| {
                                     format!("\nreplay: cargo run -p scenarios --bin joinrace -- replay {}", p.display())
                                 })

@@ -141,7 +141,7 @@ fn corrupt_schedules_are_bad_input() {
         ("random bytes", |_| "\u{1}\u{2}garbage\u{7f}".repeat(20), ":line 1: file: not a joinrace schedule"),
         (
             "another scenario's schedule",
-            |t| t.replace("scenario: race2-builder-publication", "scenario: race1-used-flag-layout"),
+            |t| t.replace("model: race2-builder-publication", "model: race1-used-flag-layout"),
             ": schedule diverged: step ",
         ),
     ];
@@ -158,8 +158,8 @@ fn corrupt_schedules_are_bad_input() {
 #[test]
 fn a_changed_scenario_is_a_warning_with_both_hashes() {
     let (_dir, path) = edited_schedule("race1", |t| {
-        let line = t.lines().find(|l| l.starts_with("scenario-hash:")).expect("hash line").to_string();
-        t.replace(&line, "scenario-hash: fnv1a64:0000000000000000")
+        let line = t.lines().find(|l| l.starts_with("model-hash:")).expect("hash line").to_string();
+        t.replace(&line, "model-hash: fnv1a64:0000000000000000")
     });
     let out = joinrace(&["replay", &path]);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -249,4 +249,26 @@ fn failpoints_need_the_whole_executor_and_a_known_name() {
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert_eq!(err, format!("joinrace: {}: {error}\n", file.display()));
     }
+}
+
+/// A slice never returns the join's error, so a slice scenario expecting one could never fail: it
+/// is refused before anything runs (before this check it ran and passed, exit 0).
+#[test]
+fn an_error_is_expected_of_the_whole_executor_only() {
+    let text = std::fs::read_to_string(scenarios::catalog_dir().join("race1-fixed.toml")).expect("file");
+    let edited = text.replace("outcome = \"clean\"", "outcome = \"error\"\nmessage = \"injected error\"");
+    assert_ne!(edited, text);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("f.toml");
+    std::fs::write(&file, edited).expect("write");
+    let out = joinrace(&["--catalog", dir.path().to_str().expect("utf-8"), "run", "--all"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "joinrace: {}: expect.outcome: \"error\" needs target = \"executor\" (a slice returns no join error)\n",
+            file.display()
+        )
+    );
 }

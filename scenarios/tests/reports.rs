@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use harness::report::{Access, AccessKind, RaceReport};
 use scenarios::format::load;
-use scenarios::run::{build, strategy};
+use scenarios::model::build;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
@@ -33,7 +33,7 @@ fn seed(name: &str) -> BTreeMap<String, Vec<String>> {
 fn report(scenario: &str) -> RaceReport {
     let s = load(&scenarios::catalog_dir().join(format!("{scenario}.toml"))).expect("catalog file");
     let model = build(&s).expect("valid scenario");
-    let outcome = model.explore(&strategy(&s.strategies[0]));
+    let outcome = model.explore(&s.strategies[0].strategy());
     outcome.race().cloned().unwrap_or_else(|| panic!("{scenario}: no race: {outcome}"))
 }
 

@@ -21,7 +21,7 @@ fn replay_fixture(name: &str) {
     let first = schedules::replay(&path, &loaded).expect("replays");
     assert_eq!(first.preemptions, loaded.file.preemptions);
     let kind = first.outcome.failure.as_ref().map(|f| f.kind.clone()).expect("the replay fails");
-    assert_eq!(schedules::summary(&kind), loaded.file.summary);
+    assert_eq!(kind.summary(), loaded.file.summary);
     assert_eq!(first.trace.accesses.iter().filter(|a| a.racing).count(), 2, "{}", first.trace);
     for _ in 0..9 {
         let again = schedules::replay(&path, &loaded).expect("replays");

@@ -208,8 +208,8 @@ impl Shadow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::Backend;
     use crate::runtime::stack::StackDepot;
+    use crate::runtime::Backend;
     use crate::runtime::{set_current, Execution, Goroutine};
 
     /// Runs `f` on an execution with goroutines 1 and 2 besides main, unordered with each other,

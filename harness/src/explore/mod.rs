@@ -1,6 +1,6 @@
 //! Exploration: run a model closure under a strategy, get an [`Outcome`] back.
 //!
-//! Each execution gets a fresh [`Execution`](crate::runtime) whose main goroutine is the closure.
+//! Each execution gets a fresh execution (`runtime::Execution`) whose main goroutine is the closure.
 //! A failure (a data race, a panic or failed assertion, a deadlock) ends the exploration and is
 //! returned as a value; it never aborts the test process.
 

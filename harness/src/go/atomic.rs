@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use parking_lot::Mutex as Plain;
 
-use crate::runtime::clock::VectorClock;
-use crate::runtime::clock::AtomicOp;
-use crate::runtime::backend::Token;
 use crate::runtime;
+use crate::runtime::backend::Token;
+use crate::runtime::clock::AtomicOp;
+use crate::runtime::clock::VectorClock;
 
 struct Cell {
     token: Token,

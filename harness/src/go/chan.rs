@@ -18,11 +18,11 @@ use std::sync::Arc;
 use parking_lot::{Mutex, MutexGuard};
 
 use super::{register, unregister};
-use crate::runtime::clock::VectorClock;
 use crate::detector::Shadow;
-use crate::runtime::backend::Token;
 use crate::memory::{check, spec, stop_on_race};
 use crate::report::AccessKind;
+use crate::runtime::backend::Token;
+use crate::runtime::clock::VectorClock;
 use crate::runtime::{self, block_on, BlockedOn, Execution};
 
 /// A Go channel of `T`. Clones are the same channel.

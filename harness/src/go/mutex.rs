@@ -6,8 +6,8 @@ use std::sync::Arc;
 use parking_lot::Mutex as Plain;
 
 use super::{register, unregister};
-use crate::runtime::clock::VectorClock;
 use crate::runtime::backend::Token;
+use crate::runtime::clock::VectorClock;
 use crate::runtime::{self, block_on};
 
 /// A Go `sync.Mutex`. Clones are the same mutex. `lock` returns a guard; dropping it is `Unlock`.

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use parking_lot::Mutex as Plain;
 
 use super::{register, unregister};
-use crate::runtime::clock::VectorClock;
 use crate::runtime::backend::Token;
+use crate::runtime::clock::VectorClock;
 use crate::runtime::{self, block_on};
 
 /// A Go `sync.Once`. Clones are the same once.

@@ -12,9 +12,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::chan::{select_blocked, Chan};
-use crate::runtime::backend;
 use crate::memory::stop_on_race;
 use crate::report::AccessKind;
+use crate::runtime::backend;
 use crate::runtime::{self, block_on, BlockedOn};
 use std::panic::Location;
 

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::{register, unregister};
-use crate::runtime::clock::VectorClock;
 use crate::detector::Shadow;
-use crate::runtime::backend::Token;
 use crate::memory::{check, spec, stop_on_race};
 use crate::report::AccessKind;
+use crate::runtime::backend::Token;
+use crate::runtime::clock::VectorClock;
 use crate::runtime::{self, block_on};
 
 /// A Go `sync.WaitGroup`. Clones are the same group.

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::{check, spec, stop_on_race};
-use crate::runtime::clock::VectorClock;
 use crate::detector::Shadow;
-use crate::runtime::backend::Token;
-use crate::runtime::clock::AtomicOp;
 use crate::report::AccessKind;
 use crate::runtime;
+use crate::runtime::backend::Token;
+use crate::runtime::clock::AtomicOp;
+use crate::runtime::clock::VectorClock;
 
 /// A checked byte buffer. Clones share the bytes, like two Go slices of one array.
 ///

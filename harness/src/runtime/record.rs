@@ -280,7 +280,7 @@ pub(super) fn announce_also(objects: Vec<u64>) {
 /// Takes what the running goroutine announced (for the DPOR explorer).
 pub(crate) fn take_announced() -> Access {
     with(|l| {
-        let (label, write) = std::mem::replace(&mut l.announced, (None, false));
+        let (label, write) = std::mem::take(&mut l.announced);
         let mut labels: SmallVec<[u64; 2]> = label.into_iter().collect();
         let also = std::mem::take(&mut l.also);
         if label.is_some() {

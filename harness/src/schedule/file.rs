@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! joinrace-schedule v2
-//! scenario: race1-used-flag-layout
-//! scenario-hash: fnv1a64:4f0c2b1e9d3a7765
+//! model: race1-used-flag-layout
+//! model-hash: fnv1a64:4f0c2b1e9d3a7765
 //! strategy: shuttle-pct(seed 1, 1000 executions, depth 3)
 //! execution: 1
 //! failure: data race
@@ -16,8 +16,10 @@
 //! 1*12 2*3 1 3*7 …
 //! ```
 //!
-//! Steps are Go goroutine numbers (main is 1), `G*N` for N steps in a row. Decoding never panics:
-//! every problem is a [`DecodeError`] naming the line and the field.
+//! Steps are Go goroutine numbers (main is 1), `G*N` for N steps in a row. Header fields are read
+//! by name, in any order; `scenario` and `scenario-hash`, the names of the first v2 files, are read
+//! as `model` and `model-hash`. Decoding never panics: every problem is a [`DecodeError`] naming
+//! the line and the field.
 
 use std::fmt::Write as _;
 
@@ -35,10 +37,11 @@ const MAX_STEPS: usize = 50_000_000;
 /// A schedule file's contents.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScheduleFile {
-    /// The scenario (or model) the schedule belongs to.
-    pub scenario: String,
-    /// A hash of the scenario's file, to warn when it changed since.
-    pub scenario_hash: String,
+    /// The model the schedule belongs to (for joinrace's catalog, the scenario's name): what to
+    /// run the steps on.
+    pub model: String,
+    /// A hash of the model's definition (a scenario file's content), to warn when it changed since.
+    pub model_hash: String,
     /// The strategy that found the failure, for the reader.
     pub strategy: String,
     /// The failing execution's index within that exploration.
@@ -71,8 +74,8 @@ fn err(line: usize, field: &str, message: impl Into<String>) -> DecodeError {
 
 /// Header fields in the order they are written.
 const FIELDS: [&str; 10] = [
-    "scenario",
-    "scenario-hash",
+    "model",
+    "model-hash",
     "strategy",
     "execution",
     "failure",
@@ -91,8 +94,8 @@ impl ScheduleFile {
         let mut out = format!("{MAGIC} {VERSION}\n");
         let choices: Vec<String> = s.choices.iter().map(u64::to_string).collect();
         let values = [
-            one_line(&self.scenario),
-            one_line(&self.scenario_hash),
+            one_line(&self.model),
+            one_line(&self.model_hash),
             one_line(&self.strategy),
             self.execution.to_string(),
             one_line(&self.failure),
@@ -150,23 +153,42 @@ impl ScheduleFile {
                 ))
             }
         }
-        let mut values: Vec<(usize, String)> = Vec::new();
-        for field in FIELDS {
-            let (n, line) =
-                lines.next().ok_or_else(|| err(values.len() + 2, field, "missing (the file is truncated)"))?;
-            let value = line
-                .strip_prefix(field)
-                .and_then(|r| r.strip_prefix(':'))
-                .ok_or_else(|| err(n, field, format!("expected `{field}:`, found `{}`", clip(line))))?;
+        // The header, by name, up to the `---` line.
+        let mut header: [Option<(usize, String)>; FIELDS.len()] = Default::default();
+        let mut last_line = 1;
+        let sep = loop {
+            let Some((n, line)) = lines.next() else {
+                // Truncated: name the first field the file never gave, or the separator.
+                let missing = FIELDS.iter().zip(&header).find(|(_, v)| v.is_none()).map_or("---", |(f, _)| *f);
+                return Err(err(last_line + 1, missing, "missing (the file is truncated)"));
+            };
+            last_line = n;
+            if line == "---" {
+                break n;
+            }
+            let (name, value) = line
+                .split_once(':')
+                .ok_or_else(|| err(n, "header", format!("expected `field: value` or `---`, found `{}`", clip(line))))?;
+            let canonical = match name {
+                "scenario" => "model",
+                "scenario-hash" => "model-hash",
+                other => other,
+            };
+            let i = FIELDS.iter().position(|f| *f == canonical).ok_or_else(|| {
+                err(n, "header", format!("unknown field `{}` (known: {})", clip(name), FIELDS.join(", ")))
+            })?;
+            if header[i].is_some() {
+                return Err(err(n, FIELDS[i], "given twice"));
+            }
             let value = value.trim();
             if let Some(c) = value.chars().find(|c| c.is_control()) {
-                return Err(err(n, field, format!("control character {c:?} in the value")));
+                return Err(err(n, FIELDS[i], format!("control character {c:?} in the value")));
             }
-            values.push((n, value.to_string()));
-        }
-        let (n, sep) = lines.next().ok_or_else(|| err(FIELDS.len() + 2, "---", "missing (the file is truncated)"))?;
-        if sep != "---" {
-            return Err(err(n, "---", format!("expected the `---` line before the steps, found `{}`", clip(sep))));
+            header[i] = Some((n, value.to_string()));
+        };
+        let mut values: Vec<(usize, String)> = Vec::with_capacity(FIELDS.len());
+        for (field, v) in FIELDS.iter().zip(header) {
+            values.push(v.ok_or_else(|| err(sep, field, "missing"))?);
         }
         let number = |i: usize| -> Result<u64, DecodeError> {
             let (n, v) = &values[i];
@@ -188,7 +210,7 @@ impl ScheduleFile {
             .collect::<Result<Vec<_>, _>>()?;
         // Grown as the steps come, not sized from the header: a short file must not allocate much.
         let mut steps: Vec<u32> = Vec::new();
-        let mut last_line = n;
+        let mut last_line = sep;
         for (n, line) in lines {
             last_line = n;
             for run in line.split_whitespace() {
@@ -222,11 +244,11 @@ impl ScheduleFile {
         }
         let text = |i: usize| values[i].1.clone();
         if text(0).is_empty() {
-            return Err(err(values[0].0, "scenario", "empty"));
+            return Err(err(values[0].0, "model", "empty"));
         }
         Ok(ScheduleFile {
-            scenario: text(0),
-            scenario_hash: text(1),
+            model: text(0),
+            model_hash: text(1),
             strategy: text(2),
             execution,
             failure: text(4),

@@ -1,5 +1,5 @@
 //! Schedules as data: the goroutine that ran at each step of an execution and the values of its
-//! nondeterministic choices, and their file format ([`file`]).
+//! nondeterministic choices, and their file format ([`mod@file`]).
 //!
 //! A schedule is the list of goroutines in the order they ran: one step per return from a call
 //! that may switch goroutines (a primitive operation, park, spawn, join, yield) and one per

@@ -1,4 +1,4 @@
-//! Tools for a failure once exploration has found it, built on [`crate::explore`]: exact replay
+//! Tools for a failure once exploration has found it, built on [`mod@crate::explore`]: exact replay
 //! with a per-goroutine trace, and minimisation to the fewest preemptions ([`minimize()`]).
 //!
 //! A schedule recorded under loom replays under shuttle: the replay scheduler runs, at each of
@@ -44,7 +44,11 @@ pub fn replay(schedule: &Schedule, model: impl Fn() + Send + Sync + 'static) -> 
 }
 
 /// One exact run of `schedule`, traced when `watch` is given.
-fn run_exact<F: Fn() + Send + Sync + 'static>(schedule: &Schedule, model: &Arc<F>, watch: Option<(u64, u64)>) -> PlanRun {
+fn run_exact<F: Fn() + Send + Sync + 'static>(
+    schedule: &Schedule,
+    model: &Arc<F>,
+    watch: Option<(u64, u64)>,
+) -> PlanRun {
     let m = model.clone();
     explore_plan(
         move || m(),

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use harness::{Outcome, Strategy};
 use scenarios::format::load;
-use scenarios::run::{build, Model};
+use scenarios::model::{build, Model};
 
 use raw::{RawRun, Variant};
 
@@ -30,7 +30,7 @@ fn model(name: &str) -> Model {
 }
 
 fn loom(bound: usize, iterative: bool) -> Strategy {
-    Strategy::Loom { preemption_bound: Some(bound), iterative, max_executions: None, max_duration: None }
+    Strategy::loom(bound).with_iterative(iterative)
 }
 
 fn secs(d: Duration) -> String {
@@ -275,7 +275,11 @@ type DporRun<'a> = (u32, &'a Model, &'a str, Option<usize>, Option<u64>);
 /// Iterative on the buggy versions (detection, as loom's detection rows), at the bound directly on
 /// the fixed ones (exhausting, as loom's exhaustion rows).
 fn dpor(bound: Option<usize>, iterative: bool, max_executions: Option<u64>) -> Strategy {
-    Strategy::Dpor { preemption_bound: bound, iterative, max_executions }
+    let s = Strategy::dpor(bound).with_iterative(iterative);
+    match max_executions {
+        Some(m) => s.with_max_executions(m),
+        None => s,
+    }
 }
 
 /// joinrace's own DPOR on the same slices: detection, and exhausting the fixed versions.

@@ -116,12 +116,7 @@ pub fn run() -> Vec<Overhead> {
             counter.load(Ordering::Relaxed)
         },
         || {
-            let strategy = Strategy::Loom {
-                preemption_bound: Some(2),
-                iterative: false,
-                max_executions: None,
-                max_duration: None,
-            };
+            let strategy = Strategy::loom(2).with_iterative(false);
             let o = explore(&strategy, harness_model);
             assert!(o.failure.is_none() && o.exhaustive, "{o}");
             o.executions

@@ -6,17 +6,18 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use clap::{Parser, Subcommand};
+use harness::{Outcome, Progress};
 use scenarios::format::{load_dir, Scenario, StrategySpec};
-use scenarios::run::{build, strategy, strategy_name, Model};
+use scenarios::model::{build, Model};
 use scenarios::schedules::{self, ScheduleError};
-use scenarios::shrink;
+use scenarios::{shrink, verdict};
 
 /// Deterministic concurrency tests for TiDB's hash join v2 executor.
 #[derive(Debug, Parser)]
@@ -101,7 +102,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::List => {
             for (_, s) in &files {
-                let strategies: Vec<String> = s.strategies.iter().map(strategy_name).collect();
+                let strategies: Vec<String> = s.strategies.iter().map(StrategySpec::name).collect();
                 println!("{:<28} {:<14} {}", s.name, format!("{:?}", s.target), strategies.join(", "));
             }
             ExitCode::SUCCESS
@@ -135,29 +136,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// The strategies to run for one scenario strategy, after seed overrides.
-fn expand(st: &StrategySpec, seed: Option<u64>, seeds: &Option<std::ops::Range<u64>>) -> Vec<StrategySpec> {
-    let with_seed = |s: u64| match st.clone() {
-        StrategySpec::Random { iterations, .. } => StrategySpec::Random { seed: s, iterations },
-        StrategySpec::Pct { iterations, depth, .. } => StrategySpec::Pct { seed: s, iterations, depth },
-        loom => loom,
-    };
-    match (st, seed, seeds) {
-        (StrategySpec::Loom { .. } | StrategySpec::Dpor { .. }, _, _) => vec![st.clone()],
-        (_, Some(s), _) => vec![with_seed(s)],
-        (_, None, Some(r)) => r.clone().map(with_seed).collect(),
-        _ => vec![st.clone()],
-    }
-}
-
-/// Runs `explore` while a progress bar on stderr follows its execution count (hidden when stderr
-/// is not a terminal, so logs stay clean). Shuttle strategies know their total; loom does not.
-fn with_progress<R>(label: &str, st: &StrategySpec, explore: impl FnOnce(Arc<AtomicU64>) -> R) -> R {
-    let total = match st {
-        StrategySpec::Loom { max_executions, .. } | StrategySpec::Dpor { max_executions, .. } => *max_executions,
-        StrategySpec::Random { iterations, .. } | StrategySpec::Pct { iterations, .. } => Some(*iterations),
-    };
-    let bar = match total {
+/// Explores `model` under `st` while a progress bar on stderr follows its execution count (hidden
+/// when stderr is not a terminal, so logs stay clean). Seeded strategies know their total; loom
+/// and DPOR do not, unless capped.
+fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec) -> Outcome {
+    let bar = match st.total() {
         Some(n) => ProgressBar::new(n),
         None => ProgressBar::new_spinner(),
     };
@@ -165,31 +148,22 @@ fn with_progress<R>(label: &str, st: &StrategySpec, explore: impl FnOnce(Arc<Ato
         ProgressStyle::with_template("{spinner} {msg} {pos} executions {wide_bar} {elapsed}").expect("valid template"),
     );
     bar.set_message(label.to_string());
-    let counter = Arc::new(AtomicU64::new(0));
+    let progress = Progress::new();
     let done = Arc::new(AtomicBool::new(false));
     let ticker = {
-        let (bar, counter, done) = (bar.clone(), counter.clone(), done.clone());
+        let (bar, progress, done) = (bar.clone(), progress.clone(), done.clone());
         std::thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
-                bar.set_position(counter.load(Ordering::Relaxed));
+                bar.set_position(progress.executions());
                 std::thread::sleep(Duration::from_millis(100));
             }
         })
     };
-    let r = explore(counter);
+    let outcome = model.explore(&st.strategy().with_progress(progress));
     done.store(true, Ordering::Relaxed);
     let _ = ticker.join();
     bar.finish_and_clear();
-    r
-}
-
-fn kind(st: &StrategySpec) -> &'static str {
-    match st {
-        StrategySpec::Loom { .. } => "loom",
-        StrategySpec::Dpor { .. } => "dpor",
-        StrategySpec::Random { .. } => "random",
-        StrategySpec::Pct { .. } => "pct",
-    }
+    outcome
 }
 
 /// Over several seeds of one scenario and strategy kind: executions to first detection, median
@@ -224,14 +198,15 @@ struct Saving {
 }
 
 /// Writes the schedule of a failing run (minimised first) and says how to replay it.
-fn save_schedule(s: &Scenario, path: &Path, model: &Model, outcome: &harness::Outcome, label: &str, saving: &Saving) {
+fn save_schedule(s: &Scenario, path: &Path, model: &Model, outcome: &Outcome, label: &str, saving: &Saving) {
     let Saving { dir, minimise, replay_cmd } = saving;
-    let Some(recorded) = quiet(|| schedules::record(s, path, model, outcome, *minimise)) else { return };
+    let Some(saved) = quiet(|| schedules::save(s, path, model, outcome, *minimise, dir, label)) else { return };
+    let recorded = &saved.recorded;
     let (file, min) = (&recorded.file, &recorded.minimized);
     if let Some(problem) = &recorded.problem {
         eprintln!("joinrace: {}: schedule {problem}", s.name);
     }
-    match schedules::write(dir, file, label) {
+    match &saved.written {
         Ok(p) => {
             let sizes = match min {
                 Some(m) => format!(
@@ -264,7 +239,7 @@ fn replay(path: &Path, html: Option<&Path>, files: &[(PathBuf, Scenario)], catal
         Err(code) => return code,
     };
     let f = &loaded.file;
-    println!("scenario:    {} ({})", f.scenario, loaded.scenario_path.display());
+    println!("scenario:    {} ({})", f.model, loaded.scenario_path.display());
     println!("recorded:    {} in execution {} of {}", f.failure, f.execution, f.strategy);
     println!("steps:       {} ({})", f.schedule.steps.len(), preemptions(r.preemptions));
     println!();
@@ -276,7 +251,7 @@ fn replay(path: &Path, html: Option<&Path>, files: &[(PathBuf, Scenario)], catal
     println!("{}", r.trace);
     if let Some(out) = html {
         let report = r.outcome.failure.as_ref().map(|f| f.kind.to_string()).unwrap_or_default();
-        let page = r.trace.to_html(&format!("joinrace: {} ({})", f.scenario, f.summary), &report);
+        let page = r.trace.to_html(&format!("joinrace: {} ({})", f.model, f.summary), &report);
         if let Err(e) = std::fs::write(out, page) {
             eprintln!("joinrace: {}: {e}", out.display());
             return ExitCode::from(2);
@@ -322,9 +297,9 @@ fn minimize(
     file.schedule = m.schedule.clone();
     file.preemptions = m.preemptions_after;
     file.failure = m.failure.kind.name().to_string();
-    file.summary = schedules::summary(&m.failure.kind);
+    file.summary = m.failure.kind.summary();
     if let Some((_, current)) = &loaded.hash_changed {
-        file.scenario_hash = current.clone();
+        file.model_hash = current.clone();
     }
     let out = output.unwrap_or_else(|| path.with_extension("min.schedule"));
     if let Err(e) = std::fs::write(&out, file.encode()) {
@@ -388,7 +363,7 @@ fn load_and_replay(
     path: &Path,
     files: &[(PathBuf, Scenario)],
     catalog: &Path,
-) -> Result<(schedules::Loaded, harness::schedule::Replayed), ExitCode> {
+) -> Result<(schedules::Loaded, harness::triage::Replayed), ExitCode> {
     let loaded = schedules::load(path, files, catalog).map_err(bad_input)?;
     warn_if_changed(&loaded);
     let r = quiet(|| schedules::replay(path, &loaded)).map_err(bad_input)?;
@@ -430,13 +405,11 @@ fn run(
                 return ExitCode::from(2);
             }
         };
-        for st in s.strategies.iter().flat_map(|st| expand(st, seed, &seeds)) {
-            let outcome = with_progress(&format!("{} {}", s.name, strategy_name(&st)), &st, |counter| {
-                model.explore_counted(&strategy(&st), counter)
-            });
-            let verdict = model.verdict(&outcome);
+        for st in s.strategies.iter().flat_map(|st| st.with_seeds(seed, seeds.as_ref())) {
+            let outcome = explore_with_progress(&format!("{} {}", s.name, st.name()), &model, &st);
+            let verdict = verdict::judge(model.expect(), &outcome);
             all_ok &= verdict.ok;
-            detections.push((s.name.clone(), kind(&st), outcome.failure.as_ref().map(|f| f.execution)));
+            detections.push((s.name.clone(), st.kind(), outcome.failure.as_ref().map(|f| f.execution)));
             let scope = match (&outcome.failure, outcome.exhaustive, outcome.bound) {
                 (Some(f), _, Some(b)) => format!("at #{} (pb{b})", f.execution),
                 (Some(f), _, None) => format!("at #{}", f.execution),
@@ -447,14 +420,14 @@ fn run(
             println!(
                 "{:<32} {:<16} {:>11} {:>9} {:<14} {:>8.2}s  {verdict}",
                 s.name,
-                strategy_name(&st),
+                st.name(),
                 outcome.executions,
                 distinct,
                 scope,
                 outcome.elapsed.as_secs_f64()
             );
             if outcome.failure.is_some() {
-                save_schedule(s, path, &model, &outcome, &strategy_name(&st), saving);
+                save_schedule(s, path, &model, &outcome, &st.name(), saving);
             }
         }
     }

@@ -1,15 +1,12 @@
-//! Runs a scenario: builds the join model from the file, explores it under a strategy, and
-//! compares the outcome with the expectation.
+//! A scenario's model: the join model built from the file ([`build`]), ready to explore, replay
+//! and minimise. What an outcome means for the scenario is [`crate::verdict`]'s.
 
-use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use std::sync::atomic::AtomicU64;
-
 use harness::report::FailureKind;
-use harness::schedule::{MinimizeError, Minimized, Replayed};
-use harness::{explore_counted, Outcome, Schedule, Strategy};
+use harness::triage::{MinimizeError, Minimized, Replayed};
+use harness::{explore, Outcome, Schedule, Strategy};
 use join_model::exec::{ExecConfig, HashJoinV2Exec};
 use join_model::failpoint::{FailAction, Failpoints};
 use join_model::reference::{reference_join, sorted};
@@ -182,6 +179,14 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
     if !s.failpoints.is_empty() && s.target != Target::Executor {
         return Err(err("failpoint", "failpoints need target = \"executor\"".into()));
     }
+    if matches!(s.expect, Expect::Error { .. }) && s.target != Target::Executor {
+        // A slice runs part of the executor and never returns the join's error: such a scenario
+        // could never fail.
+        return Err(err(
+            "expect.outcome",
+            "\"error\" needs target = \"executor\" (a slice returns no join error)".into(),
+        ));
+    }
     let mut failpoints = Failpoints::none();
     for f in &s.failpoints {
         let action = match f.action {
@@ -204,41 +209,16 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
     Ok(Model { target: s.target, spec, left, right, restore, config, expect: s.expect.clone() })
 }
 
-/// The harness strategy of a scenario strategy.
-pub fn strategy(s: &StrategySpec) -> Strategy {
-    match *s {
-        StrategySpec::Loom { preemption_bound, iterative, max_executions } => {
-            Strategy::Loom { preemption_bound: Some(preemption_bound), iterative, max_executions, max_duration: None }
-        }
-        StrategySpec::Dpor { preemption_bound, iterative, max_executions } => {
-            Strategy::Dpor { preemption_bound, iterative, max_executions }
-        }
-        StrategySpec::Random { seed, iterations } => Strategy::random(seed, iterations),
-        StrategySpec::Pct { seed, iterations, depth } => Strategy::pct(seed, iterations, depth),
-    }
-}
-
-/// A short name for a strategy, used in test names.
-pub fn strategy_name(s: &StrategySpec) -> String {
-    match s {
-        StrategySpec::Loom { preemption_bound, .. } => format!("loom-pb{preemption_bound}"),
-        StrategySpec::Dpor { preemption_bound: Some(b), .. } => format!("dpor-pb{b}"),
-        StrategySpec::Dpor { preemption_bound: None, .. } => "dpor".to_string(),
-        StrategySpec::Random { seed, .. } => format!("random-s{seed}"),
-        StrategySpec::Pct { seed, depth, .. } => format!("pct-d{depth}-s{seed}"),
-    }
-}
-
 impl Model {
+    /// The outcome the scenario expects.
+    pub fn expect(&self) -> &Expect {
+        &self.expect
+    }
+
     /// Explores the model under `strategy`.
     pub fn explore(&self, strategy: &Strategy) -> Outcome {
-        self.explore_counted(strategy, Arc::new(AtomicU64::new(0)))
-    }
-
-    /// Explores the model, counting executions in `executions` as they start.
-    pub fn explore_counted(&self, strategy: &Strategy, executions: Arc<AtomicU64>) -> Outcome {
         let m = Arc::new(self.clone());
-        explore_counted(strategy, move || m.run_once(), executions)
+        explore(strategy, move || m.run_once())
     }
 
     /// Replays a recorded schedule exactly, with its trace.
@@ -308,55 +288,6 @@ impl Model {
             segment_rows: self.config.segment_rows,
             bugs: self.config.bugs.clone(),
         })
-    }
-
-    /// Compares an outcome with the expectation.
-    pub fn verdict(&self, outcome: &Outcome) -> Verdict {
-        let got = match (&outcome.failure, outcome.race()) {
-            (None, _) if matches!(self.expect, Expect::Error { .. }) => "every execution failed with that error".into(),
-            (None, _) => "clean".to_string(),
-            (Some(_), Some(r)) => {
-                format!("race between {} and {}", r.current.site().unwrap_or("?"), r.previous.site().unwrap_or("?"))
-            }
-            (Some(f), None) => first_line(&f.kind.to_string()).to_string(),
-        };
-        let ok = match &self.expect {
-            Expect::Clean => outcome.failure.is_none(),
-            Expect::Error { .. } => outcome.failure.is_none(),
-            Expect::Race { between } => {
-                let mut want = between.clone();
-                want.sort();
-                outcome.failure.as_ref().and_then(|f| race_sites(&f.kind)) == Some(want)
-            }
-        };
-        Verdict { ok, got }
-    }
-}
-
-pub(crate) fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or_default()
-}
-
-/// The two racing sites of a failure, sorted, to recognise "the same failure".
-pub fn race_sites(kind: &FailureKind) -> Option<[String; 2]> {
-    let r = kind.race()?;
-    let mut s = [r.current.site()?.to_string(), r.previous.site()?.to_string()];
-    s.sort();
-    Some(s)
-}
-
-/// Whether an outcome matched its expectation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Verdict {
-    /// It matched.
-    pub ok: bool,
-    /// What was found, in one line.
-    pub got: String,
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", if self.ok { "as expected" } else { "UNEXPECTED" }, self.got)
     }
 }
 

@@ -21,6 +21,9 @@ cargo fmt --all -- --check
 echo "joinrace ci: cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
+echo "joinrace ci: cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
 # The README's test command.
 echo "joinrace ci: cargo test --workspace"
 cargo test --workspace

@@ -2,8 +2,8 @@
 //! file below `explore/` that names loom, shuttle or std threads.
 //!
 //! A backend is chosen at run time by the explorer, so one test binary runs loom, shuttle and plain
-//! std threads. The facade is deliberately smaller than `std::sync`: goroutines (spawn, join, park,
-//! unpark, yield), a scheduling-point token, a per-goroutine slot for the harness's goroutine id, and
+//! std threads. The switch is deliberately smaller than `std::sync`: goroutines (spawn, join, park,
+//! unpark, yield), a scheduling-point token, and
 //! a nondeterministic choice. The Go primitives keep their state in plain `parking_lot` locks, which
 //! no backend sees, and block through `park`, so:
 //!

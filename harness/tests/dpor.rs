@@ -14,9 +14,9 @@ const PLAIN_DFS: Strategy = Strategy::dfs().with_max_executions(500_000);
 fn both(model: fn()) -> (Outcome, Outcome) {
     let loom = explore(&UNBOUNDED_LOOM, model);
     let dpor = explore(&UNBOUNDED_DPOR, model);
-    for o in [&loom, &dpor] {
-        assert!(o.failure.is_none() && o.exhaustive, "{o}");
-    }
+    // loom covers every schedule but, at a select with several ready cases, only the first.
+    assert!(loom.failure.is_none() && (loom.exhaustive || loom.first_ready_case_only), "{loom}");
+    assert!(dpor.failure.is_none() && dpor.exhaustive, "{dpor}");
     (loom, dpor)
 }
 
@@ -179,7 +179,8 @@ fn select_reaches_at_least_what_loom_reaches() {
     assert!(dpor.distinct >= loom.distinct, "loom: {loom}\ndpor: {dpor}");
     let two = explore(&UNBOUNDED_DPOR, || select_workers(2));
     assert!(two.exhaustive && ratio(&two) <= 1.05, "{two}");
-    assert_eq!(two.distinct, Some(3_888), "{two}");
+    // 3,888 with the first ready case only; 164 more where `close` wins while work is buffered.
+    assert_eq!(two.distinct, Some(4_052), "{two}");
 }
 
 /// shuttle's plain depth-first search runs every schedule, so it counts every interleaving (it

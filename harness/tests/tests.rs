@@ -21,3 +21,5 @@ mod schedule_file;
 mod exploration;
 // joinrace's DPOR explorer against loom, unbounded.
 mod dpor;
+// A select with several ready cases: every choice explored, or the outcome says it was not.
+mod select_choice;

@@ -25,6 +25,11 @@
 //! runnable goroutine sleeps, the rest of the execution is covered by another: it runs to its end
 //! without preemption and adds nothing to the search.
 //!
+//! **Select choices.** A `select` with several ready cases offers them (`next_u64`); each option
+//! is a branch of its own, explored depth-first like a scheduling node's goroutines, between the
+//! node whose step makes the choice and the next node. The options share the step's announced
+//! operation, so its races and sleep set are those of the first option.
+//!
 //! **Under a preemption bound** a branch that would exceed it is never taken, and each race also
 //! tries the racer at the last context switch before it (as loom does, after Coons et al.,
 //! "Bounded partial-order reduction", OOPSLA 2013). Sleep sets are off: see [`DporScheduler::sleep_sets`].
@@ -87,6 +92,18 @@ fn asleep(sleep: &[Op], task: usize) -> bool {
     sleep.iter().any(|s| s.task == task)
 }
 
+/// A select's choice on the current path: the ready cases it offered (see
+/// `runtime::backend::choose_case`). Every option is explored: Go picks uniformly among ready cases.
+#[derive(Debug)]
+struct ChoiceNode {
+    /// Scheduling decisions made before it: it happens in the step node `at - 1` chose.
+    at: usize,
+    options: Vec<u64>,
+    chosen: u64,
+    /// Options still to explore.
+    todo: Vec<u64>,
+}
+
 /// An operation of the running execution, with its vector clock.
 struct Event {
     task: usize,
@@ -108,8 +125,14 @@ pub(crate) struct DporScheduler {
     bound: Option<usize>,
     executions: u64,
     nodes: Vec<Node>,
-    /// The node whose new branch this execution explores; nodes before it are replayed.
+    /// The select choices on the current path, in order.
+    choices: Vec<ChoiceNode>,
+    /// The first node this execution explores anew; nodes before it are replayed, and the races
+    /// of their operations were handled when they first ran.
     branch: usize,
+    /// The node whose sleep set is rebuilt as the execution replays it: the branch's node, or for
+    /// a new choice, the node whose step makes it.
+    resume: usize,
     run: Run,
 }
 
@@ -128,12 +151,22 @@ struct Run {
     sleep: SmallVec<[Op; 4]>,
     /// Every runnable goroutine was asleep or over the bound: the rest is covered elsewhere.
     redundant: bool,
+    /// Select choices made so far.
+    choices: usize,
 }
 
 impl DporScheduler {
     /// An explorer with at most `bound` preemptions per execution (`None`: unbounded).
     pub(crate) fn new(bound: Option<usize>) -> DporScheduler {
-        DporScheduler { bound, executions: 0, nodes: Vec::new(), branch: 0, run: Run::default() }
+        DporScheduler {
+            bound,
+            executions: 0,
+            nodes: Vec::new(),
+            choices: Vec::new(),
+            branch: 0,
+            resume: 0,
+            run: Run::default(),
+        }
     }
 
     /// Sleep sets are sound only without a bound: the explored order of two independent
@@ -147,18 +180,38 @@ impl DporScheduler {
         self.bound.is_none_or(|b| node.preemptions + node.cost(task) <= b)
     }
 
-    /// Picks the deepest unexplored branch; `false` when none is left.
+    /// Picks the deepest unexplored branch, a goroutine at a scheduling node or an option at a
+    /// select choice; `false` when none is left. A choice made in the step of node `i` lies
+    /// between node `i` and node `i + 1`.
     fn next_branch(&mut self) -> bool {
-        while let Some(node) = self.nodes.last_mut() {
-            if let Some(task) = node.todo.pop() {
-                node.chosen = task;
-                node.done.push(task);
-                self.branch = self.nodes.len() - 1;
-                return true;
+        loop {
+            let node = self.nodes.len().checked_sub(1);
+            let choice_deeper = match (node, self.choices.last()) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(i), Some(c)) => c.at > i,
+            };
+            if choice_deeper {
+                let c = self.choices.last_mut().expect("a choice");
+                if let Some(option) = c.todo.pop() {
+                    c.chosen = option;
+                    (self.branch, self.resume) = (c.at, c.at.saturating_sub(1));
+                    return true;
+                }
+                self.choices.pop();
+            } else if let Some(node) = self.nodes.last_mut() {
+                if let Some(task) = node.todo.pop() {
+                    node.chosen = task;
+                    node.done.push(task);
+                    self.branch = self.nodes.len() - 1;
+                    self.resume = self.branch;
+                    return true;
+                }
+                self.nodes.pop();
+            } else {
+                return false;
             }
-            self.nodes.pop();
         }
-        false
     }
 
     /// The goroutine a fresh node runs: the current one if it may, else the lowest-numbered one
@@ -334,7 +387,7 @@ impl Scheduler for DporScheduler {
                 same,
                 "dpor: replaying step {d} found other runnable goroutines than before; the model is not deterministic"
             );
-            if d == self.branch && self.sleep_sets() {
+            if d == self.resume && self.sleep_sets() {
                 // The branch starts with the node's earlier branches asleep.
                 let earlier = node.done.iter().filter(|&&t| t != node.chosen).filter_map(|&t| node.op(t));
                 self.run.sleep = node.sleep.iter().cloned().chain(earlier).collect();
@@ -365,8 +418,25 @@ impl Scheduler for DporScheduler {
     }
 
     fn next_u64(&mut self) -> u64 {
-        // As under loom, a nondeterministic choice takes its first option.
-        0
+        // Only a select with several ready cases offers a choice.
+        let Some(options) = record::take_offer() else { return 0 };
+        let k = self.run.choices;
+        self.run.choices += 1;
+        if let Some(c) = self.choices.get(k) {
+            assert!(
+                c.options == options,
+                "dpor: replaying choice {k} found other ready select cases than before; the model is not deterministic"
+            );
+            return c.chosen;
+        }
+        if self.run.redundant {
+            // Covered by another execution: no new branches.
+            return options[0];
+        }
+        let mut todo = options[1..].to_vec();
+        todo.reverse();
+        self.choices.push(ChoiceNode { at: self.run.depth, chosen: options[0], options, todo });
+        self.choices[k].chosen
     }
 }
 

@@ -54,9 +54,13 @@ pub struct Outcome {
     pub executions: u64,
     /// Wall time of the whole exploration.
     pub elapsed: Duration,
-    /// Whether the search covered every schedule it promises to (loom up to its preemption bound,
-    /// shuttle DFS without a cap) and found no failure.
+    /// Whether the search covered every schedule and every select choice it promises to (loom and
+    /// DPOR up to their preemption bound, shuttle DFS without a cap) and found no failure.
     pub exhaustive: bool,
+    /// The search covered every schedule, as `exhaustive` would say, but a `select` had several
+    /// ready cases and only the first was tried (loom cannot branch on data; shuttle's DFS does
+    /// not): the outcome is then not exhaustive.
+    pub first_ready_case_only: bool,
     /// The first failure, if any.
     pub failure: Option<Failure>,
     /// How many distinct interleavings the executions covered: executions that differ in the
@@ -75,7 +79,11 @@ impl Outcome {
 
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scope = if self.exhaustive { ", exhaustive" } else { "" };
+        let scope = match (self.exhaustive, self.first_ready_case_only) {
+            (true, _) => ", exhaustive",
+            (false, true) => ", exhaustive over schedules, first ready select case only",
+            (false, false) => "",
+        };
         match &self.failure {
             None => write!(f, "{}: pass, {} executions{scope} in {:.2?}", self.strategy, self.executions, self.elapsed),
             Some(fail) => {
@@ -191,8 +199,10 @@ where
             exec.run_cleanups();
         })
     };
+    record::take_unexplored_choice();
     let start = Instant::now();
     let result = catch_unwind(AssertUnwindSafe(|| runner(body, &executions)));
+    let unexplored_choice = record::take_unexplored_choice();
     runtime::set_current(None);
     let elapsed = start.elapsed();
     let executions = executions.load(Ordering::Relaxed);
@@ -218,11 +228,13 @@ where
         // The failing execution never reached the end of main.
         distinct += 1;
     }
+    let searched_all = failure.is_none() && strategy.exhausts() && !strategy.limited(executions, elapsed);
     Outcome {
         strategy: strategy.clone(),
         executions,
         elapsed,
-        exhaustive: failure.is_none() && strategy.exhausts() && !strategy.limited(executions, elapsed),
+        exhaustive: searched_all && !unexplored_choice,
+        first_ready_case_only: searched_all && unexplored_choice,
         failure,
         distinct: backend.controls_schedule().then_some(distinct),
         bound: None,

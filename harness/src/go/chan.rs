@@ -346,6 +346,12 @@ impl<T> Inner<T> {
         st.closed || if self.cap == 0 { waiting > st.pending.len() } else { st.buf.len() < self.cap }
     }
 
+    /// Whether a receive would complete at once (for a select): a value waiting, or the channel
+    /// closed. Mirrors [`Inner::try_recv`].
+    pub(crate) fn recv_ready(&self, st: &State<T>) -> bool {
+        st.closed || if self.cap == 0 { !st.pending.is_empty() } else { !st.buf.is_empty() }
+    }
+
     /// Under the channel lock: completes a receive if it can proceed now.
     pub(crate) fn try_recv(&self, exec: &Execution, st: &mut State<T>, g: usize) -> Try<Option<T>> {
         if self.cap == 0 {

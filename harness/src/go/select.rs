@@ -1,8 +1,9 @@
 //! Go's `select`, with and without `default`.
 //!
 //! The cases are polled in an order starting at a scheduler-chosen case (Go picks uniformly among
-//! ready cases; shuttle and std draw the start at random, loom always starts at the first case), and
-//! the first ready one fires. If none is ready the goroutine registers with every channel and
+//! ready cases; shuttle's random and PCT schedulers and std draw the start at random, the DPOR
+//! explorer branches over every ready case, loom always starts at the first case and marks its
+//! outcome as covering the first ready case only), and the first ready one fires. If none is ready the goroutine registers with every channel and
 //! parks. An unbuffered send case is ready while a receiver (a plain `recv` or a select's receive
 //! case) is parked on the channel. Limitation: the sender then commits to its case; if that
 //! receiver leaves through another case first, the send waits for the next receiver, where Go's
@@ -14,8 +15,8 @@ use std::sync::Arc;
 use super::chan::{select_blocked, Chan};
 use crate::memory::stop_on_race;
 use crate::report::AccessKind;
-use crate::runtime::backend;
 use crate::runtime::{self, block_on, BlockedOn};
+use crate::runtime::{backend, record};
 use std::panic::Location;
 
 mod sealed {
@@ -34,6 +35,9 @@ pub trait SelectCase: sealed::Sealed {
     fn record(&self);
     #[doc(hidden)]
     fn label(&self) -> Arc<str>;
+    /// Whether the case would fire now for goroutine `g` (takes and drops the channel lock).
+    #[doc(hidden)]
+    fn ready(&self, g: usize) -> bool;
     /// Under the channel lock: fire if ready, else register goroutine `g` as a waiter.
     #[doc(hidden)]
     fn poll(&mut self, g: usize) -> bool;
@@ -120,6 +124,10 @@ impl<T> SelectCase for RecvCase<'_, T> {
         self.ch.inner.label.clone()
     }
 
+    fn ready(&self, _g: usize) -> bool {
+        self.ch.inner.recv_ready(&self.ch.inner.state.lock())
+    }
+
     fn poll(&mut self, g: usize) -> bool {
         match self.ch.inner.poll_recv(&runtime::current(), g, "select") {
             Ok(v) => {
@@ -152,6 +160,10 @@ impl<T> SelectCase for SendCase<'_, T> {
 
     fn label(&self) -> Arc<str> {
         self.ch.inner.label.clone()
+    }
+
+    fn ready(&self, g: usize) -> bool {
+        self.ch.inner.send_ready(&self.ch.inner.state.lock(), g)
     }
 
     fn poll(&mut self, g: usize) -> bool {
@@ -217,11 +229,13 @@ fn run(cases: &mut [&mut dyn SelectCase], default: bool) -> Option<usize> {
             rest.iter().for_each(|c| c.record());
         }
         let n = cases.len();
-        let start = backend::choose(exec.backend, n);
+        // Go picks uniformly among the ready cases: the explorer is offered each of them.
+        let start = backend::choose_case(exec.backend, n, || cases.iter().map(|c| c.ready(g)).collect());
         for k in 0..n {
             let i = (start + k) % n;
             if cases[i].poll(g) {
                 cases.iter().for_each(|c| c.unregister(g));
+                record_fired(i, g);
                 return Ok(Some(i));
             }
         }
@@ -235,4 +249,11 @@ fn run(cases: &mut [&mut dyn SelectCase], default: bool) -> Option<usize> {
         cases[i].complete(g);
     }
     fired
+}
+
+/// Records in the interleaving hash which case fired: executions that differ only in a select's
+/// choice are different executions.
+fn record_fired(case: usize, g: usize) {
+    const FIRED: u64 = 0x5e1e_c7ca_5e00_0000;
+    record::depend(FIRED ^ case as u64, record::choices() as u32, g);
 }

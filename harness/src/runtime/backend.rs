@@ -230,17 +230,36 @@ pub(crate) fn yield_now(backend: Backend) {
     }
 }
 
-/// A nondeterministic choice in `0..n`, recorded by the scheduler where it can be. loom cannot
-/// branch on data, so under loom the choice is always 0 (a `select` takes its first ready case).
-pub(crate) fn choose(backend: Backend, n: usize) -> usize {
+/// The case a `select` of `n` cases starts polling at; `ready` says which cases would fire now.
+/// Recorded by the scheduler where it can be:
+/// - loom cannot branch on data: the first ready case fires, and when several were ready the
+///   record notes a choice left unexplored (the outcome is then not exhaustive);
+/// - shuttle: the ready cases are offered to the scheduler, whose `next_u64` gives the start
+///   (the DPOR explorer takes the offer and branches over it; random and PCT draw at random);
+/// - std: a thread-local pseudo-random start.
+pub(crate) fn choose_case(backend: Backend, n: usize, ready: impl FnOnce() -> Vec<bool>) -> usize {
     if n <= 1 {
         return 0;
     }
     match backend {
-        Backend::Loom => 0,
+        Backend::Loom => {
+            if ready().iter().filter(|&&r| r).count() > 1 {
+                record::unexplored_choice();
+            }
+            0
+        }
         Backend::Shuttle => {
             use shuttle::rand::RngCore;
+            let ready: Vec<u64> = ready().iter().enumerate().filter(|(_, &r)| r).map(|(i, _)| i as u64).collect();
+            let several = ready.len() > 1;
+            if several {
+                record::offer_choice(ready);
+            }
             let raw = shuttle::rand::thread_rng().next_u64();
+            if several && record::withdraw_offer() {
+                // Nobody took the offer: the scheduler does not branch on choices (DFS, replay).
+                record::unexplored_choice();
+            }
             record::choice(raw);
             (raw % n as u64) as usize
         }

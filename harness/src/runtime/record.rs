@@ -86,6 +86,10 @@ pub(super) struct Record {
     /// writes it, and the objects a `select` also touches.
     announced: (Option<u64>, bool),
     also: Vec<u64>,
+    /// The values a select offers the scheduler's next choice (the indices of its ready cases).
+    offer: Option<Vec<u64>>,
+    /// Since the exploration began, some select had several ready cases and only one was tried.
+    unexplored_choice: bool,
 }
 
 impl Record {
@@ -100,6 +104,8 @@ impl Record {
             tasks: Vec::new(),
             announced: (None, false),
             also: Vec::new(),
+            offer: None,
+            unexplored_choice: false,
         }
     }
 
@@ -171,6 +177,11 @@ pub(crate) fn interleaving() -> u64 {
 /// (the next execution would reset it).
 pub(crate) fn schedule() -> Schedule {
     with(|l| Schedule { steps: l.steps.clone(), choices: l.choices.clone() })
+}
+
+/// Choices recorded so far in this execution.
+pub(crate) fn choices() -> usize {
+    with(|l| l.choices.len())
 }
 
 /// Steps recorded so far.
@@ -308,4 +319,29 @@ pub(crate) fn memory(g: usize, addr: u64, size: usize, write: bool, atomic: bool
             t.mem.push(MemEvent { step, goroutine: g as u32, addr, size, write, atomic, frame });
         }
     });
+}
+
+/// Offers the scheduler's next choice these values (a select's ready cases).
+pub(super) fn offer_choice(values: Vec<u64>) {
+    with(|l| l.offer = Some(values));
+}
+
+/// Takes the offered values (for the DPOR explorer, which branches over them).
+pub(crate) fn take_offer() -> Option<Vec<u64>> {
+    with(|l| l.offer.take())
+}
+
+/// Withdraws an offer nobody took; whether there was one.
+pub(super) fn withdraw_offer() -> bool {
+    with(|l| l.offer.take().is_some())
+}
+
+/// Notes that a select had several ready cases and only one was tried.
+pub(super) fn unexplored_choice() {
+    with(|l| l.unexplored_choice = true);
+}
+
+/// Whether a select choice was left unexplored since the last call (an exploration's start).
+pub(crate) fn take_unexplored_choice() -> bool {
+    with(|l| std::mem::take(&mut l.unexplored_choice))
 }

@@ -174,7 +174,8 @@ pub struct BlockedGoroutine {
 pub enum FailureKind {
     /// The race detector found a data race.
     DataRace(Box<RaceReport>),
-    /// A goroutine panicked (including a failed assertion).
+    /// A goroutine panicked and nothing recovered it (including a failed assertion): in Go the
+    /// whole program dies.
     Panic {
         /// The panicking goroutine's Go number, when known.
         goroutine: Option<u64>,
@@ -182,6 +183,14 @@ pub enum FailureKind {
         message: String,
         /// Where the panic was raised (`file:line`), when known.
         location: Option<String>,
+        /// The goroutine's model stack at the panic, innermost first.
+        stack: Vec<String>,
+    },
+    /// The model's main returned while other goroutines were blocked for good: what goleak
+    /// reports after a test.
+    Leak {
+        /// Every goroutine left blocked and what it waits for.
+        goroutines: Vec<BlockedGoroutine>,
     },
     /// No goroutine could make progress.
     Deadlock {
@@ -204,6 +213,7 @@ impl FailureKind {
         match self {
             FailureKind::DataRace(_) => "data race",
             FailureKind::Panic { .. } => "panic",
+            FailureKind::Leak { .. } => "goroutine leak",
             FailureKind::Deadlock { .. } => "deadlock",
             FailureKind::Divergence { .. } => "divergence",
         }
@@ -231,13 +241,35 @@ impl fmt::Display for FailureKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FailureKind::DataRace(r) => write!(f, "{r}"),
-            FailureKind::Panic { goroutine, message, location } => {
+            FailureKind::Panic { goroutine, message, location, stack } => {
+                // Go's layout: the message, then the panicking goroutine's stack.
                 write!(f, "panic: {message}")?;
                 if let Some(g) = goroutine {
-                    write!(f, "\n  in goroutine {g}")?;
+                    write!(f, "\n\ngoroutine {g} [running]:")?;
+                    for frame in stack {
+                        write!(f, "\n  {frame}()")?;
+                    }
                 }
                 if let Some(l) = location {
-                    write!(f, " at {l}")?;
+                    write!(f, "\n  at {l}")?;
+                }
+                Ok(())
+            }
+            FailureKind::Leak { goroutines } => {
+                // goleak's layout.
+                write!(f, "found unexpected goroutines:")?;
+                for g in goroutines {
+                    let top = g.stack.first().map_or("no model frame", String::as_str);
+                    write!(
+                        f,
+                        "\n[Goroutine {} in state {}, with {top} on top of the stack:",
+                        g.goroutine, g.waiting_on
+                    )?;
+                    write!(f, "\ngoroutine {} [{}]:", g.goroutine, g.waiting_on)?;
+                    for frame in &g.stack {
+                        write!(f, "\n  {frame}()")?;
+                    }
+                    write!(f, "\n]")?;
                 }
                 Ok(())
             }
@@ -253,5 +285,29 @@ impl fmt::Display for FailureKind {
             }
             FailureKind::Divergence { message } => write!(f, "schedule diverged: {message}"),
         }
+    }
+}
+
+/// A panic that a deferred `recover` caught (`harness::go::recover`), as TiDB's `RunWithRecover`
+/// logs it: the run goes on, but a scenario can expect or forbid it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoveredPanic {
+    /// The panic message.
+    pub message: String,
+    /// Where the panic was raised (`file:line`), when known.
+    pub location: Option<String>,
+    /// The recovering goroutine's Go number.
+    pub goroutine: u64,
+    /// Its model stack at the panic, innermost first.
+    pub stack: Vec<String>,
+}
+
+impl fmt::Display for RecoveredPanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "recovered panic: {} (goroutine {}", self.message, self.goroutine)?;
+        if let Some(top) = self.stack.first() {
+            write!(f, ", in {top}")?;
+        }
+        write!(f, ")")
     }
 }

@@ -21,5 +21,7 @@ mod schedule_file;
 mod exploration;
 // joinrace's DPOR explorer against loom, unbounded.
 mod dpor;
+// Go's panics, recover, leaks, double close, and outcomes that are not clean passes.
+mod go_semantics;
 // A select with several ready cases: every choice explored, or the outcome says it was not.
 mod select_choice;

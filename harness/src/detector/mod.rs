@@ -221,14 +221,7 @@ mod tests {
             for g in 1..=2 {
                 let mut clock = VectorClock::default();
                 clock.set(g, 1);
-                st.goroutines.push(Goroutine {
-                    clock,
-                    stack: StackDepot::EMPTY,
-                    created_at: None,
-                    status: Status::Running,
-                    wake_pending: false,
-                    unparker: None,
-                });
+                st.goroutines.push(Goroutine::new(clock, None));
             }
             let mut shadow = Shadow::new("x".into(), 0x1000, 16);
             f(&mut st, &mut shadow);

@@ -23,10 +23,10 @@ use shuttle::scheduler::{Schedule as ShuttleSchedule, Scheduler, Task, TaskId};
 
 pub use strategy::{Kind, Progress, Strategy};
 
-use crate::report::{FailureKind, RaceReport};
+use crate::report::{FailureKind, RaceReport, RecoveredPanic};
 use crate::runtime::backend::SHUTTLE_STACK_SIZE;
 use crate::runtime::record::{self, Recorded};
-use crate::runtime::{self, Execution};
+use crate::runtime::{self, is_deadlock, Execution};
 use crate::schedule::Schedule;
 use replay::{Decision, Plan, ReplayScheduler};
 
@@ -68,6 +68,11 @@ pub struct Outcome {
     pub distinct: Option<u64>,
     /// loom and DPOR: the preemption bound of the last (or failing) round of an iterative search.
     pub bound: Option<usize>,
+    /// Why the strategy ran less than it was asked to (no execution at all; PCT refusing a model
+    /// with no concurrency): such an outcome is never a clean pass.
+    pub incomplete: Option<String>,
+    /// The panics `go::recover` caught, distinct by message and location, over every execution.
+    pub recovered: Vec<RecoveredPanic>,
 }
 
 impl Outcome {
@@ -85,7 +90,17 @@ impl fmt::Display for Outcome {
             (false, false) => "",
         };
         match &self.failure {
-            None => write!(f, "{}: pass, {} executions{scope} in {:.2?}", self.strategy, self.executions, self.elapsed),
+            None if self.incomplete.is_some() => write!(
+                f,
+                "{}: incomplete, {} executions in {:.2?}: {}",
+                self.strategy,
+                self.executions,
+                self.elapsed,
+                self.incomplete.as_deref().unwrap_or_default()
+            )?,
+            None => {
+                write!(f, "{}: pass, {} executions{scope} in {:.2?}", self.strategy, self.executions, self.elapsed)?
+            }
             Some(fail) => {
                 write!(
                     f,
@@ -98,9 +113,13 @@ impl fmt::Display for Outcome {
                 if let Some(b) = self.bound {
                     write!(f, " at preemption bound {b}")?;
                 }
-                write!(f, " ({:.2?})\n{}", self.elapsed, fail.kind)
+                write!(f, " ({:.2?})\n{}", self.elapsed, fail.kind)?;
             }
         }
+        for p in &self.recovered {
+            write!(f, "\n{p}")?;
+        }
+        Ok(())
     }
 }
 
@@ -183,8 +202,21 @@ where
     executions.store(0, Ordering::Relaxed);
     let last: Arc<Mutex<Option<Arc<Execution>>>> = Arc::default();
     let interleavings: Arc<Mutex<FxHashSet<u64>>> = Arc::default();
+    let recovered: Arc<Mutex<Vec<RecoveredPanic>>> = Arc::default();
+    let keep_recovered = {
+        let recovered = recovered.clone();
+        move |exec: &Execution| {
+            let mut all = recovered.lock();
+            for p in exec.state.lock().take_recovered() {
+                if !all.iter().any(|q| q.message == p.message && q.location == p.location) {
+                    all.push(p);
+                }
+            }
+        }
+    };
     let body: Body = {
         let (executions, last, interleavings) = (executions.clone(), last.clone(), interleavings.clone());
+        let keep_recovered = keep_recovered.clone();
         Arc::new(move || {
             executions.fetch_add(1, Ordering::Relaxed);
             let exec = Execution::start(backend);
@@ -192,10 +224,8 @@ where
             exec.run_main(&model);
             if backend.controls_schedule() {
                 interleavings.lock().insert(record::interleaving());
-            } else {
-                // Goroutines still running when main returns die with the program, as in Go.
-                exec.abort();
             }
+            keep_recovered(&exec);
             exec.run_cleanups();
         })
     };
@@ -208,14 +238,23 @@ where
     let executions = executions.load(Ordering::Relaxed);
     if result.is_err() {
         if let Some(exec) = last.lock().as_ref() {
+            keep_recovered(exec);
             exec.run_cleanups();
         }
     }
+    let mut incomplete = (executions == 0).then(|| "no execution ran".to_string());
     let failure = match result {
         Ok(()) => None,
         Err(payload) => match classify(last.lock().take(), &*payload) {
-            // A model with no scheduling choice has one schedule, which has run; PCT refuses to go on.
-            FailureKind::Panic { message, .. } if message.contains("did not exercise any concurrency") => None,
+            // PCT refuses a model whose first execution never had two goroutines runnable at once.
+            FailureKind::Panic { message, .. } if message.contains("did not exercise any concurrency") => {
+                incomplete = Some(format!(
+                    "stopped after {executions} execution{}: the model never had two goroutines runnable at once, \
+                     so PCT had nothing to prioritise",
+                    if executions == 1 { "" } else { "s" }
+                ));
+                None
+            }
             kind => Some(Failure {
                 execution: executions,
                 kind,
@@ -228,7 +267,9 @@ where
         // The failing execution never reached the end of main.
         distinct += 1;
     }
-    let searched_all = failure.is_none() && strategy.exhausts() && !strategy.limited(executions, elapsed);
+    let recovered_panics = std::mem::take(&mut *recovered.lock());
+    let searched_all =
+        failure.is_none() && incomplete.is_none() && strategy.exhausts() && !strategy.limited(executions, elapsed);
     Outcome {
         strategy: strategy.clone(),
         executions,
@@ -238,6 +279,8 @@ where
         failure,
         distinct: backend.controls_schedule().then_some(distinct),
         bound: None,
+        incomplete,
+        recovered: recovered_panics,
     }
 }
 
@@ -371,31 +414,23 @@ impl<S> Drop for Limited<S> {
 }
 
 /// Turns what an execution recorded (and the payload that ended the exploration) into a failure.
+/// A backend's deadlock is a leak when main had returned.
 fn classify(exec: Option<Arc<Execution>>, payload: &(dyn std::any::Any + Send)) -> FailureKind {
     let recorded = exec.as_ref().and_then(|e| {
         let mut st = e.state.lock();
         let kind = st.failure.take()?;
-        Some(match kind {
-            FailureKind::Panic { message, .. } if is_deadlock(&message) => {
-                FailureKind::Deadlock { goroutines: st.blocked(), message: first_line(&message) }
-            }
-            other => other,
-        })
+        Some(kind)
     });
     recorded.unwrap_or_else(|| {
         let message = hook::payload_message(payload);
-        if is_deadlock(&message) {
-            let goroutines = exec.map(|e| e.state.lock().blocked()).unwrap_or_default();
-            FailureKind::Deadlock { goroutines, message: first_line(&message) }
-        } else {
-            FailureKind::Panic { goroutine: None, message, location: None }
+        match exec {
+            Some(e) if is_deadlock(&message) => e.state.lock().stuck(first_line(&message)),
+            None if is_deadlock(&message) => {
+                FailureKind::Deadlock { goroutines: Vec::new(), message: first_line(&message) }
+            }
+            _ => FailureKind::Panic { goroutine: None, message, location: None, stack: Vec::new() },
         }
     })
-}
-
-/// loom says `deadlock; threads = …`, shuttle `deadlock! blocked tasks: …`.
-fn is_deadlock(message: &str) -> bool {
-    message.starts_with("deadlock")
 }
 
 fn first_line(message: &str) -> String {

@@ -186,12 +186,13 @@ impl<T> Chan<T> {
         let exec = runtime::current();
         let g = exec.me();
         self.inner.token.touch("close");
-        self.check_raceaddr(&exec, AccessKind::Write, &["runtime.closechan"], Location::caller());
-        let mut st = self.inner.state.lock();
-        if st.closed {
-            drop(st);
+        // Go's closechan panics before its race annotation: a second close is a panic, never a race
+        // (Go 1.19 `-race`: two unordered closes panic and report no race).
+        if self.inner.state.lock().closed {
             panic!("close of closed channel");
         }
+        self.check_raceaddr(&exec, AccessKind::Write, &["runtime.closechan"], Location::caller());
+        let mut st = self.inner.state.lock();
         st.closed = true;
         let state = &mut *st;
         exec.state.lock().release(g, &mut state.close_clock);

@@ -4,6 +4,7 @@ use std::fmt;
 use std::panic::resume_unwind;
 use std::sync::Arc;
 
+use crate::report::RecoveredPanic;
 use crate::runtime::backend::{self, RawJoinHandle};
 use crate::runtime::stack::StackId;
 use crate::runtime::{self, Execution};
@@ -96,6 +97,28 @@ impl Drop for Frame {
 /// an execution even when a failure leaves goroutines (and what they own) unwound or leaked.
 pub fn at_execution_end(f: impl FnOnce() + Send + 'static) {
     runtime::current().state.lock().at_end.push(Box::new(f));
+}
+
+/// Go's `defer func() { if r := recover(); r != nil { … } }()` around `f`: runs `f`, and if it
+/// panics, returns the panic instead of failing the execution, as TiDB's `RunWithRecover` does
+/// before it logs the panic and hands an error on. Every recovered panic is kept on the outcome
+/// (`Outcome::recovered`), so a test can expect or forbid it. A panic outside any `recover` kills
+/// the execution, as it kills a Go program.
+///
+/// ```
+/// use harness::{explore, go, Strategy};
+///
+/// let outcome = explore(&Strategy::random(1, 1), || {
+///     let r = go::recover(|| -> u32 { panic!("index out of range [3] with length 3") });
+///     assert_eq!(r.map_err(|p| p.message), Err("index out of range [3] with length 3".to_string()));
+/// });
+/// assert!(outcome.failure.is_none());
+/// assert_eq!(outcome.recovered.len(), 1);
+/// ```
+pub fn recover<T>(f: impl FnOnce() -> T) -> Result<T, RecoveredPanic> {
+    let exec = runtime::current();
+    let g = exec.me();
+    exec.recover(g, f)
 }
 
 /// Go's `runtime.Gosched`: lets other goroutines run. Transfers no happens-before.

@@ -87,3 +87,18 @@ impl<T: Clone> CheckedField<T> {
         self.access(AccessKind::Read, Location::caller(), |v| v.clone())
     }
 }
+
+/// Go's message for a nil pointer dereference.
+pub const NIL_DEREFERENCE: &str = "runtime error: invalid memory address or nil pointer dereference";
+
+impl<T> CheckedField<Option<T>> {
+    /// Reads the pointer the field holds and runs `f` on what it points to, as Go's `p.x` does: a
+    /// nil (`None`) field panics with Go's nil-dereference message ([`NIL_DEREFERENCE`]).
+    #[track_caller]
+    pub fn deref<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        match self.access(AccessKind::Read, Location::caller(), |p| p.as_ref().map(f)) {
+            Some(r) => r,
+            None => panic!("{NIL_DEREFERENCE}"),
+        }
+    }
+}

@@ -7,7 +7,7 @@ mod buf;
 mod field;
 
 pub use buf::CheckedBuf;
-pub use field::CheckedField;
+pub use field::{CheckedField, NIL_DEREFERENCE};
 
 use std::panic::Location;
 use std::sync::Arc;

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::report::{BlockedGoroutine, FailureKind};
+use crate::report::{BlockedGoroutine, FailureKind, RecoveredPanic};
 pub use backend::Backend;
 use backend::{RawJoinHandle, Unparker};
 use clock::VectorClock;
@@ -54,6 +54,26 @@ pub(crate) struct Goroutine {
     /// A wake arrived while the goroutine was not parked: its next park returns at once.
     pub(crate) wake_pending: bool,
     pub(crate) unparker: Option<Unparker>,
+    /// How many `recover` scopes the goroutine is inside: a panic there is not a failure.
+    recovering: u32,
+    /// A panic raised inside a `recover` scope, for the scope to take.
+    pending_panic: Option<RecoveredPanic>,
+}
+
+impl Goroutine {
+    /// A running goroutine with clock `clock`, created at `created_at` (`None`: main).
+    pub(crate) fn new(clock: VectorClock, created_at: Option<StackId>) -> Goroutine {
+        Goroutine {
+            clock,
+            stack: StackDepot::EMPTY,
+            created_at,
+            status: Status::Running,
+            wake_pending: false,
+            unparker: None,
+            recovering: 0,
+            pending_panic: None,
+        }
+    }
 }
 
 /// Mutable state of one execution, behind one lock (uncontended under loom and shuttle).
@@ -65,6 +85,8 @@ pub(crate) struct ExecState {
     next_addr: u64,
     /// Cleanups to run when the execution ends, whether it passed or failed.
     pub(crate) at_end: Vec<Box<dyn FnOnce() + Send>>,
+    /// Panics `recover` caught in this execution.
+    recovered: Vec<RecoveredPanic>,
 }
 
 impl ExecState {
@@ -94,6 +116,22 @@ impl ExecState {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Every live goroutine is blocked for good: a leak when main has returned (goleak's case),
+    /// else a deadlock (main itself can never proceed).
+    pub(crate) fn stuck(&self, message: String) -> FailureKind {
+        let goroutines = self.blocked();
+        if matches!(self.goroutines[0].status, Status::Finished) {
+            FailureKind::Leak { goroutines }
+        } else {
+            FailureKind::Deadlock { goroutines, message }
+        }
+    }
+
+    /// Panics recovered in this execution so far.
+    pub(crate) fn take_recovered(&mut self) -> Vec<RecoveredPanic> {
+        std::mem::take(&mut self.recovered)
     }
 
     /// Std backend only: every live goroutine is parked with no wake pending, so none can ever be
@@ -174,15 +212,37 @@ pub(crate) fn try_current() -> Option<Arc<Execution>> {
     LOCAL.with(|l| l.exec.try_borrow().ok().and_then(|c| c.clone()))
 }
 
-/// Records a panic as the current execution's failure, if it has none yet. Called from the panic
-/// hook: it only tries the lock, since the panicking code may hold it.
+/// Records a model panic: inside a `recover` scope, for the scope to take; otherwise as the
+/// current execution's failure, if it has none yet. Called from the panic hook: it only tries the
+/// lock, since the panicking code may hold it.
 pub(crate) fn record_panic(message: String, location: Option<String>) {
-    if let Some(exec) = try_current() {
-        if let Some(mut st) = exec.state.try_lock() {
-            let goroutine = running_goroutine().map(ExecState::go_id);
-            st.fail(FailureKind::Panic { goroutine, message, location });
-        }
+    let Some(exec) = try_current() else { return };
+    let Some(mut st) = exec.state.try_lock() else { return };
+    if is_deadlock(&message) {
+        // The backend found every goroutine blocked; their stacks are read now, before unwinding
+        // pops their frames.
+        let stuck = st.stuck(message.lines().next().unwrap_or_default().to_string());
+        st.fail(stuck);
+        return;
     }
+    let Some(g) = running_goroutine().filter(|&g| g < st.goroutines.len()) else {
+        st.fail(FailureKind::Panic { goroutine: None, message, location, stack: Vec::new() });
+        return;
+    };
+    let stack = st.stacks.frames(st.goroutines[g].stack);
+    let goroutine = ExecState::go_id(g);
+    let gr = &mut st.goroutines[g];
+    if gr.recovering > 0 {
+        gr.pending_panic = Some(RecoveredPanic { message, location, goroutine, stack });
+    } else {
+        st.fail(FailureKind::Panic { goroutine: Some(goroutine), message, location, stack });
+    }
+}
+
+/// Whether a backend's panic message reports a deadlock: loom says `deadlock; threads = …`,
+/// shuttle `deadlock! blocked tasks: …`.
+pub(crate) fn is_deadlock(message: &str) -> bool {
+    message.starts_with("deadlock")
 }
 
 /// Whether the calling OS thread is running an execution (for the panic hook).
@@ -208,14 +268,7 @@ impl Execution {
     pub(crate) fn start(backend: Backend) -> Arc<Execution> {
         let mut clock = VectorClock::default();
         clock.set(0, 1);
-        let main = Goroutine {
-            clock,
-            stack: StackDepot::EMPTY,
-            created_at: None,
-            status: Status::Running,
-            wake_pending: false,
-            unparker: Some(Unparker::current(backend)),
-        };
+        let main = Goroutine { unparker: Some(Unparker::current(backend)), ..Goroutine::new(clock, None) };
         let exec = Arc::new(Execution {
             backend,
             state: Mutex::new(ExecState {
@@ -224,6 +277,7 @@ impl Execution {
                 failure: None,
                 next_addr: 0x00c0_0000_0000,
                 at_end: Vec::new(),
+                recovered: Vec::new(),
             }),
             aborted: AtomicBool::new(false),
         });
@@ -235,12 +289,57 @@ impl Execution {
         exec
     }
 
-    /// Runs `model` as the main goroutine; its start is the execution's first step.
+    /// Runs `model` as the main goroutine; its start is the execution's first step. When it
+    /// returns, main is finished: goroutines blocked for good from then on are a leak. Under std,
+    /// goroutines still running then die with the program, as in Go.
     pub(crate) fn run_main(&self, model: impl FnOnce()) {
         if self.backend.controls_schedule() {
             record::step(0, "start", None);
         }
         model();
+        self.finish(0);
+        if self.backend.threaded() {
+            // As goleak retries before it reports: give goroutines still running a moment to
+            // finish or block; the last to block reports the leak (see `park`).
+            self.wait_while_running(std::time::Duration::from_secs(1));
+            self.abort();
+            if self.state.lock().failure.is_some() {
+                std::panic::panic_any(Abort);
+            }
+        }
+    }
+
+    /// Std backend: waits, at most `limit`, while a goroutine other than main is running.
+    fn wait_while_running(&self, limit: std::time::Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline
+            && self.state.lock().goroutines.iter().skip(1).any(|g| matches!(g.status, Status::Running))
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    /// Runs `f` in a `recover` scope of goroutine `g`: a model panic inside it is returned (and
+    /// kept on the execution) instead of failing the execution. The harness's own stop signals
+    /// pass through.
+    pub(crate) fn recover<T>(&self, g: usize, f: impl FnOnce() -> T) -> Result<T, RecoveredPanic> {
+        self.state.lock().goroutines[g].recovering += 1;
+        let r = catch_unwind(AssertUnwindSafe(f));
+        let mut st = self.state.lock();
+        st.goroutines[g].recovering -= 1;
+        match r {
+            Ok(v) => Ok(v),
+            Err(payload) => match st.goroutines[g].pending_panic.take() {
+                Some(p) => {
+                    st.recovered.push(p.clone());
+                    Err(p)
+                }
+                None => {
+                    drop(st);
+                    resume_unwind(payload)
+                }
+            },
+        }
     }
 
     /// Starts `f` as a new goroutine created by `parent` (Go's `go` statement): everything the
@@ -269,14 +368,7 @@ impl Execution {
             clock.set(child, 1);
             st.goroutines[parent].clock.tick(parent);
             let created_at = Some(st.goroutines[parent].stack);
-            st.goroutines.push(Goroutine {
-                clock,
-                stack: StackDepot::EMPTY,
-                created_at,
-                status: Status::Running,
-                wake_pending: false,
-                unparker: None,
-            });
+            st.goroutines.push(Goroutine::new(clock, created_at));
             child
         };
         let exec = self.clone();
@@ -359,12 +451,7 @@ impl Execution {
     /// while) for goroutines still running after an abort, so a cleanup does not race them.
     pub(crate) fn run_cleanups(&self) {
         if self.backend.threaded() {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            while std::time::Instant::now() < deadline
-                && self.state.lock().goroutines.iter().skip(1).any(|g| matches!(g.status, Status::Running))
-            {
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
+            self.wait_while_running(std::time::Duration::from_secs(5));
         }
         let cleanups = std::mem::take(&mut self.state.lock().at_end);
         for f in cleanups.into_iter().rev() {
@@ -395,8 +482,8 @@ impl Execution {
             }
             gr.status = Status::Blocked(on);
             if self.backend.threaded() && st.all_blocked() {
-                let blocked = st.blocked();
-                st.fail(FailureKind::Deadlock { goroutines: blocked, message: "all goroutines are asleep".into() });
+                let stuck = st.stuck("all goroutines are asleep".into());
+                st.fail(stuck);
                 drop(st);
                 self.abort();
                 std::panic::panic_any(Abort);
@@ -452,8 +539,8 @@ impl Execution {
         let mut st = self.state.lock();
         st.goroutines[g].status = Status::Finished;
         if self.backend.threaded() && st.all_blocked() {
-            let blocked = st.blocked();
-            st.fail(FailureKind::Deadlock { goroutines: blocked, message: "all goroutines are asleep".into() });
+            let stuck = st.stuck("all goroutines are asleep".into());
+            st.fail(stuck);
             drop(st);
             self.abort();
         }

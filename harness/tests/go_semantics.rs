@@ -1,0 +1,180 @@
+//! Go's panic, recover and goroutine-leak semantics, and the outcomes that must never read as a
+//! clean pass.
+
+use harness::go::{self, Chan};
+use harness::memory::{CheckedField, NIL_DEREFERENCE};
+use harness::report::FailureKind;
+use harness::{explore, Strategy};
+
+fn kind(o: &harness::Outcome) -> &FailureKind {
+    &o.failure.as_ref().unwrap_or_else(|| panic!("expected a failure: {o}")).kind
+}
+
+/// A panic nothing recovers kills the execution, reported as Go prints it: the message, then the
+/// panicking goroutine's stack.
+#[test]
+fn an_unrecovered_panic_reads_like_go() {
+    let o = explore(&Strategy::dpor(None), || {
+        let h = go::go(|| {
+            let _f = go::frame("pkg/executor/join.(*ProbeWorkerV2).probeAndSendResult");
+            let _g = go::frame("pkg/executor/join.(*hashJoinSpillHelper).spillProbeChunk");
+            panic!("index out of range [3] with length 3");
+        });
+        h.join();
+    });
+    let FailureKind::Panic { goroutine, message, stack, .. } = kind(&o) else { panic!("{o}") };
+    assert_eq!((*goroutine, message.as_str()), (Some(2), "index out of range [3] with length 3"));
+    assert_eq!(stack[0], "pkg/executor/join.(*hashJoinSpillHelper).spillProbeChunk");
+    let text = kind(&o).to_string();
+    assert!(
+        text.starts_with(
+            "panic: index out of range [3] with length 3\n\ngoroutine 2 [running]:\n  \
+             pkg/executor/join.(*hashJoinSpillHelper).spillProbeChunk()\n  \
+             pkg/executor/join.(*ProbeWorkerV2).probeAndSendResult()\n  at "
+        ),
+        "{text}"
+    );
+}
+
+/// `recover` returns the panic, the execution goes on, and the outcome keeps it.
+#[test]
+fn a_recovered_panic_is_kept_on_the_outcome() {
+    for s in [Strategy::dpor(None), Strategy::loom(2), Strategy::random(1, 20), Strategy::std(5)] {
+        let o = explore(&s, || {
+            let errors = Chan::<String>::new("errCh", 1);
+            let e2 = errors.clone();
+            let h = go::go(move || {
+                let _f = go::frame("util.WithRecovery");
+                if let Err(p) = go::recover(|| -> () { panic!("buildHashTablePanic") }) {
+                    e2.send(format!("recovered: {}", p.message));
+                }
+            });
+            assert_eq!(errors.recv().as_deref(), Some("recovered: buildHashTablePanic"));
+            h.join();
+        });
+        assert!(o.failure.is_none(), "{s}: {o}");
+        assert_eq!(o.recovered.len(), 1, "{s}: {o}");
+        let p = &o.recovered[0];
+        assert_eq!(
+            (p.message.as_str(), p.goroutine, p.stack.first().map(String::as_str)),
+            ("buildHashTablePanic", 2, Some("util.WithRecovery"))
+        );
+        assert!(
+            o.to_string().contains("recovered panic: buildHashTablePanic (goroutine 2, in util.WithRecovery)"),
+            "{o}"
+        );
+    }
+}
+
+/// A race found inside a `recover` scope is not a panic to recover: it still ends the execution.
+#[test]
+fn recover_does_not_swallow_a_race() {
+    let o = explore(&Strategy::dpor(None), || {
+        let x = harness::memory::CheckedBuf::new("x", 8);
+        let x2 = x.clone();
+        let h = go::go(move || x2.write_u64(0, 1));
+        let r = go::recover(|| x.read_u64(0));
+        let _ = r;
+        h.join();
+    });
+    assert!(o.race().is_some(), "{o}");
+    assert!(o.recovered.is_empty(), "{o}");
+}
+
+/// Reading through an unset pointer field panics with Go's nil-dereference message.
+#[test]
+fn a_nil_dereference_panics_as_in_go() {
+    let o = explore(&Strategy::random(1, 1), || {
+        let builder: CheckedField<Option<u32>> = CheckedField::new("BuildWorkerV2.builder", None);
+        let _ = builder.deref(|b| *b + 1);
+    });
+    let FailureKind::Panic { message, .. } = kind(&o) else { panic!("{o}") };
+    assert_eq!(message, NIL_DEREFERENCE);
+    let set = explore(&Strategy::random(1, 1), || {
+        let builder: CheckedField<Option<u32>> = CheckedField::new("BuildWorkerV2.builder", Some(1));
+        assert_eq!(builder.deref(|b| *b + 1), 2);
+    });
+    assert!(set.failure.is_none(), "{set}");
+}
+
+/// Main returns while a goroutine waits forever: a leak (goleak's report), not a deadlock.
+#[test]
+fn a_goroutine_blocked_after_main_returns_is_a_leak() {
+    fn leaky() {
+        let ch = Chan::<u32>::new("resultCh", 0);
+        let _h = go::go(move || {
+            let _f = go::frame("pkg/executor/join.(*HashJoinV2Exec).fetchAndProbeHashTable.func1");
+            ch.send(1);
+        });
+    }
+    for s in [Strategy::dpor(None), Strategy::loom(2), Strategy::random(1, 20), Strategy::std(5)] {
+        let o = explore(&s, leaky);
+        let FailureKind::Leak { goroutines } = kind(&o) else { panic!("{s}: expected a leak, got {o}") };
+        assert_eq!(goroutines.len(), 1, "{s}: {o}");
+        assert_eq!(goroutines[0].goroutine, 2);
+        assert_eq!(goroutines[0].waiting_on, "chan send on resultCh");
+        let text = kind(&o).to_string();
+        assert!(
+            text.starts_with(
+                "found unexpected goroutines:\n[Goroutine 2 in state chan send on resultCh, with \
+                 pkg/executor/join.(*HashJoinV2Exec).fetchAndProbeHashTable.func1 on top of the stack:"
+            ),
+            "{s}: {text}"
+        );
+    }
+}
+
+/// Main itself blocked for good stays a deadlock.
+#[test]
+fn main_blocked_for_good_is_a_deadlock() {
+    let o = explore(&Strategy::dpor(None), || {
+        let ch = Chan::<u32>::new("never", 0);
+        let _ = ch.recv();
+    });
+    assert!(matches!(kind(&o), FailureKind::Deadlock { .. }), "{o}");
+}
+
+/// Go 1.19.8 `go test -race -count=1`, 20 runs: two goroutines close one channel unordered (each
+/// recovering its panic so the run completes); one close panics `close of closed channel` and no
+/// run reports a data race (closechan checks `closed` before its race annotation).
+#[test]
+fn a_second_close_panics_and_is_no_race() {
+    for s in [Strategy::dpor(None), Strategy::loom(2), Strategy::random(1, 50)] {
+        let o = explore(&s, || {
+            let c = Chan::<()>::new("c", 0);
+            let c2 = c.clone();
+            let h = go::go(move || c2.close());
+            c.close();
+            h.join();
+        });
+        let FailureKind::Panic { message, .. } = kind(&o) else { panic!("{s}: expected a panic, got {o}") };
+        assert_eq!(message, "close of closed channel", "{s}");
+    }
+}
+
+/// PCT refuses a model in which two goroutines are never runnable at once: the outcome says so
+/// and is neither a failure nor a clean pass.
+#[test]
+fn pct_on_a_model_with_no_concurrency_is_incomplete() {
+    let o = explore(&Strategy::pct(1, 100, 3), || {
+        let c = Chan::<u32>::new("c", 1);
+        c.send(1);
+        assert_eq!(c.recv(), Some(1));
+    });
+    assert!(o.failure.is_none(), "{o}");
+    let why = o.incomplete.as_deref().unwrap_or_else(|| panic!("expected an incomplete outcome: {o}"));
+    assert!(why.contains("never had two goroutines runnable at once"), "{why}");
+    assert!(!o.exhaustive);
+    assert!(o.to_string().contains(": incomplete, 1 executions"), "{o}");
+}
+
+/// A cap of zero runs nothing, and says so.
+#[test]
+fn a_cap_of_zero_runs_nothing_and_says_so() {
+    for s in [Strategy::dpor(None).with_max_executions(0), Strategy::random(1, 0), Strategy::std(0)] {
+        let o = explore(&s, || {});
+        assert_eq!(o.executions, 0, "{s}");
+        assert_eq!(o.incomplete.as_deref(), Some("no execution ran"), "{s}: {o}");
+        assert!(!o.exhaustive, "{s}");
+    }
+}

@@ -170,6 +170,23 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
             format!("a row has {} values, the build side has {build_width} columns", r.len()),
         ));
     }
+    if s.strategies.is_empty() {
+        return Err(err("strategy", "no strategy: the scenario would run nothing".into()));
+    }
+    for st in &s.strategies {
+        let zero = match *st {
+            StrategySpec::Loom { max_executions, .. } | StrategySpec::Dpor { max_executions, .. } => {
+                (max_executions == Some(0)).then_some("max_executions")
+            }
+            StrategySpec::Random { iterations, .. } => (iterations == 0).then_some("iterations"),
+            StrategySpec::Pct { iterations, depth, .. } => {
+                (iterations == 0).then_some("iterations").or((depth == 0).then_some("depth"))
+            }
+        };
+        if let Some(field) = zero {
+            return Err(err(&format!("strategy.{field}"), format!("0 in {}: it would run nothing", st.name())));
+        }
+    }
     if s.target == Target::Executor && s.strategies.iter().any(|st| matches!(st, StrategySpec::Loom { .. })) {
         return Err(err(
             "strategy",

@@ -272,3 +272,26 @@ fn an_error_is_expected_of_the_whole_executor_only() {
         )
     );
 }
+
+/// A configuration that would run nothing is refused before anything runs (before, each of these
+/// exited 0 after running nothing).
+#[test]
+fn a_strategy_that_runs_nothing_is_bad_input() {
+    let text = std::fs::read_to_string(scenarios::catalog_dir().join("race1-fixed.toml")).expect("file");
+    let cases = [
+        ("iterations = 1000\ndepth = 3", "iterations = 0\ndepth = 3", "strategy.iterations: 0 in pct-d3-s1"),
+        ("iterations = 1000\ndepth = 3", "iterations = 1000\ndepth = 0", "strategy.depth: 0 in pct-d0-s1"),
+        ("kind = \"dpor\"\n", "kind = \"dpor\"\nmax_executions = 0\n", "strategy.max_executions: 0 in dpor"),
+    ];
+    for (from, to, error) in cases {
+        let edited = text.replacen(from, to, 1);
+        assert_ne!(edited, text, "{from}");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("f.toml");
+        std::fs::write(&file, edited).expect("write");
+        let out = joinrace(&["--catalog", dir.path().to_str().expect("utf-8"), "run", "--all"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err, format!("joinrace: {}: {error}: it would run nothing\n", file.display()));
+    }
+}

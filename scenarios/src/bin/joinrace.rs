@@ -413,7 +413,10 @@ fn run(
             let scope = match (&outcome.failure, outcome.exhaustive, outcome.bound) {
                 (Some(f), _, Some(b)) => format!("at #{} (pb{b})", f.execution),
                 (Some(f), _, None) => format!("at #{}", f.execution),
+                (None, _, _) if outcome.incomplete.is_some() => "incomplete".to_string(),
                 (None, true, _) => "exhaustive".to_string(),
+                // Every schedule, but a select with several ready cases took the first (loom).
+                (None, false, _) if outcome.first_ready_case_only => "schedules only".to_string(),
                 (None, false, _) => "sampled".to_string(),
             };
             let distinct = outcome.distinct.map_or("-".to_string(), |d| d.to_string());

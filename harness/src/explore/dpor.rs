@@ -153,6 +153,10 @@ struct Run {
     redundant: bool,
     /// Select choices made so far.
     choices: usize,
+    /// The goroutine scheduled at the last decision, and that decision's depth: its operation is
+    /// recorded once the goroutine has run it and reached its next scheduling point, when it is
+    /// known whether it was a failed attempt (see `runtime::record::retract`).
+    pending: Option<(usize, usize)>,
 }
 
 impl DporScheduler {
@@ -221,12 +225,36 @@ impl DporScheduler {
         node.current.filter(|&c| awake(c)).or_else(|| node.runnable.iter().map(|o| o.task).filter(|&t| awake(t)).min())
     }
 
-    /// Records that `task` runs the operation at `depth`, finds the race it completes, and
-    /// updates the sleep set.
-    fn execute(&mut self, task: usize) {
+    /// Records the operation scheduled at the last decision, now that it ran: what it announced,
+    /// or, when it was a failed attempt that parked, a read of what it announced plus a write of
+    /// the registrations it left (see `runtime::record::retract`).
+    fn complete_pending(&mut self) {
+        if let Some((task, d)) = self.run.pending.take() {
+            let announced = self.run.next[task].clone();
+            match record::take_retracted() {
+                None => self.execute(task, d, announced, None),
+                Some(registered) => {
+                    let mut labels = announced.labels;
+                    for &l in &registered {
+                        if !labels.contains(&l) {
+                            labels.push(l);
+                        }
+                    }
+                    let access = Access { labels, write: !registered.is_empty() };
+                    self.execute(task, d, access, Some(&registered))
+                }
+            }
+        }
+    }
+
+    /// Records that `task` ran the operation `access` at depth `d`, finds the races it completes,
+    /// and updates the sleep set. A failed attempt (`failed`: the registrations it wrote) reads
+    /// its other objects: it races with the write that made it wait, so the explorer also tries
+    /// it first, but later writes do not race with it, as they would only reorder a wait with its
+    /// end.
+    fn execute(&mut self, task: usize, d: usize, access: Access, failed: Option<&[u64]>) {
         let run = &mut self.run;
-        let d = run.depth;
-        let op = Op { task, access: run.next[task].clone() };
+        let op = Op { task, access };
         let mut own = run.clocks[task].clone();
         own.tick(task);
         // The operations this one depends on directly: a write on the reads since the last write
@@ -234,14 +262,18 @@ impl DporScheduler {
         let mut preds: SmallVec<[usize; 4]> = SmallVec::new();
         for &label in &op.access.labels {
             let (last_write, reads) = run.objects.entry(label).or_default();
-            let before: SmallVec<[usize; 4]> = match (op.access.write, reads.is_empty()) {
+            let writes = match failed {
+                None => op.access.write,
+                Some(registered) => registered.contains(&label),
+            };
+            let before: SmallVec<[usize; 4]> = match (writes, reads.is_empty()) {
                 (true, false) => reads.clone(),
                 _ => last_write.iter().copied().collect(),
             };
-            if op.access.write {
+            if writes {
                 *last_write = Some(d);
                 reads.clear();
-            } else {
+            } else if failed.is_none() {
                 reads.push(d);
             }
             for i in before {
@@ -339,12 +371,15 @@ impl DporScheduler {
 
 impl Scheduler for DporScheduler {
     fn new_execution(&mut self) -> Option<Schedule> {
+        // The last operation of the previous execution.
+        self.complete_pending();
         if self.executions > 0 && !self.next_branch() {
             return None;
         }
         self.executions += 1;
         self.run = Run::default();
         record::take_announced();
+        record::take_retracted();
         Some(Schedule::new(0))
     }
 
@@ -357,6 +392,7 @@ impl Scheduler for DporScheduler {
             self.run.next.resize(max + 1, Access::default());
             self.run.clocks.resize(max + 1, Clock::default());
         }
+        self.complete_pending();
         if let Some(c) = current {
             self.run.next[c] = record::take_announced();
         }
@@ -412,7 +448,7 @@ impl Scheduler for DporScheduler {
             self.nodes.push(Node { chosen: t, done: SmallVec::from_slice(&[t]), ..node });
             t
         };
-        self.execute(chosen);
+        self.run.pending = Some((chosen, d));
         self.run.depth += 1;
         Some(TaskId::from(chosen))
     }

@@ -23,7 +23,7 @@ use crate::memory::{check, spec, stop_on_race};
 use crate::report::AccessKind;
 use crate::runtime::backend::Token;
 use crate::runtime::clock::VectorClock;
-use crate::runtime::{self, block_on, BlockedOn, Execution};
+use crate::runtime::{self, block_on, record, BlockedOn, Execution};
 
 /// A Go channel of `T`. Clones are the same channel.
 pub struct Chan<T> {
@@ -274,6 +274,10 @@ impl<T> Inner<T> {
     pub(crate) fn park_receiver(&self, st: &mut State<T>, g: usize, op: &'static str) -> BlockedOn {
         if !st.receivers.contains(&g) {
             st.receivers.push(g);
+        }
+        // A parked receiver makes a select's send case on an unbuffered channel ready.
+        if let Some(o) = self.token.object().filter(|_| self.cap == 0) {
+            record::registered_receiver(o);
         }
         register(&mut st.waiters, g, op, &self.label)
     }

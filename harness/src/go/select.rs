@@ -27,6 +27,14 @@ mod sealed {
 pub trait SelectCase: sealed::Sealed {
     #[doc(hidden)]
     fn touch(&self);
+    /// A scheduling point on the channel's token that operates on nothing: the select's operation
+    /// comes at the last case's touch (loom still sees every case's token).
+    #[doc(hidden)]
+    fn touch_only(&self);
+    /// What the case's readiness reads besides the channel, for the DPOR explorer: an unbuffered
+    /// send case reads the channel's parked receivers.
+    #[doc(hidden)]
+    fn readiness(&self) -> Option<u64>;
     /// The channel's identity in the interleaving hash (`None` under std).
     #[doc(hidden)]
     fn object(&self) -> Option<u64>;
@@ -112,6 +120,14 @@ impl<T> SelectCase for RecvCase<'_, T> {
         self.ch.inner.token.touch("select receive");
     }
 
+    fn touch_only(&self) {
+        self.ch.inner.token.touch_only("select receive");
+    }
+
+    fn readiness(&self) -> Option<u64> {
+        None
+    }
+
     fn object(&self) -> Option<u64> {
         self.ch.inner.token.object()
     }
@@ -148,6 +164,14 @@ impl<T> SelectCase for RecvCase<'_, T> {
 impl<T> SelectCase for SendCase<'_, T> {
     fn touch(&self) {
         self.ch.inner.token.touch("select send");
+    }
+
+    fn touch_only(&self) {
+        self.ch.inner.token.touch_only("select send");
+    }
+
+    fn readiness(&self) -> Option<u64> {
+        self.ch.inner.token.object().filter(|_| self.ch.cap() == 0).map(record::receivers_label)
     }
 
     fn object(&self) -> Option<u64> {
@@ -223,8 +247,10 @@ fn run(cases: &mut [&mut dyn SelectCase], default: bool) -> Option<usize> {
         // The poll below, after the last touch, reads every case's channel: the explorer is told of
         // all of them, and the hash records the other cases' accesses as the explorer orders them.
         if let Some((last, rest)) = cases.split_last() {
-            rest.iter().for_each(|c| c.touch());
-            backend::announce_also(exec.backend, || cases.iter().filter_map(|c| c.object()).collect());
+            rest.iter().for_each(|c| c.touch_only());
+            backend::announce_also(exec.backend, || {
+                cases.iter().flat_map(|c| c.object().into_iter().chain(c.readiness())).collect()
+            });
             last.touch();
             rest.iter().for_each(|c| c.record());
         }
@@ -235,7 +261,7 @@ fn run(cases: &mut [&mut dyn SelectCase], default: bool) -> Option<usize> {
             let i = (start + k) % n;
             if cases[i].poll(g) {
                 cases.iter().for_each(|c| c.unregister(g));
-                record_fired(i, g);
+                record::fired(i, g);
                 return Ok(Some(i));
             }
         }
@@ -249,11 +275,4 @@ fn run(cases: &mut [&mut dyn SelectCase], default: bool) -> Option<usize> {
         cases[i].complete(g);
     }
     fired
-}
-
-/// Records in the interleaving hash which case fired: executions that differ only in a select's
-/// choice are different executions.
-fn record_fired(case: usize, g: usize) {
-    const FIRED: u64 = 0x5e1e_c7ca_5e00_0000;
-    record::depend(FIRED ^ case as u64, record::choices() as u32, g);
 }

@@ -17,7 +17,7 @@ use crate::memory::{check, spec, stop_on_race};
 use crate::report::AccessKind;
 use crate::runtime::backend::Token;
 use crate::runtime::clock::VectorClock;
-use crate::runtime::{self, block_on};
+use crate::runtime::{self, block_on, record};
 
 /// A Go `sync.WaitGroup`. Clones are the same group.
 #[derive(Clone)]
@@ -122,6 +122,9 @@ impl WaitGroup {
                 exec.state.lock().acquire(g, &st.clock);
                 return Ok(());
             }
+            // Whether a waiter is already there decides what this one does: a failed Wait is an
+            // operation of its own for the explorer.
+            record::observable_attempt();
             if st.waiters.is_empty() {
                 let access = spec(0, 1, AccessKind::Write, false, &["sync.(*WaitGroup).Wait"], at);
                 if check(&exec, &mut st.sema, access, |_, _| {}) {

@@ -17,7 +17,7 @@
 //! goroutines (`touch`, `park`, `spawn`, `join`, `yield_now`, `choose`). Under loom and
 //! shuttle all goroutines share one OS thread, so a lock held across a switch would deadlock it.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 
 use shuttle_engine::runtime::execution::ExecutionState;
 
@@ -87,12 +87,12 @@ const SHUTTLE_STACK_BYTES: usize = 512 * 1024;
 /// object are dependent and operations on different objects are independent. shuttle has no notion of dependence, so there a touch is a bare context switch (a
 /// shuttle atomic would add its own clock bookkeeping to every operation).
 ///
-/// The token also feeds the interleaving hash: the `seq`-th touch of object `object` by a goroutine.
+/// The token also feeds the interleaving hash: each touch of the object, in order (the record
+/// counts positions).
 pub(crate) struct Token {
     raw: RawToken,
     /// The object's id in the interleaving hash; `None` when something else records the order.
     object: Option<u64>,
-    seq: AtomicU32,
 }
 
 enum RawToken {
@@ -119,7 +119,7 @@ impl Token {
             Backend::Shuttle => RawToken::Shuttle,
             Backend::Std => RawToken::Std,
         };
-        Token { raw, object, seq: AtomicU32::new(0) }
+        Token { raw, object }
     }
 
     /// The object's identity in the interleaving hash (`None` under std and for checked memory).
@@ -131,8 +131,7 @@ impl Token {
     /// running goroutine touched the object's token earlier in the same operation).
     pub(crate) fn record(&self) {
         if let Some(o) = self.object {
-            let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-            record::depend(o, seq, super::goroutine_id());
+            record::operate(o, super::goroutine_id());
         }
     }
 
@@ -140,6 +139,22 @@ impl Token {
     /// follows (`chan send`) in traces.
     pub(crate) fn touch(&self, op: &'static str) {
         self.touch_on(op, self.object, true)
+    }
+
+    /// A scheduling point on the token that operates on nothing (for DPOR and the hash): loom
+    /// still sees the token touched. A select touches its cases' tokens so before the one touch
+    /// that carries its operation.
+    pub(crate) fn touch_only(&self, op: &'static str) {
+        match &self.raw {
+            RawToken::Loom(a) => {
+                switching_on(op, None, || a.fetch_add(1, Ordering::SeqCst));
+            }
+            RawToken::Shuttle => {
+                record::announce(None, false);
+                switching_on(op, None, shuttle_engine::runtime::thread::switch)
+            }
+            RawToken::Std => {}
+        }
     }
 
     /// [`Token::touch`] before an atomic access of checked-memory word `word` (see
@@ -151,14 +166,13 @@ impl Token {
 
     fn touch_on(&self, op: &'static str, label: Option<u64>, write: bool) {
         // The position in the object's history is taken once the goroutine runs again.
-        let position = || self.object.map(|o| (o, self.seq.fetch_add(1, Ordering::Relaxed)));
         match &self.raw {
             RawToken::Loom(a) => {
-                switching_on(op, position, || a.fetch_add(1, Ordering::SeqCst));
+                switching_on(op, self.object, || a.fetch_add(1, Ordering::SeqCst));
             }
             RawToken::Shuttle => {
                 record::announce(label, write);
-                switching_on(op, position, shuttle_engine::runtime::thread::switch)
+                switching_on(op, self.object, shuttle_engine::runtime::thread::switch)
             }
             RawToken::Std => {}
         }
@@ -279,16 +293,16 @@ pub(crate) fn choose_case(backend: Backend, n: usize, ready: impl FnOnce() -> Ve
 /// Runs a backend call that may switch goroutines, and notes afterwards that the caller runs again:
 /// the caller's return from `op` is the next step of the execution's schedule.
 fn switching<R>(op: &'static str, f: impl FnOnce() -> R) -> R {
-    switching_on(op, || None, f)
+    switching_on(op, None, f)
 }
 
 /// [`switching`] for an operation on an object: the step also records the operation's position in
 /// the object's history (for the interleaving hash).
-fn switching_on<R>(op: &'static str, object: impl FnOnce() -> Option<(u64, u32)>, f: impl FnOnce() -> R) -> R {
+fn switching_on<R>(op: &'static str, object: Option<u64>, f: impl FnOnce() -> R) -> R {
     let me = super::goroutine_id();
     let r = f();
     super::set_goroutine_id(me);
-    record::step(me, op, object());
+    record::step(me, op, object);
     r
 }
 

@@ -563,6 +563,9 @@ pub(crate) fn block_on<R>(exec: &Execution, g: usize, mut attempt: impl FnMut() 
             }
             Err(on) => {
                 waited = true;
+                if exec.backend.controls_schedule() {
+                    record::retract();
+                }
                 exec.park(g, on);
             }
         }

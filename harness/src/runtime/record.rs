@@ -9,6 +9,7 @@
 //! the record lives in the runtime's thread-local and is reset when an execution starts. It costs
 //! a `Vec` push per step.
 
+use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use super::LOCAL;
@@ -76,6 +77,19 @@ pub(super) struct Record {
     interleaving: u64,
     /// Per goroutine (and one slot for code outside any), how many objects it has created.
     created: Vec<u32>,
+    /// Per primitive object, how many recorded operations it has seen: the next one's position.
+    positions: FxHashMap<u64, u32>,
+    /// The primitive operations recorded since the last step, with their hash terms: what a
+    /// failed attempt retracts.
+    since_step: SmallVec<[(u64, u64); 2]>,
+    /// What a failed attempt since the last step left that others can observe (see [`retract`]).
+    registered: SmallVec<[u64; 2]>,
+    /// The attempt since the last step had an effect others observe beyond registrations: it
+    /// stays an operation of its own even if it fails.
+    observable: bool,
+    /// The running goroutine's last operation turned out a failed attempt: the registrations it
+    /// left.
+    retracted: Option<SmallVec<[u64; 2]>>,
     expected: Option<Vec<u32>>,
     trace: Option<TraceLog>,
     /// shuttle: the task id of each goroutine. Not the goroutine's index: shuttle may switch
@@ -99,6 +113,11 @@ impl Record {
             choices: Vec::new(),
             interleaving: 0,
             created: Vec::new(),
+            positions: FxHashMap::with_hasher(rustc_hash::FxBuildHasher),
+            since_step: SmallVec::new_const(),
+            registered: SmallVec::new_const(),
+            observable: false,
+            retracted: None,
             expected: None,
             trace: None,
             tasks: Vec::new(),
@@ -109,8 +128,19 @@ impl Record {
         }
     }
 
-    fn depend(&mut self, object: u64, seq: u32, g: usize) {
-        self.interleaving = self.interleaving.wrapping_add(mix(mix(object) ^ (u64::from(seq) << 20) ^ g as u64));
+    fn depend(&mut self, object: u64, seq: u32, g: usize) -> u64 {
+        let term = mix(mix(object) ^ (u64::from(seq) << 20) ^ g as u64);
+        self.interleaving = self.interleaving.wrapping_add(term);
+        term
+    }
+
+    /// Records goroutine `g`'s operation on primitive `object` at its next position.
+    fn operate(&mut self, object: u64, g: usize) {
+        let position = self.positions.entry(object).or_insert(0);
+        let seq = *position;
+        *position += 1;
+        let term = self.depend(object, seq, g);
+        self.since_step.push((object, term));
     }
 }
 
@@ -125,6 +155,11 @@ pub(super) fn reset() {
         l.choices.clear();
         l.interleaving = 0;
         l.created.clear();
+        l.positions.clear();
+        l.since_step.clear();
+        l.registered.clear();
+        l.observable = false;
+        l.retracted = None;
         l.tasks.clear();
         l.tasks.push(0);
         if let Some(t) = &mut l.trace {
@@ -163,9 +198,61 @@ impl Drop for Scope {
     }
 }
 
-/// Notes that goroutine `g` made the `seq`-th dependent operation on object `object`.
+/// Notes that goroutine `g` made the `seq`-th dependent operation on object `object` (checked
+/// memory, which counts its own positions).
 pub(crate) fn depend(object: u64, seq: u32, g: usize) {
-    with(|l| l.depend(object, seq, g));
+    with(|l| {
+        l.depend(object, seq, g);
+    });
+}
+
+/// Notes that goroutine `g` operates on primitive `object` without a scheduling point of its own
+/// (a select's cases other than the last touched).
+pub(crate) fn operate(object: u64, g: usize) {
+    with(|l| l.operate(object, g));
+}
+
+/// A failed attempt (a poll that found it must wait) is about to park: it changed nothing another
+/// goroutine's operation reads except the waiter registrations noted with [`registered_receiver`],
+/// so its operations leave the interleaving hash, and the DPOR explorer is told that the
+/// operation it scheduled only read its objects and wrote those registrations.
+pub(crate) fn retract() {
+    with(|l| {
+        if l.observable {
+            return;
+        }
+        for (object, term) in std::mem::take(&mut l.since_step) {
+            l.interleaving = l.interleaving.wrapping_sub(term);
+            if let Some(p) = l.positions.get_mut(&object) {
+                *p -= 1;
+            }
+        }
+        l.retracted = Some(std::mem::take(&mut l.registered));
+    });
+}
+
+/// Notes that the running attempt has an effect others observe even if it fails (a WaitGroup's
+/// first waiter writes the group; later waiters see it waiting): it is never retracted.
+pub(crate) fn observable_attempt() {
+    with(|l| l.observable = true);
+}
+
+/// Notes that the running attempt parked its goroutine as a receiver of unbuffered channel
+/// `object`, which a select's send case on it observes (see [`receivers_label`]).
+pub(crate) fn registered_receiver(object: u64) {
+    with(|l| l.registered.push(receivers_label(object)));
+}
+
+/// The label, for the DPOR explorer, of an unbuffered channel's parked receivers: written by a
+/// receive that parks, read by a select's send case (ready only while a receiver is parked).
+pub(crate) fn receivers_label(object: u64) -> u64 {
+    object ^ 0x7ece_1e55_0000_0000
+}
+
+/// When the running goroutine's last scheduled operation was a failed attempt: the registrations
+/// it left.
+pub(crate) fn take_retracted() -> Option<SmallVec<[u64; 2]>> {
+    with(|l| l.retracted.take())
 }
 
 /// The execution's interleaving hash so far.
@@ -179,9 +266,18 @@ pub(crate) fn schedule() -> Schedule {
     with(|l| Schedule { steps: l.steps.clone(), choices: l.choices.clone() })
 }
 
-/// Choices recorded so far in this execution.
-pub(crate) fn choices() -> usize {
-    with(|l| l.choices.len())
+/// Records in the interleaving hash that goroutine `g`'s next select fired case `case`:
+/// executions that differ only in a select's choice are different executions. Counted per
+/// goroutine, so failed attempts (which also choose) leave no trace.
+pub(crate) fn fired(case: usize, g: usize) {
+    const FIRED: u64 = 0x5e1e_c7ca_5e00_0000;
+    with(|l| {
+        let stream = FIRED ^ g as u64;
+        let position = l.positions.entry(stream).or_insert(0);
+        let seq = *position;
+        *position += 1;
+        l.depend(stream ^ ((case as u64 + 1) << 20), seq, g);
+    });
 }
 
 /// Steps recorded so far.
@@ -221,14 +317,17 @@ fn mix(mut x: u64) -> u64 {
 }
 
 /// Records that goroutine `g` runs the next step, returning from (or starting with) `op`, and, if
-/// `object` is given, that this was its `seq`-th operation on that object. While replaying
+/// `object` is given, that it operates on that primitive. While replaying
 /// exactly, a goroutine other than the schedule's fails the execution as a divergence.
-pub(super) fn step(g: usize, op: &'static str, object: Option<(u64, u32)>) {
+pub(super) fn step(g: usize, op: &'static str, object: Option<u64>) {
     let diverged = with(|l| {
         let k = l.steps.len();
         l.steps.push(g as u32);
-        if let Some((object, seq)) = object {
-            l.depend(object, seq, g);
+        l.since_step.clear();
+        l.registered.clear();
+        l.observable = false;
+        if let Some(object) = object {
+            l.operate(object, g);
         }
         if l.trace.is_none() && l.expected.is_none() {
             return None;

@@ -77,3 +77,14 @@ impl Bugs {
         self.0.contains(&bug)
     }
 }
+
+/// The active switches' names, comma-separated, or `none`.
+impl fmt::Display for Bugs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        let names: Vec<&str> = self.0.iter().map(|b| b.name()).collect();
+        f.write_str(&names.join(", "))
+    }
+}

@@ -44,6 +44,7 @@ pub mod row_table;
 pub mod slices;
 pub mod spec;
 pub mod spill;
+pub mod tidb;
 pub mod types;
 
 pub use bugs::{Bug, Bugs};

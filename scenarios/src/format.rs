@@ -6,7 +6,9 @@
 //! issue = "pingcap/tidb#57450"
 //! description = "..."
 //! target = "probe-slice"            # probe-slice | restore-slice | build-slice | executor
-//! bugs = ["57450-used-flag-layout"]  # active bug switches; none means every bug fixed
+//! tidb = "a22b8421a6"               # the TiDB commit modelled: its bugs are the fixes it lacks
+//!                                    # (join_model::tidb); absent: the newest modelled commit
+//! bugs = ["57450-used-flag-layout"]  # optional override: exactly these bug switches
 //!
 //! [join]
 //! type = "right-outer"               # inner | left-outer | right-outer
@@ -64,9 +66,12 @@ pub struct Scenario {
     pub description: String,
     /// Which part of the executor runs.
     pub target: Target,
-    /// Active bug switches (`Bug` names).
-    #[serde(default)]
-    pub bugs: Vec<String>,
+    /// The TiDB commit the scenario models (`join_model::tidb::COMMITS`); absent: the newest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tidb: Option<String>,
+    /// Bug switches (`Bug` names) that override the commit's: exactly these are active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bugs: Option<Vec<String>>,
     /// The join.
     pub join: Join,
     /// The input rows.
@@ -330,11 +335,25 @@ pub enum LoadError {
 
 /// Parses a scenario from `text`, naming `path` in errors.
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, LoadError> {
-    toml::from_str::<Scenario>(text).map_err(|e| {
+    let scenario = toml::from_str::<Scenario>(text).map_err(|e| {
         let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1).unwrap_or(1);
         let message = e.message().to_string();
         LoadError::Invalid { path: path.to_path_buf(), line, message }
-    })
+    })?;
+    // The name becomes part of file names (`<name>-<strategy>.schedule`): no path, no surprise.
+    let valid = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
+    let name = &scenario.name;
+    if name.is_empty() || name.len() > 100 || name.starts_with('.') || !name.chars().all(valid) {
+        let message =
+            format!("name: {name:?} is not a scenario name (1 to 100 of A-Z a-z 0-9 - _ ., not starting with .)");
+        return Err(LoadError::Invalid { path: path.to_path_buf(), line: name_line(text), message });
+    }
+    Ok(scenario)
+}
+
+/// The line of the top-level `name` field (1 when it cannot be found).
+fn name_line(text: &str) -> usize {
+    text.lines().position(|l| l.trim_start().starts_with("name") && l.contains('=')).map_or(1, |i| i + 1)
 }
 
 /// Reads and parses the scenario file at `path`.
@@ -352,7 +371,17 @@ pub fn load_dir(dir: &Path) -> Result<Vec<(PathBuf, Scenario)>, LoadError> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     paths.sort();
-    paths.into_iter().map(|p| load(&p).map(|s| (p, s))).collect()
+    let files: Vec<(PathBuf, Scenario)> =
+        paths.into_iter().map(|p| load(&p).map(|s| (p, s))).collect::<Result<_, _>>()?;
+    // `run NAME` and schedule files find a scenario by name: two files may not share one.
+    for (i, (path, s)) in files.iter().enumerate() {
+        if let Some((first, _)) = files[..i].iter().find(|(_, t)| t.name == s.name) {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let message = format!("name: {:?} is also the name of {}", s.name, first.display());
+            return Err(LoadError::Invalid { path: path.clone(), line: name_line(&text), message });
+        }
+    }
+    Ok(files)
 }
 
 #[cfg(test)]
@@ -387,6 +416,16 @@ outcome = "clean"
 
     fn err(text: &str) -> String {
         parse(Path::new("catalog/x.toml"), text).expect_err("invalid").to_string()
+    }
+
+    #[test]
+    fn a_name_is_no_path() {
+        for bad in ["../../escape", "", ".hidden", "a/b", "a b"] {
+            let text = GOOD.replace("name = \"n\"", &format!("name = {bad:?}"));
+            assert_ne!(text, GOOD);
+            let e = err(&text);
+            assert!(e.contains(":2: name:") && e.contains("is not a scenario name"), "{bad}: {e}");
+        }
     }
 
     #[test]

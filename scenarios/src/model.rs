@@ -11,6 +11,7 @@ use join_model::exec::{ExecConfig, HashJoinV2Exec};
 use join_model::failpoint::{FailAction, Failpoints};
 use join_model::reference::{reference_join, sorted};
 use join_model::slices::{probe_slice, restore_build_slice, round1_build_slice, JoinInput, RestoreInput};
+use join_model::tidb::{self, Commit};
 use join_model::{Bug, Bugs, BuildSide, ColType, JoinSpec, JoinType, Row, Value};
 
 use rand::rngs::StdRng;
@@ -109,18 +110,26 @@ pub struct Model {
     restore: Vec<Vec<Vec<Row>>>,
     config: ExecConfig,
     expect: Expect,
+    commit: Commit,
 }
 
 /// Builds the model of a scenario.
 pub fn build(s: &Scenario) -> Result<Model, BuildError> {
     let err = |field: &str, message: String| BuildError { field: field.into(), message };
-    let bugs = s
-        .bugs
-        .iter()
-        .map(|b| Bug::from_str(b))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| err("bugs", e.to_string()))?;
-    let bugs = Bugs::with(bugs);
+    let commit = match &s.tidb {
+        Some(id) => tidb::commit(id).map_err(|e| err("tidb", e.to_string()))?,
+        None => tidb::latest(),
+    };
+    let bugs = match &s.bugs {
+        Some(names) => Bugs::with(
+            names
+                .iter()
+                .map(|b| Bug::from_str(b))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| err("bugs", e.to_string()))?,
+        ),
+        None => tidb::bugs_at(commit),
+    };
     let j = &s.join;
     let (lt, rt) = (col_types(&j.left), col_types(&j.right));
     if j.left_keys.len() != j.right_keys.len() || j.left_keys.is_empty() {
@@ -223,10 +232,20 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
         failpoints,
         ..ExecConfig::default()
     };
-    Ok(Model { target: s.target, spec, left, right, restore, config, expect: s.expect.clone() })
+    Ok(Model { target: s.target, spec, left, right, restore, config, expect: s.expect.clone(), commit })
 }
 
 impl Model {
+    /// The bug switches the model runs with.
+    pub fn bugs(&self) -> &Bugs {
+        &self.config.bugs
+    }
+
+    /// The TiDB commit the model is.
+    pub fn commit(&self) -> Commit {
+        self.commit
+    }
+
     /// The outcome the scenario expects.
     pub fn expect(&self) -> &Expect {
         &self.expect

@@ -6,6 +6,27 @@ fn joinrace(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_joinrace")).args(args).output().expect("joinrace runs")
 }
 
+/// A catalog file's text with `from` replaced by `to` (which must change it).
+fn edited(file: &str, from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(scenarios::catalog_dir().join(file)).expect("catalog file");
+    let edited = text.replacen(from, to, 1);
+    assert_ne!(edited, text, "{file}: no {from:?}");
+    edited
+}
+
+/// `joinrace run --all` on a catalog of one file holding `text` must refuse it before anything
+/// runs: exit 2 and a message that names the file and starts with `error`.
+#[track_caller]
+fn assert_refused(text: &str, error: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("f.toml");
+    std::fs::write(&file, text).expect("write");
+    let out = joinrace(&["--catalog", dir.path().to_str().expect("utf-8"), "run", "--all"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.starts_with(&format!("joinrace: {}: {error}", file.display())), "{err}");
+}
+
 #[test]
 fn unknown_scenario_is_bad_input() {
     let out = joinrace(&["run", "no-such-scenario"]);
@@ -27,14 +48,8 @@ fn invalid_catalog_file_names_file_line_and_field() {
 
 #[test]
 fn unknown_bug_switch_is_bad_input() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let text = std::fs::read_to_string(scenarios::catalog_dir().join("race1-fixed.toml")).expect("catalog file");
-    let text = text.replace("bugs = []", "bugs = [\"57450-no-such-bug\"]");
-    std::fs::write(dir.path().join("b.toml"), text).expect("write");
-    let out = joinrace(&["--catalog", dir.path().to_str().expect("utf-8"), "run", "--all"]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("b.toml: bugs: unknown bug switch \"57450-no-such-bug\""), "{err}");
+    let text = edited("race1-fixed.toml", "tidb = \"043f833c49\"", "bugs = [\"57450-no-such-bug\"]");
+    assert_refused(&text, "bugs: unknown bug switch \"57450-no-such-bug\"");
 }
 
 /// A copy of a catalog file with another name and other data is picked up with no code change.
@@ -227,71 +242,77 @@ fn html_timeline_shows_both_racing_accesses_in_chromium() {
 
 #[test]
 fn failpoints_need_the_whole_executor_and_a_known_name() {
-    let text = std::fs::read_to_string(scenarios::catalog_dir().join("failpoint-build-error.toml")).expect("file");
-    let cases = [
-        (
-            text.replace("name = \"fetchBuildSideRowsError\"", "name = \"noSuchFailpoint\""),
-            "failpoint.name: unknown failpoint \"noSuchFailpoint\" (known: fetchBuildSideRowsError, \
-             controlWorkersForRestoreError, splitPartitionPanic, createTasksPanic, buildHashTablePanic, \
-             processOneProbeChunkPanic, restoreAndProbeError)",
-        ),
-        (
-            text.replace("target = \"executor\"", "target = \"probe-slice\""),
-            "failpoint: failpoints need target = \"executor\"",
-        ),
-    ];
-    for (edited, error) in cases {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let file = dir.path().join("f.toml");
-        std::fs::write(&file, edited).expect("write");
-        let out = joinrace(&["--catalog", dir.path().to_str().expect("utf-8"), "run", "--all"]);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{err}");
-        assert_eq!(err, format!("joinrace: {}: {error}\n", file.display()));
-    }
+    let file = "failpoint-build-error.toml";
+    assert_refused(
+        &edited(file, "name = \"fetchBuildSideRowsError\"", "name = \"noSuchFailpoint\""),
+        "failpoint.name: unknown failpoint \"noSuchFailpoint\" (known: fetchBuildSideRowsError, \
+         controlWorkersForRestoreError, splitPartitionPanic, createTasksPanic, buildHashTablePanic, \
+         processOneProbeChunkPanic, restoreAndProbeError)\n",
+    );
+    assert_refused(
+        &edited(file, "target = \"executor\"", "target = \"probe-slice\""),
+        "failpoint: failpoints need target = \"executor\"\n",
+    );
 }
 
 /// A slice never returns the join's error, so a slice scenario expecting one could never fail: it
 /// is refused before anything runs (before this check it ran and passed, exit 0).
 #[test]
 fn an_error_is_expected_of_the_whole_executor_only() {
-    let text = std::fs::read_to_string(scenarios::catalog_dir().join("race1-fixed.toml")).expect("file");
-    let edited = text.replace("outcome = \"clean\"", "outcome = \"error\"\nmessage = \"injected error\"");
-    assert_ne!(edited, text);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("f.toml");
-    std::fs::write(&file, edited).expect("write");
-    let out = joinrace(&["--catalog", dir.path().to_str().expect("utf-8"), "run", "--all"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert_eq!(
-        err,
-        format!(
-            "joinrace: {}: expect.outcome: \"error\" needs target = \"executor\" (a slice returns no join error)\n",
-            file.display()
-        )
-    );
+    let text = edited("race1-fixed.toml", "outcome = \"clean\"", "outcome = \"error\"\nmessage = \"injected error\"");
+    assert_refused(&text, "expect.outcome: \"error\" needs target = \"executor\" (a slice returns no join error)\n");
 }
 
 /// A configuration that would run nothing is refused before anything runs (before, each of these
 /// exited 0 after running nothing).
 #[test]
 fn a_strategy_that_runs_nothing_is_bad_input() {
-    let text = std::fs::read_to_string(scenarios::catalog_dir().join("race1-fixed.toml")).expect("file");
     let cases = [
         ("iterations = 1000\ndepth = 3", "iterations = 0\ndepth = 3", "strategy.iterations: 0 in pct-d3-s1"),
         ("iterations = 1000\ndepth = 3", "iterations = 1000\ndepth = 0", "strategy.depth: 0 in pct-d0-s1"),
         ("kind = \"dpor\"\n", "kind = \"dpor\"\nmax_executions = 0\n", "strategy.max_executions: 0 in dpor"),
     ];
     for (from, to, error) in cases {
-        let edited = text.replacen(from, to, 1);
-        assert_ne!(edited, text, "{from}");
-        let dir = tempfile::tempdir().expect("temp dir");
-        let file = dir.path().join("f.toml");
-        std::fs::write(&file, edited).expect("write");
-        let out = joinrace(&["--catalog", dir.path().to_str().expect("utf-8"), "run", "--all"]);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{err}");
-        assert_eq!(err, format!("joinrace: {}: {error}: it would run nothing\n", file.display()));
+        assert_refused(&edited("race1-fixed.toml", from, to), &format!("{error}: it would run nothing\n"));
     }
+}
+
+/// Two files with one scenario name: `run NAME` could pick either, so the catalog is refused.
+#[test]
+fn two_files_may_not_share_a_name() {
+    let text = std::fs::read_to_string(scenarios::catalog_dir().join("race1-fixed.toml")).expect("file");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("a.toml"), &text).expect("write");
+    std::fs::write(dir.path().join("b.toml"), &text).expect("write");
+    let out = joinrace(&["--catalog", dir.path().to_str().expect("utf-8"), "list"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let (a, b) = (dir.path().join("a.toml"), dir.path().join("b.toml"));
+    assert_eq!(
+        err,
+        format!("joinrace: {}:1: name: \"race1-fixed\" is also the name of {}\n", b.display(), a.display())
+    );
+}
+
+/// A scenario names the TiDB commit it models; an unknown one is bad input naming the field.
+#[test]
+fn an_unknown_tidb_commit_is_bad_input() {
+    let text = edited("race1-fixed.toml", "tidb = \"043f833c49\"", "tidb = \"deadbeef00\"");
+    assert_refused(&text, "tidb: unknown TiDB commit \"deadbeef00\"");
+}
+
+/// `joinrace list` shows each scenario's TiDB commit and the bug switches it implies.
+#[test]
+fn list_shows_each_scenarios_commit_and_bugs() {
+    let out = joinrace(&["list"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let row = |name: &str| stdout.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_default().to_string();
+    let r = row("race2-builder-publication");
+    assert!(r.contains("5450000d92") && r.contains("57450-builder-publication"), "{r}");
+    assert!(!r.contains("57450-used-flag-layout"), "fixed by #57451 before that commit: {r}");
+    let r = row("race1-used-flag-layout");
+    assert!(r.contains("a22b8421a6") && r.contains("57450-used-flag-layout"), "{r}");
+    let r = row("race2-fixed");
+    assert!(r.contains("51161154df") && r.contains(" none "), "{r}");
 }

@@ -101,9 +101,26 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::List => {
-            for (_, s) in &files {
+            println!("{:<32} {:<14} {:<12} {:<30} strategies", "scenario", "target", "tidb", "bugs");
+            for (path, s) in &files {
+                let model = match build(s) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        eprintln!("joinrace: {}: {e}", path.display());
+                        return ExitCode::from(2);
+                    }
+                };
                 let strategies: Vec<String> = s.strategies.iter().map(StrategySpec::name).collect();
-                println!("{:<28} {:<14} {}", s.name, format!("{:?}", s.target), strategies.join(", "));
+                let bugs = model.bugs().to_string();
+                let bugs = if s.bugs.is_some() { format!("{bugs} (override)") } else { bugs };
+                println!(
+                    "{:<32} {:<14} {:<12} {:<30} {}",
+                    s.name,
+                    format!("{:?}", s.target),
+                    model.commit().id,
+                    bugs,
+                    strategies.join(", ")
+                );
             }
             ExitCode::SUCCESS
         }

@@ -1,0 +1,114 @@
+//! The TiDB commits the model can be, and the fixes it knows: a scenario names a commit
+//! (`tidb = "5450000d92"`) and gets exactly the bug switches of the fixes TiDB did not have yet.
+//!
+//! TiDB's master history is linear here: [`COMMITS`] lists the commits in order, and a fix is in
+//! a commit when its own commit is that one or comes before it. Commits are the ones the fidelity
+//! audit pinned (`shared/research/tidb-fidelity-audit.md`, read from a fork carrying master).
+
+use std::fmt;
+
+use crate::bugs::{Bug, Bugs};
+
+/// A TiDB commit on master that the model can be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Commit {
+    /// The abbreviated commit id, as TiDB's history shows it.
+    pub id: &'static str,
+    /// What it is.
+    pub what: &'static str,
+}
+
+/// The commits the model can be, oldest first (master's order: #57451 merged 2024-11-18,
+/// #57458 the day after, #57519 after its parent of 2024-11-20).
+pub const COMMITS: [Commit; 5] = [
+    Commit { id: "a22b8421a6", what: "parent of PR #57451 (#57450's race 1 stack)" },
+    Commit { id: "043f833c49", what: "PR #57451: null map rounded up for the used flag" },
+    Commit { id: "ac90676f06", what: "PR #57458: uint32 key length" },
+    Commit { id: "5450000d92", what: "parent of PR #57519 (#57450's race 2 stack)" },
+    Commit { id: "51161154df", what: "PR #57519: row table builders created before the workers start" },
+];
+
+/// A fix of TiDB's that the model has as a bug switch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fix {
+    /// The pull request.
+    pub pr: u32,
+    /// Its merge commit (one of [`COMMITS`]).
+    pub commit: &'static str,
+    /// The bug it fixes: active in every commit before this one.
+    pub bug: Bug,
+}
+
+/// Every modelled fix, with its PR and commit: the one place bug switches come from.
+pub const FIXES: [Fix; 2] = [
+    Fix { pr: 57451, commit: "043f833c49", bug: Bug::UsedFlagLayout },
+    Fix { pr: 57519, commit: "51161154df", bug: Bug::BuilderPublication },
+];
+
+/// The newest commit the model knows: what a scenario without `tidb` models.
+pub fn latest() -> Commit {
+    COMMITS[COMMITS.len() - 1]
+}
+
+/// The commit `id` names (at least 7 hex digits of one of [`COMMITS`]).
+pub fn commit(id: &str) -> Result<Commit, UnknownCommit> {
+    let known = id.len() >= 7 && id.chars().all(|c| c.is_ascii_hexdigit());
+    COMMITS
+        .into_iter()
+        .find(|c| known && (c.id.starts_with(id) || id.starts_with(c.id)))
+        .ok_or_else(|| UnknownCommit(id.to_string()))
+}
+
+/// The bugs TiDB had at `commit`: those whose fix came after it.
+pub fn bugs_at(commit: Commit) -> Bugs {
+    let at = position(commit.id);
+    Bugs::with(FIXES.into_iter().filter(|f| position(f.commit) > at).map(|f| f.bug))
+}
+
+fn position(id: &str) -> usize {
+    COMMITS.iter().position(|c| c.id == id).expect("fixes name known commits")
+}
+
+/// A commit the model does not know.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownCommit(pub String);
+
+impl fmt::Display for UnknownCommit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let known: Vec<String> = COMMITS.iter().map(|c| format!("{} ({})", c.id, c.what)).collect();
+        write!(f, "unknown TiDB commit {:?} (known: {})", self.0, known.join(", "))
+    }
+}
+
+impl std::error::Error for UnknownCommit {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_commit_has_the_bugs_not_yet_fixed() {
+        let at = |id| bugs_at(commit(id).expect("known"));
+        assert_eq!(at("a22b8421a6"), Bugs::with([Bug::UsedFlagLayout, Bug::BuilderPublication]));
+        assert_eq!(at("043f833c49"), Bugs::with([Bug::BuilderPublication]));
+        assert_eq!(at("5450000d92"), Bugs::with([Bug::BuilderPublication]));
+        assert_eq!(at("51161154df"), Bugs::fixed());
+        assert_eq!(bugs_at(latest()), Bugs::fixed());
+    }
+
+    #[test]
+    fn a_commit_is_named_by_a_prefix_of_seven_digits_or_more() {
+        assert_eq!(commit("5450000").map(|c| c.id), Ok("5450000d92"));
+        assert_eq!(commit("5450000d92ab12").map(|c| c.id), Ok("5450000d92"));
+        assert!(commit("545000").is_err());
+        assert!(commit("v8.5.0").is_err());
+        assert!(commit("").is_err());
+    }
+
+    #[test]
+    fn every_fix_names_a_known_commit() {
+        for f in FIXES {
+            assert!(COMMITS.iter().any(|c| c.id == f.commit), "{f:?}");
+        }
+    }
+}

@@ -153,7 +153,7 @@ fn fetch_build_side_rows(
     (src, wait_for_controller)
 }
 
-/// `(*BuildWorkerV2).fetchBuildSideRows`: round 1's fetcher.
+/// `(*buildWorkerBase).fetchBuildSideRows`: round 1's fetcher.
 pub(crate) fn fetch_build_side_rows_impl(ctx: &BuildCtx, phase: &Phase, chunks: Vec<Vec<Row>>, src: &Chan<Vec<Row>>) {
     let _f = frame(FETCH_BUILD_SIDE_ROWS);
     let mut failed = false;

@@ -26,7 +26,7 @@ names! {
     RESTORE_AND_PROBE = "pkg/executor/join.(*ProbeWorkerV2).restoreAndProbe";
     START_PROBE_JOIN_WORKERS_FUNC1 = "pkg/executor/join.(*HashJoinV2Exec).startProbeJoinWorkers.func1";
     START_PROBE_JOIN_WORKERS = "pkg/executor/join.(*HashJoinV2Exec).startProbeJoinWorkers";
-    FETCH_PROBE_SIDE_CHUNKS = "pkg/executor/join.(*ProbeSideTupleFetcherV2).fetchProbeSideChunks";
+    FETCH_PROBE_SIDE_CHUNKS = "pkg/executor/join.(*probeSideTupleFetcherBase).fetchProbeSideChunks";
     SPLIT_PARTITION_AND_APPEND = "pkg/executor/join.(*BuildWorkerV2).splitPartitionAndAppendToRowTable";
     SPLIT_PARTITION_AND_APPEND_FOR_RESTORE =
         "pkg/executor/join.(*BuildWorkerV2).splitPartitionAndAppendToRowTableForRestore";
@@ -36,7 +36,7 @@ names! {
     FETCH_AND_BUILD_HASH_TABLE_FUNC2 =
         "pkg/executor/join.(*HashJoinV2Exec).startBuildAndProbe.(*HashJoinV2Exec).fetchAndBuildHashTable.func2";
     START_BUILD_AND_PROBE = "pkg/executor/join.(*HashJoinV2Exec).startBuildAndProbe";
-    FETCH_BUILD_SIDE_ROWS = "pkg/executor/join.(*BuildWorkerV2).fetchBuildSideRows";
+    FETCH_BUILD_SIDE_ROWS = "pkg/executor/join.(*buildWorkerBase).fetchBuildSideRows";
     FETCH_BUILD_SIDE_ROWS_FUNC1 = "pkg/executor/join.(*HashJoinV2Exec).fetchBuildSideRows.func1";
     CONTROL_WORKERS_FOR_RESTORE = "pkg/executor/join.(*HashJoinV2Exec).controlWorkersForRestore";
     CHECK_AND_SPILL_ROW_TABLE_IF_NEEDED = "pkg/executor/join.checkAndSpillRowTableIfNeeded";

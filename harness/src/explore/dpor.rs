@@ -25,6 +25,12 @@
 //! runnable goroutine sleeps, the rest of the execution is covered by another: it runs to its end
 //! without preemption and adds nothing to the search.
 //!
+//! **Failed attempts.** An operation is recorded once it ran, at the next scheduling point: a
+//! blocking operation that found it must wait and parked (`runtime::record::retract`) was a read
+//! of its objects, so it races with the write that made it wait (and the explorer tries it first
+//! too) but not with the writes after it, which would only reorder a wait with its end; and a
+//! write of what it registered that others observe (an unbuffered channel's parked receivers).
+//!
 //! **Select choices.** A `select` with several ready cases offers them (`next_u64`); each option
 //! is a branch of its own, explored depth-first like a scheduling node's goroutines, between the
 //! node whose step makes the choice and the next node. The options share the step's announced

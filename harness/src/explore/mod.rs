@@ -298,12 +298,7 @@ fn run(strategy: &Strategy, body: Body, bound: &Cell<Option<usize>>, executions:
     use shuttle::scheduler::{DfsScheduler, PctScheduler, RandomScheduler};
     let n = |x: u64| usize::try_from(x).unwrap_or(usize::MAX);
     let start = Instant::now();
-    let limits = Limits {
-        max_executions: strategy.max_executions(),
-        max_duration: strategy.max_duration(),
-        start,
-        executions: executions.clone(),
-    };
+    let limits = Limits { strategy: strategy.clone(), start, executions: executions.clone() };
     match strategy.kind() {
         Kind::Loom { .. } => {
             for b in strategy.rounds() {
@@ -367,16 +362,14 @@ fn run_shuttle<S: Scheduler + 'static>(scheduler: S, limits: &Limits, body: &Bod
 /// A strategy's execution and time limits, checked before each execution.
 #[derive(Clone)]
 struct Limits {
-    max_executions: Option<u64>,
-    max_duration: Option<Duration>,
+    strategy: Strategy,
     start: Instant,
     executions: Arc<AtomicU64>,
 }
 
 impl Limits {
     fn reached(&self) -> bool {
-        self.max_executions.is_some_and(|m| self.executions.load(Ordering::Relaxed) >= m)
-            || self.max_duration.is_some_and(|d| self.start.elapsed() >= d)
+        self.strategy.limited(self.executions.load(Ordering::Relaxed), self.start.elapsed())
     }
 }
 

@@ -15,17 +15,22 @@ pub enum Bug {
     /// inside its own goroutine, so a spill goroutine started before the worker handled a chunk
     /// reads the field unordered with that write.
     BuilderPublication,
+    /// Not a bug but a layout TiDB had (fixed by PR #57458, the day after #57451): the row table's
+    /// length fields are u64, so race 1's plain read of the key length is 8 bytes, [9, 17), as
+    /// in #57450's report (audit item I1).
+    LengthField64,
 }
 
 impl Bug {
     /// Every switch, in a stable order.
-    pub const ALL: [Bug; 2] = [Bug::UsedFlagLayout, Bug::BuilderPublication];
+    pub const ALL: [Bug; 3] = [Bug::UsedFlagLayout, Bug::BuilderPublication, Bug::LengthField64];
 
     /// The switch's name in scenario files.
     pub fn name(self) -> &'static str {
         match self {
             Bug::UsedFlagLayout => "57450-used-flag-layout",
             Bug::BuilderPublication => "57450-builder-publication",
+            Bug::LengthField64 => "57458-uint64-length-field",
         }
     }
 }

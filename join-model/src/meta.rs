@@ -7,9 +7,9 @@
 //! | --- | --- |
 //! | 0 | next row pointer (8 bytes), chaining rows of one hash bucket |
 //! | 8 | null map (`null_map_length` bytes); with a used flag, bit 7 of byte 0 is the flag |
-//! | 8 + null map | key length (u32), when the keys are variable-length and not inlined |
+//! | 8 + null map | key length (`sizeOfLengthField`: u64 before PR #57458, u32 since), when the keys are variable-length and not inlined |
 //! | … | serialized key, when not inlined |
-//! | … | row data: stored columns, fixed ones raw (8 bytes), variable ones as u32 length + bytes |
+//! | … | row data: stored columns, fixed ones raw (8 bytes), variable ones as length + bytes |
 
 use harness::go::frame;
 use harness::memory::CheckedBuf;
@@ -19,10 +19,29 @@ use crate::types::{ColType, Row, Value};
 
 /// `sizeOfNextPtr`.
 pub const SIZE_OF_NEXT_PTR: usize = 8;
-/// `sizeOfElementSize`: the length prefix of a serialized key or a variable-length column.
-pub const SIZE_OF_ELEMENT_SIZE: usize = 4;
 /// `usedFlagMask`: the most significant bit of the first null-map byte, as a little-endian u32.
 pub const USED_FLAG_MASK: u32 = 1 << 7;
+
+/// `sizeOfLengthField`: the row table's length fields (the serialized key's, and each
+/// variable-length column's in the row data).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LengthField {
+    /// Before PR #57458: a u64 (`int(unsafe.Sizeof(uint64(1)))`), so #57450's race-1 read of the
+    /// key length at row+9 is 8 bytes, [9, 17).
+    Pre57458U64,
+    /// PR #57458 "Use uint32 as element length".
+    U32,
+}
+
+impl LengthField {
+    /// The field's size in bytes.
+    pub fn bytes(self) -> usize {
+        match self {
+            LengthField::Pre57458U64 => 8,
+            LengthField::U32 => 4,
+        }
+    }
+}
 
 /// How `nullMapLength` is computed when the join needs a used flag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,10 +143,14 @@ pub struct JoinTableMeta {
     pub row_data_offset: Option<usize>,
     /// Number of build columns.
     pub total_column_number: usize,
+    /// `sizeOfLengthField`, in bytes (see [`LengthField`]).
+    pub length_field: usize,
 }
 
-/// `newTableMeta`, with the null-map rule chosen by the `57450-used-flag-layout` bug switch.
-pub fn new_table_meta(input: &TableMetaInput<'_>, rule: NullMapRule) -> JoinTableMeta {
+/// `newTableMeta`, with the null-map rule chosen by the `57450-used-flag-layout` bug switch and
+/// the length field by the TiDB commit (`57458-uint64-length-field`).
+pub fn new_table_meta(input: &TableMetaInput<'_>, rule: NullMapRule, length: LengthField) -> JoinTableMeta {
+    let length_field = length.bytes();
     let mut saved: Vec<usize> = Vec::new();
     let save = push_unique;
     match input.output_columns {
@@ -233,11 +256,12 @@ pub fn new_table_meta(input: &TableMetaInput<'_>, rule: NullMapRule) -> JoinTabl
     };
     let row_data_offset = match (is_join_keys_inlined, is_join_keys_fixed_length) {
         (true, true) => Some(SIZE_OF_NEXT_PTR + null_map_length),
-        (true, false) => Some(SIZE_OF_NEXT_PTR + null_map_length + SIZE_OF_ELEMENT_SIZE),
+        (true, false) => Some(SIZE_OF_NEXT_PTR + null_map_length + length_field),
         (false, true) => Some(SIZE_OF_NEXT_PTR + null_map_length + join_keys_length),
         (false, false) => None,
     };
     JoinTableMeta {
+        length_field,
         is_fixed_length,
         is_join_keys_fixed_length,
         join_keys_length: is_join_keys_fixed_length.then_some(join_keys_length),
@@ -303,21 +327,21 @@ impl JoinTableMeta {
                 }
             };
             if !self.is_join_keys_fixed_length {
-                out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+                self.push_length(&mut out, key.len());
             }
             out.extend_from_slice(key);
         } else if !self.is_join_keys_fixed_length {
-            out.extend_from_slice(&0u32.to_le_bytes());
+            self.push_length(&mut out, 0);
         }
         for (&col, size) in self.row_columns_order.iter().zip(&self.columns_size) {
             match (&row[col], size) {
                 (Value::Int(v), Some(_)) => out.extend_from_slice(&v.to_le_bytes()),
                 (Value::Null, Some(n)) => out.extend(std::iter::repeat_n(0, *n)),
                 (Value::Str(s), None) => {
-                    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                    self.push_length(&mut out, s.len());
                     out.extend_from_slice(s);
                 }
-                (Value::Null, None) => out.extend_from_slice(&0u32.to_le_bytes()),
+                (Value::Null, None) => self.push_length(&mut out, 0),
                 (v, s) => panic!("value {v:?} does not fit column size {s:?}"),
             }
         }
@@ -325,11 +349,26 @@ impl JoinTableMeta {
         out
     }
 
-    /// `getSerializedKeyLength`: a plain u32 read right after the null map.
+    /// A length field (`sizeOfLengthField` bytes, little-endian).
+    fn push_length(&self, out: &mut Vec<u8>, len: usize) {
+        out.extend_from_slice(&(len as u64).to_le_bytes()[..self.length_field]);
+    }
+
+    /// Reads a length field at `at` (a plain read of `sizeOfLengthField` bytes).
     #[track_caller]
-    pub fn get_serialized_key_length(&self, seg: &CheckedBuf, row_start: usize) -> u32 {
+    fn read_length(&self, seg: &CheckedBuf, at: usize) -> usize {
+        if self.length_field == 8 {
+            seg.read_u64(at) as usize
+        } else {
+            seg.read_u32(at) as usize
+        }
+    }
+
+    /// `getSerializedKeyLength`: a plain read of the length field right after the null map.
+    #[track_caller]
+    pub fn get_serialized_key_length(&self, seg: &CheckedBuf, row_start: usize) -> usize {
         let _f = frame(GET_SERIALIZED_KEY_LENGTH);
-        seg.read_u32(row_start + SIZE_OF_NEXT_PTR + self.null_map_length)
+        self.read_length(seg, row_start + SIZE_OF_NEXT_PTR + self.null_map_length)
     }
 
     /// `isKeyMatched`: compares a probe key with a build row's key, per key mode.
@@ -340,8 +379,8 @@ impl JoinTableMeta {
             KeyMode::OneInt64 => seg.read_u64(at).to_le_bytes() == key[..8],
             KeyMode::FixedSerializedKey => seg.read_bytes(at, key.len()) == key,
             KeyMode::VariableSerializedKey => {
-                let len = self.get_serialized_key_length(seg, row_start) as usize;
-                len == key.len() && seg.read_bytes(at + SIZE_OF_ELEMENT_SIZE, len) == key
+                let len = self.get_serialized_key_length(seg, row_start);
+                len == key.len() && seg.read_bytes(at + self.length_field, len) == key
             }
         }
     }
@@ -388,8 +427,8 @@ impl JoinTableMeta {
         match self.row_data_offset {
             Some(off) => row_start + off,
             None => {
-                let key_len = self.get_serialized_key_length(seg, row_start) as usize;
-                row_start + SIZE_OF_NEXT_PTR + self.null_map_length + SIZE_OF_ELEMENT_SIZE + key_len
+                let key_len = self.get_serialized_key_length(seg, row_start);
+                row_start + SIZE_OF_NEXT_PTR + self.null_map_length + self.length_field + key_len
             }
         }
     }
@@ -414,11 +453,11 @@ impl JoinTableMeta {
                     at += n;
                 }
                 None => {
-                    let len = seg.read_u32(at) as usize;
+                    let len = self.read_length(seg, at);
                     if !null {
-                        row[col] = Value::Str(seg.read_bytes(at + SIZE_OF_ELEMENT_SIZE, len));
+                        row[col] = Value::Str(seg.read_bytes(at + self.length_field, len));
                     }
-                    at += SIZE_OF_ELEMENT_SIZE + len;
+                    at += self.length_field + len;
                 }
             }
         }
@@ -602,7 +641,8 @@ mod tests {
                     output_columns: c.output,
                     need_used_flag: c.used_flag,
                 };
-                assert_eq!(new_table_meta(&input, rule).null_map_length, want, "case {i}, {rule:?}");
+                let meta = new_table_meta(&input, rule, LengthField::U32);
+                assert_eq!(meta.null_map_length, want, "case {i}, {rule:?}");
             }
         }
     }
@@ -619,7 +659,7 @@ mod tests {
                 output_columns: None,
                 need_used_flag: true,
             };
-            new_table_meta(&input, NullMapRule::Post57451)
+            new_table_meta(&input, NullMapRule::Post57451, LengthField::U32)
         };
         assert_eq!(meta(&[Int], &[0], &[Int], &[Int]).key_mode, KeyMode::OneInt64);
         assert_eq!(meta(&[Int, Int], &[0, 1], &[Int, Int], &[Int, Int]).key_mode, KeyMode::FixedSerializedKey);

@@ -1,7 +1,7 @@
 //! The join being executed: its type, sides, keys and the build-side row layout.
 
 use crate::bugs::{Bug, Bugs};
-use crate::meta::{new_table_meta, serialize_key, JoinTableMeta, NullMapRule, TableMetaInput};
+use crate::meta::{new_table_meta, serialize_key, JoinTableMeta, LengthField, NullMapRule, TableMetaInput};
 use crate::types::{BuildSide, ColType, JoinType, Row, Value};
 
 /// A hash join: `left JOIN right ON left[left_keys[i]] = right[right_keys[i]]`.
@@ -43,6 +43,7 @@ impl JoinSpec {
         // not carry signedness, so it joins keys of one type per equality.
         assert_eq!(build_key_types, probe_key_types, "key column types must match across sides");
         let rule = if bugs.has(Bug::UsedFlagLayout) { NullMapRule::Pre57451 } else { NullMapRule::Post57451 };
+        let length = if bugs.has(Bug::LengthField64) { LengthField::Pre57458U64 } else { LengthField::U32 };
         let meta = new_table_meta(
             &TableMetaInput {
                 build_key_index: bk,
@@ -54,6 +55,7 @@ impl JoinSpec {
                 need_used_flag: join_type.is_outer_side_build(build_side),
             },
             rule,
+            length,
         );
         JoinSpec { join_type, build_side, left_types, right_types, left_keys, right_keys, meta }
     }

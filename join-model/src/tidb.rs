@@ -40,8 +40,9 @@ pub struct Fix {
 }
 
 /// Every modelled fix, with its PR and commit: the one place bug switches come from.
-pub const FIXES: [Fix; 2] = [
+pub const FIXES: [Fix; 3] = [
     Fix { pr: 57451, commit: "043f833c49", bug: Bug::UsedFlagLayout },
+    Fix { pr: 57458, commit: "ac90676f06", bug: Bug::LengthField64 },
     Fix { pr: 57519, commit: "51161154df", bug: Bug::BuilderPublication },
 ];
 
@@ -89,8 +90,9 @@ mod tests {
     #[test]
     fn each_commit_has_the_bugs_not_yet_fixed() {
         let at = |id| bugs_at(commit(id).expect("known"));
-        assert_eq!(at("a22b8421a6"), Bugs::with([Bug::UsedFlagLayout, Bug::BuilderPublication]));
-        assert_eq!(at("043f833c49"), Bugs::with([Bug::BuilderPublication]));
+        assert_eq!(at("a22b8421a6"), Bugs::with([Bug::UsedFlagLayout, Bug::BuilderPublication, Bug::LengthField64]));
+        assert_eq!(at("043f833c49"), Bugs::with([Bug::BuilderPublication, Bug::LengthField64]));
+        assert_eq!(at("ac90676f06"), Bugs::with([Bug::BuilderPublication]));
         assert_eq!(at("5450000d92"), Bugs::with([Bug::BuilderPublication]));
         assert_eq!(at("51161154df"), Bugs::fixed());
         assert_eq!(bugs_at(latest()), Bugs::fixed());
@@ -103,6 +105,27 @@ mod tests {
         assert!(commit("545000").is_err());
         assert!(commit("v8.5.0").is_err());
         assert!(commit("").is_err());
+    }
+
+    /// Audit item I1: before PR #57458 the row table's length fields are u64, so the key length
+    /// race 1 reads at row+9 is 8 bytes, as in #57450's report; from #57458 on, a u32.
+    #[test]
+    fn i1_the_key_length_is_a_u64_before_57458() {
+        use crate::{BuildSide, ColType, JoinSpec, JoinType};
+        let spec = |id| {
+            let cols = (vec![ColType::Str, ColType::Int], vec![0]);
+            JoinSpec::new(
+                JoinType::RightOuter,
+                BuildSide::Right,
+                cols.clone(),
+                cols,
+                &bugs_at(commit(id).expect("known")),
+            )
+        };
+        assert_eq!(spec("a22b8421a6").meta.length_field, 8);
+        assert_eq!(spec("043f833c49").meta.length_field, 8);
+        assert_eq!(spec("ac90676f06").meta.length_field, 4);
+        assert_eq!(spec("51161154df").meta.length_field, 4);
     }
 
     #[test]

@@ -142,7 +142,7 @@ fn replay_reproduces_a_checked_in_schedule() {
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("WARNING: DATA RACE"), "{stdout}");
     assert!(stdout.contains("RACE atomic write 4B"), "{stdout}");
-    assert!(stdout.contains("RACE plain read 4B"), "{stdout}");
+    assert!(stdout.contains("RACE plain read 8B"), "{stdout}");
     assert!(stdout.contains("joinrace: the replay reproduces the recorded failure"), "{stdout}");
 }
 

@@ -64,9 +64,10 @@ fn race1_report_matches_tidb() {
     let (read, write) = (access(&r, AccessKind::Read), access(&r, AccessKind::Write));
     assert_eq!(read.stack, seed["read"]);
     assert_eq!(write.stack, seed["write"]);
-    // A 4-byte plain read at row+9 against a 4-byte atomic write at row+8 by another goroutine.
+    // An 8-byte plain read at row+9 (the key length is a u64 before PR #57458, as in TiDB's report
+    // at a22b8421a6) against a 4-byte atomic write at row+8 by another goroutine.
     let row = r.region.as_ref().expect("the row is labelled").1;
-    assert_eq!((read.offset - row, read.size, read.atomic), (9, 4, false));
+    assert_eq!((read.offset - row, read.size, read.atomic), (9, 8, false));
     assert_eq!((write.offset - row, write.size, write.atomic), (8, 4, true));
     assert_ne!(read.goroutine, write.goroutine);
 }

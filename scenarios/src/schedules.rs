@@ -91,7 +91,12 @@ pub struct Loaded {
 
 /// Reads a schedule file and finds its scenario among `files` (the catalog `catalog`).
 pub fn load(path: &Path, files: &[(PathBuf, Scenario)], catalog: &Path) -> Result<Loaded, ScheduleError> {
-    let bytes = std::fs::read(path).map_err(|source| ScheduleError::Io { path: path.into(), source })?;
+    let io = |source| ScheduleError::Io { path: path.into(), source };
+    // A FIFO or a device would block or never end: only a regular file is read.
+    if !std::fs::metadata(path).map_err(io)?.is_file() {
+        return Err(io(std::io::Error::other("not a regular file")));
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
     let file = ScheduleFile::decode(&bytes).map_err(|source| ScheduleError::Decode { path: path.into(), source })?;
     let (scenario_path, scenario) =
         files.iter().find(|(_, s)| s.name == file.model).cloned().ok_or_else(|| ScheduleError::UnknownScenario {

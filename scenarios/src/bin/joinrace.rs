@@ -86,6 +86,31 @@ fn parse_range(s: &str) -> Result<std::ops::Range<u64>, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Every spill directory of this run goes under one directory of its own (the spill helper
+    // creates them in the temporary directory), removed when the run ends, and on SIGINT or
+    // SIGTERM before the process exits: no spill file outlives a run, interrupted or not.
+    let spill_root = match tempfile::Builder::new().prefix("joinrace-run-").tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("joinrace: cannot create a directory for spill files in {}: {e}", std::env::temp_dir().display());
+            return ExitCode::from(2);
+        }
+    };
+    std::env::set_var("TMPDIR", spill_root.path());
+    let root = spill_root.path().to_path_buf();
+    if let Err(e) = ctrlc::set_handler(move || {
+        let _ = std::fs::remove_dir_all(&root);
+        std::process::exit(130);
+    }) {
+        eprintln!("joinrace: cannot handle interrupts: {e}");
+        return ExitCode::from(2);
+    }
+    let code = run_command(cli);
+    drop(spill_root);
+    code
+}
+
+fn run_command(cli: Cli) -> ExitCode {
     let dir = cli.catalog.clone().unwrap_or_else(scenarios::catalog_dir);
     let files = match load_dir(&dir) {
         Ok(f) => f,

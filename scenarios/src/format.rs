@@ -353,7 +353,41 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, LoadError> {
 
 /// The line of the top-level `name` field (1 when it cannot be found).
 fn name_line(text: &str) -> usize {
-    text.lines().position(|l| l.trim_start().starts_with("name") && l.contains('=')).map_or(1, |i| i + 1)
+    field_line(text, "name")
+}
+
+/// The line where `field` (`tidb`, `exec.concurrency`, `rows.generate.keys`, `strategy[2].depth`
+/// for the third `[[strategy]]`, …) is written in a scenario's text: its key in its table, or the
+/// table's header; 1 when it is not written.
+pub fn field_line(text: &str, field: &str) -> usize {
+    let (table, key) = match field.rsplit_once('.') {
+        Some((t, k)) => (Some(t), k),
+        None => (None, field),
+    };
+    // `strategy[2]`: the third table of that name.
+    let (table, nth) = match table.and_then(|t| t.strip_suffix(']')?.split_once('[')) {
+        Some((t, n)) => (Some(t), n.parse::<usize>().ok()),
+        None => (table, None),
+    };
+    let header = |l: &str| l.starts_with('[').then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    let is_key = |l: &str| l.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with('='));
+    let (mut in_table, mut seen, mut table_line) = (table.is_none(), 0, None);
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim_start();
+        if let Some(name) = header(l) {
+            let named = Some(name.as_str()) == table;
+            in_table = named && nth.is_none_or(|n| n == seen);
+            seen += usize::from(named);
+            if table_line.is_none() && (in_table || (table.is_none() && name == key)) {
+                table_line = Some(i + 1);
+            }
+            continue;
+        }
+        if in_table && is_key(l) {
+            return i + 1;
+        }
+    }
+    table_line.unwrap_or(1)
 }
 
 /// Reads and parses the scenario file at `path`.
@@ -416,6 +450,20 @@ outcome = "clean"
 
     fn err(text: &str) -> String {
         parse(Path::new("catalog/x.toml"), text).expect_err("invalid").to_string()
+    }
+
+    #[test]
+    fn fields_are_found_on_their_lines() {
+        let text = "name = \"x\"\ntidb = \"y\"\n[exec]\nconcurrency = 2\n[[strategy]]\nkind = \"pct\"\ndepth = 0\n[rows.generate]\nkeys = 0\n";
+        assert_eq!(field_line(text, "tidb"), 2);
+        assert_eq!(field_line(text, "exec.concurrency"), 4);
+        assert_eq!(field_line(text, "strategy"), 5);
+        assert_eq!(field_line(text, "strategy.depth"), 7);
+        assert_eq!(field_line(text, "strategy[0].depth"), 7);
+        assert_eq!(field_line(text, "strategy[1].depth"), 1);
+        assert_eq!(field_line(text, "rows.generate.keys"), 9);
+        assert_eq!(field_line(text, "exec.chunk_size"), 3);
+        assert_eq!(field_line(text, "bugs"), 1);
     }
 
     #[test]

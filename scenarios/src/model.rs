@@ -1,6 +1,7 @@
 //! A scenario's model: the join model built from the file ([`build`]), ready to explore, replay
 //! and minimise. What an outcome means for the scenario is [`crate::verdict`]'s.
 
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -18,7 +19,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::format::{
-    ColSpec, Expect, FailActionSpec, Generate, JoinTypeSpec, Scenario, SideSpec, StrategySpec, Target, ValueSpec,
+    field_line, ColSpec, Expect, FailActionSpec, Generate, JoinTypeSpec, Scenario, SideSpec, StrategySpec, Target,
+    ValueSpec,
 };
 
 /// A scenario that cannot be built (a semantic error the format cannot catch).
@@ -29,6 +31,26 @@ pub struct BuildError {
     pub field: String,
     /// What is wrong.
     pub message: String,
+}
+
+/// A [`BuildError`] located in its scenario file: `path:line: field: message`.
+#[derive(Debug, thiserror::Error)]
+#[error("{}:{line}: {error}", path.display())]
+pub struct FileBuildError {
+    /// The scenario file.
+    pub path: PathBuf,
+    /// The line of the field at fault (1 when it is not written in the file).
+    pub line: usize,
+    /// What is wrong.
+    pub error: BuildError,
+}
+
+/// [`build`] for the scenario read from `path`: an error names the file and the field's line.
+pub fn build_at(path: &Path, s: &Scenario) -> Result<Model, FileBuildError> {
+    build(s).map_err(|error| {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        FileBuildError { path: path.to_path_buf(), line: field_line(&text, &error.field), error }
+    })
 }
 
 fn value(v: &ValueSpec) -> Value {
@@ -113,6 +135,13 @@ pub struct Model {
     commit: Commit,
 }
 
+/// Most workers of each kind: more runs out of memory long before it finds anything.
+const MAX_CONCURRENCY: usize = 64;
+/// Most input rows, inline and generated.
+const MAX_ROWS: usize = 100_000;
+/// Most spill rounds.
+const MAX_SPILL_ROUNDS: usize = 16;
+
 /// Builds the model of a scenario.
 pub fn build(s: &Scenario) -> Result<Model, BuildError> {
     let err = |field: &str, message: String| BuildError { field: field.into(), message };
@@ -179,10 +208,35 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
             format!("a row has {} values, the build side has {build_width} columns", r.len()),
         ));
     }
+    // Limits: beyond them a run takes gigabytes or hours, and a zero would be clamped silently.
+    let e = &s.exec;
+    let limits: [(&str, usize, usize, usize); 5] = [
+        ("exec.concurrency", e.concurrency, 1, MAX_CONCURRENCY),
+        ("exec.chunk_size", e.chunk_size, 1, MAX_ROWS),
+        ("exec.segment_rows", e.segment_rows, 1, MAX_ROWS),
+        ("exec.max_spill_round", e.max_spill_round, 1, MAX_SPILL_ROUNDS),
+        ("rows", s.rows.left.len() + s.rows.right.len(), 0, MAX_ROWS),
+    ];
+    for (field, value, min, max) in limits {
+        if value < min || value > max {
+            return Err(err(field, format!("{value} is outside {min}..={max}")));
+        }
+    }
+    if let Some(g) = &s.rows.generate {
+        if g.left.saturating_add(g.right) > MAX_ROWS {
+            return Err(err(
+                "rows.generate",
+                format!("{} rows is more than {MAX_ROWS}", g.left.saturating_add(g.right)),
+            ));
+        }
+    }
+    if s.target == Target::ProbeSlice && e.concurrency > 3 {
+        return Err(err("exec.concurrency", "a probe slice runs at most 3 probe workers (loom's limit)".into()));
+    }
     if s.strategies.is_empty() {
         return Err(err("strategy", "no strategy: the scenario would run nothing".into()));
     }
-    for st in &s.strategies {
+    for (i, st) in s.strategies.iter().enumerate() {
         let zero = match *st {
             StrategySpec::Loom { max_executions, .. } | StrategySpec::Dpor { max_executions, .. } => {
                 (max_executions == Some(0)).then_some("max_executions")
@@ -193,7 +247,7 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
             }
         };
         if let Some(field) = zero {
-            return Err(err(&format!("strategy.{field}"), format!("0 in {}: it would run nothing", st.name())));
+            return Err(err(&format!("strategy[{i}].{field}"), format!("0 in {}: it would run nothing", st.name())));
         }
     }
     if s.target == Target::Executor && s.strategies.iter().any(|st| matches!(st, StrategySpec::Loom { .. })) {
@@ -284,15 +338,15 @@ impl Model {
                     chunk_size: self.config.chunk_size,
                     segment_rows: self.config.segment_rows,
                 }),
-                self.config.concurrency.min(3),
+                self.config.concurrency,
             ),
             Target::RestoreSlice => restore_build_slice(self.build_input(self.restore.clone())),
             Target::BuildSlice => {
                 // The build child's chunks, all handed out by the fetcher: the first "worker list"
                 // holds them, the others are empty (one per split worker).
                 let (build, _) = self.spec.split(&self.left, &self.right);
-                let mut lists = vec![build.chunks(self.config.chunk_size.max(1)).map(<[Row]>::to_vec).collect()];
-                lists.resize(self.config.concurrency.max(1), Vec::new());
+                let mut lists = vec![build.chunks(self.config.chunk_size).map(<[Row]>::to_vec).collect()];
+                lists.resize(self.config.concurrency, Vec::new());
                 round1_build_slice(self.build_input(lists))
             }
             Target::Executor => {

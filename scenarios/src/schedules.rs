@@ -9,7 +9,7 @@ use harness::triage::{Minimized, Replayed};
 use harness::{Failure, Outcome};
 
 use crate::format::Scenario;
-use crate::model::{build, BuildError, Model};
+use crate::model::{build_at, FileBuildError, Model};
 
 /// Where failing schedules go unless `--schedule-dir` or `JOINRACE_SCHEDULE_DIR` says otherwise.
 pub fn default_dir() -> PathBuf {
@@ -57,12 +57,10 @@ pub enum ScheduleError {
         catalog: String,
     },
     /// The scenario cannot be built.
-    #[error("{path}: {source}")]
+    #[error("{source}")]
     Build {
-        /// The scenario file.
-        path: PathBuf,
-        /// What is wrong.
-        source: BuildError,
+        /// What is wrong, in which file and line.
+        source: FileBuildError,
     },
     /// The schedule does not fit the scenario any more.
     #[error("{path}: {message}")]
@@ -104,7 +102,7 @@ pub fn load(path: &Path, files: &[(PathBuf, Scenario)], catalog: &Path) -> Resul
             name: file.model.clone(),
             catalog: catalog.display().to_string(),
         })?;
-    let model = build(&scenario).map_err(|source| ScheduleError::Build { path: scenario_path.clone(), source })?;
+    let model = build_at(&scenario_path, &scenario).map_err(|source| ScheduleError::Build { source })?;
     let current =
         scenario_hash(&scenario_path).map_err(|source| ScheduleError::Io { path: scenario_path.clone(), source })?;
     let hash_changed = (current != file.model_hash).then(|| (file.model_hash.clone(), current));

@@ -3,7 +3,7 @@
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use scenarios::format::load_dir;
-use scenarios::model::build;
+use scenarios::model::build_at;
 use scenarios::{schedules, verdict};
 
 fn main() {
@@ -12,9 +12,9 @@ fn main() {
         Err(e) => vec![Trial::test("catalog::load", move || Err(Failed::from(e.to_string())))],
         Ok(files) => files
             .into_iter()
-            .flat_map(|(path, s)| match build(&s) {
+            .flat_map(|(path, s)| match build_at(&path, &s) {
                 Err(e) => {
-                    let msg = format!("{}: {e}", path.display());
+                    let msg = e.to_string();
                     vec![Trial::test(format!("{}::build", s.name), move || Err(Failed::from(msg)))]
                 }
                 Ok(model) => s

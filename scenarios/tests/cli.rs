@@ -15,7 +15,8 @@ fn edited(file: &str, from: &str, to: &str) -> String {
 }
 
 /// `joinrace run --all` on a catalog of one file holding `text` must refuse it before anything
-/// runs: exit 2 and a message that names the file and starts with `error`.
+/// runs: exit 2 and a message that names the file and the line of the field at fault, then
+/// starts with `error` (a field, then what is wrong).
 #[track_caller]
 fn assert_refused(text: &str, error: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -24,7 +25,10 @@ fn assert_refused(text: &str, error: &str) {
     let out = joinrace(&["--catalog", dir.path().to_str().expect("utf-8"), "run", "--all"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.starts_with(&format!("joinrace: {}: {error}", file.display())), "{err}");
+    let field = error.split(':').next().unwrap_or_default();
+    let line = scenarios::format::field_line(text, field);
+    assert!(line > 1 || field == "name", "{field} is written in the file: {text}");
+    assert!(err.starts_with(&format!("joinrace: {}:{line}: {error}", file.display())), "{err}");
 }
 
 #[test]
@@ -268,9 +272,9 @@ fn an_error_is_expected_of_the_whole_executor_only() {
 #[test]
 fn a_strategy_that_runs_nothing_is_bad_input() {
     let cases = [
-        ("iterations = 1000\ndepth = 3", "iterations = 0\ndepth = 3", "strategy.iterations: 0 in pct-d3-s1"),
-        ("iterations = 1000\ndepth = 3", "iterations = 1000\ndepth = 0", "strategy.depth: 0 in pct-d0-s1"),
-        ("kind = \"dpor\"\n", "kind = \"dpor\"\nmax_executions = 0\n", "strategy.max_executions: 0 in dpor"),
+        ("iterations = 1000\ndepth = 3", "iterations = 0\ndepth = 3", "strategy[3].iterations: 0 in pct-d3-s1"),
+        ("iterations = 1000\ndepth = 3", "iterations = 1000\ndepth = 0", "strategy[3].depth: 0 in pct-d0-s1"),
+        ("kind = \"dpor\"\n", "kind = \"dpor\"\nmax_executions = 0\n", "strategy[1].max_executions: 0 in dpor"),
     ];
     for (from, to, error) in cases {
         assert_refused(&edited("race1-fixed.toml", from, to), &format!("{error}: it would run nothing\n"));
@@ -321,11 +325,11 @@ fn list_shows_each_scenarios_commit_and_bugs() {
 /// directory behind (before, 10 of 14 interrupted runs of race2-fixed left a spill directory).
 #[test]
 fn an_interrupted_run_leaves_no_spill_file() {
-    let tmp = tempfile::tempdir().expect("temp dir");
+    let (tmp, schedules) = (tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir"));
     let child = Command::new(env!("CARGO_BIN_EXE_joinrace"))
         .args(["run", "race2-fixed"])
         .env("TMPDIR", tmp.path())
-        .env("JOINRACE_SCHEDULE_DIR", tmp.path().join("schedules"))
+        .env("JOINRACE_SCHEDULE_DIR", schedules.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -351,4 +355,21 @@ fn a_fifo_is_no_schedule_file() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("not a regular file"), "{err}");
+}
+
+/// Settings beyond the limits, or zeros that would be clamped, are refused before anything runs
+/// (before, `concurrency = 10000` ran out of memory and zeros were clamped to 1 without a word).
+#[test]
+fn settings_out_of_range_are_bad_input() {
+    let cases = [
+        ("concurrency = 2", "concurrency = 10000", "exec.concurrency: 10000 is outside 1..=64"),
+        ("concurrency = 2", "concurrency = 0", "exec.concurrency: 0 is outside 1..=64"),
+        ("chunk_size = 1", "chunk_size = 0", "exec.chunk_size: 0 is outside 1..=100000"),
+        ("concurrency = 2", "concurrency = 4", "exec.concurrency: a probe slice runs at most 3 probe workers"),
+    ];
+    for (from, to, error) in cases {
+        assert_refused(&edited("race1-fixed.toml", from, to), error);
+    }
+    let text = edited("race2-fixed.toml", "[exec]", "[exec]\nmax_spill_round = 1000000");
+    assert_refused(&text, "exec.max_spill_round: 1000000 is outside 1..=16");
 }

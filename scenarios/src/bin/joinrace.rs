@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use clap::{Parser, Subcommand};
 use harness::{Outcome, Progress};
 use scenarios::format::{load_dir, Scenario, StrategySpec};
-use scenarios::model::{build, Model};
+use scenarios::model::{build_at, Model};
 use scenarios::schedules::{self, ScheduleError};
 use scenarios::{shrink, verdict};
 
@@ -99,7 +99,15 @@ fn main() -> ExitCode {
     std::env::set_var("TMPDIR", spill_root.path());
     let root = spill_root.path().to_path_buf();
     if let Err(e) = ctrlc::set_handler(move || {
-        let _ = std::fs::remove_dir_all(&root);
+        // The run goes on while this thread cleans up: move the root away first, so that no new
+        // spill file appears in it (creating one under the old path fails), then remove it.
+        let dying = root.with_extension("interrupted");
+        let target = if std::fs::rename(&root, &dying).is_ok() { dying } else { root.clone() };
+        for _ in 0..100 {
+            if std::fs::remove_dir_all(&target).is_ok() || !target.exists() {
+                break;
+            }
+        }
         std::process::exit(130);
     }) {
         eprintln!("joinrace: cannot handle interrupts: {e}");
@@ -128,10 +136,10 @@ fn run_command(cli: Cli) -> ExitCode {
         Command::List => {
             println!("{:<32} {:<14} {:<12} {:<30} strategies", "scenario", "target", "tidb", "bugs");
             for (path, s) in &files {
-                let model = match build(s) {
+                let model = match build_at(path, s) {
                     Ok(m) => m,
                     Err(e) => {
-                        eprintln!("joinrace: {}: {e}", path.display());
+                        eprintln!("joinrace: {e}");
                         return ExitCode::from(2);
                     }
                 };
@@ -440,10 +448,10 @@ fn run(
     // Executions to first detection per (scenario, strategy kind), for the summary over seeds.
     let mut detections: Vec<(String, &'static str, Option<u64>)> = Vec::new();
     for (path, s) in chosen.iter().copied() {
-        let model = match build(s) {
+        let model = match build_at(path, s) {
             Ok(m) => m,
             Err(e) => {
-                eprintln!("joinrace: {}: {e}", path.display());
+                eprintln!("joinrace: {e}");
                 return ExitCode::from(2);
             }
         };

@@ -388,6 +388,8 @@ fn build_hash_table(ctx: &Arc<BuildCtx>, merged: Vec<Option<RowTable>>) -> Resul
     {
         let (ctx, phase, tasks, merged) = (ctx.clone(), phase.clone(), tasks.clone(), merged.clone());
         run_with_recover(move || {
+            // TiDB's closure, then the method it calls (as the audit read them).
+            let _c = frame(CREATE_BUILD_TASKS_FUNC1);
             let _f = frame(CREATE_TASKS);
             match ctx.failpoints.hit("createTasksPanic") {
                 Err(e) => phase.handle_err(e),

@@ -429,6 +429,7 @@ fn restore_and_probe(sh: &Shared, worker: &ProbeWorkerV2, file: Option<&DataInDi
             }
         };
         let rows = rows.into_iter().map(|r| ProbeRow { hash: rehash(r.hash), ..r }).collect();
+        let _c = frame(PROCESS_ONE_RESTORED_PROBE_CHUNK);
         if !worker.probe_and_send_result(rows, &sh.join_result, &sh.close) {
             return;
         }
@@ -450,6 +451,7 @@ fn wait_join_workers(sh: &Arc<Shared>, worker_wg: &WaitGroup, round: &Arc<Checke
         scan_wg.add(1);
         let (sh, table, wg) = (sh.clone(), r.table.clone(), scan_wg.clone());
         run_with_recover(move || {
+            let _c = frame(WAIT_JOIN_WORKERS_FUNC1);
             let _f = frame(SCAN_ROW_TABLE_AFTER_PROBE_DONE);
             let all = table.all_rows();
             let rows = scan_row_table(&sh.spec, &all[scan_range(all.len(), w, n)]);

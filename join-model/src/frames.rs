@@ -46,7 +46,10 @@ names! {
     SPILL_REMAINING_ROWS = "pkg/executor/join.(*hashJoinSpillHelper).spillRemainingRows";
     BUILD_HASH_TABLE = "pkg/executor/join.(*BuildWorkerV2).buildHashTable";
     CREATE_TASKS = "pkg/executor/join.(*HashJoinV2Exec).createTasks";
+    CREATE_BUILD_TASKS_FUNC1 = "pkg/executor/join.(*HashJoinV2Exec).createBuildTasks.func1";
     WAIT_JOIN_WORKERS = "pkg/executor/join.(*HashJoinV2Exec).waitJoinWorkers";
+    WAIT_JOIN_WORKERS_FUNC1 = "pkg/executor/join.(*HashJoinV2Exec).waitJoinWorkers.func1";
+    PROCESS_ONE_RESTORED_PROBE_CHUNK = "pkg/executor/join.(*ProbeWorkerV2).processOneRestoredProbeChunk";
     SCAN_ROW_TABLE_AFTER_PROBE_DONE = "pkg/executor/join.(*ProbeWorkerV2).scanRowTableAfterProbeDone";
 }
 

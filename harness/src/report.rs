@@ -227,10 +227,16 @@ impl FailureKind {
         }
     }
 
+    /// The two racing sites, sorted, if this is a data race whose accesses have model frames:
+    /// what tells one race from another.
+    pub fn race_sites(&self) -> Option<[String; 2]> {
+        self.race().and_then(RaceReport::sites)
+    }
+
     /// One line saying what failed: `race between A and B` (the sorted sites), otherwise the
     /// report's first line.
     pub fn summary(&self) -> String {
-        match self.race().and_then(RaceReport::sites) {
+        match self.race_sites() {
             Some([a, b]) => format!("race between {a} and {b}"),
             None => self.to_string().lines().next().unwrap_or_default().to_string(),
         }

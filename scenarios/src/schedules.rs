@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::report::{FailureKind, RaceReport};
+use harness::report::FailureKind;
 use harness::schedule::file::{DecodeError, ScheduleFile};
 use harness::triage::{Minimized, Replayed};
 use harness::{Failure, Outcome};
@@ -132,15 +132,11 @@ pub fn reproduced<'a>(loaded: &Loaded, r: &'a Replayed) -> Result<&'a Failure, S
 /// Whether `kind` is the same failure as `like`: the same pair of racing sites, or for other
 /// failures the same kind.
 pub fn same_failure(like: &FailureKind) -> impl Fn(&FailureKind) -> bool + '_ {
-    let sites = race_sites(like);
+    let sites = like.race_sites();
     move |k| match &sites {
-        Some(sites) => race_sites(k).as_ref() == Some(sites),
+        Some(sites) => k.race_sites().as_ref() == Some(sites),
         None => k.name() == like.name(),
     }
-}
-
-fn race_sites(kind: &FailureKind) -> Option<[String; 2]> {
-    kind.race().and_then(RaceReport::sites)
 }
 
 /// A failing run's schedule, ready to write.

@@ -12,10 +12,10 @@ impl StrategySpec {
     pub fn strategy(&self) -> Strategy {
         match *self {
             StrategySpec::Loom { preemption_bound, iterative, max_executions } => {
-                capped(Strategy::loom(preemption_bound).with_iterative(iterative), max_executions)
+                with_cap(Strategy::loom(preemption_bound).with_iterative(iterative), max_executions)
             }
             StrategySpec::Dpor { preemption_bound, iterative, max_executions } => {
-                capped(Strategy::dpor(preemption_bound).with_iterative(iterative), max_executions)
+                with_cap(Strategy::dpor(preemption_bound).with_iterative(iterative), max_executions)
             }
             StrategySpec::Random { seed, iterations } => Strategy::random(seed, iterations),
             StrategySpec::Pct { seed, iterations, depth } => Strategy::pct(seed, iterations, depth),
@@ -83,7 +83,8 @@ impl StrategySpec {
     }
 }
 
-fn capped(s: Strategy, max_executions: Option<u64>) -> Strategy {
+/// `s` with the file's execution cap, if it gives one.
+fn with_cap(s: Strategy, max_executions: Option<u64>) -> Strategy {
     match max_executions {
         Some(m) => s.with_max_executions(m),
         None => s,

@@ -3,7 +3,6 @@
 
 use std::fmt;
 
-use harness::report::RaceReport;
 use harness::Outcome;
 
 use crate::format::Expect;
@@ -44,7 +43,7 @@ pub fn judge(expect: &Expect, outcome: &Outcome) -> Verdict {
         Expect::Race { between } => {
             let mut want = between.clone();
             want.sort();
-            outcome.failure.as_ref().and_then(|f| f.kind.race()).and_then(RaceReport::sites) == Some(want)
+            outcome.failure.as_ref().and_then(|f| f.kind.race_sites()) == Some(want)
         }
     };
     Verdict { ok, got }

@@ -136,11 +136,16 @@ impl Record {
 
     /// Records goroutine `g`'s operation on primitive `object` at its next position.
     fn operate(&mut self, object: u64, g: usize) {
-        let position = self.positions.entry(object).or_insert(0);
-        let seq = *position;
-        *position += 1;
+        let seq = self.next_position(object);
         let term = self.depend(object, seq, g);
         self.since_step.push((object, term));
+    }
+
+    /// The next position in the history of `stream` (a primitive, or a goroutine's selects).
+    fn next_position(&mut self, stream: u64) -> u32 {
+        let position = self.positions.entry(stream).or_insert(0);
+        *position += 1;
+        *position - 1
     }
 }
 
@@ -273,9 +278,7 @@ pub(crate) fn fired(case: usize, g: usize) {
     const FIRED: u64 = 0x5e1e_c7ca_5e00_0000;
     with(|l| {
         let stream = FIRED ^ g as u64;
-        let position = l.positions.entry(stream).or_insert(0);
-        let seq = *position;
-        *position += 1;
+        let seq = l.next_position(stream);
         l.depend(stream ^ ((case as u64 + 1) << 20), seq, g);
     });
 }

@@ -3,8 +3,10 @@
 
 use harness::go::{self, Chan};
 use harness::memory::{CheckedField, NIL_DEREFERENCE};
-use harness::report::FailureKind;
+use harness::report::{AccessKind, FailureKind};
 use harness::{explore, Strategy};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 fn kind(o: &harness::Outcome) -> &FailureKind {
     &o.failure.as_ref().unwrap_or_else(|| panic!("expected a failure: {o}")).kind
@@ -194,4 +196,160 @@ fn a_wide_plain_write_races_with_a_narrow_atomic_load_inside_it() {
     });
     let race = o.race().unwrap_or_else(|| panic!("expected a race: {o}"));
     assert_eq!(race.overlap(), 4..8, "{o}");
+}
+
+/// Orders `then` after `first` in time only: a plain Rust flag the harness does not see, spun on
+/// with real threads (the std backend), as Go's tests order with `time.Sleep`. No happens-before.
+fn in_time_only() -> (impl Fn() + Send + Clone, impl Fn()) {
+    let flag = Arc::new(AtomicBool::new(false));
+    let set = flag.clone();
+    (
+        move || set.store(true, Ordering::SeqCst),
+        move || {
+            while !flag.load(Ordering::SeqCst) {
+                std::thread::yield_now()
+            }
+        },
+    )
+}
+
+/// G writes x and closes c; main, after G (in time only), takes the item it buffered before
+/// starting G and reads x. Go 1.19.8 `go test -race -count=1`, 20 runs (`time.Sleep` for the wait):
+/// with `chan struct{}` no run reports a race, with `chan uint64` all 20 do. A zero-size element
+/// has no buffer, and Go's one sync object for its slots is the one close releases into.
+#[test]
+fn a_zero_size_item_taken_after_close_acquires_the_close() {
+    fn item_after_close<T: Default + Send + 'static>() -> harness::Outcome {
+        explore(&Strategy::std(5), || {
+            let c = Chan::<T>::new("c", 1);
+            c.send(T::default());
+            let x = CheckedField::new("x", 0u64);
+            let (c2, x2) = (c.clone(), x.clone());
+            let (closed, after_close) = in_time_only();
+            let h = go::go(move || {
+                x2.set(1);
+                c2.close();
+                closed();
+            });
+            after_close();
+            assert!(c.recv().is_some(), "the buffered item outlives the close");
+            x.get();
+            h.join();
+        })
+    }
+    let o = item_after_close::<()>();
+    assert!(o.failure.is_none(), "zero-size: {o}");
+    let o = item_after_close::<u64>();
+    let race = o.race().unwrap_or_else(|| panic!("8-byte element: expected a race: {o}"));
+    assert_eq!(race.object, "x", "{o}");
+    assert_eq!((race.current.kind, race.previous.kind), (AccessKind::Read, AccessKind::Write), "{o}");
+}
+
+/// Looser than Go's detector, true to the memory model ("call n of l.Unlock() is synchronized
+/// before call m of l.Lock() returns for n < m"): G1 writes x, locks and unlocks mu, then locks it
+/// and keeps it; G2, after that in time only, unlocks it; main then locks it and reads x. Go 1.19.8
+/// `go test -race -count=1`, 20 runs: a race in all 20, because Go's `Unlock` overwrites the
+/// mutex's clock with G2's. joinrace merges it and reports nothing.
+#[test]
+fn an_unlock_by_another_goroutine_keeps_the_earlier_unlocks() {
+    let o = explore(&Strategy::std(5), || {
+        let mu = go::Mutex::new("mu");
+        let x = CheckedField::new("x", 0u64);
+        let (mu1, mu2, x1) = (mu.clone(), mu.clone(), x.clone());
+        let (held, after_held) = in_time_only();
+        let (unlocked, after_unlock) = in_time_only();
+        let g1 = go::go(move || {
+            x1.set(1);
+            drop(mu1.lock());
+            std::mem::forget(mu1.lock());
+            held();
+        });
+        let g2 = go::go(move || {
+            after_held();
+            mu2.unlock();
+            unlocked();
+        });
+        after_unlock();
+        let _g = mu.lock();
+        x.get();
+        g1.join();
+        g2.join();
+    });
+    assert!(o.failure.is_none(), "{o}");
+    assert_eq!(o.executions, 5, "{o}");
+}
+
+/// Zero-size buffered operations merge into one sync object, as in Go, and close overwrites it, as
+/// in Go: main buffers two items; R writes y and takes one; main, after R in time only, takes the
+/// other and reads y, with or without a close (by a goroutine ordered after main's sends only)
+/// between the two receives. Go 1.19.8 `go test -race -count=1`, 20 runs each (`time.Sleep` for
+/// the waits): no race without the close (looser than the memory model, which orders no receive
+/// before another), a race on y in all 20 with it.
+#[test]
+fn a_close_overwrites_what_zero_size_receives_merged() {
+    fn receive_then_receive(with_close: bool) -> harness::Outcome {
+        explore(&Strategy::std(5), move || {
+            let c = Chan::<()>::new("c", 2);
+            c.send(());
+            c.send(());
+            let y = CheckedField::new("y", 0u64);
+            let (c1, c2, y1) = (c.clone(), c.clone(), y.clone());
+            let (taken, after_take) = in_time_only();
+            let (closed, after_close) = in_time_only();
+            let r = go::go(move || {
+                y1.set(1);
+                assert_eq!(c1.recv(), Some(()));
+                taken();
+            });
+            after_take();
+            let g = with_close.then(|| {
+                go::go(move || {
+                    c2.close();
+                    closed();
+                })
+            });
+            if with_close {
+                after_close();
+            }
+            assert_eq!(c.recv(), Some(()));
+            y.get();
+            r.join();
+            g.map(|g| g.join());
+        })
+    }
+    let o = receive_then_receive(false);
+    assert!(o.failure.is_none(), "without close: {o}");
+    let o = receive_then_receive(true);
+    let race = o.race().unwrap_or_else(|| panic!("with close: expected a race: {o}"));
+    assert_eq!(race.object, "y", "{o}");
+}
+
+/// `defer`: the deferred call runs when the body panics, and the panic goes on after it: to an
+/// enclosing `recover` (kept on the outcome), or killing the execution.
+#[test]
+fn a_deferred_call_runs_and_the_panic_goes_on() {
+    for recovered in [true, false] {
+        let o = explore(&Strategy::dpor(None), move || {
+            let done = Chan::<()>::new("done", 1);
+            let d2 = done.clone();
+            let body = move || go::defer(|| -> () { panic!("failpoint panic: splitPartitionPanic") }, || d2.send(()));
+            if recovered {
+                let p = go::recover(body).expect_err("the panic reaches the recover");
+                assert_eq!(p.message, "failpoint panic: splitPartitionPanic");
+            } else {
+                let h = go::go(body);
+                done.recv();
+                h.join();
+            }
+            assert_eq!(done.len(), usize::from(recovered));
+        });
+        if recovered {
+            assert!(o.failure.is_none(), "{o}");
+            assert_eq!(o.recovered.len(), 1, "{o}");
+        } else {
+            let FailureKind::Panic { message, goroutine, .. } = kind(&o) else { panic!("{o}") };
+            assert_eq!((message.as_str(), *goroutine), ("failpoint panic: splitPartitionPanic", Some(2)));
+            assert!(o.recovered.is_empty(), "{o}");
+        }
+    }
 }

@@ -3,10 +3,12 @@
 //! Happens-before, as Go's race runtime implements the memory model (`runtime/chan.go`):
 //! - buffered, capacity C: the send and the receive using a buffer slot each release-store-acquire
 //!   its sync clock, so send k happens before receive k completes and receive k happens before
-//!   send k+C completes, and nothing else (zero-size elements: one merged clock for all slots);
+//!   send k+C completes, and nothing else. Zero-size elements (`chan struct{}`) have no buffer:
+//!   Go's sync object for every slot is the channel's own address, which close releases into too,
+//!   so each buffered operation merges into the close clock and a receive after close acquires it;
 //! - unbuffered: send and receive synchronize both ways at the hand-off;
-//! - close releases into the channel's clock, and a receive that returns because the channel is
-//!   closed acquires it;
+//! - close release-stores into the channel's clock, and a receive that returns because the channel
+//!   is closed acquires it;
 //! - a send reads, and close writes, the channel's own address, so an unordered send and close
 //!   are reported as a race, as Go reports them.
 
@@ -52,7 +54,8 @@ pub(crate) struct Inner<T> {
 pub(crate) struct State<T> {
     /// Buffered items (capacity > 0).
     buf: VecDeque<T>,
-    /// Sync clock per buffer slot; `sendx`/`recvx` index the next slot, as in Go's `hchan`.
+    /// Sync clock per buffer slot; `sendx`/`recvx` index the next slot, as in Go's `hchan`. Zero-size
+    /// elements use `close_clock` instead (see [`State::slot_sync`]).
     slots: Vec<VectorClock>,
     sendx: usize,
     recvx: usize,
@@ -195,7 +198,10 @@ impl<T> Chan<T> {
         let mut st = self.inner.state.lock();
         st.closed = true;
         let state = &mut *st;
-        exec.state.lock().release(g, &mut state.close_clock);
+        // Go's `racerelease` overwrites: for a zero-size element this forgets what earlier buffered
+        // operations merged into the shared clock (see [`State::slot_sync`]); otherwise the clock
+        // is empty until this one close.
+        exec.state.lock().release_store(g, &mut state.close_clock);
         self.inner.unlock_and_wake(&exec, st);
     }
 
@@ -339,7 +345,7 @@ impl<T> Inner<T> {
         }
         let slot = st.sendx;
         st.sendx = (slot + 1) % self.cap;
-        slot_sync(&mut exec.state.lock(), g, &mut st.slots, slot, size_of::<T>());
+        st.slot_sync(&mut exec.state.lock(), g, slot);
         st.buf.push_back(value.take().expect("value sent once"));
         Ok(Try::Done(None))
     }
@@ -371,7 +377,7 @@ impl<T> Inner<T> {
         } else if let Some(v) = st.buf.pop_front() {
             let slot = st.recvx;
             st.recvx = (slot + 1) % self.cap;
-            slot_sync(&mut exec.state.lock(), g, &mut st.slots, slot, size_of::<T>());
+            st.slot_sync(&mut exec.state.lock(), g, slot);
             return Try::Done(Some(v));
         }
         if st.closed {
@@ -403,16 +409,20 @@ impl<T> Inner<T> {
     }
 }
 
-/// `racenotify`: a buffered send or receive synchronizes on its slot with release-store-acquire,
-/// so send k orders receive k and receive k orders send k+C, and nothing accumulates. Zero-size
-/// elements have no buffer: Go uses one sync object for every slot and merges into it, which
-/// orders every operation on the channel.
-fn slot_sync(es: &mut crate::runtime::ExecState, g: usize, slots: &mut [VectorClock], slot: usize, elem_size: usize) {
-    if elem_size == 0 {
-        es.acquire(g, &slots[0]);
-        es.release(g, &mut slots[0]);
-    } else {
-        es.release_store_acquire(g, &mut slots[slot]);
+impl<T> State<T> {
+    /// `racenotify`: a buffered send or receive synchronizes on its slot with
+    /// release-store-acquire, so send k orders receive k and receive k orders send k+C, and nothing
+    /// accumulates. Zero-size elements have no buffer: Go's `chanbuf` is then `c.raceaddr()`, one
+    /// sync object for every slot and for close, and `racenotify` merges into it. Go 1.19 `-race`,
+    /// 20 runs: an item taken from a closed `chan struct{}` orders the close before the receiver
+    /// (0 races); with `chan uint64` it does not (20 races).
+    fn slot_sync(&mut self, es: &mut crate::runtime::ExecState, g: usize, slot: usize) {
+        if size_of::<T>() == 0 {
+            es.acquire(g, &self.close_clock);
+            es.release(g, &mut self.close_clock);
+        } else {
+            es.release_store_acquire(g, &mut self.slots[slot]);
+        }
     }
 }
 

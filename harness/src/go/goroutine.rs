@@ -121,6 +121,16 @@ pub fn recover<T>(f: impl FnOnce() -> T) -> Result<T, RecoveredPanic> {
     exec.recover(g, f)
 }
 
+/// Go's `defer deferred()` before `f()`: `deferred` runs when `f` returns or panics, and a panic
+/// goes on after it (to an enclosing [`recover`], or killing the execution), as in Go. For
+/// deferred calls that must reach other goroutines even on a panic, such as TiDB's `defer
+/// fetcherAndWorkerSyncer.Done()`.
+pub fn defer<T>(f: impl FnOnce() -> T, deferred: impl FnOnce()) -> T {
+    let exec = runtime::current();
+    let g = exec.me();
+    exec.defer(g, f, deferred)
+}
+
 /// Go's `runtime.Gosched`: lets other goroutines run. Transfers no happens-before.
 pub fn yield_now() {
     backend::yield_now(runtime::current().backend);

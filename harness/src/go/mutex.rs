@@ -95,6 +95,18 @@ impl Mutex {
         })
     }
 
+    /// `m.Unlock()` apart from its `Lock`: Go lets any goroutine unlock a locked mutex, so a
+    /// goroutine may forget its guard (`std::mem::forget`) and another unlock it. Happens-before
+    /// follows the memory model: every `Unlock` is ordered before every later `Lock`, so the clock
+    /// is merged, where Go's detector overwrites it with the unlocker's (README, "Where joinrace
+    /// and Go's detector differ").
+    ///
+    /// # Panics
+    /// "sync: unlock of unlocked mutex", which Go makes a fatal error.
+    pub fn unlock(&self) {
+        self.unlock_raw();
+    }
+
     pub(crate) fn unlock_raw(&self) {
         let exec = runtime::current();
         let g = exec.me();

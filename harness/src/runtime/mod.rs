@@ -342,6 +342,36 @@ impl Execution {
         }
     }
 
+    /// Runs `f` with `deferred` deferred in goroutine `g` (Go's `defer deferred(); f()`):
+    /// `deferred` runs after `f` returns or panics, and a panic goes on unwinding after it, still
+    /// unrecovered unless an enclosing [`Execution::recover`] takes it.
+    pub(crate) fn defer<T>(&self, g: usize, f: impl FnOnce() -> T, deferred: impl FnOnce()) -> T {
+        // Hold the panic as a recover scope would, so the deferred call runs before it is judged.
+        self.state.lock().goroutines[g].recovering += 1;
+        let r = catch_unwind(AssertUnwindSafe(f));
+        let pending = {
+            let mut st = self.state.lock();
+            st.goroutines[g].recovering -= 1;
+            st.goroutines[g].pending_panic.take()
+        };
+        deferred();
+        match r {
+            Ok(v) => v,
+            Err(payload) => {
+                if let Some(p) = pending {
+                    let mut st = self.state.lock();
+                    if st.goroutines[g].recovering > 0 {
+                        st.goroutines[g].pending_panic = Some(p);
+                    } else {
+                        let RecoveredPanic { message, location, goroutine, stack } = p;
+                        st.fail(FailureKind::Panic { goroutine: Some(goroutine), message, location, stack });
+                    }
+                }
+                resume_unwind(payload)
+            }
+        }
+    }
+
     /// Starts `f` as a new goroutine created by `parent` (Go's `go` statement): everything the
     /// parent did before happens before everything `f` does. Returns the child's id and handle.
     ///

@@ -233,6 +233,14 @@ impl FailureKind {
         self.race().and_then(RaceReport::sites)
     }
 
+    /// The goroutines a deadlock or a leak left blocked; none for other failures.
+    pub fn blocked(&self) -> &[BlockedGoroutine] {
+        match self {
+            FailureKind::Leak { goroutines } | FailureKind::Deadlock { goroutines, .. } => goroutines,
+            _ => &[],
+        }
+    }
+
     /// One line saying what failed: `race between A and B` (the sorted sites), otherwise the
     /// report's first line.
     pub fn summary(&self) -> String {

@@ -314,7 +314,9 @@ fn a_close_overwrites_what_zero_size_receives_merged() {
             assert_eq!(c.recv(), Some(()));
             y.get();
             r.join();
-            g.map(|g| g.join());
+            if let Some(g) = g {
+                g.join();
+            }
         })
     }
     let o = receive_then_receive(false);

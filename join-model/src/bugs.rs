@@ -19,11 +19,24 @@ pub enum Bug {
     /// length fields are u64, so race 1's plain read of the key length is 8 bytes, [9, 17), as
     /// in #57450's report (audit item I1).
     LengthField64,
+    /// TiDB #59377 (fixed by PR #59381): round 1's build fetcher returned on an error at its safe
+    /// point (a failed spill, an injected error) without sending it to `errCh`, so the join went on
+    /// with the rows fetched so far and returned a wrong result (audit H1).
+    LostBuildError,
+    /// TiDB #60466 (fixed by PR #60467): `waitJoinWorkers` scanned the row table of an outer-side
+    /// build after a failed build, and the scan dereferenced the nil hash table (audit H2).
+    ScanAfterFailedBuild,
 }
 
 impl Bug {
     /// Every switch, in a stable order.
-    pub const ALL: [Bug; 3] = [Bug::UsedFlagLayout, Bug::BuilderPublication, Bug::LengthField64];
+    pub const ALL: [Bug; 5] = [
+        Bug::UsedFlagLayout,
+        Bug::BuilderPublication,
+        Bug::LengthField64,
+        Bug::LostBuildError,
+        Bug::ScanAfterFailedBuild,
+    ];
 
     /// The switch's name in scenario files.
     pub fn name(self) -> &'static str {
@@ -31,6 +44,8 @@ impl Bug {
             Bug::UsedFlagLayout => "57450-used-flag-layout",
             Bug::BuilderPublication => "57450-builder-publication",
             Bug::LengthField64 => "57458-uint64-length-field",
+            Bug::LostBuildError => "59377-lost-build-error",
+            Bug::ScanAfterFailedBuild => "60466-scan-after-failed-build",
         }
     }
 }

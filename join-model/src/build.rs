@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use harness::go::{frame, select, try_select, AtomicBool, Chan, WaitGroup};
+use harness::go::{self, frame, select, AtomicBool, Chan, WaitGroup};
 use harness::memory::CheckedField;
 
 use crate::bugs::{Bug, Bugs};
@@ -76,12 +76,21 @@ impl Phase {
         }
     }
 
-    /// `handleErr`: reports the error and tells the producer to stop.
+    /// `handleErr`: reports the error and tells the producer to stop, with two blocking sends as
+    /// in TiDB. `errCh` has room for one error per worker and one more: a goroutine that sends
+    /// beyond that blocks until `waitJobDone`, which waits for it, never comes (audit H5).
     fn handle_err(&self, e: JoinError) {
-        // The channels have room for one error and one stop signal per worker, plus the fetcher's.
-        let (mut send, mut stop) = (self.err.send_case(e), self.done.send_case(()));
-        try_select(&mut [&mut send]);
-        try_select(&mut [&mut stop]);
+        self.err.send(e);
+        self.done.send(());
+    }
+
+    /// The `RunWithRecover` handler of a split or hash table build worker: a recovered panic is
+    /// handled as an error, then `wg.Done()`.
+    fn worker_recovered(&self, r: Option<JoinError>) {
+        if let Some(e) = r {
+            self.handle_err(e);
+        }
+        self.wg.done();
     }
 
     /// `waitJobDone`: waits for the phase's goroutines and returns the first error.
@@ -139,42 +148,63 @@ fn fetch_build_side_rows(
     let wait_for_controller = matches!(source, BuildSource::Restored(_)).then(|| Chan::new("waitForController", 0));
     phase.wg.add(1);
     let (ctx, phase2, src2, wfc) = (ctx.clone(), phase.clone(), src.clone(), wait_for_controller.clone());
-    run_with_recover(move || {
-        let _f = frame(FETCH_BUILD_SIDE_ROWS_FUNC1);
-        match source {
-            BuildSource::Restored(files) => {
-                let chunk_num = files.iter().map(|f| f.num_chunks()).sum();
-                control_workers_for_restore(&ctx, &phase2, chunk_num, &src2, &wfc.expect("restore round"));
+    let handler = phase.clone();
+    run_with_recover(
+        None,
+        move || {
+            let _f = frame(FETCH_BUILD_SIDE_ROWS_FUNC1);
+            match source {
+                BuildSource::Restored(files) => {
+                    let chunk_num = files.iter().map(|f| f.num_chunks()).sum();
+                    control_workers_for_restore(&ctx, &phase2, chunk_num, &src2, &wfc.expect("restore round"));
+                }
+                BuildSource::Chunks(chunks) => fetch_build_side_rows_impl(&ctx, &phase2, chunks, &src2),
             }
-            BuildSource::Chunks(chunks) => fetch_build_side_rows_impl(&ctx, &phase2, chunks, &src2),
-        }
-        phase2.wg.done();
-    });
+        },
+        move |r| {
+            if let Some(e) = r {
+                handler.err.send(e);
+            }
+            handler.wg.done();
+        },
+    );
     (src, wait_for_controller)
 }
 
-/// `(*buildWorkerBase).fetchBuildSideRows`: round 1's fetcher.
+/// `(*buildWorkerBase).fetchBuildSideRows`: round 1's fetcher. Its deferred function recovers a
+/// panic into `errCh`; after an error it skips spilling the remaining rows.
 pub(crate) fn fetch_build_side_rows_impl(ctx: &BuildCtx, phase: &Phase, chunks: Vec<Vec<Row>>, src: &Chan<Vec<Row>>) {
     let _f = frame(FETCH_BUILD_SIDE_ROWS);
-    let mut failed = false;
-    for chunk in chunks {
-        if ctx.finished.load() {
-            break;
+    let mut has_error = false;
+    let fetched = go::recover(|| {
+        for chunk in chunks {
+            let checked = check_and_spill_row_table_if_needed(ctx, &phase.syncer)
+                .and_then(|()| ctx.failpoints.hit("fetchBuildSideRowsError"));
+            if let Err(e) = checked {
+                has_error = true;
+                // Before PR #59381 TiDB returned here without a word (`hasError = true; return`):
+                // the build went on with the rows fetched so far (#59377).
+                if !ctx.bugs.has(Bug::LostBuildError) {
+                    phase.err.send(e);
+                }
+                return;
+            }
+            if ctx.finished.load() {
+                return;
+            }
+            phase.syncer.add(1);
+            if !hand_out(ctx, phase, src, chunk) {
+                return;
+            }
         }
-        let checked = check_and_spill_row_table_if_needed(ctx, &phase.syncer)
-            .and_then(|()| ctx.failpoints.hit("fetchBuildSideRowsError"));
-        if let Err(e) = checked {
-            phase.err.send(e);
-            failed = true;
-            break;
-        }
-        phase.syncer.add(1);
-        if !hand_out(ctx, phase, src, chunk) {
-            break;
-        }
+    });
+    if let Err(p) = fetched {
+        has_error = true;
+        phase.err.send(JoinError::Panicked { message: p.message });
     }
-    phase.syncer.wait();
-    if !failed && ctx.spill.is_spill_triggered() {
+    // Only a triggered spill waits for the workers here (audit H12): the rows they hold are spilled.
+    if !has_error && ctx.spill.is_spill_triggered() {
+        phase.syncer.wait();
         if let Err(e) = ctx.spill.spill_remaining_rows(&ctx.workers) {
             phase.err.send(e);
         }
@@ -194,7 +224,9 @@ fn hand_out(ctx: &BuildCtx, phase: &Phase, src: &Chan<Vec<Row>>, chunk: Vec<Row>
 }
 
 /// `controlWorkersForRestore`: hands out one token per restored chunk; at the end waits for
-/// the workers, spills remaining rows and lets the workers finalize.
+/// the workers, spills remaining rows and lets the workers finalize. As in TiDB, only a recovered
+/// panic stops the remaining rows from being spilled: after an error it still spills, and a second
+/// error may follow the first (audit H5).
 pub(crate) fn control_workers_for_restore(
     ctx: &BuildCtx,
     phase: &Phase,
@@ -203,26 +235,30 @@ pub(crate) fn control_workers_for_restore(
     wait_for_controller: &Chan<()>,
 ) {
     let _f = frame(CONTROL_WORKERS_FOR_RESTORE);
-    let mut failed = false;
-    for _ in 0..chunk_num {
-        if ctx.finished.load() {
-            break;
+    let handed = go::recover(|| {
+        for _ in 0..chunk_num {
+            if ctx.finished.load() {
+                return;
+            }
+            let checked = check_and_spill_row_table_if_needed(ctx, &phase.syncer)
+                .and_then(|()| ctx.failpoints.hit("controlWorkersForRestoreError"));
+            if let Err(e) = checked {
+                phase.err.send(e);
+                return;
+            }
+            phase.syncer.add(1);
+            if !hand_out(ctx, phase, sync, Vec::new()) {
+                return;
+            }
         }
-        let checked = check_and_spill_row_table_if_needed(ctx, &phase.syncer)
-            .and_then(|()| ctx.failpoints.hit("controlWorkersForRestoreError"));
-        if let Err(e) = checked {
-            phase.err.send(e);
-            failed = true;
-            break;
-        }
-        phase.syncer.add(1);
-        if !hand_out(ctx, phase, sync, Vec::new()) {
-            break;
-        }
-    }
+    });
     sync.close();
+    let has_error = handed.is_err();
+    if let Err(p) = handed {
+        phase.err.send(JoinError::Panicked { message: p.message });
+    }
     phase.syncer.wait();
-    if !failed && ctx.spill.is_spill_triggered() {
+    if !has_error && ctx.spill.is_spill_triggered() {
         if let Err(e) = ctx.spill.spill_remaining_rows(&ctx.workers) {
             phase.err.send(e);
         }
@@ -259,17 +295,21 @@ pub(crate) fn split_and_append_to_row_table(
             BuildSource::Restored(files) => Some((files[w].clone(), wait_for_controller.expect("restore").clone())),
             BuildSource::Chunks(_) => None,
         };
-        run_with_recover(move || {
-            let _f = frame(SPLIT_AND_APPEND_TO_ROW_TABLE_FUNC1);
-            let worker = &ctx.workers[w];
-            match restore {
-                Some((file, wfc)) => {
-                    split_partition_and_append_to_row_table_for_restore(&ctx, worker, &phase, &file, &src, &wfc)
+        let handler = phase.clone();
+        run_with_recover(
+            None,
+            move || {
+                let _f = frame(SPLIT_AND_APPEND_TO_ROW_TABLE_FUNC1);
+                let worker = &ctx.workers[w];
+                match restore {
+                    Some((file, wfc)) => {
+                        split_partition_and_append_to_row_table_for_restore(&ctx, worker, &phase, &file, &src, &wfc)
+                    }
+                    None => split_partition_and_append_to_row_table(&ctx, worker, &phase, &src),
                 }
-                None => split_partition_and_append_to_row_table(&ctx, worker, &phase, &src),
-            }
-            phase.wg.done();
-        });
+            },
+            move |r| handler.worker_recovered(r),
+        );
     }
 }
 
@@ -282,7 +322,9 @@ fn worker_builder(ctx: &BuildCtx, worker: &BuildWorkerV2) -> Arc<RowTableBuilder
     worker.builder.get().expect("the builder is created before the worker appends")
 }
 
-/// `splitPartitionAndAppendToRowTable`: round 1's split worker.
+/// `splitPartitionAndAppendToRowTable`: round 1's split worker. Nothing in it recovers: a panic
+/// ends the worker (after the deferred `fetcherAndWorkerSyncer.Done()` of the chunk in hand), and
+/// the `RunWithRecover` handler reports it; the chunks it would have taken stay in `srcChkCh`.
 fn split_partition_and_append_to_row_table(
     ctx: &BuildCtx,
     worker: &BuildWorkerV2,
@@ -293,14 +335,21 @@ fn split_partition_and_append_to_row_table(
     let builder = worker_builder(ctx, worker);
     let mut has_err = false;
     while let Some(chunk) = src.recv() {
-        if !has_err {
-            let rows = chunk.iter().map(|r| encode_build_row(&ctx.spec, r)).collect();
-            if let Err(e) = append_rows(ctx, worker, &builder, rows, |h| h, "splitPartitionPanic") {
-                has_err = true;
-                phase.handle_err(e);
-            }
+        // splitPartitionAndAppendToRowTableImpl: `defer fetcherAndWorkerSyncer.Done()`.
+        let appended = go::defer(
+            || {
+                if has_err {
+                    return Ok(());
+                }
+                let rows = chunk.iter().map(|r| encode_build_row(&ctx.spec, r)).collect();
+                append_rows(ctx, worker, &builder, rows, |h| h, "splitPartitionPanic")
+            },
+            || phase.syncer.done(),
+        );
+        if let Err(e) = appended {
+            has_err = true;
+            phase.handle_err(e);
         }
-        phase.syncer.done();
     }
     if !has_err {
         builder.finalize_all(&worker.row_tables);
@@ -308,7 +357,8 @@ fn split_partition_and_append_to_row_table(
 }
 
 /// `splitPartitionAndAppendToRowTableForRestore`: a restore round's split worker reads chunk `i`
-/// of its own spill file for each token.
+/// of its own spill file for each token. Unlike round 1's, its per-chunk function recovers a
+/// panic into an error, so the worker goes on draining tokens.
 fn split_partition_and_append_to_row_table_for_restore(
     ctx: &BuildCtx,
     worker: &BuildWorkerV2,
@@ -324,16 +374,19 @@ fn split_partition_and_append_to_row_table_for_restore(
         if sync.recv().is_none() {
             break;
         }
-        if !has_err {
-            let processed = file.get_chunk(i).and_then(|bytes| {
-                append_rows(ctx, worker, &builder, decode_build_rows(&bytes), rehash, "splitPartitionPanic")
-            });
-            if let Err(e) = processed {
-                has_err = true;
-                phase.handle_err(e);
+        let processed = go::recover(|| {
+            if has_err {
+                return Ok(());
             }
-        }
+            file.get_chunk(i).and_then(|bytes| {
+                append_rows(ctx, worker, &builder, decode_build_rows(&bytes), rehash, "splitPartitionPanic")
+            })
+        });
         phase.syncer.done();
+        if let Err(e) = processed.unwrap_or_else(|p| Err(JoinError::Panicked { message: p.message })) {
+            has_err = true;
+            phase.handle_err(e);
+        }
     }
     // "Wait for command from the controller so that we can avoid data race with the spill
     // executed in controller."
@@ -353,7 +406,6 @@ fn append_rows(
     hash_of: impl Fn(u64) -> u64,
     failpoint: &str,
 ) -> Result<(), JoinError> {
-    ctx.failpoints.hit(failpoint)?;
     let mut bytes = vec![0; ctx.partitions];
     for mut row in rows {
         row.hash = hash_of(row.hash);
@@ -362,7 +414,9 @@ fn append_rows(
         builder.append(p, row, &worker.row_tables);
     }
     ctx.spill.consume(&bytes);
-    Ok(())
+    // TiDB's `splitPartitionPanic` follows `processOneChunk`: the chunk's rows are in the row
+    // table and their memory is charged when it fires.
+    ctx.failpoints.hit(failpoint)
 }
 
 /// `mergeRowTablesToHashTable`: concatenates every worker's row table of each in-memory partition.
@@ -387,41 +441,55 @@ fn build_hash_table(ctx: &Arc<BuildCtx>, merged: Vec<Option<RowTable>>) -> Resul
     phase.wg.add(1);
     {
         let (ctx, phase, tasks, merged) = (ctx.clone(), phase.clone(), tasks.clone(), merged.clone());
-        run_with_recover(move || {
-            // TiDB's closure, then the method it calls (as the audit read them).
-            let _c = frame(CREATE_BUILD_TASKS_FUNC1);
-            let _f = frame(CREATE_TASKS);
-            match ctx.failpoints.hit("createTasksPanic") {
-                Err(e) => phase.handle_err(e),
-                Ok(()) => {
-                    for p in (0..merged.len()).filter(|&p| merged[p].is_some()) {
-                        let (mut send, mut stop) = (tasks.send_case(p), phase.done.recv_case());
-                        if select(&mut [&mut send, &mut stop]) != 0 {
-                            break;
+        let (handler, tasks2) = (phase.clone(), tasks.clone());
+        run_with_recover(
+            None,
+            move || {
+                // TiDB's closure, then the method it calls (as the audit read them).
+                let _c = frame(CREATE_BUILD_TASKS_FUNC1);
+                let _f = frame(CREATE_TASKS);
+                match ctx.failpoints.hit("createTasksPanic") {
+                    Err(e) => phase.handle_err(e),
+                    Ok(()) => {
+                        for p in (0..merged.len()).filter(|&p| merged[p].is_some()) {
+                            let (mut send, mut stop) = (tasks.send_case(p), phase.done.recv_case());
+                            if select(&mut [&mut send, &mut stop]) != 0 {
+                                break;
+                            }
                         }
                     }
                 }
-            }
-            tasks.close();
-            phase.wg.done();
-        });
+            },
+            // createBuildTasks' handler: the panic to errCh, then close(buildTaskCh), wg.Done().
+            move |r| {
+                if let Some(e) = r {
+                    handler.err.send(e);
+                }
+                tasks2.close();
+                handler.wg.done();
+            },
+        );
     }
     for _ in &ctx.workers {
         phase.wg.add(1);
         let (ctx, phase, tasks, merged, tables) =
             (ctx.clone(), phase.clone(), tasks.clone(), merged.clone(), tables.clone());
-        run_with_recover(move || {
-            let _f = frame(BUILD_HASH_TABLE);
-            while let Some(p) = tasks.recv() {
-                if let Err(e) = ctx.failpoints.hit("buildHashTablePanic") {
-                    phase.handle_err(e);
-                    break;
+        let handler = phase.clone();
+        run_with_recover(
+            None,
+            move || {
+                let _f = frame(BUILD_HASH_TABLE);
+                while let Some(p) = tasks.recv() {
+                    if let Err(e) = ctx.failpoints.hit("buildHashTablePanic") {
+                        phase.handle_err(e);
+                        break;
+                    }
+                    let rows = merged[p].as_ref().expect("tasks are for in-memory partitions");
+                    tables[p].set(Some(SubTable::build(p, rows)));
                 }
-                let rows = merged[p].as_ref().expect("tasks are for in-memory partitions");
-                tables[p].set(Some(SubTable::build(p, rows)));
-            }
-            phase.wg.done();
-        });
+            },
+            move |r| handler.worker_recovered(r),
+        );
     }
     phase.wait_job_done()?;
     Ok(HashTableV2 { tables: tables.iter().map(|t| t.with_mut(Option::take)).collect() })

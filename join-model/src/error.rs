@@ -15,7 +15,8 @@ pub enum JoinError {
         /// The failpoint's name.
         failpoint: String,
     },
-    /// A panic in a worker, recovered as TiDB's `RunWithRecover` handlers do.
+    /// A panic recovered by a `RunWithRecover` handler or a deferred `recover`, made an error by
+    /// `util.GetRecoverError` (its message is the panic's).
     Panicked {
         /// The panic message.
         message: String,
@@ -32,7 +33,7 @@ impl fmt::Display for JoinError {
         match self {
             JoinError::ExceedMaxSpillRound { max } => write!(f, "Exceed max spill round. (max: {max})"),
             JoinError::Injected { failpoint } => write!(f, "injected error at failpoint {failpoint}"),
-            JoinError::Panicked { message } => write!(f, "worker panicked: {message}"),
+            JoinError::Panicked { message } => f.write_str(message),
             JoinError::Spill { message } => write!(f, "spill: {message}"),
         }
     }

@@ -9,10 +9,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use harness::go::{frame, select, AtomicBool, Chan, WaitGroup};
+use harness::go::{self, frame, select, AtomicBool, Chan, WaitGroup};
 use harness::memory::CheckedField;
 
-use crate::bugs::Bugs;
+use crate::bugs::{Bug, Bugs};
 use crate::build::{fetch_and_build_hash_table_impl, BuildCtx, BuildSource};
 use crate::build_worker::BuildWorkerV2;
 use crate::error::JoinError;
@@ -199,9 +199,18 @@ impl Drop for HashJoinV2Exec {
     }
 }
 
-/// `startBuildAndProbe`: the round driver.
+/// `startBuildAndProbe`: the round driver. Its deferred function recovers a panic into
+/// `joinResultCh`, then closes it.
 fn start_build_and_probe(sh: &Arc<Shared>, build: Vec<Vec<Row>>, probe: Vec<Vec<Row>>) {
     let _f = frame(START_BUILD_AND_PROBE);
+    if let Err(p) = go::recover(|| drive_rounds(sh, build, probe)) {
+        send_result(&sh.join_result, &sh.close, Err(JoinError::Panicked { message: p.message }));
+    }
+    sh.join_result.close();
+}
+
+/// The loop of `startBuildAndProbe`: one build, probe and scan per round.
+fn drive_rounds(sh: &Arc<Shared>, build: Vec<Vec<Row>>, probe: Vec<Vec<Row>>) {
     let mut source = BuildSource::Chunks(build);
     let mut probe_source = ProbeSource::Chunks(probe);
     let mut last_round = 0;
@@ -216,13 +225,10 @@ fn start_build_and_probe(sh: &Arc<Shared>, build: Vec<Vec<Row>>, probe: Vec<Vec<
         fetch_and_build_hash_table(sh, last_round, &worker_wg, &build_finished, &round, source);
         fetch_and_probe_hash_table(sh, &worker_wg, &build_finished, &round, probe_source);
         let waiter_wg = WaitGroup::new("waiterWg");
-        waiter_wg.add(1);
         {
-            let (sh, wg, round, waiter) = (sh.clone(), worker_wg.clone(), round.clone(), waiter_wg.clone());
-            run_with_recover(move || {
-                wait_join_workers(&sh, &wg, &round);
-                waiter.done();
-            });
+            let (sh, wg, round) = (sh.clone(), worker_wg.clone(), round.clone());
+            // TiDB passes no handler: a panic here is recovered and dropped (the harness keeps it).
+            run_with_recover(Some(&waiter_wg), move || wait_join_workers(&sh, &wg, &round), |_| {});
         }
         waiter_wg.wait();
         // As TiDB's driver, a failed round does not stop the loop: `Next` hands the error to the
@@ -240,7 +246,6 @@ fn start_build_and_probe(sh: &Arc<Shared>, build: Vec<Vec<Row>>, probe: Vec<Vec<
         source = BuildSource::Restored(part.build_side_chunks);
         probe_source = ProbeSource::Restored(part.probe_side_chunks);
     }
-    sh.join_result.close();
 }
 
 /// Where a round's probe rows come from.
@@ -259,9 +264,9 @@ fn fetch_and_build_hash_table(
     round: &Arc<CheckedField<Option<ProbeRound>>>,
     source: BuildSource,
 ) {
-    worker_wg.add(1);
-    let (sh, wg, done, round) = (sh.clone(), worker_wg.clone(), build_finished.clone(), round.clone());
-    run_with_recover(move || {
+    let (sh, done, round) = (sh.clone(), build_finished.clone(), round.clone());
+    let handler = build_finished.clone();
+    let body = move || {
         let _f = frame(FETCH_AND_BUILD_HASH_TABLE_FUNC2);
         let ctx = Arc::new(BuildCtx {
             spec: sh.spec.clone(),
@@ -283,8 +288,13 @@ fn fetch_and_build_hash_table(
             }
             Err(e) => done.send(e),
         }
-        done.close();
-        wg.done();
+    };
+    // handleFetchAndBuildHashTablePanic: the panic to buildFinished, then close it.
+    run_with_recover(Some(worker_wg), body, move |r| {
+        if let Some(e) = r {
+            handler.send(e);
+        }
+        handler.close();
     });
 }
 
@@ -312,16 +322,25 @@ fn fetch_and_probe_hash_table(
             let resource: Chan<usize> = Chan::new("probeChkResourceCh", n);
             let inputs: Vec<Chan<Vec<ProbeRow>>> =
                 (0..n).map(|w| Chan::new(format!("probeResultChs[{w}]"), 1)).collect();
-            worker_wg.add(1);
             {
-                let (sh, wg, bf, res, inputs) =
-                    (sh.clone(), worker_wg.clone(), build_finished.clone(), resource.clone(), inputs.clone());
-                run_with_recover(move || {
-                    fetch_probe_side_chunks(&sh, &bf, &res, &inputs, chunks);
-                    wg.done();
-                });
+                let (sh, bf, res, inputs) = (sh.clone(), build_finished.clone(), resource.clone(), inputs.clone());
+                let (sh2, inputs2) = (sh.clone(), inputs.clone());
+                // handleProbeSideFetcherPanic: close every worker's input, then the panic to
+                // joinResultCh.
+                run_with_recover(
+                    Some(worker_wg),
+                    move || {
+                        fetch_probe_side_chunks(&sh, &bf, &res, &inputs, chunks);
+                    },
+                    move |r| {
+                        inputs2.iter().for_each(Chan::close);
+                        if let Some(e) = r {
+                            send_result(&sh2.join_result, &sh2.close, Err(e));
+                        }
+                    },
+                );
             }
-            start_probe_join_workers(worker_wg, workers, |w| {
+            start_probe_join_workers(sh, worker_wg, workers, |w| {
                 resource.send(w.worker_id);
                 let ch = ProbeChannels {
                     resource: resource.clone(),
@@ -341,7 +360,7 @@ fn fetch_and_probe_hash_table(
                 send_result(&sh.join_result, &sh.close, Err(e));
                 return;
             }
-            start_probe_join_workers(worker_wg, workers, |w| {
+            start_probe_join_workers(sh, worker_wg, workers, |w| {
                 let (file, sh) = (files.get(w.worker_id).cloned(), sh.clone());
                 move |w: &ProbeWorkerV2| restore_and_probe(&sh, w, file.as_deref())
             });
@@ -349,8 +368,9 @@ fn fetch_and_probe_hash_table(
     }
 }
 
-/// `startProbeJoinWorkers`: one goroutine per probe worker running `body`.
-fn start_probe_join_workers<B, F>(worker_wg: &WaitGroup, workers: Vec<ProbeWorkerV2>, mut make: B)
+/// `startProbeJoinWorkers`: one goroutine per probe worker running `body`; its handler
+/// (`handleProbeWorkerPanic`) hands a panic to `joinResultCh`.
+fn start_probe_join_workers<B, F>(sh: &Arc<Shared>, worker_wg: &WaitGroup, workers: Vec<ProbeWorkerV2>, mut make: B)
 where
     B: FnMut(&ProbeWorkerV2) -> F,
     F: FnOnce(&ProbeWorkerV2) + Send + 'static,
@@ -358,18 +378,28 @@ where
     let _f = frame(START_PROBE_JOIN_WORKERS);
     for w in workers {
         let body = make(&w);
-        worker_wg.add(1);
-        let wg = worker_wg.clone();
-        run_with_recover(move || {
-            let _f = frame(START_PROBE_JOIN_WORKERS_FUNC1);
-            body(&w);
-            wg.done();
-        });
+        let sh = sh.clone();
+        run_with_recover(
+            Some(worker_wg),
+            move || {
+                let _f = frame(START_PROBE_JOIN_WORKERS_FUNC1);
+                body(&w);
+            },
+            move |r| send_recovered(&sh, r),
+        );
+    }
+}
+
+/// `handleProbeWorkerPanic` and `handleJoinWorkerPanic`: a recovered panic to `joinResultCh`.
+fn send_recovered(sh: &Shared, r: Option<JoinError>) {
+    if let Some(e) = r {
+        send_result(&sh.join_result, &sh.close, Err(e));
     }
 }
 
 /// `fetchProbeSideChunks` with `wait4BuildSide`: waits for the build, then hands each probe chunk
-/// to whichever worker asks first. False when the build failed or the executor closed.
+/// to whichever worker asks first. False when the build failed or the executor closed. The
+/// goroutine's handler closes the workers' inputs.
 fn fetch_probe_side_chunks(
     sh: &Shared,
     build_finished: &Chan<JoinError>,
@@ -378,17 +408,13 @@ fn fetch_probe_side_chunks(
     chunks: Vec<Vec<Row>>,
 ) -> bool {
     let _f = frame(FETCH_PROBE_SIDE_CHUNKS);
-    let stop = |ok: bool| {
-        inputs.iter().for_each(Chan::close);
-        ok
-    };
     let (mut err, mut closed) = (build_finished.recv_case(), sh.close.recv_case());
     if select(&mut [&mut err, &mut closed]) == 1 {
-        return stop(false);
+        return false;
     }
     if let Some(e) = err.take() {
         send_result(&sh.join_result, &sh.close, Err(e));
-        return stop(false);
+        return false;
     }
     for chunk in chunks {
         let rows = chunk
@@ -401,15 +427,15 @@ fn fetch_probe_side_chunks(
             .collect();
         let (mut w, mut closed) = (resource.recv_case(), sh.close.recv_case());
         if select(&mut [&mut w, &mut closed]) == 1 {
-            return stop(false);
+            return false;
         }
         let w = w.take().expect("probeChkResourceCh is never closed");
         let (mut send, mut closed) = (inputs[w].send_case(rows), sh.close.recv_case());
         if select(&mut [&mut send, &mut closed]) == 1 {
-            return stop(false);
+            return false;
         }
     }
-    stop(true)
+    true
 }
 
 /// `restoreAndProbe`: a restore round's probe worker reads its probe file, rehashes each row and
@@ -436,30 +462,41 @@ fn restore_and_probe(sh: &Shared, worker: &ProbeWorkerV2, file: Option<&DataInDi
     }
 }
 
-/// `waitJoinWorkers`: waits for every worker; then, for an outer-side build whose build
-/// succeeded, scans the hash table for unmatched rows with `Concurrency` goroutines.
+/// `waitJoinWorkers`: waits for every worker; then, for an outer-side build, scans the hash table
+/// for unmatched rows with `Concurrency` goroutines: only after a successful build since PR
+/// #60467, whatever the build did before it (#60466: the scan meets the nil hash table).
 fn wait_join_workers(sh: &Arc<Shared>, worker_wg: &WaitGroup, round: &Arc<CheckedField<Option<ProbeRound>>>) {
     let _f = frame(WAIT_JOIN_WORKERS);
     worker_wg.wait();
     if !sh.spec.need_used_flag() {
         return;
     }
-    let Some(r) = round.get() else { return };
+    let built = round.with(Option::is_some);
+    if !built && !sh.config.bugs.has(Bug::ScanAfterFailedBuild) {
+        return;
+    }
     let scan_wg = WaitGroup::new("scanWg");
     let n = sh.build_workers.len();
     for w in 0..n {
-        scan_wg.add(1);
-        let (sh, table, wg) = (sh.clone(), r.table.clone(), scan_wg.clone());
-        run_with_recover(move || {
-            let _c = frame(WAIT_JOIN_WORKERS_FUNC1);
-            let _f = frame(SCAN_ROW_TABLE_AFTER_PROBE_DONE);
-            let all = table.all_rows();
-            let rows = scan_row_table(&sh.spec, &all[scan_range(all.len(), w, n)]);
-            if !rows.is_empty() {
-                send_result(&sh.join_result, &sh.close, Ok(rows));
-            }
-            wg.done();
-        });
+        let (sh, round, handler) = (sh.clone(), round.clone(), sh.clone());
+        run_with_recover(
+            Some(&scan_wg),
+            move || {
+                let _c = frame(WAIT_JOIN_WORKERS_FUNC1);
+                let _f = frame(SCAN_ROW_TABLE_AFTER_PROBE_DONE);
+                let table = {
+                    let _i = frame(INIT_FOR_SCAN_ROW_TABLE);
+                    let _t = frame(TOTAL_ROW_COUNT);
+                    round.deref(|r| r.table.clone())
+                };
+                let all = table.all_rows();
+                let rows = scan_row_table(&sh.spec, &all[scan_range(all.len(), w, n)]);
+                if !rows.is_empty() {
+                    send_result(&sh.join_result, &sh.close, Ok(rows));
+                }
+            },
+            move |r| send_recovered(&handler, r),
+        );
     }
     scan_wg.wait();
 }

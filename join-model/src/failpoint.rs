@@ -1,8 +1,9 @@
 //! Failpoints: named points where a test injects an error or a panic, as TiDB's
 //! `failpoint.Inject` sites do (TiDB's names where they exist).
 //!
-//! An injected panic is modelled as the error TiDB's `RunWithRecover` handlers turn a recovered
-//! panic into, so it travels the same error paths without unwinding the model goroutine.
+//! An injected panic is a real panic, `failpoint panic: <name>` as pingcap/failpoint raises it: it
+//! unwinds the goroutine to whatever `recover` TiDB has there (a `RunWithRecover` handler, a
+//! deferred `recover`), or kills the execution where TiDB has none.
 
 use crate::error::JoinError;
 
@@ -11,7 +12,7 @@ use crate::error::JoinError;
 pub enum FailAction {
     /// Return an error from the point.
     Error,
-    /// Panic at the point (recovered by the goroutine's `RunWithRecover` handler).
+    /// Panic at the point, with `failpoint panic: <name>`.
     Panic,
 }
 
@@ -51,11 +52,14 @@ impl Failpoints {
     }
 
     /// Called at the point named `name`.
+    ///
+    /// # Panics
+    /// When the point is armed to panic.
     pub fn hit(&self, name: &str) -> Result<(), JoinError> {
         match self.active.iter().find(|(n, _)| n == name) {
             None => Ok(()),
             Some((_, FailAction::Error)) => Err(JoinError::Injected { failpoint: name.to_string() }),
-            Some((_, FailAction::Panic)) => Err(JoinError::Panicked { message: format!("failpoint {name} panic") }),
+            Some((_, FailAction::Panic)) => panic!("failpoint panic: {name}"),
         }
     }
 }

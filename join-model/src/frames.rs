@@ -1,7 +1,9 @@
 //! The TiDB function names the model's stack frames carry, so a race report from the model lines
 //! up with Go's race detector output from TiDB (`tidb-issue-57450.md`).
 
-use harness::go::{self, frame, JoinHandle};
+use harness::go::{self, frame, JoinHandle, WaitGroup};
+
+use crate::error::JoinError;
 
 macro_rules! names {
     ($($name:ident = $value:literal;)*) => {$(
@@ -51,16 +53,31 @@ names! {
     WAIT_JOIN_WORKERS_FUNC1 = "pkg/executor/join.(*HashJoinV2Exec).waitJoinWorkers.func1";
     PROCESS_ONE_RESTORED_PROBE_CHUNK = "pkg/executor/join.(*ProbeWorkerV2).processOneRestoredProbeChunk";
     SCAN_ROW_TABLE_AFTER_PROBE_DONE = "pkg/executor/join.(*ProbeWorkerV2).scanRowTableAfterProbeDone";
+    INIT_FOR_SCAN_ROW_TABLE = "pkg/executor/join.(*outerJoinProbe).InitForScanRowTable";
+    TOTAL_ROW_COUNT = "pkg/executor/join.(*hashTableV2).totalRowCount";
 }
 
-/// `util.WaitGroupWrapper.RunWithRecover`: starts `f` in a goroutine whose stack begins with
-/// `RunWithRecover.func1`, created from a `RunWithRecover` frame, as every goroutine of the
-/// executor is. The harness's `JoinHandle` is returned for slices that join; the executor itself
-/// waits through its WaitGroups.
-pub fn run_with_recover<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
+/// `(*WaitGroupWrapper).RunWithRecover(exec, recoverFn)`: `wg.Add(1)`, then a goroutine whose
+/// stack begins with `RunWithRecover.func1` runs `exec`; its deferred function recovers a panic,
+/// calls `recover_fn` with it (`None` when `exec` returned), then `wg.Done()`. A recovered panic is
+/// handed on as `util.GetRecoverError` makes it, and the harness keeps it on the outcome, as TiDB
+/// logs it. The harness's `JoinHandle` is returned for slices that join.
+pub fn run_with_recover(
+    wg: Option<&WaitGroup>,
+    exec: impl FnOnce() + Send + 'static,
+    recover_fn: impl FnOnce(Option<JoinError>) + Send + 'static,
+) -> JoinHandle<()> {
     let _f = frame(RUN_WITH_RECOVER);
+    let wg = wg.cloned();
+    if let Some(wg) = &wg {
+        wg.add(1);
+    }
     go::go(move || {
         let _f = frame(RUN_WITH_RECOVER_FUNC1);
-        f()
+        let r = go::recover(exec).err();
+        recover_fn(r.map(|p| JoinError::Panicked { message: p.message }));
+        if let Some(wg) = wg {
+            wg.done();
+        }
     })
 }

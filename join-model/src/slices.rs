@@ -106,13 +106,20 @@ pub fn probe_slice(input: Arc<JoinInput>, workers: usize) {
             };
             inputs.push(ch.input.clone());
             resource.send(w);
-            wg.add(1);
-            let wg = wg.clone();
-            run_with_recover(move || {
-                let _f = frame(START_PROBE_JOIN_WORKERS_FUNC1);
-                worker.run_join_worker(&ch);
-                wg.done();
-            });
+            let handler = results.clone();
+            run_with_recover(
+                Some(&wg),
+                move || {
+                    let _f = frame(START_PROBE_JOIN_WORKERS_FUNC1);
+                    worker.run_join_worker(&ch);
+                },
+                // handleProbeWorkerPanic.
+                move |r| {
+                    if let Some(e) = r {
+                        handler.send(Err(e));
+                    }
+                },
+            );
         }
     }
     {

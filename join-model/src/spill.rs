@@ -423,25 +423,32 @@ impl HashJoinSpillHelper {
         let errors: Chan<JoinError> = Chan::new("spillRowTableImpl.errChannel", workers.len());
         let wg = WaitGroup::new("spillRowTableImpl.wg");
         for (worker, mine) in workers.iter().zip(disks) {
-            wg.add(1);
-            let (worker, errors, wg) = (worker.clone(), errors.clone(), wg.clone());
-            run_with_recover(move || {
-                let _f = frame(SPILL_ROW_TABLE_IMPL_FUNC1);
-                for (p, disk) in mine {
-                    // Reads the worker's builder field: with the #57450 builder-publication bug a
-                    // worker that has not handled a chunk may write it concurrently.
-                    if let Some(builder) = worker.builder.get() {
+            let (worker, errors, handler) = (worker.clone(), errors.clone(), errors.clone());
+            run_with_recover(
+                Some(&wg),
+                move || {
+                    let _f = frame(SPILL_ROW_TABLE_IMPL_FUNC1);
+                    for (p, disk) in mine {
+                        // Reads the worker's builder field: with the #57450 builder-publication bug
+                        // a worker that has not handled a chunk may write it concurrently, and
+                        // before it does the field is nil (`builder.rowNumberInCurrentRowTableSeg`
+                        // then panics, audit H3).
+                        let builder = worker.builder.deref(Arc::clone);
                         if builder.state.with(|s| s.row_number_in_current_row_table_seg[p] > 0) {
                             builder.finalize_current_seg(p, &worker.row_tables);
                         }
+                        let segments = worker.row_tables.with_mut(|t| std::mem::take(&mut t[p].segments));
+                        if let Err(e) = spill_build_segments_to_disk(&segments, &disk) {
+                            errors.send(e);
+                        }
                     }
-                    let segments = worker.row_tables.with_mut(|t| std::mem::take(&mut t[p].segments));
-                    if let Err(e) = spill_build_segments_to_disk(&segments, &disk) {
-                        errors.send(e);
+                },
+                move |r| {
+                    if let Some(e) = r {
+                        handler.send(e);
                     }
-                }
-                wg.done();
-            });
+                },
+            );
         }
         wg.wait();
         errors.close();

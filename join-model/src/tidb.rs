@@ -19,13 +19,16 @@ pub struct Commit {
 }
 
 /// The commits the model can be, oldest first (master's order: #57451 merged 2024-11-18,
-/// #57458 the day after, #57519 after its parent of 2024-11-20).
-pub const COMMITS: [Commit; 5] = [
+/// #57458 the day after, #57519 after its parent of 2024-11-20, #59381 on 2025-02-11, #60467 in
+/// April 2025).
+pub const COMMITS: [Commit; 7] = [
     Commit { id: "a22b8421a6", what: "parent of PR #57451 (#57450's race 1 stack)" },
     Commit { id: "043f833c49", what: "PR #57451: null map rounded up for the used flag" },
     Commit { id: "ac90676f06", what: "PR #57458: uint32 key length" },
     Commit { id: "5450000d92", what: "parent of PR #57519 (#57450's race 2 stack)" },
     Commit { id: "51161154df", what: "PR #57519: row table builders created before the workers start" },
+    Commit { id: "27365b47", what: "PR #59381: round 1's build errors reach errCh" },
+    Commit { id: "d0e4cd4d", what: "PR #60467: no row table scan after a failed build" },
 ];
 
 /// A fix of TiDB's that the model has as a bug switch.
@@ -40,10 +43,12 @@ pub struct Fix {
 }
 
 /// Every modelled fix, with its PR and commit: the one place bug switches come from.
-pub const FIXES: [Fix; 3] = [
+pub const FIXES: [Fix; 5] = [
     Fix { pr: 57451, commit: "043f833c49", bug: Bug::UsedFlagLayout },
     Fix { pr: 57458, commit: "ac90676f06", bug: Bug::LengthField64 },
     Fix { pr: 57519, commit: "51161154df", bug: Bug::BuilderPublication },
+    Fix { pr: 59381, commit: "27365b47", bug: Bug::LostBuildError },
+    Fix { pr: 60467, commit: "d0e4cd4d", bug: Bug::ScanAfterFailedBuild },
 ];
 
 /// The newest commit the model knows: what a scenario without `tidb` models.
@@ -90,11 +95,15 @@ mod tests {
     #[test]
     fn each_commit_has_the_bugs_not_yet_fixed() {
         let at = |id| bugs_at(commit(id).expect("known"));
-        assert_eq!(at("a22b8421a6"), Bugs::with([Bug::UsedFlagLayout, Bug::BuilderPublication, Bug::LengthField64]));
-        assert_eq!(at("043f833c49"), Bugs::with([Bug::BuilderPublication, Bug::LengthField64]));
-        assert_eq!(at("ac90676f06"), Bugs::with([Bug::BuilderPublication]));
-        assert_eq!(at("5450000d92"), Bugs::with([Bug::BuilderPublication]));
-        assert_eq!(at("51161154df"), Bugs::fixed());
+        let later = [Bug::LostBuildError, Bug::ScanAfterFailedBuild];
+        let with = |bugs: &[Bug]| Bugs::with(bugs.iter().chain(&later).copied());
+        assert_eq!(at("a22b8421a6"), with(&[Bug::UsedFlagLayout, Bug::BuilderPublication, Bug::LengthField64]));
+        assert_eq!(at("043f833c49"), with(&[Bug::BuilderPublication, Bug::LengthField64]));
+        assert_eq!(at("ac90676f06"), with(&[Bug::BuilderPublication]));
+        assert_eq!(at("5450000d92"), with(&[Bug::BuilderPublication]));
+        assert_eq!(at("51161154df"), with(&[]));
+        assert_eq!(at("27365b47"), Bugs::with([Bug::ScanAfterFailedBuild]));
+        assert_eq!(at("d0e4cd4d"), Bugs::fixed());
         assert_eq!(bugs_at(latest()), Bugs::fixed());
     }
 

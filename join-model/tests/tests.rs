@@ -13,3 +13,5 @@ mod restore_slice;
 mod executor;
 // Random inputs, join kinds, concurrency and quotas against the reference join (proptest).
 mod proptest_join;
+// TiDB's error and panic paths at each modelled commit, one test per audit item.
+mod tidb_paths;

@@ -37,17 +37,20 @@
 //! quota = 16                         # bytes; absent: never spill
 //! max_spill_round = 2
 //!
-//! [[failpoint]]                      # executor only: TiDB's failpoint names
+//! [[failpoint]]                      # executor only (join_model::failpoint::FAILPOINTS)
 //! name = "fetchBuildSideRowsError"
-//! action = "error"                   # error | panic
+//! action = "error"                   # error | panic (a real panic: `failpoint panic: <name>`)
 //!
 //! [[strategy]]
 //! kind = "loom"                      # loom | dpor | random | pct
 //! preemption_bound = 2               # loom: required; dpor: absent means every interleaving
 //!
 //! [expect]
-//! outcome = "race"                   # race | clean | error
+//! outcome = "race"                   # race | clean | error | wrong-result | deadlock | leak
 //! between = ["frame A", "frame B"]   # race: the two racing sites, in either order
+//! # error: message = "start of the message"; error and wrong-result (executor only):
+//! # recovered = ["start of a panic message", ...]: the panics TiDB would recover and log
+//! # deadlock and leak: blocked = ["frame", ...]: a goroutine blocked inside each (on its stack)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -215,7 +218,7 @@ pub struct FailpointSpec {
 pub enum FailActionSpec {
     /// Return an error at the point.
     Error,
-    /// Panic at the point (recovered by the goroutine's `RunWithRecover`).
+    /// Panic at the point, as Go does: recovered where TiDB recovers, fatal elsewhere.
     Panic,
 }
 
@@ -303,11 +306,46 @@ pub enum Expect {
     },
     /// No failure, and every result equals the reference join.
     Clean,
-    /// The join fails with an error whose message starts with this.
+    /// The join fails with an error whose message starts with this (executor only).
     Error {
         /// The message's start.
         message: String,
+        /// The panics recovered on the way (TiDB logs them), by message start: each must be
+        /// recovered at least once and every recovered panic must match one. None by default.
+        #[serde(default)]
+        recovered: Vec<String>,
     },
+    /// Every goroutine blocked for good (a hung query; Go's `all goroutines are asleep`), with a
+    /// goroutine blocked inside each of these frames (a frame of its stack), found by some
+    /// execution; the executions that do not hang may end either way.
+    Deadlock {
+        /// The frames.
+        blocked: Vec<String>,
+    },
+    /// The code under test returned but goroutines are left blocked (goleak's report), one inside
+    /// each of these frames, found by some execution.
+    Leak {
+        /// The frames.
+        blocked: Vec<String>,
+    },
+    /// The join succeeds, in every execution, with a result other than the reference join's: a
+    /// bug's symptom, such as build rows lost or success where an error was due (executor only).
+    WrongResult {
+        /// As for `error`.
+        #[serde(default)]
+        recovered: Vec<String>,
+    },
+}
+
+impl Expect {
+    /// The panics the scenario expects recovered (by message start); none but for `error` and
+    /// `wrong-result`.
+    pub fn recovered(&self) -> &[String] {
+        match self {
+            Expect::Error { recovered, .. } | Expect::WrongResult { recovered } => recovered,
+            Expect::Race { .. } | Expect::Clean | Expect::Deadlock { .. } | Expect::Leak { .. } => &[],
+        }
+    }
 }
 
 /// A scenario file that could not be read.

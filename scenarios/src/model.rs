@@ -259,12 +259,17 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
     if !s.failpoints.is_empty() && s.target != Target::Executor {
         return Err(err("failpoint", "failpoints need target = \"executor\"".into()));
     }
-    if matches!(s.expect, Expect::Error { .. }) && s.target != Target::Executor {
-        // A slice runs part of the executor and never returns the join's error: such a scenario
-        // could never fail.
+    let joins = match s.expect {
+        Expect::Error { .. } => Some("\"error\""),
+        Expect::WrongResult { .. } => Some("\"wrong-result\""),
+        Expect::Race { .. } | Expect::Clean | Expect::Deadlock { .. } | Expect::Leak { .. } => None,
+    };
+    if let Some(outcome) = joins.filter(|_| s.target != Target::Executor) {
+        // A slice runs part of the executor and never returns the join's error or result: such a
+        // scenario could never fail.
         return Err(err(
             "expect.outcome",
-            "\"error\" needs target = \"executor\" (a slice returns no join error)".into(),
+            format!("{outcome} needs target = \"executor\" (a slice returns no join error or result)"),
         ));
     }
     let mut failpoints = Failpoints::none();
@@ -352,17 +357,25 @@ impl Model {
             Target::Executor => {
                 let (build, probe) = self.spec.split(&self.left, &self.right);
                 let mut exec = HashJoinV2Exec::new(self.spec.clone(), self.config.clone(), build, probe);
-                match exec.run_to_end() {
+                let result = exec.run_to_end();
+                if matches!(self.expect, Expect::Deadlock { .. } | Expect::Leak { .. }) {
+                    // The executions that do not hang may end either way; the hang is the finding.
+                    return;
+                }
+                match result {
                     Ok(_) if matches!(self.expect, Expect::Error { .. }) => {
                         panic!("the join succeeded where the scenario expects an error")
                     }
-                    Ok(got) => assert_eq!(
-                        sorted(got),
-                        sorted(reference_join(&self.spec, &self.left, &self.right)),
-                        "join result differs from the reference join"
-                    ),
+                    Ok(got) => {
+                        let want = sorted(reference_join(&self.spec, &self.left, &self.right));
+                        if matches!(self.expect, Expect::WrongResult { .. }) {
+                            assert_ne!(sorted(got), want, "the join returned the reference result, not a wrong one");
+                        } else {
+                            assert_eq!(sorted(got), want, "join result differs from the reference join");
+                        }
+                    }
                     Err(e) => match &self.expect {
-                        Expect::Error { message } if e.to_string().starts_with(message.as_str()) => {}
+                        Expect::Error { message, .. } if e.to_string().starts_with(message.as_str()) => {}
                         _ => panic!("join failed: {e}"),
                     },
                 }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use harness::report::{FailureKind, RecoveredPanic};
 use harness::Outcome;
 
 use crate::format::Expect;
@@ -25,26 +26,49 @@ impl fmt::Display for Verdict {
 /// Compares `outcome` with what the scenario expects. An expected error is checked inside each
 /// execution (the model fails it when the join's result differs), so it passes as a clean run.
 /// An outcome that ran less than asked (`Outcome::incomplete`) matches nothing, and `clean` also
-/// forbids recovered panics (TiDB logs them; a clean run has none).
+/// forbids recovered panics (TiDB logs them; a clean run has none). `error` and `wrong-result`
+/// allow exactly the recovered panics they name: each must occur, and no other.
 pub fn judge(expect: &Expect, outcome: &Outcome) -> Verdict {
     if let Some(why) = &outcome.incomplete {
         return Verdict { ok: false, got: format!("incomplete: {why}") };
     }
-    let recovered = outcome.recovered.first();
-    let got = match (&outcome.failure, recovered) {
-        (Some(f), _) => f.kind.summary(),
-        (None, Some(p)) if matches!(expect, Expect::Clean) => p.to_string(),
-        (None, _) if matches!(expect, Expect::Error { .. }) => "every execution failed with that error".into(),
-        (None, _) => "clean".to_string(),
+    let want = expect.recovered();
+    let matches = |p: &RecoveredPanic| want.iter().any(|w| p.message.starts_with(w.as_str()));
+    let unexpected = outcome.recovered.iter().find(|p| !matches(p));
+    let missing = want.iter().find(|w| !outcome.recovered.iter().any(|p| p.message.starts_with(w.as_str())));
+    let got = match (&outcome.failure, unexpected, missing) {
+        (Some(f), _, _) => f.kind.summary(),
+        (None, Some(p), _) if !matches!(expect, Expect::Race { .. }) => p.to_string(),
+        (None, _, Some(w)) => format!("no recovered panic {w:?}"),
+        (None, _, _) if matches!(expect, Expect::Error { .. }) => "every execution failed with that error".into(),
+        (None, _, _) if matches!(expect, Expect::WrongResult { .. }) => {
+            "every execution returned a wrong result".into()
+        }
+        (None, _, _) => "clean".to_string(),
     };
     let ok = match expect {
-        Expect::Clean => outcome.failure.is_none() && recovered.is_none(),
-        Expect::Error { .. } => outcome.failure.is_none(),
+        Expect::Clean | Expect::Error { .. } | Expect::WrongResult { .. } => {
+            outcome.failure.is_none() && unexpected.is_none() && missing.is_none()
+        }
+        Expect::Deadlock { blocked } | Expect::Leak { blocked } => {
+            let kind = outcome.failure.as_ref().map(|f| &f.kind);
+            let right_kind = match expect {
+                Expect::Deadlock { .. } => matches!(kind, Some(FailureKind::Deadlock { .. })),
+                _ => matches!(kind, Some(FailureKind::Leak { .. })),
+            };
+            let stuck = kind.map(FailureKind::blocked).unwrap_or_default();
+            right_kind && blocked.iter().all(|f| stuck.iter().any(|g| g.stack.contains(f)))
+        }
         Expect::Race { between } => {
             let mut want = between.clone();
             want.sort();
             outcome.failure.as_ref().and_then(|f| f.kind.race_sites()) == Some(want)
         }
+    };
+    let got = if ok && !want.is_empty() {
+        format!("{got}; {} panics recovered as expected", outcome.recovered.len())
+    } else {
+        got
     };
     Verdict { ok, got }
 }
@@ -73,7 +97,7 @@ mod tests {
     #[test]
     fn an_incomplete_outcome_matches_no_expectation() {
         let o = Outcome { incomplete: Some("no execution ran".into()), executions: 0, ..clean_outcome() };
-        let error = Expect::Error { message: "x".into() };
+        let error = Expect::Error { message: "x".into(), recovered: Vec::new() };
         for expect in [Expect::Clean, error] {
             assert_eq!(judge(&expect, &o), Verdict { ok: false, got: "incomplete: no execution ran".into() });
         }
@@ -88,5 +112,52 @@ mod tests {
             judge(&Expect::Clean, &o),
             Verdict { ok: false, got: "recovered panic: boom (goroutine 3, in f)".into() }
         );
+    }
+
+    #[test]
+    fn an_error_allows_exactly_the_recovered_panics_it_names() {
+        let panic = |message: &str| RecoveredPanic {
+            message: message.into(),
+            location: None,
+            goroutine: 5,
+            stack: vec!["pkg/executor/join.(*hashTableV2).totalRowCount".into()],
+        };
+        let expect = |recovered: &[&str]| Expect::Error {
+            message: "failpoint panic".into(),
+            recovered: recovered.iter().map(|s| s.to_string()).collect(),
+        };
+        let o =
+            Outcome { recovered: vec![panic("failpoint panic: x"), panic("runtime error: nil")], ..clean_outcome() };
+        assert!(judge(&expect(&["failpoint panic", "runtime error"]), &o).ok);
+        let v = judge(&expect(&["failpoint panic"]), &o);
+        assert!(!v.ok && v.got.starts_with("recovered panic: runtime error: nil"), "{}", v.got);
+        let v = judge(&expect(&["failpoint panic", "runtime error", "index out of range"]), &o);
+        assert!(!v.ok && v.got == "no recovered panic \"index out of range\"", "{}", v.got);
+        assert!(!judge(&expect(&[]), &o).ok);
+    }
+
+    #[test]
+    fn a_deadlock_must_block_a_goroutine_inside_each_named_frame() {
+        use harness::report::BlockedGoroutine;
+        use harness::Failure;
+        let stuck = |frames: &[&str]| BlockedGoroutine {
+            goroutine: 4,
+            waiting_on: "sync.WaitGroup.Wait on fetcherAndWorkerSyncer".into(),
+            stack: frames.iter().map(|f| f.to_string()).collect(),
+        };
+        let hung = |g: BlockedGoroutine| Outcome {
+            failure: Some(Failure {
+                execution: 3,
+                kind: FailureKind::Deadlock { goroutines: vec![g], message: "deadlock!".into() },
+                schedule: None,
+            }),
+            ..clean_outcome()
+        };
+        let expect = Expect::Deadlock { blocked: vec!["fetchBuildSideRows".into()] };
+        assert!(judge(&expect, &hung(stuck(&["checkAndSpillRowTableIfNeeded", "fetchBuildSideRows"]))).ok);
+        assert!(!judge(&expect, &hung(stuck(&["runJoinWorker"]))).ok);
+        assert!(!judge(&expect, &clean_outcome()).ok, "no hang");
+        let leak = Expect::Leak { blocked: vec!["fetchBuildSideRows".into()] };
+        assert!(!judge(&leak, &hung(stuck(&["fetchBuildSideRows"]))).ok, "a deadlock is no leak");
     }
 }

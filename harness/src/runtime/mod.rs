@@ -217,7 +217,15 @@ pub(crate) fn try_current() -> Option<Arc<Execution>> {
 /// lock, since the panicking code may hold it.
 pub(crate) fn record_panic(message: String, location: Option<String>) {
     let Some(exec) = try_current() else { return };
-    let Some(mut st) = exec.state.try_lock() else { return };
+    // try_lock: a panic inside the harness while it holds the state must not deadlock here. With
+    // threads another goroutine may hold it for a moment, and a model panic lost to that (a
+    // recovered one especially) would change the outcome: wait for it.
+    let st = if exec.backend.threaded() {
+        exec.state.try_lock_for(std::time::Duration::from_secs(1))
+    } else {
+        exec.state.try_lock()
+    };
+    let Some(mut st) = st else { return };
     if is_deadlock(&message) {
         // The backend found every goroutine blocked; their stacks are read now, before unwinding
         // pops their frames.

@@ -134,7 +134,8 @@ fn run_command(cli: Cli) -> ExitCode {
     };
     match cli.command {
         Command::List => {
-            println!("{:<32} {:<14} {:<12} {:<30} strategies", "scenario", "target", "tidb", "bugs");
+            // The bug list is the one long column: it goes last.
+            let mut rows = vec![["scenario", "target", "tidb", "strategies", "bugs"].map(String::from)];
             for (path, s) in &files {
                 let model = match build_at(path, s) {
                     Ok(m) => m,
@@ -146,13 +147,23 @@ fn run_command(cli: Cli) -> ExitCode {
                 let strategies: Vec<String> = s.strategies.iter().map(StrategySpec::name).collect();
                 let bugs = model.bugs().to_string();
                 let bugs = if s.bugs.is_some() { format!("{bugs} (override)") } else { bugs };
+                let target = format!("{:?}", s.target);
+                rows.push([s.name.clone(), target, model.commit().id.to_string(), strategies.join(", "), bugs]);
+            }
+            let width = |c: usize| rows.iter().map(|r| r[c].len()).max().unwrap_or(0);
+            let widths = [width(0), width(1), width(2), width(3)];
+            for r in &rows {
                 println!(
-                    "{:<32} {:<14} {:<12} {:<30} {}",
-                    s.name,
-                    format!("{:?}", s.target),
-                    model.commit().id,
-                    bugs,
-                    strategies.join(", ")
+                    "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}",
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    w0 = widths[0],
+                    w1 = widths[1],
+                    w2 = widths[2],
+                    w3 = widths[3]
                 );
             }
             ExitCode::SUCCESS

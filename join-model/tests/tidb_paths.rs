@@ -1,0 +1,117 @@
+//! TiDB's error and panic paths at the commits the model can be, one test per audit item
+//! (`shared/research/tidb-fidelity-audit.md`): each fails when the model behaves the old way.
+
+use std::sync::Arc;
+
+use harness::memory::NIL_DEREFERENCE;
+use harness::{explore, Outcome, Strategy};
+use join_model::exec::{ExecConfig, HashJoinV2Exec};
+use join_model::failpoint::{FailAction, Failpoints};
+use join_model::frames::TOTAL_ROW_COUNT;
+use join_model::reference::{reference_join, sorted};
+use join_model::tidb::{bugs_at, commit};
+use join_model::{BuildSide, ColType, JoinSpec, JoinType, Row, Value};
+
+fn int_rows(rows: &[[i64; 2]]) -> Vec<Row> {
+    rows.iter().map(|r| r.iter().map(|&v| Value::Int(v)).collect()).collect()
+}
+
+/// A left outer join of `left` and `right` built on `build`, at TiDB `commit`, with `failpoint`
+/// armed, run to the end in every execution of `strategy`; `check` sees each result.
+fn run_at(
+    id: &str,
+    build: BuildSide,
+    failpoint: (&str, FailAction),
+    check: impl Fn(Result<Vec<Row>, String>, &[Row]) + Send + Sync + 'static,
+) -> Outcome {
+    let bugs = bugs_at(commit(id).expect("a modelled commit"));
+    let cols = (vec![ColType::Int, ColType::Int], vec![0]);
+    let spec = JoinSpec::new(JoinType::LeftOuter, build, cols.clone(), cols, &bugs);
+    let (left, right) = (int_rows(&[[1, 10], [2, 20], [3, 30]]), int_rows(&[[1, 1], [3, 3], [3, 4], [5, 5]]));
+    let want = sorted(reference_join(&spec, &left, &right));
+    let failpoints = Failpoints::none().with(failpoint.0, failpoint.1).expect("known failpoint");
+    let config = ExecConfig { concurrency: 2, chunk_size: 1, bugs, failpoints, ..ExecConfig::default() };
+    let c = Arc::new((spec, config, left, right));
+    explore(&Strategy::random(1, 200), move || {
+        let (spec, config, left, right) = &*c;
+        let (b, p) = spec.split(left, right);
+        let got = HashJoinV2Exec::new(spec.clone(), config.clone(), b, p).run_to_end();
+        check(got.map(sorted).map_err(|e| e.to_string()), &want);
+    })
+}
+
+/// Audit H1, TiDB #59377: before PR #59381 an error at round 1's build safe point was dropped and
+/// the join returned the rows it had (here none from the build side: every left row NULL-extended).
+#[test]
+fn h1_a_round1_build_error_is_lost_before_59381() {
+    let fp = ("fetchBuildSideRowsError", FailAction::Error);
+    let before = run_at("51161154df", BuildSide::Right, fp, |got, want| {
+        let got = got.expect("the error is lost: the join succeeds");
+        assert_ne!(got, want, "a wrong result");
+        assert!(got.iter().all(|r| r[2..].iter().all(|v| *v == Value::Null)), "{got:?}");
+    });
+    assert!(before.failure.is_none(), "{before}");
+    let after = run_at("27365b47", BuildSide::Right, fp, |got, _| {
+        assert_eq!(got.expect_err("the error reaches Next"), "injected error at failpoint fetchBuildSideRowsError");
+    });
+    assert!(after.failure.is_none(), "{after}");
+}
+
+/// Audit H2, TiDB #60466: before PR #60467 `waitJoinWorkers` scanned the row table of an
+/// outer-side build after the build failed, and the scan met the nil hash table. The panic is
+/// recovered (TiDB logs it) and the build's error still comes out of Next.
+#[test]
+fn h2_the_scan_after_a_failed_build_meets_a_nil_table_before_60467() {
+    let fp = ("splitPartitionPanic", FailAction::Panic);
+    let error_out = |got: Result<Vec<Row>, String>, _: &[Row]| {
+        assert_eq!(got.expect_err("the build failed"), "failpoint panic: splitPartitionPanic");
+    };
+    let before = run_at("27365b47", BuildSide::Left, fp, error_out);
+    assert!(before.failure.is_none(), "{before}");
+    let nil = before.recovered.iter().find(|p| p.message == NIL_DEREFERENCE);
+    let nil = nil.unwrap_or_else(|| panic!("no nil dereference recovered: {before}"));
+    assert_eq!(nil.stack.first().map(String::as_str), Some(TOTAL_ROW_COUNT));
+    let after = run_at("d0e4cd4d", BuildSide::Left, fp, error_out);
+    assert!(after.failure.is_none(), "{after}");
+    assert!(after.recovered.iter().all(|p| p.message == "failpoint panic: splitPartitionPanic"), "{after}");
+    assert!(!after.recovered.is_empty(), "the split workers' panics are still recovered: {after}");
+}
+
+/// Audit H12: round 1's fetcher waits for the split workers at the end only when a spill was
+/// triggered. Without a spill, split workers that all died of a panic (audit H4) leave a chunk
+/// nobody takes, and the join still ends with their error; the model used to wait always, and hung.
+#[test]
+fn h12_without_a_spill_the_fetcher_does_not_wait_for_the_workers() {
+    let o = run_at("d0e4cd4d", BuildSide::Right, ("splitPartitionPanic", FailAction::Panic), |got, _| {
+        assert_eq!(got.expect_err("the build failed"), "failpoint panic: splitPartitionPanic");
+    });
+    assert!(o.failure.is_none(), "{o}");
+    assert_eq!(o.executions, 200);
+}
+
+/// Audit H3: before PR #57519 a worker's builder stays nil until the worker's own goroutine creates
+/// it, and a spill goroutine that reads it first (`builder.rowNumberInCurrentRowTableSeg`)
+/// dereferences nil. Its `RunWithRecover` handler recovers the panic into `spillRowTable`'s
+/// error. The model used to skip a missing builder.
+#[test]
+fn h3_a_spill_goroutine_reading_an_unset_builder_dereferences_nil() {
+    use join_model::build_worker::BuildWorkerV2;
+    use join_model::frames::SPILL_ROW_TABLE_IMPL_FUNC1;
+    use join_model::spill::HashJoinSpillHelper;
+    let parent = tempfile::tempdir().expect("temp dir");
+    let dir = parent.path().to_path_buf();
+    let o = explore(&Strategy::random(1, 1), move || {
+        let spill = HashJoinSpillHelper::new(Some(1), 2, 2, 1, Some(&dir)).expect("spill dir");
+        spill.consume(&[8, 8]);
+        assert!(spill.is_spill_needed());
+        let workers = vec![BuildWorkerV2::new(0, 2)];
+        let err = spill.spill_row_table(&workers).expect_err("the worker has no builder yet");
+        assert_eq!(err.to_string(), NIL_DEREFERENCE);
+    });
+    assert!(o.failure.is_none(), "{o}");
+    let nil = o.recovered.first().unwrap_or_else(|| panic!("nothing recovered: {o}"));
+    assert_eq!(
+        (nil.message.as_str(), nil.stack.first().map(String::as_str)),
+        (NIL_DEREFERENCE, Some(SPILL_ROW_TABLE_IMPL_FUNC1))
+    );
+}

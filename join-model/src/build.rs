@@ -406,6 +406,11 @@ fn append_rows(
     hash_of: impl Fn(u64) -> u64,
     failpoint: &str,
 ) -> Result<(), JoinError> {
+    // The SQL killer's check before the chunk's rows are appended (`processOneChunk`,
+    // `processOneRestoredChunk` at its first row).
+    if !rows.is_empty() {
+        ctx.failpoints.hit(if ctx.round == 0 { "killedDuringBuild" } else { "killedDuringRestoreBuild" })?;
+    }
     let mut bytes = vec![0; ctx.partitions];
     for mut row in rows {
         row.hash = hash_of(row.hash);

@@ -21,6 +21,9 @@ pub enum JoinError {
         /// The panic message.
         message: String,
     },
+    /// The SQL killer stopped the query (`exeerrors.ErrQueryInterrupted`, what TiDB's
+    /// `checkSQLKiller` returns, and what its `killedDuring…` failpoints inject).
+    QueryInterrupted,
     /// Reading or writing a spill file failed.
     Spill {
         /// What failed.
@@ -34,6 +37,7 @@ impl fmt::Display for JoinError {
             JoinError::ExceedMaxSpillRound { max } => write!(f, "Exceed max spill round. (max: {max})"),
             JoinError::Injected { failpoint } => write!(f, "injected error at failpoint {failpoint}"),
             JoinError::Panicked { message } => f.write_str(message),
+            JoinError::QueryInterrupted => f.write_str("Query execution was interrupted"),
             JoinError::Spill { message } => write!(f, "spill: {message}"),
         }
     }

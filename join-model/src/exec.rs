@@ -108,13 +108,15 @@ impl HashJoinV2Exec {
     pub fn open(&mut self) -> Result<(), JoinError> {
         let n = self.config.concurrency.max(1);
         let partitions = partition_number(n);
+        let failpoints = Arc::new(self.config.failpoints.clone());
         let spill = HashJoinSpillHelper::new(
             self.config.quota,
             self.config.max_spill_round,
             partitions,
             n,
             self.config.spill_parent.as_deref(),
-        )?;
+        )?
+        .with_failpoints(failpoints.clone());
         self.shared = Some(Arc::new(Shared {
             spec: self.spec.clone(),
             config: self.config.clone(),
@@ -124,7 +126,7 @@ impl HashJoinV2Exec {
             close: Chan::new("closeCh", 0),
             finished: AtomicBool::new(false),
             join_result: Chan::new("joinResultCh", n + 1),
-            failpoints: Arc::new(self.config.failpoints.clone()),
+            failpoints,
         }));
         Ok(())
     }

@@ -16,8 +16,13 @@ pub enum FailAction {
     Panic,
 }
 
-/// Every failpoint the model has.
+/// Every failpoint the model has. TiDB's `killedDuring…` points are its SQL killer checks
+/// (`checkSQLKiller`): armed, they interrupt the query there, as a KILL would.
 pub const FAILPOINTS: &[&str] = &[
+    "killedDuringBuild",
+    "killedDuringRestoreBuild",
+    "killedDuringBuildSpill",
+    "killedDuringProbe",
     "fetchBuildSideRowsError",
     "controlWorkersForRestoreError",
     "splitPartitionPanic",
@@ -47,6 +52,9 @@ impl Failpoints {
         if !FAILPOINTS.contains(&name) {
             return Err(format!("unknown failpoint {name:?} (known: {})", FAILPOINTS.join(", ")));
         }
+        if is_kill(name) && action == FailAction::Panic {
+            return Err(format!("{name} is a SQL killer check: it interrupts the query (action = \"error\")"));
+        }
         self.active.push((name.to_string(), action));
         Ok(self)
     }
@@ -58,8 +66,27 @@ impl Failpoints {
     pub fn hit(&self, name: &str) -> Result<(), JoinError> {
         match self.active.iter().find(|(n, _)| n == name) {
             None => Ok(()),
+            Some((_, FailAction::Error)) if is_kill(name) => Err(JoinError::QueryInterrupted),
             Some((_, FailAction::Error)) => Err(JoinError::Injected { failpoint: name.to_string() }),
             Some((_, FailAction::Panic)) => panic!("failpoint panic: {name}"),
         }
+    }
+}
+
+/// Whether `name` is one of TiDB's SQL killer checks.
+fn is_kill(name: &str) -> bool {
+    name.starts_with("killedDuring")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kill_check_interrupts_the_query_and_cannot_panic() {
+        let armed = Failpoints::none().with("killedDuringBuildSpill", FailAction::Error).expect("known");
+        assert_eq!(armed.hit("killedDuringBuildSpill"), Err(JoinError::QueryInterrupted));
+        assert_eq!(JoinError::QueryInterrupted.to_string(), "Query execution was interrupted");
+        assert!(Failpoints::none().with("killedDuringProbe", FailAction::Panic).is_err());
     }
 }

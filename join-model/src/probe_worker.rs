@@ -119,10 +119,12 @@ impl ProbeWorkerV2 {
         let round = self.round.get().expect("the build published the hash table before probing");
         let spill = &round.spill;
         let out = probe(&self.spec, &round.table, &rows, &|p| spill.is_spilled(p));
-        let result = match spill.spill_probe_rows(self.worker_id, out.spilled) {
-            Ok(()) => Ok(out.rows),
-            Err(e) => Err(e),
-        };
+        // The probe's SQL killer check follows its loop over the chunk's rows.
+        let result = self
+            .failpoints
+            .hit("killedDuringProbe")
+            .and_then(|()| spill.spill_probe_rows(self.worker_id, out.spilled))
+            .map(|()| out.rows);
         let failed = result.is_err();
         send_result(results, close, result) && !failed
     }

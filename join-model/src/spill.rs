@@ -15,6 +15,7 @@ use parking_lot::Mutex as FileLock;
 
 use crate::build_worker::BuildWorkerV2;
 use crate::error::JoinError;
+use crate::failpoint::Failpoints;
 use crate::frames::*;
 use crate::probe::ProbeRow;
 use crate::probe_worker::ProbeSpill;
@@ -231,6 +232,8 @@ pub struct HashJoinSpillHelper {
     mu: Mutex,
     cond: Cond,
     state: CheckedField<SpillState>,
+    // The SQL killer's check at the start of a spill (`killedDuringBuildSpill`).
+    failpoints: Arc<Failpoints>,
 }
 
 impl std::fmt::Debug for HashJoinSpillHelper {
@@ -282,7 +285,13 @@ impl HashJoinSpillHelper {
             mu,
             cond,
             state: CheckedField::new("hashJoinSpillHelper", state),
+            failpoints: Arc::new(Failpoints::none()),
         })
+    }
+
+    /// The helper with the executor's failpoints: its spills check the SQL killer.
+    pub fn with_failpoints(self, failpoints: Arc<Failpoints>) -> HashJoinSpillHelper {
+        HashJoinSpillHelper { failpoints, ..self }
     }
 
     /// The spill directory.
@@ -349,8 +358,10 @@ impl HashJoinSpillHelper {
     pub fn spill_row_table(&self, workers: &[Arc<BuildWorkerV2>]) -> Result<(), JoinError> {
         let _f = frame(SPILL_ROW_TABLE);
         self.set_status(Status::InSpilling);
-        let parts = self.choose_partitions_to_spill();
-        let r = self.spill_row_table_impl(workers, &parts);
+        let r = self.failpoints.hit("killedDuringBuildSpill").and_then(|()| {
+            let parts = self.choose_partitions_to_spill();
+            self.spill_row_table_impl(workers, &parts)
+        });
         self.set_status(Status::NotSpilled);
         r
     }
@@ -369,7 +380,7 @@ impl HashJoinSpillHelper {
             return Ok(());
         }
         self.set_status(Status::InSpilling);
-        let r = self.spill_row_table_impl(workers, &parts);
+        let r = self.failpoints.hit("killedDuringBuildSpill").and_then(|()| self.spill_row_table_impl(workers, &parts));
         self.set_status(Status::NotSpilled);
         r
     }

@@ -37,6 +37,9 @@
 //! quota = 16                         # bytes; absent: never spill
 //! max_spill_round = 2
 //!
+//! [close]                            # executor only: Close after this many result chunks
+//! after_chunks = 1
+//!
 //! [[failpoint]]                      # executor only (join_model::failpoint::FAILPOINTS)
 //! name = "fetchBuildSideRowsError"
 //! action = "error"                   # error | panic (a real panic: `failpoint panic: <name>`)
@@ -85,6 +88,9 @@ pub struct Scenario {
     /// Failpoints to arm (whole executor only).
     #[serde(default, rename = "failpoint")]
     pub failpoints: Vec<FailpointSpec>,
+    /// Close the executor in the middle of the join (whole executor only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close: Option<CloseSpec>,
     /// The strategies to run, each its own test.
     #[serde(rename = "strategy")]
     pub strategies: Vec<StrategySpec>,
@@ -200,6 +206,15 @@ pub struct Generate {
     /// Whether nullable columns get NULLs.
     #[serde(default)]
     pub nulls: bool,
+}
+
+/// When the caller closes the executor: after this many result chunks came out of `Next` (0:
+/// before the first `Next`), whatever the goroutines are doing then.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseSpec {
+    /// Result chunks taken before `Close`.
+    pub after_chunks: usize,
 }
 
 /// A failpoint to arm.
@@ -328,8 +343,9 @@ pub enum Expect {
         /// The frames.
         blocked: Vec<String>,
     },
-    /// The join succeeds, in every execution, with a result other than the reference join's: a
-    /// bug's symptom, such as build rows lost or success where an error was due (executor only).
+    /// Some execution's join succeeds with a result other than the reference join's (build rows
+    /// lost, say, where an error was due); executions that fail are not the symptom and pass
+    /// (executor only).
     WrongResult {
         /// As for `error`.
         #[serde(default)]

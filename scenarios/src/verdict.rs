@@ -7,6 +7,7 @@ use harness::report::{FailureKind, RecoveredPanic};
 use harness::Outcome;
 
 use crate::format::Expect;
+use crate::model::WRONG_RESULT;
 
 /// Whether an outcome matched its expectation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,7 +28,8 @@ impl fmt::Display for Verdict {
 /// execution (the model fails it when the join's result differs), so it passes as a clean run.
 /// An outcome that ran less than asked (`Outcome::incomplete`) matches nothing, and `clean` also
 /// forbids recovered panics (TiDB logs them; a clean run has none). `error` and `wrong-result`
-/// allow exactly the recovered panics they name: each must occur, and no other.
+/// allow exactly the recovered panics they name: each must occur, and no other. `wrong-result`,
+/// like `race`, `deadlock` and `leak`, is a failure some execution must find.
 pub fn judge(expect: &Expect, outcome: &Outcome) -> Verdict {
     if let Some(why) = &outcome.incomplete {
         return Verdict { ok: false, got: format!("incomplete: {why}") };
@@ -41,14 +43,15 @@ pub fn judge(expect: &Expect, outcome: &Outcome) -> Verdict {
         (None, Some(p), _) if !matches!(expect, Expect::Race { .. }) => p.to_string(),
         (None, _, Some(w)) => format!("no recovered panic {w:?}"),
         (None, _, _) if matches!(expect, Expect::Error { .. }) => "every execution failed with that error".into(),
-        (None, _, _) if matches!(expect, Expect::WrongResult { .. }) => {
-            "every execution returned a wrong result".into()
-        }
         (None, _, _) => "clean".to_string(),
     };
     let ok = match expect {
-        Expect::Clean | Expect::Error { .. } | Expect::WrongResult { .. } => {
-            outcome.failure.is_none() && unexpected.is_none() && missing.is_none()
+        Expect::Clean | Expect::Error { .. } => outcome.failure.is_none() && unexpected.is_none() && missing.is_none(),
+        Expect::WrongResult { .. } => {
+            let wrong = outcome.failure.as_ref().is_some_and(
+                |f| matches!(&f.kind, FailureKind::Panic { message, .. } if message.starts_with(WRONG_RESULT)),
+            );
+            wrong && unexpected.is_none() && missing.is_none()
         }
         Expect::Deadlock { blocked } | Expect::Leak { blocked } => {
             let kind = outcome.failure.as_ref().map(|f| &f.kind);

@@ -249,7 +249,8 @@ fn failpoints_need_the_whole_executor_and_a_known_name() {
     let file = "failpoint-build-error.toml";
     assert_refused(
         &edited(file, "name = \"fetchBuildSideRowsError\"", "name = \"noSuchFailpoint\""),
-        "failpoint.name: unknown failpoint \"noSuchFailpoint\" (known: fetchBuildSideRowsError, \
+        "failpoint.name: unknown failpoint \"noSuchFailpoint\" (known: killedDuringBuild, \
+         killedDuringRestoreBuild, killedDuringBuildSpill, killedDuringProbe, fetchBuildSideRowsError, \
          controlWorkersForRestoreError, splitPartitionPanic, createTasksPanic, buildHashTablePanic, \
          processOneProbeChunkPanic, restoreAndProbeError)\n",
     );

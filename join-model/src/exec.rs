@@ -23,7 +23,7 @@ use crate::probe_worker::{send_result, JoinResult, ProbeChannels, ProbeRound, Pr
 use crate::row_table::{hash_key, partition_number, rehash};
 use crate::spec::JoinSpec;
 use crate::spill::{decode_probe_rows, DataInDiskByChunks, HashJoinSpillHelper, RoundSpill, SpillStats};
-use crate::types::Row;
+use crate::types::{JoinType, Row};
 
 /// How the executor runs.
 #[derive(Clone, Debug)]
@@ -326,13 +326,13 @@ fn fetch_and_probe_hash_table(
                 (0..n).map(|w| Chan::new(format!("probeResultChs[{w}]"), 1)).collect();
             {
                 let (sh, bf, res, inputs) = (sh.clone(), build_finished.clone(), resource.clone(), inputs.clone());
-                let (sh2, inputs2) = (sh.clone(), inputs.clone());
+                let (sh2, inputs2, rd) = (sh.clone(), inputs.clone(), round.clone());
                 // handleProbeSideFetcherPanic: close every worker's input, then the panic to
                 // joinResultCh.
                 run_with_recover(
                     Some(worker_wg),
                     move || {
-                        fetch_probe_side_chunks(&sh, &bf, &res, &inputs, chunks);
+                        fetch_probe_side_chunks(&sh, &bf, &rd, &res, &inputs, chunks);
                     },
                     move |r| {
                         inputs2.iter().for_each(Chan::close);
@@ -399,26 +399,42 @@ fn send_recovered(sh: &Shared, r: Option<JoinError>) {
     }
 }
 
-/// `fetchProbeSideChunks` with `wait4BuildSide`: waits for the build, then hands each probe chunk
-/// to whichever worker asks first. False when the build failed or the executor closed. The
-/// goroutine's handler closes the workers' inputs.
+/// `(*probeSideTupleFetcherBase).fetchProbeSideChunks`: for each chunk, takes a worker's probe
+/// resource and reads the probe child; after the first read (empty or not) it waits for the build
+/// (`wait4BuildSide`), then hands each chunk to the worker whose resource it took. The goroutine's
+/// handler closes the workers' inputs.
 fn fetch_probe_side_chunks(
     sh: &Shared,
     build_finished: &Chan<JoinError>,
+    round: &CheckedField<Option<ProbeRound>>,
     resource: &Chan<usize>,
     inputs: &[Chan<Vec<ProbeRow>>],
     chunks: Vec<Vec<Row>>,
-) -> bool {
+) {
     let _f = frame(FETCH_PROBE_SIDE_CHUNKS);
-    let (mut err, mut closed) = (build_finished.recv_case(), sh.close.recv_case());
-    if select(&mut [&mut err, &mut closed]) == 1 {
-        return false;
-    }
-    if let Some(e) = err.take() {
-        send_result(&sh.join_result, &sh.close, Err(e));
-        return false;
-    }
-    for chunk in chunks {
+    let mut chunks = chunks.into_iter();
+    let mut has_waited_for_build = false;
+    loop {
+        // getProbeSideResource
+        if sh.finished.load() {
+            return;
+        }
+        let (mut w, mut closed) = (resource.recv_case(), sh.close.recv_case());
+        if select(&mut [&mut w, &mut closed]) == 1 {
+            return;
+        }
+        let w = w.take().expect("probeChkResourceCh is never closed");
+        // exec.Next on the probe child: an empty chunk once it is drained.
+        let chunk = chunks.next().unwrap_or_default();
+        if !has_waited_for_build {
+            if wait_for_build_side(sh, build_finished, round) {
+                return;
+            }
+            has_waited_for_build = true;
+        }
+        if chunk.is_empty() {
+            return;
+        }
         let rows = chunk
             .into_iter()
             .map(|row| {
@@ -427,17 +443,39 @@ fn fetch_probe_side_chunks(
                 ProbeRow { row, key, hash }
             })
             .collect();
-        let (mut w, mut closed) = (resource.recv_case(), sh.close.recv_case());
-        if select(&mut [&mut w, &mut closed]) == 1 {
-            return false;
-        }
-        let w = w.take().expect("probeChkResourceCh is never closed");
         let (mut send, mut closed) = (inputs[w].send_case(rows), sh.close.recv_case());
         if select(&mut [&mut send, &mut closed]) == 1 {
-            return false;
+            return;
         }
     }
-    true
+}
+
+/// `wait4BuildSide`: whether to skip the probe. It is skipped when the executor closed, when the
+/// build failed (its error goes to `joinResultCh`), and when the build left nothing to probe
+/// against: an empty hash table with no spill, for a join whose probe rows all need a match
+/// (`canSkipProbeIfHashTableIsEmpty`). With nothing to scan after, that ends the join (`finished`).
+fn wait_for_build_side(
+    sh: &Shared,
+    build_finished: &Chan<JoinError>,
+    round: &CheckedField<Option<ProbeRound>>,
+) -> bool {
+    let (mut err, mut closed) = (build_finished.recv_case(), sh.close.recv_case());
+    if select(&mut [&mut err, &mut closed]) == 1 {
+        return true;
+    }
+    if let Some(e) = err.take() {
+        send_result(&sh.join_result, &sh.close, Err(e));
+        return true;
+    }
+    let can_skip = sh.spec.join_type == JoinType::Inner || sh.spec.need_used_flag();
+    let empty = round.with(|r| r.as_ref().is_some_and(|r| r.table.is_hash_table_empty()));
+    if empty && !sh.spill.is_spill_triggered() && can_skip {
+        if !sh.spec.need_used_flag() {
+            sh.finished.store(true);
+        }
+        return true;
+    }
+    false
 }
 
 /// `restoreAndProbe`: a restore round's probe worker reads its probe file, rehashes each row and

@@ -92,6 +92,11 @@ pub struct HashTableV2 {
 }
 
 impl HashTableV2 {
+    /// `isHashTableEmpty`: no in-memory partition holds a row.
+    pub fn is_hash_table_empty(&self) -> bool {
+        self.tables.iter().flatten().all(|t| t.all_rows().next().is_none())
+    }
+
     /// Every row of every in-memory partition, for scanning.
     pub fn all_rows(&self) -> Vec<(&SubTable, RowPtr)> {
         self.tables.iter().flatten().flat_map(|t| t.all_rows().map(move |p| (t, p))).collect()

@@ -115,3 +115,30 @@ fn h3_a_spill_goroutine_reading_an_unset_builder_dereferences_nil() {
         (NIL_DEREFERENCE, Some(SPILL_ROW_TABLE_IMPL_FUNC1))
     );
 }
+
+/// Audit H9: `wait4BuildSide` skips the probe when the build left an empty hash table, no spill,
+/// and a join whose probe rows all need a match (an inner join here): no probe chunk reaches a
+/// worker, so a panic armed in the probe workers never fires and the join returns no rows. The
+/// model used to probe every chunk against the empty table.
+#[test]
+fn h9_an_empty_build_skips_the_probe() {
+    let cols = (vec![ColType::Int, ColType::Int], vec![0]);
+    let spec = JoinSpec::new(
+        JoinType::Inner,
+        BuildSide::Right,
+        cols.clone(),
+        cols,
+        &bugs_at(commit("d0e4cd4d").expect("known")),
+    );
+    let failpoints = Failpoints::none().with("processOneProbeChunkPanic", FailAction::Panic).expect("known failpoint");
+    let config = ExecConfig { concurrency: 2, chunk_size: 1, failpoints, ..ExecConfig::default() };
+    let c = Arc::new((spec, config));
+    let o = explore(&Strategy::random(1, 200), move || {
+        let (spec, config) = &*c;
+        let probe = int_rows(&[[1, 10], [2, 20], [3, 30]]);
+        let got = HashJoinV2Exec::new(spec.clone(), config.clone(), &[], &probe).run_to_end();
+        assert_eq!(got, Ok(Vec::new()));
+    });
+    assert!(o.failure.is_none(), "{o}");
+    assert!(o.recovered.is_empty(), "a probe worker probed: {o}");
+}

@@ -73,6 +73,9 @@ struct Shared {
     finished: AtomicBool,
     join_result: Chan<JoinResult>,
     failpoints: Arc<Failpoints>,
+    /// `e.buildFinished`: the round driver makes a new channel each round, and `Close` drains
+    /// the current one; a plain executor field in TiDB, so checked memory here (audit H6).
+    build_finished: CheckedField<Option<Chan<JoinError>>>,
 }
 
 /// `HashJoinV2Exec`.
@@ -127,6 +130,7 @@ impl HashJoinV2Exec {
             finished: AtomicBool::new(false),
             join_result: Chan::new("joinResultCh", n + 1),
             failpoints,
+            build_finished: CheckedField::new("HashJoinV2Exec.buildFinished", None),
         }));
         Ok(())
     }
@@ -155,17 +159,24 @@ impl HashJoinV2Exec {
         }
     }
 
-    /// `Close`: stops every goroutine, waits for them, and removes the spill files.
+    /// `Close`: stops every goroutine, waits for them, and removes the spill files. As in TiDB,
+    /// it closes `closeCh`, sets `finished`, then drains the current round's `buildFinished` and
+    /// `joinResultCh` (`channel.Clear`): the driver closes the latter when every goroutine it
+    /// started is done. It reads `e.buildFinished` with nothing ordering it after the driver's
+    /// write of the next round's channel (audit H6).
     pub fn close(&mut self) {
         if self.closed {
             return;
         }
         self.closed = true;
         let Some(shared) = self.shared.take() else { return };
-        shared.finished.store(true);
+        let _f = frame(CLOSE);
         shared.close.close();
+        shared.finished.store(true);
         if self.prepared {
-            // The round driver closes joinResultCh when every goroutine it started is done.
+            if let Some(build_finished) = shared.build_finished.get() {
+                while build_finished.recv().is_some() {}
+            }
             while shared.join_result.recv().is_some() {}
         }
         self.stats = shared.spill.stats();
@@ -223,6 +234,7 @@ fn drive_rounds(sh: &Arc<Shared>, build: Vec<Vec<Row>>, probe: Vec<Vec<Row>>) {
         let round = Arc::new(CheckedField::new("hashTableContext", None::<ProbeRound>));
         let worker_wg = WaitGroup::new("workerWg");
         let build_finished: Chan<JoinError> = Chan::new("buildFinished", 1);
+        sh.build_finished.set(Some(build_finished.clone()));
         sh.spill.note_round(last_round);
         fetch_and_build_hash_table(sh, last_round, &worker_wg, &build_finished, &round, source);
         fetch_and_probe_hash_table(sh, &worker_wg, &build_finished, &round, probe_source);

@@ -38,6 +38,7 @@ names! {
     FETCH_AND_BUILD_HASH_TABLE_FUNC2 =
         "pkg/executor/join.(*HashJoinV2Exec).startBuildAndProbe.(*HashJoinV2Exec).fetchAndBuildHashTable.func2";
     START_BUILD_AND_PROBE = "pkg/executor/join.(*HashJoinV2Exec).startBuildAndProbe";
+    CLOSE = "pkg/executor/join.(*HashJoinV2Exec).Close";
     FETCH_BUILD_SIDE_ROWS = "pkg/executor/join.(*buildWorkerBase).fetchBuildSideRows";
     FETCH_BUILD_SIDE_ROWS_FUNC1 = "pkg/executor/join.(*HashJoinV2Exec).fetchBuildSideRows.func1";
     CONTROL_WORKERS_FOR_RESTORE = "pkg/executor/join.(*HashJoinV2Exec).controlWorkersForRestore";

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use harness::report::FailureKind;
 use harness::{explore, Outcome, Strategy};
 use join_model::exec::{ExecConfig, HashJoinV2Exec};
-use join_model::frames::{CHECK_AND_SPILL_ROW_TABLE_IF_NEEDED, FETCH_BUILD_SIDE_ROWS};
+use join_model::frames::{CHECK_AND_SPILL_ROW_TABLE_IF_NEEDED, CLOSE, FETCH_BUILD_SIDE_ROWS, START_BUILD_AND_PROBE};
 use join_model::reference::{reference_join, sorted};
 use join_model::spill::SpillStats;
 use join_model::{BuildSide, ColType, JoinSpec, JoinType, Row, Value};
@@ -189,6 +189,16 @@ fn five_quota_situations() {
     }
 }
 
+/// No failure but audit H6: `Close`, called while the round driver may still start a restore
+/// round (after an error out of `Next`, or mid-join), reads `e.buildFinished` unordered with the
+/// driver's write of the next round's channel (`tidb_paths::h6_…`).
+fn assert_clean_but_h6(o: &Outcome) {
+    if let Some(f) = &o.failure {
+        let h6 = [CLOSE, START_BUILD_AND_PROBE].map(String::from);
+        assert_eq!(f.kind.race_sites(), Some(h6), "{o}");
+    }
+}
+
 /// Close after any failpoint returns (no goroutine hangs) and the injected error comes out of
 /// Next; no spill file survives. (A panic in round 1's split workers is the exception: see
 /// `h4_a_round1_split_worker_panic_can_hang_the_build_fetcher`.)
@@ -219,14 +229,16 @@ fn failpoints_surface_errors_and_close_returns() {
                     let text = err.to_string();
                     assert!(text.contains(want), "{fp}: {text}");
                 });
-                assert!(o.failure.is_none(), "{fp} {action:?}: {o}");
+                assert_clean_but_h6(&o);
             }
             assert!(leftover(parent.path()).is_empty(), "{fp}: spill files left");
         }
     }
 }
 
-/// Close in the middle of a join, after the first result chunk: every goroutine stops.
+/// Close in the middle of a join, after the first result chunk: every goroutine stops (no leak,
+/// no hang) and no spill file is left. The one failure allowed is audit H6, Close's read of
+/// `e.buildFinished` against the driver's next round (see `tidb_paths::h6_…`), which PCT finds.
 #[test]
 fn close_after_first_chunk_returns() {
     let parent = spill_parent();
@@ -240,7 +252,7 @@ fn close_after_first_chunk_returns() {
             let _ = exec.next();
             exec.close();
         });
-        assert!(o.failure.is_none(), "{o}");
+        assert_clean_but_h6(&o);
     }
     assert!(leftover(parent.path()).is_empty(), "spill files left");
 }

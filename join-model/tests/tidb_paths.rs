@@ -142,3 +142,43 @@ fn h9_an_empty_build_skips_the_probe() {
     assert!(o.failure.is_none(), "{o}");
     assert!(o.recovered.is_empty(), "a probe worker probed: {o}");
 }
+
+/// Audit H6: `Close` drains `e.buildFinished`, a plain executor field, and the round driver,
+/// having loaded `finished` just before `Close` stored it, assigns the next restore round's
+/// channel to it; nothing orders the read and the write. Inferred from TiDB at 5450000d92
+/// (`hash_join_v2.go:683` and `:1070`), not confirmed by running TiDB. The model used to keep the
+/// channel in a local of the driver, where `Close` never read it.
+#[test]
+fn h6_close_races_with_the_round_driver_on_build_finished() {
+    use join_model::frames::{CLOSE, START_BUILD_AND_PROBE};
+    let parent = tempfile::tempdir().expect("temp dir");
+    let cols = (vec![ColType::Int, ColType::Int], vec![0]);
+    let spec = JoinSpec::new(
+        JoinType::RightOuter,
+        BuildSide::Right,
+        cols.clone(),
+        cols,
+        &bugs_at(commit("d0e4cd4d").expect("known")),
+    );
+    let rows: Vec<[i64; 2]> = (0..12).map(|i| [i % 5, i]).collect();
+    let config = ExecConfig {
+        concurrency: 2,
+        chunk_size: 2,
+        quota: Some(120),
+        max_spill_round: 8,
+        spill_parent: Some(parent.path().to_path_buf()),
+        ..ExecConfig::default()
+    };
+    let c = Arc::new((spec, config, int_rows(&rows)));
+    let o = explore(&Strategy::pct(1, 1_000, 3), move || {
+        let (spec, config, rows) = &*c;
+        let mut exec = HashJoinV2Exec::new(spec.clone(), config.clone(), rows, rows);
+        exec.open().expect("open");
+        let _ = exec.next();
+        exec.close();
+    });
+    let race = o.race().unwrap_or_else(|| panic!("expected H6: {o}"));
+    assert_eq!(race.object, "HashJoinV2Exec.buildFinished", "{o}");
+    assert_eq!(race.current.stack.first().map(String::as_str), Some(CLOSE), "{o}");
+    assert_eq!(race.previous.stack.first().map(String::as_str), Some(START_BUILD_AND_PROBE), "{o}");
+}

@@ -221,7 +221,8 @@ pub struct CloseSpec {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FailpointSpec {
-    /// TiDB's failpoint name (`fetchBuildSideRowsError`, `splitPartitionPanic`, …).
+    /// The failpoint's name: TiDB's (`splitPartitionPanic`, `killedDuringBuildSpill`, …) or the
+    /// model's for a `panicOrError` site (`fetchBuildSideRowsError`, …).
     pub name: String,
     /// What it does when hit.
     pub action: FailActionSpec,

@@ -61,6 +61,20 @@ fn value(v: &ValueSpec) -> Value {
     }
 }
 
+/// Why `v` cannot be a value of column `c` of type `t`, if it cannot: TiDB's chunk would hold
+/// no such value, and the model would encode it as another type's bytes.
+fn misfit(v: &Value, t: ColType, c: usize) -> Option<String> {
+    let what = match (v, t) {
+        (Value::Null, ColType::NotNullInt) => "NULL in a not-null column",
+        (Value::Null, _) => return None,
+        (Value::Str(_), ColType::Int | ColType::UInt | ColType::NotNullInt) => "a string in an int column",
+        (Value::Int(_), ColType::Str) => "an integer in a string column",
+        (Value::Int(i), ColType::UInt) if *i < 0 => "a negative integer in an unsigned column",
+        _ => return None,
+    };
+    Some(format!("column {c}: {what}"))
+}
+
 fn rows(rs: &[Vec<ValueSpec>]) -> Vec<Row> {
     rs.iter().map(|r| r.iter().map(value).collect()).collect()
 }
@@ -196,9 +210,15 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
         left.extend(l);
         right.extend(r);
     }
-    for (field, rs, width) in [("rows.left", &left, lt.len()), ("rows.right", &right, rt.len())] {
+    for (field, rs, types) in [("rows.left", &left, &lt), ("rows.right", &right, &rt)] {
+        let width = types.len();
         if let Some(i) = rs.iter().position(|r| r.len() != width) {
             return Err(err(field, format!("row {i} has {} values, the side has {width} columns", rs[i].len())));
+        }
+        for (i, r) in rs.iter().enumerate() {
+            if let Some(why) = r.iter().zip(types.iter()).enumerate().find_map(|(c, (v, t))| misfit(v, *t, c)) {
+                return Err(err(field, format!("row {i}, {why}")));
+            }
         }
     }
     let restore: Vec<Vec<Vec<Row>>> = s.rows.restore.iter().map(|w| w.iter().map(|c| rows(c)).collect()).collect();
@@ -211,6 +231,14 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
             "rows.restore",
             format!("a row has {} values, the build side has {build_width} columns", r.len()),
         ));
+    }
+    let build_types = match build {
+        BuildSide::Left => &lt,
+        BuildSide::Right => &rt,
+    };
+    let mut misfits = restore.iter().flatten().flatten().flat_map(|r| r.iter().zip(build_types).enumerate());
+    if let Some(why) = misfits.find_map(|(c, (v, t))| misfit(v, *t, c)) {
+        return Err(err("rows.restore", format!("a row's {why}")));
     }
     // Limits: beyond them a run takes gigabytes or hours, and a zero would be clamped silently.
     let e = &s.exec;

@@ -380,3 +380,15 @@ fn settings_out_of_range_are_bad_input() {
     let text = edited("race2-fixed.toml", "[exec]", "[exec]\nmax_spill_round = 1000000");
     assert_refused(&text, "exec.max_spill_round: 1000000 is outside 1..=16");
 }
+
+/// A value that does not fit its column is refused before anything runs, naming the row and the
+/// column: the model would otherwise encode a string's bytes in an int column (issue 20).
+#[test]
+fn a_value_that_does_not_fit_its_column_is_bad_input() {
+    let text = edited("race1-fixed.toml", "right = [[\"k1\", 10]", "right = [[\"k1\", \"ten\"]");
+    assert_refused(&text, "rows.right: row 0, column 1: a string in an int column");
+    let text = edited("race1-fixed.toml", "left = [[\"k1\", 1]", "left = [[7, 1]");
+    assert_refused(&text, "rows.left: row 0, column 0: an integer in a string column");
+    let text = edited("race1-fixed.toml", "right = [\"str\", \"int\"]", "right = [\"str\", \"not-null-int\"]");
+    assert_refused(&text, "rows.right: row 1, column 1: NULL in a not-null column");
+}

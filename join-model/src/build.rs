@@ -200,7 +200,7 @@ pub(crate) fn fetch_build_side_rows_impl(ctx: &BuildCtx, phase: &Phase, chunks: 
     });
     if let Err(p) = fetched {
         has_error = true;
-        phase.err.send(JoinError::Panicked { message: p.message });
+        phase.err.send(p.into());
     }
     // Only a triggered spill waits for the workers here (audit H12): the rows they hold are spilled.
     if !has_error && ctx.spill.is_spill_triggered() {
@@ -255,7 +255,7 @@ pub(crate) fn control_workers_for_restore(
     sync.close();
     let has_error = handed.is_err();
     if let Err(p) = handed {
-        phase.err.send(JoinError::Panicked { message: p.message });
+        phase.err.send(p.into());
     }
     phase.syncer.wait();
     if !has_error && ctx.spill.is_spill_triggered() {
@@ -383,7 +383,7 @@ fn split_partition_and_append_to_row_table_for_restore(
             })
         });
         phase.syncer.done();
-        if let Err(e) = processed.unwrap_or_else(|p| Err(JoinError::Panicked { message: p.message })) {
+        if let Err(e) = processed.unwrap_or_else(|p| Err(p.into())) {
             has_err = true;
             phase.handle_err(e);
         }

@@ -44,3 +44,10 @@ impl fmt::Display for JoinError {
 }
 
 impl std::error::Error for JoinError {}
+
+/// `util.GetRecoverError`: a recovered panic as the error a handler hands on.
+impl From<harness::report::RecoveredPanic> for JoinError {
+    fn from(p: harness::report::RecoveredPanic) -> JoinError {
+        JoinError::Panicked { message: p.message }
+    }
+}

@@ -217,7 +217,7 @@ impl Drop for HashJoinV2Exec {
 fn start_build_and_probe(sh: &Arc<Shared>, build: Vec<Vec<Row>>, probe: Vec<Vec<Row>>) {
     let _f = frame(START_BUILD_AND_PROBE);
     if let Err(p) = go::recover(|| drive_rounds(sh, build, probe)) {
-        send_result(&sh.join_result, &sh.close, Err(JoinError::Panicked { message: p.message }));
+        send_result(&sh.join_result, &sh.close, Err(p.into()));
     }
     sh.join_result.close();
 }

@@ -76,7 +76,7 @@ pub fn run_with_recover(
     go::go(move || {
         let _f = frame(RUN_WITH_RECOVER_FUNC1);
         let r = go::recover(exec).err();
-        recover_fn(r.map(|p| JoinError::Panicked { message: p.message }));
+        recover_fn(r.map(JoinError::from));
         if let Some(wg) = wg {
             wg.done();
         }

@@ -16,6 +16,17 @@ fn int_rows(rows: &[[i64; 2]]) -> Vec<Row> {
     rows.iter().map(|r| r.iter().map(|&v| Value::Int(v)).collect()).collect()
 }
 
+/// The bugs TiDB had at commit `id`.
+fn spec_bugs(id: &str) -> join_model::Bugs {
+    bugs_at(commit(id).expect("a modelled commit"))
+}
+
+/// A join of two `[int, int]` sides on column 0, as TiDB at commit `id` had it.
+fn spec_at(id: &str, join_type: JoinType, build: BuildSide) -> JoinSpec {
+    let cols = (vec![ColType::Int, ColType::Int], vec![0]);
+    JoinSpec::new(join_type, build, cols.clone(), cols, &spec_bugs(id))
+}
+
 /// A left outer join of `left` and `right` built on `build`, at TiDB `commit`, with `failpoint`
 /// armed, run to the end in every execution of `strategy`; `check` sees each result.
 fn run_at(
@@ -24,9 +35,8 @@ fn run_at(
     failpoint: (&str, FailAction),
     check: impl Fn(Result<Vec<Row>, String>, &[Row]) + Send + Sync + 'static,
 ) -> Outcome {
-    let bugs = bugs_at(commit(id).expect("a modelled commit"));
-    let cols = (vec![ColType::Int, ColType::Int], vec![0]);
-    let spec = JoinSpec::new(JoinType::LeftOuter, build, cols.clone(), cols, &bugs);
+    let spec = spec_at(id, JoinType::LeftOuter, build);
+    let bugs = spec_bugs(id);
     let (left, right) = (int_rows(&[[1, 10], [2, 20], [3, 30]]), int_rows(&[[1, 1], [3, 3], [3, 4], [5, 5]]));
     let want = sorted(reference_join(&spec, &left, &right));
     let failpoints = Failpoints::none().with(failpoint.0, failpoint.1).expect("known failpoint");
@@ -122,14 +132,7 @@ fn h3_a_spill_goroutine_reading_an_unset_builder_dereferences_nil() {
 /// model used to probe every chunk against the empty table.
 #[test]
 fn h9_an_empty_build_skips_the_probe() {
-    let cols = (vec![ColType::Int, ColType::Int], vec![0]);
-    let spec = JoinSpec::new(
-        JoinType::Inner,
-        BuildSide::Right,
-        cols.clone(),
-        cols,
-        &bugs_at(commit("d0e4cd4d").expect("known")),
-    );
+    let spec = spec_at("d0e4cd4d", JoinType::Inner, BuildSide::Right);
     let failpoints = Failpoints::none().with("processOneProbeChunkPanic", FailAction::Panic).expect("known failpoint");
     let config = ExecConfig { concurrency: 2, chunk_size: 1, failpoints, ..ExecConfig::default() };
     let c = Arc::new((spec, config));
@@ -152,14 +155,7 @@ fn h9_an_empty_build_skips_the_probe() {
 fn h6_close_races_with_the_round_driver_on_build_finished() {
     use join_model::frames::{CLOSE, START_BUILD_AND_PROBE};
     let parent = tempfile::tempdir().expect("temp dir");
-    let cols = (vec![ColType::Int, ColType::Int], vec![0]);
-    let spec = JoinSpec::new(
-        JoinType::RightOuter,
-        BuildSide::Right,
-        cols.clone(),
-        cols,
-        &bugs_at(commit("d0e4cd4d").expect("known")),
-    );
+    let spec = spec_at("d0e4cd4d", JoinType::RightOuter, BuildSide::Right);
     let rows: Vec<[i64; 2]> = (0..12).map(|i| [i % 5, i]).collect();
     let config = ExecConfig {
         concurrency: 2,

@@ -35,9 +35,10 @@ pub fn judge(expect: &Expect, outcome: &Outcome) -> Verdict {
         return Verdict { ok: false, got: format!("incomplete: {why}") };
     }
     let want = expect.recovered();
-    let matches = |p: &RecoveredPanic| want.iter().any(|w| p.message.starts_with(w.as_str()));
-    let unexpected = outcome.recovered.iter().find(|p| !matches(p));
-    let missing = want.iter().find(|w| !outcome.recovered.iter().any(|p| p.message.starts_with(w.as_str())));
+    let fits = |p: &RecoveredPanic, w: &String| p.message.starts_with(w.as_str());
+    let unexpected = outcome.recovered.iter().find(|p| !want.iter().any(|w| fits(p, w)));
+    let missing = want.iter().find(|w| !outcome.recovered.iter().any(|p| fits(p, w)));
+    let recovered_as_expected = unexpected.is_none() && missing.is_none();
     let got = match (&outcome.failure, unexpected, missing) {
         (Some(f), _, _) => f.kind.summary(),
         (None, Some(p), _) if !matches!(expect, Expect::Race { .. }) => p.to_string(),
@@ -46,12 +47,12 @@ pub fn judge(expect: &Expect, outcome: &Outcome) -> Verdict {
         (None, _, _) => "clean".to_string(),
     };
     let ok = match expect {
-        Expect::Clean | Expect::Error { .. } => outcome.failure.is_none() && unexpected.is_none() && missing.is_none(),
+        Expect::Clean | Expect::Error { .. } => outcome.failure.is_none() && recovered_as_expected,
         Expect::WrongResult { .. } => {
             let wrong = outcome.failure.as_ref().is_some_and(
                 |f| matches!(&f.kind, FailureKind::Panic { message, .. } if message.starts_with(WRONG_RESULT)),
             );
-            wrong && unexpected.is_none() && missing.is_none()
+            wrong && recovered_as_expected
         }
         Expect::Deadlock { blocked } | Expect::Leak { blocked } => {
             let kind = outcome.failure.as_ref().map(|f| &f.kind);

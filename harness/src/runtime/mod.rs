@@ -102,6 +102,17 @@ impl ExecState {
         }
     }
 
+    /// Goroutine `g` panicked with `p`: inside a `recover` (or a `defer`) the panic is held for it,
+    /// otherwise it fails the execution.
+    fn panicked(&mut self, g: usize, p: RecoveredPanic) {
+        if self.goroutines[g].recovering > 0 {
+            self.goroutines[g].pending_panic = Some(p);
+        } else {
+            let RecoveredPanic { message, location, goroutine, stack } = p;
+            self.fail(FailureKind::Panic { goroutine: Some(goroutine), message, location, stack });
+        }
+    }
+
     /// The goroutines that are blocked, with what they wait for.
     pub(crate) fn blocked(&self) -> Vec<BlockedGoroutine> {
         self.goroutines
@@ -238,13 +249,7 @@ pub(crate) fn record_panic(message: String, location: Option<String>) {
         return;
     };
     let stack = st.stacks.frames(st.goroutines[g].stack);
-    let goroutine = ExecState::go_id(g);
-    let gr = &mut st.goroutines[g];
-    if gr.recovering > 0 {
-        gr.pending_panic = Some(RecoveredPanic { message, location, goroutine, stack });
-    } else {
-        st.fail(FailureKind::Panic { goroutine: Some(goroutine), message, location, stack });
-    }
+    st.panicked(g, RecoveredPanic { message, location, goroutine: ExecState::go_id(g), stack });
 }
 
 /// Whether a backend's panic message reports a deadlock: loom says `deadlock; threads = …`,
@@ -331,49 +336,38 @@ impl Execution {
     /// kept on the execution) instead of failing the execution. The harness's own stop signals
     /// pass through.
     pub(crate) fn recover<T>(&self, g: usize, f: impl FnOnce() -> T) -> Result<T, RecoveredPanic> {
+        match self.hold(g, f) {
+            (Ok(v), _) => Ok(v),
+            (Err(_), Some(p)) => {
+                self.state.lock().recovered.push(p.clone());
+                Err(p)
+            }
+            (Err(payload), None) => resume_unwind(payload),
+        }
+    }
+
+    /// Runs `f` in goroutine `g` holding a model panic instead of judging it: what `f` returned or
+    /// unwound with, and the panic held (none for the harness's own stop signals).
+    fn hold<T>(&self, g: usize, f: impl FnOnce() -> T) -> (std::thread::Result<T>, Option<RecoveredPanic>) {
         self.state.lock().goroutines[g].recovering += 1;
         let r = catch_unwind(AssertUnwindSafe(f));
         let mut st = self.state.lock();
         st.goroutines[g].recovering -= 1;
-        match r {
-            Ok(v) => Ok(v),
-            Err(payload) => match st.goroutines[g].pending_panic.take() {
-                Some(p) => {
-                    st.recovered.push(p.clone());
-                    Err(p)
-                }
-                None => {
-                    drop(st);
-                    resume_unwind(payload)
-                }
-            },
-        }
+        (r, st.goroutines[g].pending_panic.take())
     }
 
     /// Runs `f` with `deferred` deferred in goroutine `g` (Go's `defer deferred(); f()`):
     /// `deferred` runs after `f` returns or panics, and a panic goes on unwinding after it, still
     /// unrecovered unless an enclosing [`Execution::recover`] takes it.
     pub(crate) fn defer<T>(&self, g: usize, f: impl FnOnce() -> T, deferred: impl FnOnce()) -> T {
-        // Hold the panic as a recover scope would, so the deferred call runs before it is judged.
-        self.state.lock().goroutines[g].recovering += 1;
-        let r = catch_unwind(AssertUnwindSafe(f));
-        let pending = {
-            let mut st = self.state.lock();
-            st.goroutines[g].recovering -= 1;
-            st.goroutines[g].pending_panic.take()
-        };
+        // The panic is held while the deferred call runs, then judged as if it happened now.
+        let (r, held) = self.hold(g, f);
         deferred();
         match r {
             Ok(v) => v,
             Err(payload) => {
-                if let Some(p) = pending {
-                    let mut st = self.state.lock();
-                    if st.goroutines[g].recovering > 0 {
-                        st.goroutines[g].pending_panic = Some(p);
-                    } else {
-                        let RecoveredPanic { message, location, goroutine, stack } = p;
-                        st.fail(FailureKind::Panic { goroutine: Some(goroutine), message, location, stack });
-                    }
+                if let Some(p) = held {
+                    self.state.lock().panicked(g, p);
                 }
                 resume_unwind(payload)
             }

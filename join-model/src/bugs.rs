@@ -26,16 +26,26 @@ pub enum Bug {
     /// TiDB #60466 (fixed by PR #60467): `waitJoinWorkers` scanned the row table of an outer-side
     /// build after a failed build, and the scan dereferenced the nil hash table (audit H2).
     ScanAfterFailedBuild,
+    /// TiDB #58286 (fixed by PR #58406): in a restore round whose build spilled every partition,
+    /// each probe worker's `probeAndSendResult` sets the test-only flag `skipProbeInRestoreForTest`
+    /// with a plain write; two workers write it unordered. The write exists only under
+    /// `intest.InTest`, so the race was in TiDB's tests, never in a user's query.
+    SkipProbeFlag,
+    /// TiDB #60052 (introduced by PR #59255, fixed by PR #60061): every spill goroutine adds its
+    /// segments' valid rows to the shared `spilledValidRowNum` with a plain `+=`.
+    SpilledValidRowNum,
 }
 
 impl Bug {
     /// Every switch, in a stable order.
-    pub const ALL: [Bug; 5] = [
+    pub const ALL: [Bug; 7] = [
         Bug::UsedFlagLayout,
         Bug::BuilderPublication,
         Bug::LengthField64,
         Bug::LostBuildError,
         Bug::ScanAfterFailedBuild,
+        Bug::SkipProbeFlag,
+        Bug::SpilledValidRowNum,
     ];
 
     /// The switch's name in scenario files.
@@ -46,6 +56,8 @@ impl Bug {
             Bug::LengthField64 => "57458-uint64-length-field",
             Bug::LostBuildError => "59377-lost-build-error",
             Bug::ScanAfterFailedBuild => "60466-scan-after-failed-build",
+            Bug::SkipProbeFlag => "58286-skip-probe-flag",
+            Bug::SpilledValidRowNum => "60052-spilled-valid-row-num",
         }
     }
 }
@@ -77,9 +89,14 @@ impl FromStr for Bug {
     }
 }
 
-/// The set of active (reintroduced) bugs; empty means every bug is fixed.
+/// The set of active (reintroduced) bugs; empty means every bug is fixed. It also knows the bugs
+/// whose code was not written yet at the commit modelled: that code is absent, neither buggy nor
+/// fixed (a commit before PR #59255 has no `spilledValidRowNum` at all).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Bugs(BTreeSet<Bug>);
+pub struct Bugs {
+    active: BTreeSet<Bug>,
+    unwritten: BTreeSet<Bug>,
+}
 
 impl Bugs {
     /// Every bug fixed.
@@ -89,22 +106,40 @@ impl Bugs {
 
     /// The given bugs active.
     pub fn with(bugs: impl IntoIterator<Item = Bug>) -> Bugs {
-        Bugs(bugs.into_iter().collect())
+        Bugs { active: bugs.into_iter().collect(), unwritten: BTreeSet::new() }
+    }
+
+    /// These bugs' code not written yet (and so not active).
+    pub fn unwritten(self, bugs: impl IntoIterator<Item = Bug>) -> Bugs {
+        let unwritten: BTreeSet<Bug> = bugs.into_iter().collect();
+        Bugs { active: &self.active - &unwritten, unwritten }
+    }
+
+    /// The same code, with exactly `bugs` active (a scenario's `bugs = [...]` override): an
+    /// active bug's code is written.
+    pub fn with_active(self, bugs: impl IntoIterator<Item = Bug>) -> Bugs {
+        let active: BTreeSet<Bug> = bugs.into_iter().collect();
+        Bugs { unwritten: &self.unwritten - &active, active }
     }
 
     /// Whether `bug` is active.
     pub fn has(&self, bug: Bug) -> bool {
-        self.0.contains(&bug)
+        self.active.contains(&bug)
+    }
+
+    /// Whether the code `bug` lives in exists (buggy or fixed).
+    pub fn written(&self, bug: Bug) -> bool {
+        !self.unwritten.contains(&bug)
     }
 }
 
 /// The active switches' names, comma-separated, or `none`.
 impl fmt::Display for Bugs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
+        if self.active.is_empty() {
             return f.write_str("none");
         }
-        let names: Vec<&str> = self.0.iter().map(|b| b.name()).collect();
+        let names: Vec<&str> = self.active.iter().map(|b| b.name()).collect();
         f.write_str(&names.join(", "))
     }
 }

@@ -119,7 +119,7 @@ impl HashJoinV2Exec {
             n,
             self.config.spill_parent.as_deref(),
         )?
-        .with_failpoints(failpoints.clone());
+        .with_tidb(&self.config.bugs, failpoints.clone());
         self.shared = Some(Arc::new(Shared {
             spec: self.spec.clone(),
             config: self.config.clone(),
@@ -297,7 +297,7 @@ fn fetch_and_build_hash_table(
         match fetch_and_build_hash_table_impl(&ctx, source) {
             Ok(table) => {
                 let spilled = (0..sh.partitions).map(|p| sh.spill.is_partition_spilled(p)).collect();
-                let spill = Arc::new(RoundSpill { helper: sh.spill.clone(), spilled });
+                let spill = Arc::new(RoundSpill { helper: sh.spill.clone(), spilled, in_restore: round_no > 0 });
                 round.set(Some(ProbeRound { table: Arc::new(table), spill }));
             }
             Err(e) => done.send(e),

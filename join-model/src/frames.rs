@@ -46,6 +46,9 @@ names! {
     SPILL_ROW_TABLE = "pkg/executor/join.(*hashJoinSpillHelper).spillRowTable";
     SPILL_ROW_TABLE_IMPL = "pkg/executor/join.(*hashJoinSpillHelper).spillRowTableImpl";
     SPILL_ROW_TABLE_IMPL_FUNC1 = "pkg/executor/join.(*hashJoinSpillHelper).spillRowTableImpl.func1";
+    SPILL_BUILD_SEGMENT_TO_DISK = "pkg/executor/join.(*hashJoinSpillHelper).spillBuildSegmentToDisk";
+    SPILL_SEGMENTS_TO_DISK_IMPL = "pkg/executor/join.(*hashJoinSpillHelper).spillSegmentsToDiskImpl";
+    GENERATE_SPILLED_VALID_JOIN_KEY = "pkg/executor/join.(*hashJoinSpillHelper).generateSpilledValidJoinKey";
     SPILL_REMAINING_ROWS = "pkg/executor/join.(*hashJoinSpillHelper).spillRemainingRows";
     BUILD_HASH_TABLE = "pkg/executor/join.(*BuildWorkerV2).buildHashTable";
     CREATE_TASKS = "pkg/executor/join.(*HashJoinV2Exec).createTasks";

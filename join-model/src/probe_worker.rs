@@ -37,6 +37,10 @@ pub trait ProbeSpill: Send + Sync {
     fn is_spilled(&self, p: usize) -> bool;
     /// Appends rows of spilled partitions to this worker's probe spill files.
     fn spill_probe_rows(&self, worker: usize, rows: Vec<(usize, ProbeRow)>) -> Result<(), JoinError>;
+    /// `probeAndSendResult`'s short path: whether every partition of the round spilled, so there
+    /// is nothing to probe; in a restore round it also sets TiDB's test flag
+    /// `skipProbeInRestoreForTest` (#58286).
+    fn skip_probe(&self) -> bool;
 }
 
 /// A probe that spills nothing.
@@ -50,6 +54,10 @@ impl ProbeSpill for NoSpill {
 
     fn spill_probe_rows(&self, _worker: usize, _rows: Vec<(usize, ProbeRow)>) -> Result<(), JoinError> {
         Ok(())
+    }
+
+    fn skip_probe(&self) -> bool {
+        false
     }
 }
 
@@ -119,12 +127,13 @@ impl ProbeWorkerV2 {
         let round = self.round.get().expect("the build published the hash table before probing");
         let spill = &round.spill;
         let out = probe(&self.spec, &round.table, &rows, &|p| spill.is_spilled(p));
-        // The probe's SQL killer check follows its loop over the chunk's rows.
-        let result = self
-            .failpoints
-            .hit("killedDuringProbe")
-            .and_then(|()| spill.spill_probe_rows(self.worker_id, out.spilled))
-            .map(|()| out.rows);
+        // The probe's SQL killer check follows its loop over the chunk's rows; a chunk with every
+        // partition spilled is not probed, and not checked.
+        let probed = match spill.skip_probe() {
+            true => Ok(()),
+            false => self.failpoints.hit("killedDuringProbe"),
+        };
+        let result = probed.and_then(|()| spill.spill_probe_rows(self.worker_id, out.spilled)).map(|()| out.rows);
         let failed = result.is_err();
         send_result(results, close, result) && !failed
     }

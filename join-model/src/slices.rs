@@ -183,8 +183,8 @@ fn build_slice(input: &RestoreInput, restore: bool) {
     let workers = input.chunks_per_worker.len();
     let partitions = partition_number(workers);
     let spec = Arc::new(input.spec.clone());
-    let helper =
-        Arc::new(HashJoinSpillHelper::new(Some(input.quota), 4, partitions, workers, None).expect("spill directory"));
+    let helper = HashJoinSpillHelper::new(Some(input.quota), 4, partitions, workers, None).expect("spill directory");
+    let helper = Arc::new(helper.with_tidb(&input.bugs, Arc::new(Failpoints::none())));
     // What the workers build from, and every row it holds: in a restore round, last round's build
     // files, one per worker, as `spillBuildSegmentToDisk` wrote them; in round 1, the child's chunks.
     let mut want = Vec::new();

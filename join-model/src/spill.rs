@@ -10,9 +10,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use harness::go::{frame, Chan, Cond, Mutex, WaitGroup};
-use harness::memory::CheckedField;
+use harness::memory::{CheckedBuf, CheckedField};
 use parking_lot::Mutex as FileLock;
 
+use crate::bugs::{Bug, Bugs};
 use crate::build_worker::BuildWorkerV2;
 use crate::error::JoinError;
 use crate::failpoint::Failpoints;
@@ -232,6 +233,12 @@ pub struct HashJoinSpillHelper {
     mu: Mutex,
     cond: Cond,
     state: CheckedField<SpillState>,
+    // Fields TiDB keeps outside the cond's lock, as TiDB's types have them: `spilledValidRowNum`
+    // (a uint64, an atomic.Uint64 from PR #60061) and `skipProbeInRestoreForTest` (a bool, an
+    // atomic.Bool, 4 bytes, from PR #58406).
+    spilled_valid_row_num: SpilledValidRowNum,
+    skip_probe_in_restore_for_test: CheckedBuf,
+    bugs: Bugs,
     // The SQL killer's check at the start of a spill (`killedDuringBuildSpill`).
     failpoints: Arc<Failpoints>,
 }
@@ -285,13 +292,32 @@ impl HashJoinSpillHelper {
             mu,
             cond,
             state: CheckedField::new("hashJoinSpillHelper", state),
+            spilled_valid_row_num: SpilledValidRowNum {
+                num: CheckedBuf::new("hashJoinSpillHelper.spilledValidRowNum", 8),
+                bugs: Bugs::fixed(),
+            },
+            skip_probe_in_restore_for_test: CheckedBuf::new("hashJoinSpillHelper.skipProbeInRestoreForTest", 4),
+            bugs: Bugs::fixed(),
             failpoints: Arc::new(Failpoints::none()),
         })
     }
 
-    /// The helper with the executor's failpoints: its spills check the SQL killer.
-    pub fn with_failpoints(self, failpoints: Arc<Failpoints>) -> HashJoinSpillHelper {
-        HashJoinSpillHelper { failpoints, ..self }
+    /// The helper as TiDB had it with `bugs`, with the executor's failpoints: its spills check the
+    /// SQL killer.
+    pub fn with_tidb(self, bugs: &Bugs, failpoints: Arc<Failpoints>) -> HashJoinSpillHelper {
+        let spilled_valid_row_num = SpilledValidRowNum { bugs: bugs.clone(), ..self.spilled_valid_row_num.clone() };
+        HashJoinSpillHelper { bugs: bugs.clone(), failpoints, spilled_valid_row_num, ..self }
+    }
+
+    /// `probeAndSendResult`'s mark, in a restore round whose partitions all spilled, that the probe
+    /// was skipped (`skipProbeInRestoreForTest = true`, a test-only flag): a plain write before PR
+    /// #58406, an atomic store after.
+    pub fn mark_probe_skipped_in_restore(&self) {
+        if self.bugs.has(Bug::SkipProbeFlag) {
+            self.skip_probe_in_restore_for_test.write_u8(0, 1);
+        } else {
+            self.skip_probe_in_restore_for_test.atomic_store_u32(0, 1);
+        }
     }
 
     /// The spill directory.
@@ -435,6 +461,7 @@ impl HashJoinSpillHelper {
         let wg = WaitGroup::new("spillRowTableImpl.wg");
         for (worker, mine) in workers.iter().zip(disks) {
             let (worker, errors, handler) = (worker.clone(), errors.clone(), errors.clone());
+            let counter = self.spilled_valid_row_num.clone();
             run_with_recover(
                 Some(&wg),
                 move || {
@@ -449,7 +476,7 @@ impl HashJoinSpillHelper {
                             builder.finalize_current_seg(p, &worker.row_tables);
                         }
                         let segments = worker.row_tables.with_mut(|t| std::mem::take(&mut t[p].segments));
-                        if let Err(e) = spill_build_segments_to_disk(&segments, &disk) {
+                        if let Err(e) = spill_build_segment_to_disk(&segments, &disk, &counter) {
                             errors.send(e);
                         }
                     }
@@ -516,6 +543,7 @@ impl HashJoinSpillHelper {
             s.build_rows_in_disk.iter_mut().flatten().for_each(|d| *d = None);
             s.probe_rows_in_disk.iter_mut().flatten().for_each(|d| *d = None);
             s.spill_triggered = false;
+            self.spilled_valid_row_num.reset();
             s.partition_bytes.iter_mut().for_each(|b| *b = 0);
             s.status = Status::NotSpilled;
             Ok(())
@@ -552,14 +580,51 @@ impl HashJoinSpillHelper {
     }
 }
 
-/// `spillBuildSegmentToDisk`: every row of `segments` as one chunk per segment.
-fn spill_build_segments_to_disk(segments: &[Arc<RowTableSegment>], disk: &DataInDiskByChunks) -> Result<(), JoinError> {
+/// `spilledValidRowNum` (since PR #59255): the valid rows spilled in a round, for EXPLAIN ANALYZE.
+#[derive(Clone, Debug)]
+struct SpilledValidRowNum {
+    num: CheckedBuf,
+    bugs: Bugs,
+}
+
+impl SpilledValidRowNum {
+    /// `h.spilledValidRowNum += n`: a plain read and write before PR #60061, an atomic add after.
+    fn add(&self, n: usize) {
+        if !self.bugs.written(Bug::SpilledValidRowNum) {
+            return;
+        }
+        if self.bugs.has(Bug::SpilledValidRowNum) {
+            let v = self.num.read_u64(0);
+            self.num.write_u64(0, v + n as u64);
+        } else {
+            self.num.atomic_add_u64(0, n as u64);
+        }
+    }
+
+    /// `reset`'s `h.spilledValidRowNum = 0` (a store after PR #60061).
+    fn reset(&self) {
+        if !self.bugs.written(Bug::SpilledValidRowNum) {
+            return;
+        }
+        if self.bugs.has(Bug::SpilledValidRowNum) {
+            self.num.write_u64(0, 0);
+        } else {
+            self.num.atomic_store_u64(0, 0);
+        }
+    }
+}
+
+/// `spillBuildSegmentToDisk` and `spillSegmentsToDiskImpl`: every row of `segments` as one chunk
+/// per segment.
+fn spill_build_segment_to_disk(
+    segments: &[Arc<RowTableSegment>],
+    disk: &DataInDiskByChunks,
+    counter: &SpilledValidRowNum,
+) -> Result<(), JoinError> {
+    let _f = frame(SPILL_BUILD_SEGMENT_TO_DISK);
+    let _g = frame(SPILL_SEGMENTS_TO_DISK_IMPL);
     for seg in segments {
-        let valid: Vec<bool> = {
-            let mut v = vec![false; seg.row_count()];
-            seg.valid_join_key_pos.iter().for_each(|&i| v[i] = true);
-            v
-        };
+        let valid = generate_spilled_valid_join_key(seg, counter);
         let rows: Vec<EncodedRow> = (0..seg.row_count())
             .map(|i| {
                 let mut bytes = seg.row_bytes(i);
@@ -573,6 +638,16 @@ fn spill_build_segments_to_disk(segments: &[Arc<RowTableSegment>], disk: &DataIn
     Ok(())
 }
 
+/// `generateSpilledValidJoinKey`: the segment's valid-key flag per row; counts the valid rows in
+/// the helper's shared counter (since PR #59255).
+fn generate_spilled_valid_join_key(seg: &RowTableSegment, counter: &SpilledValidRowNum) -> Vec<bool> {
+    let _f = frame(GENERATE_SPILLED_VALID_JOIN_KEY);
+    let mut valid = vec![false; seg.row_count()];
+    seg.valid_join_key_pos.iter().for_each(|&i| valid[i] = true);
+    counter.add(seg.valid_join_key_pos.len());
+    valid
+}
+
 /// The probe side's view of the round's spill state.
 #[derive(Debug)]
 pub struct RoundSpill {
@@ -580,6 +655,8 @@ pub struct RoundSpill {
     pub helper: Arc<HashJoinSpillHelper>,
     /// Partitions spilled in this round, fixed once the build finished.
     pub spilled: Vec<bool>,
+    /// Whether the round is a restore round (`inRestore`).
+    pub in_restore: bool,
 }
 
 impl ProbeSpill for RoundSpill {
@@ -589,6 +666,14 @@ impl ProbeSpill for RoundSpill {
 
     fn spill_probe_rows(&self, worker: usize, rows: Vec<(usize, ProbeRow)>) -> Result<(), JoinError> {
         self.helper.spill_probe(worker, rows)
+    }
+
+    fn skip_probe(&self) -> bool {
+        let all = self.spilled.iter().all(|&s| s);
+        if all && self.in_restore {
+            self.helper.mark_probe_skipped_in_restore();
+        }
+        all
     }
 }
 

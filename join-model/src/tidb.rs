@@ -18,16 +18,20 @@ pub struct Commit {
     pub what: &'static str,
 }
 
-/// The commits the model can be, oldest first (master's order: #57451 merged 2024-11-18,
-/// #57458 the day after, #57519 after its parent of 2024-11-20, #59381 on 2025-02-11, #60467 in
-/// April 2025).
-pub const COMMITS: [Commit; 7] = [
+/// The commits the model can be, oldest first (master's order, read from a fork carrying master
+/// to February 2026: #57451 merged 2024-11-18, #57458 the day after, #57519 after its parent of
+/// 2024-11-20, #58406 on 2024-12-20, #59255 and then #59381 on 2025-02-11, #60061 on 2025-03-14,
+/// #60467 on 2025-04-10).
+pub const COMMITS: [Commit; 10] = [
     Commit { id: "a22b8421a6", what: "parent of PR #57451 (#57450's race 1 stack)" },
     Commit { id: "043f833c49", what: "PR #57451: null map rounded up for the used flag" },
     Commit { id: "ac90676f06", what: "PR #57458: uint32 key length" },
     Commit { id: "5450000d92", what: "parent of PR #57519 (#57450's race 2 stack)" },
     Commit { id: "51161154df", what: "PR #57519: row table builders created before the workers start" },
+    Commit { id: "acba0cd1e2", what: "PR #58406: skipProbeInRestoreForTest an atomic.Bool" },
+    Commit { id: "8bfc46e5bb", what: "PR #59255: spill statistics (introduces #60052's counter)" },
     Commit { id: "27365b47", what: "PR #59381: round 1's build errors reach errCh" },
+    Commit { id: "2f558585b2", what: "PR #60061: spilledValidRowNum an atomic.Uint64" },
     Commit { id: "d0e4cd4d", what: "PR #60467: no row table scan after a failed build" },
 ];
 
@@ -38,17 +42,22 @@ pub struct Fix {
     pub pr: u32,
     /// Its merge commit (one of [`COMMITS`]).
     pub commit: &'static str,
-    /// The bug it fixes: active in every commit before this one.
+    /// The bug it fixes: active in every commit before this one (from `introduced` on, when set).
     pub bug: Bug,
+    /// The commit that brought the bug in, when it is one of [`COMMITS`]; `None` when the bug is
+    /// as old as the oldest commit the model can be.
+    pub introduced: Option<&'static str>,
 }
 
 /// Every modelled fix, with its PR and commit: the one place bug switches come from.
-pub const FIXES: [Fix; 5] = [
-    Fix { pr: 57451, commit: "043f833c49", bug: Bug::UsedFlagLayout },
-    Fix { pr: 57458, commit: "ac90676f06", bug: Bug::LengthField64 },
-    Fix { pr: 57519, commit: "51161154df", bug: Bug::BuilderPublication },
-    Fix { pr: 59381, commit: "27365b47", bug: Bug::LostBuildError },
-    Fix { pr: 60467, commit: "d0e4cd4d", bug: Bug::ScanAfterFailedBuild },
+pub const FIXES: [Fix; 7] = [
+    Fix { pr: 57451, commit: "043f833c49", bug: Bug::UsedFlagLayout, introduced: None },
+    Fix { pr: 57458, commit: "ac90676f06", bug: Bug::LengthField64, introduced: None },
+    Fix { pr: 57519, commit: "51161154df", bug: Bug::BuilderPublication, introduced: None },
+    Fix { pr: 58406, commit: "acba0cd1e2", bug: Bug::SkipProbeFlag, introduced: None },
+    Fix { pr: 59381, commit: "27365b47", bug: Bug::LostBuildError, introduced: None },
+    Fix { pr: 60061, commit: "2f558585b2", bug: Bug::SpilledValidRowNum, introduced: Some("8bfc46e5bb") },
+    Fix { pr: 60467, commit: "d0e4cd4d", bug: Bug::ScanAfterFailedBuild, introduced: None },
 ];
 
 /// The newest commit the model knows: what a scenario without `tidb` models.
@@ -65,10 +74,13 @@ pub fn commit(id: &str) -> Result<Commit, UnknownCommit> {
         .ok_or_else(|| UnknownCommit(id.to_string()))
 }
 
-/// The bugs TiDB had at `commit`: those whose fix came after it.
+/// The bugs TiDB had at `commit`: those brought in by it or before it and fixed after it; the
+/// code of bugs brought in after it is absent.
 pub fn bugs_at(commit: Commit) -> Bugs {
     let at = position(commit.id);
+    let unwritten = |f: &Fix| f.introduced.is_some_and(|i| position(i) > at);
     Bugs::with(FIXES.into_iter().filter(|f| position(f.commit) > at).map(|f| f.bug))
+        .unwritten(FIXES.into_iter().filter(unwritten).map(|f| f.bug))
 }
 
 fn position(id: &str) -> usize {
@@ -93,18 +105,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_commit_has_the_bugs_not_yet_fixed() {
-        let at = |id| bugs_at(commit(id).expect("known"));
-        let later = [Bug::LostBuildError, Bug::ScanAfterFailedBuild];
+    fn each_commit_has_the_bugs_brought_in_and_not_yet_fixed() {
+        let at = |id| {
+            let bugs = bugs_at(commit(id).expect("known"));
+            Bugs::with(Bug::ALL.into_iter().filter(|&b| bugs.has(b)))
+        };
+        let later = [Bug::SkipProbeFlag, Bug::LostBuildError, Bug::ScanAfterFailedBuild];
         let with = |bugs: &[Bug]| Bugs::with(bugs.iter().chain(&later).copied());
         assert_eq!(at("a22b8421a6"), with(&[Bug::UsedFlagLayout, Bug::BuilderPublication, Bug::LengthField64]));
         assert_eq!(at("043f833c49"), with(&[Bug::BuilderPublication, Bug::LengthField64]));
         assert_eq!(at("ac90676f06"), with(&[Bug::BuilderPublication]));
         assert_eq!(at("5450000d92"), with(&[Bug::BuilderPublication]));
         assert_eq!(at("51161154df"), with(&[]));
-        assert_eq!(at("27365b47"), Bugs::with([Bug::ScanAfterFailedBuild]));
+        let from_58406 = |bugs: &[Bug]| Bugs::with(bugs.iter().copied().chain([Bug::ScanAfterFailedBuild]));
+        assert_eq!(at("acba0cd1e2"), from_58406(&[Bug::LostBuildError]));
+        // #59255 brought the counter in: the bug exists only from its commit to #60061's.
+        assert_eq!(at("8bfc46e5bb"), from_58406(&[Bug::LostBuildError, Bug::SpilledValidRowNum]));
+        assert_eq!(at("27365b47"), from_58406(&[Bug::SpilledValidRowNum]));
+        assert_eq!(at("2f558585b2"), from_58406(&[]));
         assert_eq!(at("d0e4cd4d"), Bugs::fixed());
         assert_eq!(bugs_at(latest()), Bugs::fixed());
+        let before_59255 = bugs_at(commit("acba0cd1e2").expect("known"));
+        assert!(!before_59255.written(Bug::SpilledValidRowNum), "no counter before #59255");
+        assert!(bugs_at(commit("8bfc46e5bb").expect("known")).written(Bug::SpilledValidRowNum));
     }
 
     #[test]
@@ -141,6 +164,7 @@ mod tests {
     fn every_fix_names_a_known_commit() {
         for f in FIXES {
             assert!(COMMITS.iter().any(|c| c.id == f.commit), "{f:?}");
+            assert!(f.introduced.is_none_or(|i| position(i) < position(f.commit)), "{f:?}");
         }
     }
 }

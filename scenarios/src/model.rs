@@ -168,7 +168,7 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
         None => tidb::latest(),
     };
     let bugs = match &s.bugs {
-        Some(names) => Bugs::with(
+        Some(names) => tidb::bugs_at(commit).with_active(
             names
                 .iter()
                 .map(|b| Bug::from_str(b))

@@ -84,6 +84,17 @@ fn parse_range(s: &str) -> Result<std::ops::Range<u64>, String> {
     Ok(a..b)
 }
 
+/// Set by SIGINT or SIGTERM: the exploration running then loses its spill directory, so its
+/// outcome means nothing and is never reported; the handler ends the process (status 130).
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Waits for the interrupt handler to end the process, if an interrupt came.
+fn stop_if_interrupted() {
+    while INTERRUPTED.load(Ordering::SeqCst) {
+        std::thread::park();
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Every spill directory of this run goes under one directory of its own (the spill helper
@@ -99,6 +110,7 @@ fn main() -> ExitCode {
     std::env::set_var("TMPDIR", spill_root.path());
     let root = spill_root.path().to_path_buf();
     if let Err(e) = ctrlc::set_handler(move || {
+        INTERRUPTED.store(true, Ordering::SeqCst);
         // The run goes on while this thread cleans up: move the root away first, so that no new
         // spill file appears in it (creating one under the old path fails), then remove it.
         let dying = root.with_extension("interrupted");
@@ -114,6 +126,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let code = run_command(cli);
+    stop_if_interrupted();
     drop(spill_root);
     code
 }
@@ -221,6 +234,7 @@ fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec) -> Outco
         })
     };
     let outcome = model.explore(&st.strategy().with_progress(progress));
+    stop_if_interrupted();
     done.store(true, Ordering::Relaxed);
     let _ = ticker.join();
     bar.finish_and_clear();

@@ -201,7 +201,9 @@ fn assert_clean_but_h6(o: &Outcome) {
 
 /// Close after any failpoint returns (no goroutine hangs) and the injected error comes out of
 /// Next; no spill file survives. (A panic in round 1's split workers is the exception: see
-/// `h4_a_round1_split_worker_panic_can_hang_the_build_fetcher`.)
+/// `h4_a_round1_split_worker_panic_can_hang_the_build_fetcher`.) A failpoint reached only by a
+/// restore round's build is lost, as in TiDB (`startProbeJoinWorkers` drops the error): the join
+/// succeeds with fewer rows than the reference join.
 #[test]
 fn failpoints_surface_errors_and_close_returns() {
     use join_model::failpoint::{FailAction, Failpoints, FAILPOINTS};
@@ -218,11 +220,20 @@ fn failpoints_surface_errors_and_close_returns() {
             // A small quota so the restore-round failpoints are reached.
             let config = ExecConfig { failpoints, ..spilling(&parent) };
             let c = Arc::new(case(JoinType::LeftOuter, BuildSide::Left, config));
+            // Reached by restore rounds' builds only (with this quota round 1 spills every
+            // partition, so its hash table build has no task).
+            let lost =
+                ["killedDuringRestoreBuild", "controlWorkersForRestoreError", "buildHashTablePanic"].contains(&fp);
             for strategy in [Strategy::std(5), Strategy::random(4, 300)] {
                 let c = c.clone();
                 let o = explore(&strategy, move || {
                     let mut exec = c.exec();
                     let err = match exec.run_to_end() {
+                        Ok(got) if lost => {
+                            let want = reference_join(&c.spec, &c.left, &c.right);
+                            assert!(got.len() < want.len(), "{fp}: the restore round's rows are lost");
+                            return;
+                        }
                         Ok(_) => panic!("failpoint {fp} was not reached"),
                         Err(e) => e,
                     };

@@ -178,3 +178,36 @@ fn h6_close_races_with_the_round_driver_on_build_finished() {
     assert_eq!(race.current.stack.first().map(String::as_str), Some(CLOSE), "{o}");
     assert_eq!(race.previous.stack.first().map(String::as_str), Some(START_BUILD_AND_PROBE), "{o}");
 }
+
+/// Audit H2, restore rounds: `startProbeJoinWorkers` takes a restore round's build error out of
+/// `buildFinished` and returns (`if err != nil { return }`); nothing passes it on, and the round
+/// driver moves to the next spilled partition. So a KILL at `killedDuringRestoreBuild` is lost and
+/// the join returns without that round's rows, in TiDB at every commit read (to 9a5c8821c6,
+/// 2026-02-10). The model used to send the error to `joinResultCh`.
+#[test]
+fn h2_a_restore_round_build_error_is_dropped() {
+    let parent = tempfile::tempdir().expect("temp dir");
+    let spec = spec_at("d0e4cd4d", JoinType::LeftOuter, BuildSide::Right);
+    let rows: Vec<[i64; 2]> = (0..8).map(|i| [i % 3, i]).collect();
+    let failpoints = Failpoints::none().with("killedDuringRestoreBuild", FailAction::Error).expect("known failpoint");
+    let config = ExecConfig {
+        concurrency: 2,
+        chunk_size: 2,
+        quota: Some(64),
+        max_spill_round: 4,
+        failpoints,
+        spill_parent: Some(parent.path().to_path_buf()),
+        ..ExecConfig::default()
+    };
+    let want = sorted(reference_join(&spec, &int_rows(&rows), &int_rows(&rows)));
+    let c = Arc::new((spec, config, int_rows(&rows), want));
+    let o = explore(&Strategy::random(1, 200), move || {
+        let (spec, config, rows, want) = &*c;
+        let mut exec = HashJoinV2Exec::new(spec.clone(), config.clone(), rows, rows);
+        let got = exec.run_to_end().expect("the KILL is lost: the join succeeds");
+        assert!(exec.spill_stats().max_round >= 1, "a restore round ran");
+        assert!(got.len() < want.len(), "the restore round's rows are missing: {got:?}");
+    });
+    assert!(o.failure.is_none(), "{o}");
+    assert!(std::fs::read_dir(parent.path()).expect("spill parent").next().is_none(), "spill files left");
+}

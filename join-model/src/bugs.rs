@@ -26,6 +26,11 @@ pub enum Bug {
     /// TiDB #60466 (fixed by PR #60467): `waitJoinWorkers` scanned the row table of an outer-side
     /// build after a failed build, and the scan dereferenced the nil hash table (audit H2).
     ScanAfterFailedBuild,
+    /// TiDB #60466's second path (fixed by PR #60531): from PR #60467 `waitJoinWorkers` skips the
+    /// scan only when the probe fetcher saw the build fail or the executor close; a fetcher that
+    /// failed on its child before waiting for the build, or a restore round whose build failed,
+    /// leaves the flag unset, and the scan meets the nil hash table.
+    ScanWithoutBuildSuccess,
     /// TiDB #58286 (fixed by PR #58406): in a restore round whose build spilled every partition,
     /// each probe worker's `probeAndSendResult` sets the test-only flag `skipProbeInRestoreForTest`
     /// with a plain write; two workers write it unordered. The write exists only under
@@ -38,12 +43,13 @@ pub enum Bug {
 
 impl Bug {
     /// Every switch, in a stable order.
-    pub const ALL: [Bug; 7] = [
+    pub const ALL: [Bug; 8] = [
         Bug::UsedFlagLayout,
         Bug::BuilderPublication,
         Bug::LengthField64,
         Bug::LostBuildError,
         Bug::ScanAfterFailedBuild,
+        Bug::ScanWithoutBuildSuccess,
         Bug::SkipProbeFlag,
         Bug::SpilledValidRowNum,
     ];
@@ -56,6 +62,7 @@ impl Bug {
             Bug::LengthField64 => "57458-uint64-length-field",
             Bug::LostBuildError => "59377-lost-build-error",
             Bug::ScanAfterFailedBuild => "60466-scan-after-failed-build",
+            Bug::ScanWithoutBuildSuccess => "60531-scan-without-build-success",
             Bug::SkipProbeFlag => "58286-skip-probe-flag",
             Bug::SpilledValidRowNum => "60052-spilled-valid-row-num",
         }

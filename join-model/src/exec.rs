@@ -76,6 +76,63 @@ struct Shared {
     /// `e.buildFinished`: the round driver makes a new channel each round, and `Close` drains
     /// the current one; a plain executor field in TiDB, so checked memory here (audit H6).
     build_finished: CheckedField<Option<Chan<JoinError>>>,
+    scan_gate: ScanGate,
+}
+
+/// What tells `waitJoinWorkers` whether to scan the row table, at the commit modelled. Before PR
+/// #60467 nothing: it always scans. From #60467 the probe fetcher's `canSkipScanRowTable`, set
+/// when `wait4BuildSide` saw `Close` or the build's error, so a fetcher that failed before waiting
+/// leaves it unset (#60466's second path). From PR #60531 `buildSuccess`, set on a successful build
+/// by the fetcher or, in restore rounds, by `startProbeJoinWorkers`, and cleared by `reset()`.
+/// A plain field of the fetcher, written and read by different goroutines: checked memory.
+#[derive(Debug)]
+struct ScanGate {
+    flag: CheckedField<bool>,
+    bugs: Bugs,
+}
+
+impl ScanGate {
+    fn new(bugs: &Bugs) -> ScanGate {
+        let name = match bugs.has(Bug::ScanWithoutBuildSuccess) {
+            true => "probeSideTupleFetcherBase.canSkipScanRowTable",
+            false => "probeSideTupleFetcherBase.buildSuccess",
+        };
+        ScanGate { flag: CheckedField::new(name, false), bugs: bugs.clone() }
+    }
+
+    /// Whether the field exists at the commit modelled.
+    fn exists(&self) -> bool {
+        !self.bugs.has(Bug::ScanAfterFailedBuild)
+    }
+
+    /// `wait4BuildSide` returned: the build succeeded, or failed or the executor closed.
+    fn fetcher_waited(&self, build_success: bool) {
+        if self.exists() && build_success != self.bugs.has(Bug::ScanWithoutBuildSuccess) {
+            self.flag.set(true);
+        }
+    }
+
+    /// A restore round's build succeeded (`startProbeJoinWorkers`, from PR #60531).
+    fn restore_built(&self) {
+        if self.exists() && !self.bugs.has(Bug::ScanWithoutBuildSuccess) {
+            self.flag.set(true);
+        }
+    }
+
+    /// `reset()` between rounds (from PR #60531).
+    fn reset(&self) {
+        if self.exists() && !self.bugs.has(Bug::ScanWithoutBuildSuccess) {
+            self.flag.set(false);
+        }
+    }
+
+    /// Whether `waitJoinWorkers` scans.
+    fn scan(&self) -> bool {
+        if !self.exists() {
+            return true;
+        }
+        self.flag.get() != self.bugs.has(Bug::ScanWithoutBuildSuccess)
+    }
 }
 
 /// `HashJoinV2Exec`.
@@ -131,6 +188,7 @@ impl HashJoinV2Exec {
             join_result: Chan::new("joinResultCh", n + 1),
             failpoints,
             build_finished: CheckedField::new("HashJoinV2Exec.buildFinished", None),
+            scan_gate: ScanGate::new(&self.config.bugs),
         }));
         Ok(())
     }
@@ -248,6 +306,7 @@ fn drive_rounds(sh: &Arc<Shared>, build: Vec<Vec<Row>>, probe: Vec<Vec<Row>>) {
         // As TiDB's driver, a failed round does not stop the loop: `Next` hands the error to the
         // caller, which sets `finished` (checked at the top) and closes the executor.
         // reset(): the round's row tables and hash table are released.
+        sh.scan_gate.reset();
         for w in &sh.build_workers {
             w.row_tables.with_mut(|t| t.iter_mut().for_each(|r| r.segments.clear()));
         }
@@ -372,6 +431,7 @@ fn fetch_and_probe_hash_table(
             if build_finished.recv().is_some() {
                 return;
             }
+            sh.scan_gate.restore_built();
             start_probe_join_workers(sh, worker_wg, workers, |w| {
                 let (file, sh) = (files.get(w.worker_id).cloned(), sh.clone());
                 move |w: &ProbeWorkerV2| restore_and_probe(&sh, w, file.as_deref())
@@ -434,8 +494,13 @@ fn fetch_probe_side_chunks(
             return;
         }
         let w = w.take().expect("probeChkResourceCh is never closed");
-        // exec.Next on the probe child: an empty chunk once it is drained.
+        // exec.Next on the probe child: an empty chunk once it is drained, or the child's error
+        // (and `triggerIntest(2)` after it), which goes to joinResultCh before any wait.
         let chunk = chunks.next().unwrap_or_default();
+        if let Err(e) = sh.failpoints.hit("fetchProbeSideChunksError") {
+            sh.join_result.send(Err(e));
+            return;
+        }
         if !has_waited_for_build {
             if wait_for_build_side(sh, build_finished, round) {
                 return;
@@ -471,12 +536,15 @@ fn wait_for_build_side(
 ) -> bool {
     let (mut err, mut closed) = (build_finished.recv_case(), sh.close.recv_case());
     if select(&mut [&mut err, &mut closed]) == 1 {
+        sh.scan_gate.fetcher_waited(false);
         return true;
     }
     if let Some(e) = err.take() {
+        sh.scan_gate.fetcher_waited(false);
         send_result(&sh.join_result, &sh.close, Err(e));
         return true;
     }
+    sh.scan_gate.fetcher_waited(true);
     let can_skip = sh.spec.join_type == JoinType::Inner || sh.spec.need_used_flag();
     let empty = round.with(|r| r.as_ref().is_some_and(|r| r.table.is_hash_table_empty()));
     if empty && !sh.spill.is_spill_triggered() && can_skip {
@@ -521,8 +589,7 @@ fn wait_join_workers(sh: &Arc<Shared>, worker_wg: &WaitGroup, round: &Arc<Checke
     if !sh.spec.need_used_flag() {
         return;
     }
-    let built = round.with(Option::is_some);
-    if !built && !sh.config.bugs.has(Bug::ScanAfterFailedBuild) {
+    if !sh.scan_gate.scan() {
         return;
     }
     let scan_wg = WaitGroup::new("scanWg");

@@ -24,6 +24,7 @@ pub const FAILPOINTS: &[&str] = &[
     "killedDuringBuildSpill",
     "killedDuringProbe",
     "fetchBuildSideRowsError",
+    "fetchProbeSideChunksError",
     "controlWorkersForRestoreError",
     "splitPartitionPanic",
     "createTasksPanic",

@@ -21,8 +21,8 @@ pub struct Commit {
 /// The commits the model can be, oldest first (master's order, read from a fork carrying master
 /// to February 2026: #57451 merged 2024-11-18, #57458 the day after, #57519 after its parent of
 /// 2024-11-20, #58406 on 2024-12-20, #59255 and then #59381 on 2025-02-11, #60061 on 2025-03-14,
-/// #60467 on 2025-04-10).
-pub const COMMITS: [Commit; 10] = [
+/// #60467 on 2025-04-10, #60531 on 2025-04-17).
+pub const COMMITS: [Commit; 11] = [
     Commit { id: "a22b8421a6", what: "parent of PR #57451 (#57450's race 1 stack)" },
     Commit { id: "043f833c49", what: "PR #57451: null map rounded up for the used flag" },
     Commit { id: "ac90676f06", what: "PR #57458: uint32 key length" },
@@ -33,6 +33,7 @@ pub const COMMITS: [Commit; 10] = [
     Commit { id: "27365b47", what: "PR #59381: round 1's build errors reach errCh" },
     Commit { id: "2f558585b2", what: "PR #60061: spilledValidRowNum an atomic.Uint64" },
     Commit { id: "d0e4cd4d", what: "PR #60467: no row table scan after a failed build" },
+    Commit { id: "8746e39b65", what: "PR #60531: the row table scanned only after a successful build" },
 ];
 
 /// A fix of TiDB's that the model has as a bug switch.
@@ -50,7 +51,7 @@ pub struct Fix {
 }
 
 /// Every modelled fix, with its PR and commit: the one place bug switches come from.
-pub const FIXES: [Fix; 7] = [
+pub const FIXES: [Fix; 8] = [
     Fix { pr: 57451, commit: "043f833c49", bug: Bug::UsedFlagLayout, introduced: None },
     Fix { pr: 57458, commit: "ac90676f06", bug: Bug::LengthField64, introduced: None },
     Fix { pr: 57519, commit: "51161154df", bug: Bug::BuilderPublication, introduced: None },
@@ -58,6 +59,7 @@ pub const FIXES: [Fix; 7] = [
     Fix { pr: 59381, commit: "27365b47", bug: Bug::LostBuildError, introduced: None },
     Fix { pr: 60061, commit: "2f558585b2", bug: Bug::SpilledValidRowNum, introduced: Some("8bfc46e5bb") },
     Fix { pr: 60467, commit: "d0e4cd4d", bug: Bug::ScanAfterFailedBuild, introduced: None },
+    Fix { pr: 60531, commit: "8746e39b65", bug: Bug::ScanWithoutBuildSuccess, introduced: None },
 ];
 
 /// The newest commit the model knows: what a scenario without `tidb` models.
@@ -110,20 +112,22 @@ mod tests {
             let bugs = bugs_at(commit(id).expect("known"));
             Bugs::with(Bug::ALL.into_iter().filter(|&b| bugs.has(b)))
         };
-        let later = [Bug::SkipProbeFlag, Bug::LostBuildError, Bug::ScanAfterFailedBuild];
+        let later = [Bug::SkipProbeFlag, Bug::LostBuildError, Bug::ScanAfterFailedBuild, Bug::ScanWithoutBuildSuccess];
         let with = |bugs: &[Bug]| Bugs::with(bugs.iter().chain(&later).copied());
         assert_eq!(at("a22b8421a6"), with(&[Bug::UsedFlagLayout, Bug::BuilderPublication, Bug::LengthField64]));
         assert_eq!(at("043f833c49"), with(&[Bug::BuilderPublication, Bug::LengthField64]));
         assert_eq!(at("ac90676f06"), with(&[Bug::BuilderPublication]));
         assert_eq!(at("5450000d92"), with(&[Bug::BuilderPublication]));
         assert_eq!(at("51161154df"), with(&[]));
-        let from_58406 = |bugs: &[Bug]| Bugs::with(bugs.iter().copied().chain([Bug::ScanAfterFailedBuild]));
+        let last = [Bug::ScanAfterFailedBuild, Bug::ScanWithoutBuildSuccess];
+        let from_58406 = |bugs: &[Bug]| Bugs::with(bugs.iter().chain(&last).copied());
         assert_eq!(at("acba0cd1e2"), from_58406(&[Bug::LostBuildError]));
         // #59255 brought the counter in: the bug exists only from its commit to #60061's.
         assert_eq!(at("8bfc46e5bb"), from_58406(&[Bug::LostBuildError, Bug::SpilledValidRowNum]));
         assert_eq!(at("27365b47"), from_58406(&[Bug::SpilledValidRowNum]));
         assert_eq!(at("2f558585b2"), from_58406(&[]));
-        assert_eq!(at("d0e4cd4d"), Bugs::fixed());
+        assert_eq!(at("d0e4cd4d"), Bugs::with([Bug::ScanWithoutBuildSuccess]));
+        assert_eq!(at("8746e39b65"), Bugs::fixed());
         assert_eq!(bugs_at(latest()), Bugs::fixed());
         let before_59255 = bugs_at(commit("acba0cd1e2").expect("known"));
         assert!(!before_59255.written(Bug::SpilledValidRowNum), "no counter before #59255");

@@ -211,3 +211,37 @@ fn h2_a_restore_round_build_error_is_dropped() {
     assert!(o.failure.is_none(), "{o}");
     assert!(std::fs::read_dir(parent.path()).expect("spill parent").next().is_none(), "spill files left");
 }
+
+/// Audit H2, #60466's second path: from PR #60467 to PR #60531 the scan is skipped only when the
+/// probe fetcher saw the build's error in `wait4BuildSide`. A probe child that fails on its first
+/// `Next` sends its error and returns before that wait, so with a failed build the scan still
+/// meets the nil hash table (recovered and logged by TiDB). From #60531 (`buildSuccess`) it does
+/// not. The model used to decide by the published hash table, as #60531 does, at every commit.
+#[test]
+fn h2_a_probe_child_error_before_the_wait_lets_the_scan_meet_a_nil_table_before_60531() {
+    let run = |id: &str| {
+        let spec = spec_at(id, JoinType::LeftOuter, BuildSide::Left);
+        let failpoints = Failpoints::none()
+            .with("fetchProbeSideChunksError", FailAction::Error)
+            .and_then(|f| f.with("fetchBuildSideRowsError", FailAction::Error))
+            .expect("known failpoints");
+        let config =
+            ExecConfig { concurrency: 2, chunk_size: 1, bugs: spec_bugs(id), failpoints, ..ExecConfig::default() };
+        let c = Arc::new((spec, config));
+        explore(&Strategy::random(1, 200), move || {
+            let (spec, config) = &*c;
+            let (build, probe) = (int_rows(&[[1, 10], [2, 20]]), int_rows(&[[1, 1]]));
+            let got = HashJoinV2Exec::new(spec.clone(), config.clone(), &build, &probe).run_to_end();
+            let err = got.expect_err("the probe child failed").to_string();
+            assert_eq!(err, "injected error at failpoint fetchProbeSideChunksError");
+        })
+    };
+    let before = run("d0e4cd4d");
+    assert!(before.failure.is_none(), "{before}");
+    let nil = before.recovered.iter().find(|p| p.message == NIL_DEREFERENCE);
+    let nil = nil.unwrap_or_else(|| panic!("no nil dereference recovered: {before}"));
+    assert_eq!(nil.stack.first().map(String::as_str), Some(TOTAL_ROW_COUNT));
+    let after = run("8746e39b65");
+    assert!(after.failure.is_none(), "{after}");
+    assert!(after.recovered.is_empty(), "{after}");
+}

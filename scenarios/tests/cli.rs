@@ -250,7 +250,7 @@ fn failpoints_need_the_whole_executor_and_a_known_name() {
     assert_refused(
         &edited(file, "name = \"fetchBuildSideRowsError\"", "name = \"noSuchFailpoint\""),
         "failpoint.name: unknown failpoint \"noSuchFailpoint\" (known: killedDuringBuild, \
-         killedDuringRestoreBuild, killedDuringBuildSpill, killedDuringProbe, fetchBuildSideRowsError, \
+         killedDuringRestoreBuild, killedDuringBuildSpill, killedDuringProbe, fetchBuildSideRowsError, fetchProbeSideChunksError, \
          controlWorkersForRestoreError, splitPartitionPanic, createTasksPanic, buildHashTablePanic, \
          processOneProbeChunkPanic, restoreAndProbeError)\n",
     );

@@ -42,8 +42,9 @@ pub struct ExecConfig {
     pub bugs: Bugs,
     /// Active failpoints.
     pub failpoints: Failpoints,
-    /// Where the spill directory is created (the system temporary directory when `None`).
-    pub spill_parent: Option<PathBuf>,
+    /// Where the spill files go: a new temporary directory under this one, removed with the
+    /// executor; `None`: memory-backed files (`spill::SpillFiles`).
+    pub spill_dir: Option<PathBuf>,
 }
 
 impl Default for ExecConfig {
@@ -56,7 +57,7 @@ impl Default for ExecConfig {
             max_spill_round: 2,
             bugs: Bugs::fixed(),
             failpoints: Failpoints::none(),
-            spill_parent: None,
+            spill_dir: None,
         }
     }
 }
@@ -174,7 +175,7 @@ impl HashJoinV2Exec {
             self.config.max_spill_round,
             partitions,
             n,
-            self.config.spill_parent.as_deref(),
+            self.config.spill_dir.as_deref(),
         )?
         .with_tidb(&self.config.bugs, failpoints.clone());
         self.shared = Some(Arc::new(Shared {

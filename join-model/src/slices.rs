@@ -27,7 +27,7 @@ use crate::reference::{reference_join, sorted};
 use crate::row_table::hash_key;
 use crate::row_table::{partition_number, rehash, RowTableBuilder};
 use crate::spec::JoinSpec;
-use crate::spill::{decode_build_rows, encode_build_rows, DataInDiskByChunks, HashJoinSpillHelper};
+use crate::spill::{decode_build_rows, encode_build_rows, HashJoinSpillHelper};
 use crate::types::Row;
 
 /// A join over fixed inputs, split into probe chunks.
@@ -162,6 +162,8 @@ pub struct RestoreInput {
     pub segment_rows: usize,
     /// Active bugs.
     pub bugs: Bugs,
+    /// Where the spill files go (`ExecConfig::spill_dir`); `None`: memory-backed files.
+    pub spill_dir: Option<std::path::PathBuf>,
 }
 
 /// Slice (b): a restore round's build. The main goroutine writes last round's spill files, then
@@ -183,7 +185,8 @@ fn build_slice(input: &RestoreInput, restore: bool) {
     let workers = input.chunks_per_worker.len();
     let partitions = partition_number(workers);
     let spec = Arc::new(input.spec.clone());
-    let helper = HashJoinSpillHelper::new(Some(input.quota), 4, partitions, workers, None).expect("spill directory");
+    let helper = HashJoinSpillHelper::new(Some(input.quota), 4, partitions, workers, input.spill_dir.as_deref())
+        .expect("spill directory");
     let helper = Arc::new(helper.with_tidb(&input.bugs, Arc::new(Failpoints::none())));
     // What the workers build from, and every row it holds: in a restore round, last round's build
     // files, one per worker, as `spillBuildSegmentToDisk` wrote them; in round 1, the child's chunks.
@@ -192,7 +195,7 @@ fn build_slice(input: &RestoreInput, restore: bool) {
         BuildSource::Restored(
             (0..workers)
                 .map(|w| {
-                    let file = DataInDiskByChunks::create(helper.dir(), &format!("restored-w{w}")).expect("spill file");
+                    let file = helper.files().create(&format!("restored-w{w}")).expect("spill file");
                     for chunk in &input.chunks_per_worker[w] {
                         let rows: Vec<_> = chunk.iter().map(|r| encode_build_row(&spec, r)).collect();
                         want.extend(rows.iter().map(|r| (rehash(r.hash), r.bytes.clone())));

@@ -49,5 +49,6 @@ pub fn race2_input(bugs: &Bugs) -> Arc<join_model::slices::RestoreInput> {
         quota: 16,
         segment_rows: 2,
         bugs: bugs.clone(),
+        spill_dir: None,
     })
 }

@@ -107,7 +107,7 @@ fn spilling(parent: &tempfile::TempDir) -> ExecConfig {
     ExecConfig {
         quota: Some(120),
         max_spill_round: 8,
-        spill_parent: Some(parent.path().to_path_buf()),
+        spill_dir: Some(parent.path().to_path_buf()),
         ..ExecConfig::default()
     }
 }
@@ -156,7 +156,7 @@ fn five_quota_situations() {
                 quota: Some(quota * row_len / 32),
                 max_spill_round: rounds,
                 concurrency: 3,
-                spill_parent: Some(parent.path().to_path_buf()),
+                spill_dir: Some(parent.path().to_path_buf()),
                 ..ExecConfig::default()
             };
             let c = Arc::new(case(jt, bs, config));

@@ -162,7 +162,7 @@ fn h6_close_races_with_the_round_driver_on_build_finished() {
         chunk_size: 2,
         quota: Some(120),
         max_spill_round: 8,
-        spill_parent: Some(parent.path().to_path_buf()),
+        spill_dir: Some(parent.path().to_path_buf()),
         ..ExecConfig::default()
     };
     let c = Arc::new((spec, config, int_rows(&rows)));
@@ -196,7 +196,7 @@ fn h2_a_restore_round_build_error_is_dropped() {
         quota: Some(64),
         max_spill_round: 4,
         failpoints,
-        spill_parent: Some(parent.path().to_path_buf()),
+        spill_dir: Some(parent.path().to_path_buf()),
         ..ExecConfig::default()
     };
     let want = sorted(reference_join(&spec, &int_rows(&rows), &int_rows(&rows)));

@@ -335,6 +335,13 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
 }
 
 impl Model {
+    /// The model with its executor's spill files in a new directory under `dir` each execution;
+    /// `None`: memory-backed files.
+    pub fn with_spill_dir(mut self, dir: Option<&Path>) -> Model {
+        self.config.spill_dir = dir.map(Path::to_path_buf);
+        self
+    }
+
     /// The bug switches the model runs with.
     pub fn bugs(&self) -> &Bugs {
         &self.config.bugs
@@ -442,6 +449,7 @@ impl Model {
             quota: self.config.quota.unwrap_or(usize::MAX),
             segment_rows: self.config.segment_rows,
             bugs: self.config.bugs.clone(),
+            spill_dir: self.config.spill_dir.clone(),
         })
     }
 }

@@ -328,14 +328,15 @@ fn list_shows_each_scenarios_commit_and_bugs() {
     assert!(r.trim_end().ends_with(" none"), "the newest commit has every modelled fix: {r}");
 }
 
-/// SIGINT in the middle of a run that spills: the process exits 130 and leaves no spill file or
-/// directory behind (before, 10 of 14 interrupted runs of race2-fixed left a spill directory).
+/// SIGINT in the middle of a run that spills to disk (`--spill-dir`): the process exits 130 and
+/// leaves no spill file or directory behind (before, 10 of 14 interrupted runs of race2-fixed
+/// left a spill directory).
 #[test]
 fn an_interrupted_run_leaves_no_spill_file() {
     let (tmp, schedules) = (tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir"));
     let child = Command::new(env!("CARGO_BIN_EXE_joinrace"))
-        .args(["run", "race2-fixed"])
-        .env("TMPDIR", tmp.path())
+        .args(["run", "race2-fixed", "--spill-dir"])
+        .arg(tmp.path())
         .env("JOINRACE_SCHEDULE_DIR", schedules.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -343,6 +344,8 @@ fn an_interrupted_run_leaves_no_spill_file() {
         .expect("joinrace starts");
     // Long enough to be in the middle of spilling (the loom run of the restore slice takes seconds).
     std::thread::sleep(std::time::Duration::from_millis(1500));
+    let during: Vec<_> = std::fs::read_dir(tmp.path()).expect("readable").flatten().map(|e| e.path()).collect();
+    assert_eq!(during.len(), 1, "the run's spill directory: {during:?}");
     let pid = child.id().to_string();
     let kill = Command::new("kill").args(["-INT", &pid]).status().expect("kill runs");
     assert!(kill.success());
@@ -350,6 +353,29 @@ fn an_interrupted_run_leaves_no_spill_file() {
     assert_eq!(out.status.code(), Some(130));
     let left: Vec<_> = std::fs::read_dir(tmp.path()).expect("readable").flatten().map(|e| e.path()).collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// `--spill-dir` puts the spill files of a run on disk, under that directory, and removes them
+/// at the end; a directory that does not exist is bad input.
+#[test]
+fn spill_files_go_where_spill_dir_says() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_joinrace"))
+        .args(["run", "race2-executor-round1-fixed", "--spill-dir"])
+        .arg(tmp.path())
+        .output()
+        .expect("joinrace runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(std::fs::read_dir(tmp.path()).expect("readable").next().is_none(), "spill files left");
+    let missing = tmp.path().join("nowhere");
+    let out = Command::new(env!("CARGO_BIN_EXE_joinrace"))
+        .args(["run", "race2-fixed", "--spill-dir"])
+        .arg(&missing)
+        .output()
+        .expect("joinrace runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot create a directory for spill files in") && err.contains("nowhere"), "{err}");
 }
 
 /// A FIFO given as a schedule file is refused at once (it used to hang waiting for a writer).

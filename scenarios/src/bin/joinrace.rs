@@ -26,6 +26,10 @@ struct Cli {
     /// The catalog directory (default: the crate's `catalog/`).
     #[arg(long, global = true)]
     catalog: Option<PathBuf>,
+    /// Puts `run`'s spill files on disk, in a directory of this run under DIR that is removed at
+    /// the end and on SIGINT or SIGTERM (default: memory-backed files, nothing on disk).
+    #[arg(long, global = true, value_name = "DIR")]
+    spill_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -97,27 +101,32 @@ fn stop_if_interrupted() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Every spill directory of this run goes under one directory of its own (the spill helper
-    // creates them in the temporary directory), removed when the run ends, and on SIGINT or
-    // SIGTERM before the process exits: no spill file outlives a run, interrupted or not.
-    let spill_root = match tempfile::Builder::new().prefix("joinrace-run-").tempdir() {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("joinrace: cannot create a directory for spill files in {}: {e}", std::env::temp_dir().display());
-            return ExitCode::from(2);
-        }
-    };
-    std::env::set_var("TMPDIR", spill_root.path());
-    let root = spill_root.path().to_path_buf();
+    // With --spill-dir, every spill directory of this run goes under one directory of its own,
+    // removed when the run ends, and on SIGINT or SIGTERM before the process exits: no spill file
+    // outlives a run, interrupted or not. (Memory-backed spill files need no cleaning.)
+    let spill_root =
+        match cli.spill_dir.as_deref().map(|d| tempfile::Builder::new().prefix("joinrace-run-").tempdir_in(d)) {
+            None => None,
+            Some(Ok(d)) => Some(d),
+            Some(Err(e)) => {
+                let d = cli.spill_dir.as_deref().unwrap_or(Path::new("")).display();
+                eprintln!("joinrace: cannot create a directory for spill files in {d}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    let root = spill_root.as_ref().map(|d| d.path().to_path_buf());
+    let handler_root = root.clone();
     if let Err(e) = ctrlc::set_handler(move || {
         INTERRUPTED.store(true, Ordering::SeqCst);
-        // The run goes on while this thread cleans up: move the root away first, so that no new
-        // spill file appears in it (creating one under the old path fails), then remove it.
-        let dying = root.with_extension("interrupted");
-        let target = if std::fs::rename(&root, &dying).is_ok() { dying } else { root.clone() };
-        for _ in 0..100 {
-            if std::fs::remove_dir_all(&target).is_ok() || !target.exists() {
-                break;
+        if let Some(root) = &handler_root {
+            // The run goes on while this thread cleans up: move the root away first, so that no
+            // new spill file appears in it (creating one under the old path fails), then remove it.
+            let dying = root.with_extension("interrupted");
+            let target = if std::fs::rename(root, &dying).is_ok() { dying } else { root.clone() };
+            for _ in 0..100 {
+                if std::fs::remove_dir_all(&target).is_ok() || !target.exists() {
+                    break;
+                }
             }
         }
         std::process::exit(130);
@@ -125,13 +134,13 @@ fn main() -> ExitCode {
         eprintln!("joinrace: cannot handle interrupts: {e}");
         return ExitCode::from(2);
     }
-    let code = run_command(cli);
+    let code = run_command(cli, root.as_deref());
     stop_if_interrupted();
     drop(spill_root);
     code
 }
 
-fn run_command(cli: Cli) -> ExitCode {
+fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
     let dir = cli.catalog.clone().unwrap_or_else(scenarios::catalog_dir);
     let files = match load_dir(&dir) {
         Ok(f) => f,
@@ -205,7 +214,7 @@ fn run_command(cli: Cli) -> ExitCode {
             }
             let schedule_dir = schedule_dir.unwrap_or_else(schedules::default_dir);
             let saving = Saving { dir: schedule_dir, minimise: !no_minimize, replay_cmd };
-            run(&chosen, seed, seeds, &saving)
+            run(&chosen, seed, seeds, &saving, spill_dir)
         }
     }
 }
@@ -464,6 +473,7 @@ fn run(
     seed: Option<u64>,
     seeds: Option<std::ops::Range<u64>>,
     saving: &Saving,
+    spill_dir: Option<&Path>,
 ) -> ExitCode {
     println!(
         "{:<32} {:<16} {:>11} {:>9} {:<14} {:>9}  verdict",
@@ -474,7 +484,7 @@ fn run(
     let mut detections: Vec<(String, &'static str, Option<u64>)> = Vec::new();
     for (path, s) in chosen.iter().copied() {
         let model = match build_at(path, s) {
-            Ok(m) => m,
+            Ok(m) => m.with_spill_dir(spill_dir),
             Err(e) => {
                 eprintln!("joinrace: {e}");
                 return ExitCode::from(2);

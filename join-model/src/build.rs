@@ -178,8 +178,10 @@ pub(crate) fn fetch_build_side_rows_impl(ctx: &BuildCtx, phase: &Phase, chunks: 
     let mut has_error = false;
     let fetched = go::recover(|| {
         for chunk in chunks {
-            let checked = check_and_spill_row_table_if_needed(ctx, &phase.syncer)
-                .and_then(|()| ctx.failpoints.hit("fetchBuildSideRowsError"));
+            // TiDB's `issue59377Intest` follows the safe point (from PR #59381; the model has it
+            // at earlier commits too, to show what the fix changed).
+            let checked =
+                check_and_spill_row_table_if_needed(ctx, &phase.syncer).and_then(|()| ctx.failpoints.hit("Issue59377"));
             if let Err(e) = checked {
                 has_error = true;
                 // Before PR #59381 TiDB returned here without a word (`hasError = true; return`):

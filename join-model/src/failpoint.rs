@@ -23,7 +23,7 @@ pub const FAILPOINTS: &[&str] = &[
     "killedDuringRestoreBuild",
     "killedDuringBuildSpill",
     "killedDuringProbe",
-    "fetchBuildSideRowsError",
+    "Issue59377",
     "fetchProbeSideChunksError",
     "controlWorkersForRestoreError",
     "splitPartitionPanic",

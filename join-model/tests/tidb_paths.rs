@@ -54,7 +54,7 @@ fn run_at(
 /// the join returned the rows it had (here none from the build side: every left row NULL-extended).
 #[test]
 fn h1_a_round1_build_error_is_lost_before_59381() {
-    let fp = ("fetchBuildSideRowsError", FailAction::Error);
+    let fp = ("Issue59377", FailAction::Error);
     let before = run_at("51161154df", BuildSide::Right, fp, |got, want| {
         let got = got.expect("the error is lost: the join succeeds");
         assert_ne!(got, want, "a wrong result");
@@ -62,7 +62,7 @@ fn h1_a_round1_build_error_is_lost_before_59381() {
     });
     assert!(before.failure.is_none(), "{before}");
     let after = run_at("27365b47", BuildSide::Right, fp, |got, _| {
-        assert_eq!(got.expect_err("the error reaches Next"), "injected error at failpoint fetchBuildSideRowsError");
+        assert_eq!(got.expect_err("the error reaches Next"), "injected error at failpoint Issue59377");
     });
     assert!(after.failure.is_none(), "{after}");
 }
@@ -223,7 +223,7 @@ fn h2_a_probe_child_error_before_the_wait_lets_the_scan_meet_a_nil_table_before_
         let spec = spec_at(id, JoinType::LeftOuter, BuildSide::Left);
         let failpoints = Failpoints::none()
             .with("fetchProbeSideChunksError", FailAction::Error)
-            .and_then(|f| f.with("fetchBuildSideRowsError", FailAction::Error))
+            .and_then(|f| f.with("Issue59377", FailAction::Error))
             .expect("known failpoints");
         let config =
             ExecConfig { concurrency: 2, chunk_size: 1, bugs: spec_bugs(id), failpoints, ..ExecConfig::default() };

@@ -41,7 +41,7 @@
 //! after_chunks = 1
 //!
 //! [[failpoint]]                      # executor only (join_model::failpoint::FAILPOINTS)
-//! name = "fetchBuildSideRowsError"
+//! name = "Issue59377"
 //! action = "error"                   # error | panic (a real panic: `failpoint panic: <name>`)
 //!
 //! [[strategy]]
@@ -221,8 +221,8 @@ pub struct CloseSpec {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FailpointSpec {
-    /// The failpoint's name: TiDB's (`splitPartitionPanic`, `killedDuringBuildSpill`, …) or the
-    /// model's for a `panicOrError` site (`fetchBuildSideRowsError`, …).
+    /// The failpoint's name: TiDB's (`splitPartitionPanic`, `killedDuringBuildSpill`,
+    /// `Issue59377`, …) or the model's for a `panicOrError` site (`fetchProbeSideChunksError`, …).
     pub name: String,
     /// What it does when hit.
     pub action: FailActionSpec,

@@ -248,9 +248,9 @@ fn html_timeline_shows_both_racing_accesses_in_chromium() {
 fn failpoints_need_the_whole_executor_and_a_known_name() {
     let file = "failpoint-build-error.toml";
     assert_refused(
-        &edited(file, "name = \"fetchBuildSideRowsError\"", "name = \"noSuchFailpoint\""),
+        &edited(file, "name = \"Issue59377\"", "name = \"noSuchFailpoint\""),
         "failpoint.name: unknown failpoint \"noSuchFailpoint\" (known: killedDuringBuild, \
-         killedDuringRestoreBuild, killedDuringBuildSpill, killedDuringProbe, fetchBuildSideRowsError, fetchProbeSideChunksError, \
+         killedDuringRestoreBuild, killedDuringBuildSpill, killedDuringProbe, Issue59377, fetchProbeSideChunksError, \
          controlWorkersForRestoreError, splitPartitionPanic, createTasksPanic, buildHashTablePanic, \
          processOneProbeChunkPanic, restoreAndProbeError)\n",
     );

@@ -49,10 +49,11 @@
 //! preemption_bound = 2               # loom: required; dpor: absent means every interleaving
 //!
 //! [expect]
-//! outcome = "race"                   # race | clean | error | wrong-result | deadlock | leak
+//! outcome = "race"                   # race | clean | error | wrong-result | panic | deadlock | leak
 //! between = ["frame A", "frame B"]   # race: the two racing sites, in either order
 //! # error: message = "start of the message"; error and wrong-result (executor only):
 //! # recovered = ["start of a panic message", ...]: the panics TiDB would recover and log
+//! # panic: message = "start of the message": a panic nothing recovers (the process would crash)
 //! # deadlock and leak: blocked = ["frame", ...]: a goroutine blocked inside each (on its stack)
 //! ```
 
@@ -331,6 +332,14 @@ pub enum Expect {
         #[serde(default)]
         recovered: Vec<String>,
     },
+    /// Some execution crashes: a panic that no `recover` catches (Go prints `panic: <message>` and
+    /// the goroutine's stack, and the process exits 2), whose message starts with this. The
+    /// model's own findings (a wrong result, a failed check) are not it; the executions that do
+    /// not crash may end either way.
+    Panic {
+        /// The message's start.
+        message: String,
+    },
     /// Every goroutine blocked for good (a hung query; Go's `all goroutines are asleep`), with a
     /// goroutine blocked inside each of these frames (a frame of its stack), found by some
     /// execution; the executions that do not hang may end either way.
@@ -360,7 +369,11 @@ impl Expect {
     pub fn recovered(&self) -> &[String] {
         match self {
             Expect::Error { recovered, .. } | Expect::WrongResult { recovered } => recovered,
-            Expect::Race { .. } | Expect::Clean | Expect::Deadlock { .. } | Expect::Leak { .. } => &[],
+            Expect::Race { .. }
+            | Expect::Clean
+            | Expect::Panic { .. }
+            | Expect::Deadlock { .. }
+            | Expect::Leak { .. } => &[],
         }
     }
 }

@@ -294,7 +294,9 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
     let joins = match s.expect {
         Expect::Error { .. } => Some("\"error\""),
         Expect::WrongResult { .. } => Some("\"wrong-result\""),
-        Expect::Race { .. } | Expect::Clean | Expect::Deadlock { .. } | Expect::Leak { .. } => None,
+        Expect::Race { .. } | Expect::Clean | Expect::Panic { .. } | Expect::Deadlock { .. } | Expect::Leak { .. } => {
+            None
+        }
     };
     if let Some(outcome) = joins.filter(|_| s.target != Target::Executor) {
         // A slice runs part of the executor and never returns the join's error or result: such a
@@ -417,8 +419,9 @@ impl Model {
                     return;
                 }
                 let result = exec.run_to_end();
-                if matches!(self.expect, Expect::Deadlock { .. } | Expect::Leak { .. }) {
-                    // The executions that do not hang may end either way; the hang is the finding.
+                if matches!(self.expect, Expect::Panic { .. } | Expect::Deadlock { .. } | Expect::Leak { .. }) {
+                    // The executions that do not crash or hang may end either way; the crash or
+                    // the hang is the finding.
                     return;
                 }
                 match result {

@@ -29,7 +29,7 @@ impl fmt::Display for Verdict {
 /// An outcome that ran less than asked (`Outcome::incomplete`) matches nothing, and `clean` also
 /// forbids recovered panics (TiDB logs them; a clean run has none). `error` and `wrong-result`
 /// allow exactly the recovered panics they name: each must occur, and no other. `wrong-result`,
-/// like `race`, `deadlock` and `leak`, is a failure some execution must find.
+/// like `race`, `panic`, `deadlock` and `leak`, is a failure some execution must find.
 pub fn judge(expect: &Expect, outcome: &Outcome) -> Verdict {
     if let Some(why) = &outcome.incomplete {
         return Verdict { ok: false, got: format!("incomplete: {why}") };
@@ -54,6 +54,10 @@ pub fn judge(expect: &Expect, outcome: &Outcome) -> Verdict {
             );
             wrong && recovered_as_expected
         }
+        Expect::Panic { message: start } => outcome.failure.as_ref().is_some_and(|f| {
+            matches!(&f.kind, FailureKind::Panic { message, .. }
+                if message.starts_with(start.as_str()) && !message.starts_with(WRONG_RESULT))
+        }),
         Expect::Deadlock { blocked } | Expect::Leak { blocked } => {
             let kind = outcome.failure.as_ref().map(|f| &f.kind);
             let right_kind = match expect {
@@ -81,7 +85,7 @@ pub fn judge(expect: &Expect, outcome: &Outcome) -> Verdict {
 mod tests {
     use super::*;
     use harness::report::RecoveredPanic;
-    use harness::Strategy;
+    use harness::{Failure, Strategy};
 
     fn clean_outcome() -> Outcome {
         Outcome {
@@ -143,7 +147,6 @@ mod tests {
     #[test]
     fn a_deadlock_must_block_a_goroutine_inside_each_named_frame() {
         use harness::report::BlockedGoroutine;
-        use harness::Failure;
         let stuck = |frames: &[&str]| BlockedGoroutine {
             goroutine: 4,
             waiting_on: "sync.WaitGroup.Wait on fetcherAndWorkerSyncer".into(),
@@ -163,5 +166,40 @@ mod tests {
         assert!(!judge(&expect, &clean_outcome()).ok, "no hang");
         let leak = Expect::Leak { blocked: vec!["fetchBuildSideRows".into()] };
         assert!(!judge(&leak, &hung(stuck(&["fetchBuildSideRows"]))).ok, "a deadlock is no leak");
+    }
+
+    /// `panic` wants a crash with that message, and neither a recovered panic nor the model's
+    /// wrong-result check nor another failure is one.
+    #[test]
+    fn panic_is_an_unrecovered_panic_with_that_message() {
+        let crashed = |message: &str| Outcome {
+            failure: Some(Failure {
+                execution: 2,
+                kind: FailureKind::Panic {
+                    goroutine: Some(3),
+                    message: message.into(),
+                    location: None,
+                    stack: Vec::new(),
+                },
+                schedule: None,
+            }),
+            ..clean_outcome()
+        };
+        let expect = Expect::Panic { message: "runtime error: index out of range".into() };
+        assert!(judge(&expect, &crashed("runtime error: index out of range [32] with length 32")).ok);
+        assert!(!judge(&expect, &crashed("runtime error: invalid memory address")).ok);
+        assert!(!judge(&expect, &clean_outcome()).ok, "no crash");
+        let recovered = Outcome {
+            recovered: vec![RecoveredPanic {
+                message: "runtime error: index out of range [32] with length 32".into(),
+                location: None,
+                goroutine: 3,
+                stack: Vec::new(),
+            }],
+            ..clean_outcome()
+        };
+        assert!(!judge(&expect, &recovered).ok, "a recovered panic is no crash");
+        let anything = Expect::Panic { message: String::new() };
+        assert!(!judge(&anything, &crashed(&format!("{WRONG_RESULT}: 1 rows"))).ok, "a wrong result is no crash");
     }
 }

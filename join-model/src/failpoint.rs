@@ -5,6 +5,8 @@
 //! unwinds the goroutine to whatever `recover` TiDB has there (a `RunWithRecover` handler, a
 //! deferred `recover`), or kills the execution where TiDB has none.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::error::JoinError;
 
 /// What a failpoint does when hit.
@@ -33,10 +35,26 @@ pub const FAILPOINTS: &[&str] = &[
     "restoreAndProbeError",
 ];
 
-/// The active failpoints.
-#[derive(Clone, Debug, Default)]
+/// One armed failpoint: what it does, after how many hits that do nothing, and the hits so far.
+#[derive(Debug)]
+struct Armed {
+    name: String,
+    action: FailAction,
+    after: usize,
+    hits: AtomicUsize,
+}
+
+/// The active failpoints. A clone counts hits afresh: each executor counts its own.
+#[derive(Debug, Default)]
 pub struct Failpoints {
-    active: Vec<(String, FailAction)>,
+    active: Vec<Armed>,
+}
+
+impl Clone for Failpoints {
+    fn clone(&self) -> Failpoints {
+        let active = self.active.iter().map(|a| Armed { name: a.name.clone(), hits: AtomicUsize::new(0), ..*a });
+        Failpoints { active: active.collect() }
+    }
 }
 
 impl Failpoints {
@@ -49,14 +67,24 @@ impl Failpoints {
     ///
     /// # Errors
     /// An unknown name.
-    pub fn with(mut self, name: &str, action: FailAction) -> Result<Failpoints, String> {
+    pub fn with(self, name: &str, action: FailAction) -> Result<Failpoints, String> {
+        self.with_after(name, action, 0)
+    }
+
+    /// Activates `name` from its hit `after + 1` on: the first `after` hits do nothing
+    /// (pingcap/failpoint's `after*off->` term). Hits are counted over the executor's goroutines
+    /// with a plain atomic, which orders nothing the model sees.
+    ///
+    /// # Errors
+    /// An unknown name.
+    pub fn with_after(mut self, name: &str, action: FailAction, after: usize) -> Result<Failpoints, String> {
         if !FAILPOINTS.contains(&name) {
             return Err(format!("unknown failpoint {name:?} (known: {})", FAILPOINTS.join(", ")));
         }
         if is_kill(name) && action == FailAction::Panic {
             return Err(format!("{name} is a SQL killer check: it interrupts the query (action = \"error\")"));
         }
-        self.active.push((name.to_string(), action));
+        self.active.push(Armed { name: name.to_string(), action, after, hits: AtomicUsize::new(0) });
         Ok(self)
     }
 
@@ -65,11 +93,14 @@ impl Failpoints {
     /// # Panics
     /// When the point is armed to panic.
     pub fn hit(&self, name: &str) -> Result<(), JoinError> {
-        match self.active.iter().find(|(n, _)| n == name) {
-            None => Ok(()),
-            Some((_, FailAction::Error)) if is_kill(name) => Err(JoinError::QueryInterrupted),
-            Some((_, FailAction::Error)) => Err(JoinError::Injected { failpoint: name.to_string() }),
-            Some((_, FailAction::Panic)) => panic!("failpoint panic: {name}"),
+        let Some(armed) = self.active.iter().find(|a| a.name == name) else { return Ok(()) };
+        if armed.hits.fetch_add(1, Ordering::Relaxed) < armed.after {
+            return Ok(());
+        }
+        match armed.action {
+            FailAction::Error if is_kill(name) => Err(JoinError::QueryInterrupted),
+            FailAction::Error => Err(JoinError::Injected { failpoint: name.to_string() }),
+            FailAction::Panic => panic!("failpoint panic: {name}"),
         }
     }
 }
@@ -89,5 +120,16 @@ mod tests {
         assert_eq!(armed.hit("killedDuringBuildSpill"), Err(JoinError::QueryInterrupted));
         assert_eq!(JoinError::QueryInterrupted.to_string(), "Query execution was interrupted");
         assert!(Failpoints::none().with("killedDuringProbe", FailAction::Panic).is_err());
+    }
+
+    #[test]
+    fn after_n_hits_the_point_fires_and_a_clone_counts_afresh() {
+        let armed = Failpoints::none().with_after("Issue59377", FailAction::Error, 2).expect("known");
+        let fresh = armed.clone();
+        assert_eq!(armed.hit("Issue59377"), Ok(()));
+        assert_eq!(armed.hit("Issue59377"), Ok(()));
+        assert!(armed.hit("Issue59377").is_err());
+        assert!(armed.hit("Issue59377").is_err(), "it keeps firing");
+        assert_eq!(fresh.hit("Issue59377"), Ok(()), "a clone starts from zero");
     }
 }

@@ -43,6 +43,7 @@
 //! [[failpoint]]                      # executor only (join_model::failpoint::FAILPOINTS)
 //! name = "Issue59377"
 //! action = "error"                   # error | panic (a real panic: `failpoint panic: <name>`)
+//! after = 0                          # hits that do nothing first (failpoint's `N*off->`)
 //!
 //! [[strategy]]
 //! kind = "loom"                      # loom | dpor | random | pct
@@ -227,6 +228,9 @@ pub struct FailpointSpec {
     pub name: String,
     /// What it does when hit.
     pub action: FailActionSpec,
+    /// How many hits do nothing before it fires (pingcap/failpoint's `N*off->` term; 0 by default).
+    #[serde(default)]
+    pub after: usize,
 }
 
 /// What an armed failpoint does.

@@ -312,7 +312,7 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
             FailActionSpec::Error => FailAction::Error,
             FailActionSpec::Panic => FailAction::Panic,
         };
-        failpoints = failpoints.with(&f.name, action).map_err(|e| err("failpoint.name", e))?;
+        failpoints = failpoints.with_after(&f.name, action, f.after).map_err(|e| err("failpoint.name", e))?;
     }
     let e = &s.exec;
     let config = ExecConfig {

@@ -176,6 +176,10 @@ fn fetch_build_side_rows(
 pub(crate) fn fetch_build_side_rows_impl(ctx: &BuildCtx, phase: &Phase, chunks: Vec<Vec<Row>>, src: &Chan<Vec<Row>>) {
     let _f = frame(FETCH_BUILD_SIDE_ROWS);
     let mut has_error = false;
+    // TiDB's `issue51998` sleeps here before the first chunk; paused, the build stalls until Close.
+    if ctx.failpoints.pauses("issue51998") {
+        ctx.close.recv();
+    }
     let fetched = go::recover(|| {
         for chunk in chunks {
             // TiDB's `issue59377Intest` follows the safe point (from PR #59381; the model has it
@@ -192,6 +196,12 @@ pub(crate) fn fetch_build_side_rows_impl(ctx: &BuildCtx, phase: &Phase, chunks: 
                 return;
             }
             if ctx.finished.load() {
+                return;
+            }
+            // exec.Next on the build child, then `issue51998`'s error in place of its result.
+            if let Err(e) = ctx.failpoints.hit("issue51998") {
+                has_error = true;
+                phase.err.send(e);
                 return;
             }
             phase.syncer.add(1);

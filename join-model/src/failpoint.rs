@@ -16,7 +16,14 @@ pub enum FailAction {
     Error,
     /// Panic at the point, with `failpoint panic: <name>`.
     Panic,
+    /// Block the goroutine at the point until the executor is closed (pingcap/failpoint's
+    /// `pause`): a child or a build stuck for longer than the query lives. Only at the points in
+    /// [`PAUSE_POINTS`].
+    Pause,
 }
+
+/// The points the model can pause at.
+pub const PAUSE_POINTS: &[&str] = &["issue51998"];
 
 /// Every failpoint the model has. TiDB's `killedDuring…` points are its SQL killer checks
 /// (`checkSQLKiller`): armed, they interrupt the query there, as a KILL would.
@@ -26,6 +33,7 @@ pub const FAILPOINTS: &[&str] = &[
     "killedDuringBuildSpill",
     "killedDuringProbe",
     "Issue59377",
+    "issue51998",
     "fetchProbeSideChunksError",
     "controlWorkersForRestoreError",
     "splitPartitionPanic",
@@ -81,19 +89,24 @@ impl Failpoints {
         if !FAILPOINTS.contains(&name) {
             return Err(format!("unknown failpoint {name:?} (known: {})", FAILPOINTS.join(", ")));
         }
-        if is_kill(name) && action == FailAction::Panic {
+        if is_kill(name) && action != FailAction::Error {
             return Err(format!("{name} is a SQL killer check: it interrupts the query (action = \"error\")"));
+        }
+        if action == FailAction::Pause && !PAUSE_POINTS.contains(&name) {
+            return Err(format!("{name} cannot pause (action = \"pause\" is for {})", PAUSE_POINTS.join(", ")));
         }
         self.active.push(Armed { name: name.to_string(), action, after, hits: AtomicUsize::new(0) });
         Ok(self)
     }
 
-    /// Called at the point named `name`.
+    /// Called at the point named `name` (a paused point does nothing here: see [`Failpoints::pauses`]).
     ///
     /// # Panics
     /// When the point is armed to panic.
     pub fn hit(&self, name: &str) -> Result<(), JoinError> {
-        let Some(armed) = self.active.iter().find(|a| a.name == name) else { return Ok(()) };
+        let Some(armed) = self.active.iter().find(|a| a.name == name && a.action != FailAction::Pause) else {
+            return Ok(());
+        };
         if armed.hits.fetch_add(1, Ordering::Relaxed) < armed.after {
             return Ok(());
         }
@@ -101,7 +114,14 @@ impl Failpoints {
             FailAction::Error if is_kill(name) => Err(JoinError::QueryInterrupted),
             FailAction::Error => Err(JoinError::Injected { failpoint: name.to_string() }),
             FailAction::Panic => panic!("failpoint panic: {name}"),
+            FailAction::Pause => Ok(()),
         }
+    }
+
+    /// Whether the pause point `name` is armed to pause: the caller then blocks until the
+    /// executor is closed.
+    pub fn pauses(&self, name: &str) -> bool {
+        self.active.iter().any(|a| a.name == name && a.action == FailAction::Pause)
     }
 }
 
@@ -120,6 +140,15 @@ mod tests {
         assert_eq!(armed.hit("killedDuringBuildSpill"), Err(JoinError::QueryInterrupted));
         assert_eq!(JoinError::QueryInterrupted.to_string(), "Query execution was interrupted");
         assert!(Failpoints::none().with("killedDuringProbe", FailAction::Panic).is_err());
+        assert!(Failpoints::none().with("killedDuringProbe", FailAction::Pause).is_err());
+    }
+
+    #[test]
+    fn only_pause_points_pause() {
+        let paused = Failpoints::none().with("issue51998", FailAction::Pause).expect("a pause point");
+        assert!(paused.pauses("issue51998"));
+        assert_eq!(paused.hit("issue51998"), Ok(()), "pausing is the caller's");
+        assert!(Failpoints::none().with("Issue59377", FailAction::Pause).is_err());
     }
 
     #[test]

@@ -245,3 +245,24 @@ fn h2_a_probe_child_error_before_the_wait_lets_the_scan_meet_a_nil_table_before_
     assert!(after.failure.is_none(), "{after}");
     assert!(after.recovered.is_empty(), "{after}");
 }
+
+/// TiDB #71122: a build paused at `issue51998` leaves the probe fetcher in `wait4BuildSide`,
+/// which a KILL cannot reach (the catalog's kill-wait-for-build-71122 shows the hang); `Close`
+/// does: it closes `closeCh`, the paused build and the waiting fetcher return, and every goroutine
+/// ends (no leak, no hang).
+#[test]
+fn a_paused_build_holds_the_probe_until_close_71122() {
+    let spec = spec_at("8746e39b65", JoinType::Inner, BuildSide::Right);
+    let failpoints = Failpoints::none().with("issue51998", FailAction::Pause).expect("a pause point");
+    let config = ExecConfig { concurrency: 2, chunk_size: 1, failpoints, ..ExecConfig::default() };
+    let c = Arc::new((spec, config));
+    let o = explore(&Strategy::random(1, 200), move || {
+        let (spec, config) = &*c;
+        let rows = int_rows(&[[1, 10], [2, 20]]);
+        let mut exec = HashJoinV2Exec::new(spec.clone(), config.clone(), &rows, &rows);
+        exec.open().expect("open");
+        exec.close();
+    });
+    assert!(o.failure.is_none(), "{o}");
+    assert_eq!(o.executions, 200);
+}

@@ -42,7 +42,7 @@
 //!
 //! [[failpoint]]                      # executor only (join_model::failpoint::FAILPOINTS)
 //! name = "Issue59377"
-//! action = "error"                   # error | panic (a real panic: `failpoint panic: <name>`)
+//! action = "error"                   # error | panic (a real one: `failpoint panic: <name>`) | pause
 //! after = 0                          # hits that do nothing first (failpoint's `N*off->`)
 //!
 //! [[strategy]]
@@ -241,6 +241,8 @@ pub enum FailActionSpec {
     Error,
     /// Panic at the point, as Go does: recovered where TiDB recovers, fatal elsewhere.
     Panic,
+    /// Block at the point until the executor is closed (pingcap/failpoint's `pause`).
+    Pause,
 }
 
 /// Executor settings.

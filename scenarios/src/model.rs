@@ -311,6 +311,7 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
         let action = match f.action {
             FailActionSpec::Error => FailAction::Error,
             FailActionSpec::Panic => FailAction::Panic,
+            FailActionSpec::Pause => FailAction::Pause,
         };
         failpoints = failpoints.with_after(&f.name, action, f.after).map_err(|e| err("failpoint.name", e))?;
     }

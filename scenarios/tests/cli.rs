@@ -250,7 +250,7 @@ fn failpoints_need_the_whole_executor_and_a_known_name() {
     assert_refused(
         &edited(file, "name = \"Issue59377\"", "name = \"noSuchFailpoint\""),
         "failpoint.name: unknown failpoint \"noSuchFailpoint\" (known: killedDuringBuild, \
-         killedDuringRestoreBuild, killedDuringBuildSpill, killedDuringProbe, Issue59377, fetchProbeSideChunksError, \
+         killedDuringRestoreBuild, killedDuringBuildSpill, killedDuringProbe, Issue59377, issue51998, fetchProbeSideChunksError, \
          controlWorkersForRestoreError, splitPartitionPanic, createTasksPanic, buildHashTablePanic, \
          processOneProbeChunkPanic, restoreAndProbeError)\n",
     );

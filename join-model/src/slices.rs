@@ -187,7 +187,7 @@ fn build_slice(input: &RestoreInput, restore: bool) {
     let spec = Arc::new(input.spec.clone());
     let helper = HashJoinSpillHelper::new(Some(input.quota), 4, partitions, workers, input.spill_dir.as_deref())
         .expect("spill directory");
-    let helper = Arc::new(helper.with_tidb(&input.bugs, Arc::new(Failpoints::none())));
+    let helper = Arc::new(helper.with_tidb(&input.bugs, Arc::new(Failpoints::none())).for_loom_slice());
     // What the workers build from, and every row it holds: in a restore round, last round's build
     // files, one per worker, as `spillBuildSegmentToDisk` wrote them; in round 1, the child's chunks.
     let mut want = Vec::new();

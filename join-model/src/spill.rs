@@ -283,6 +283,7 @@ pub struct HashJoinSpillHelper {
     bugs: Bugs,
     // The SQL killer's check at the start of a spill (`killedDuringBuildSpill`).
     failpoints: Arc<Failpoints>,
+    loom_slice: bool,
 }
 
 impl std::fmt::Debug for HashJoinSpillHelper {
@@ -339,7 +340,16 @@ impl HashJoinSpillHelper {
             skip_probe_in_restore_for_test: CheckedBuf::new("hashJoinSpillHelper.skipProbeInRestoreForTest", 4),
             bugs: Bugs::fixed(),
             failpoints: Arc::new(Failpoints::none()),
+            loom_slice: false,
         })
+    }
+
+    /// The helper of a slice run under loom, whose executions may spawn at most 4 threads: its
+    /// end-of-input spill skips the pass TiDB makes when no row reached a spilled partition since
+    /// the last spill (the slices' rows are chosen so that such a pass has nothing to write, so
+    /// only the goroutines it would start are missing).
+    pub fn for_loom_slice(self) -> HashJoinSpillHelper {
+        HashJoinSpillHelper { loom_slice: true, ..self }
     }
 
     /// The helper as TiDB had it with `bugs`, with the executor's failpoints: its spills check the
@@ -432,21 +442,26 @@ impl HashJoinSpillHelper {
         r
     }
 
-    /// `spillRemainingRows`: at the end of input, spills what was added to already spilled
-    /// partitions. (TiDB starts the spill goroutines even when no row was added since the last
-    /// spill; the model skips that empty pass, which keeps loom's slice within 4 goroutines.)
+    /// `spillRemainingRows`: at the end of input, spills every already spilled partition again,
+    /// one goroutine per worker, after the SQL killer's check; as in TiDB, even when no row reached
+    /// them since the last spill (audit H13). A loom slice skips that empty pass instead
+    /// ([`HashJoinSpillHelper::for_loom_slice`]).
     pub fn spill_remaining_rows(&self, workers: &[Arc<BuildWorkerV2>]) -> Result<(), JoinError> {
         let _f = frame(SPILL_REMAINING_ROWS);
-        let parts: Vec<usize> = {
+        let parts = |new_rows_only: bool| {
             self.read(|s| {
-                (0..self.partitions).filter(|&p| s.spilled_partitions[p] && s.partition_bytes[p] > 0).collect()
+                let keep = |p: usize| s.spilled_partitions[p] && (!new_rows_only || s.partition_bytes[p] > 0);
+                (0..self.partitions).filter(|&p| keep(p)).collect::<Vec<usize>>()
             })
         };
-        if parts.is_empty() {
+        if self.loom_slice && parts(true).is_empty() {
             return Ok(());
         }
         self.set_status(Status::InSpilling);
-        let r = self.failpoints.hit("killedDuringBuildSpill").and_then(|()| self.spill_row_table_impl(workers, &parts));
+        let r = self
+            .failpoints
+            .hit("killedDuringBuildSpill")
+            .and_then(|()| self.spill_row_table_impl(workers, &parts(false)));
         self.set_status(Status::NotSpilled);
         r
     }

@@ -266,3 +266,26 @@ fn a_paused_build_holds_the_probe_until_close_71122() {
     assert!(o.failure.is_none(), "{o}");
     assert_eq!(o.executions, 200);
 }
+
+/// Audit H13: `spillRemainingRows` runs whenever a spill was triggered: it checks the SQL killer
+/// and starts one goroutine per worker over every spilled partition, even when no row reached
+/// them since the last spill. So a KILL is seen there; the model used to return at once when
+/// nothing was new (the loom slices still do, within loom's thread limit).
+#[test]
+fn h13_the_end_of_input_spill_runs_even_with_nothing_new() {
+    use join_model::build_worker::BuildWorkerV2;
+    use join_model::error::JoinError;
+    use join_model::row_table::RowTableBuilder;
+    use join_model::spill::HashJoinSpillHelper;
+    let o = explore(&Strategy::random(1, 1), || {
+        let kill = Failpoints::none().with_after("killedDuringBuildSpill", FailAction::Error, 1).expect("known");
+        let spill = HashJoinSpillHelper::new(Some(1), 2, 2, 1, None).expect("spill files");
+        let spill = spill.with_tidb(&spec_bugs("8746e39b65"), Arc::new(kill));
+        let workers = vec![BuildWorkerV2::new(0, 2)];
+        workers[0].builder.set(Some(RowTableBuilder::new(0, 2, 2)));
+        spill.consume(&[8, 8]);
+        spill.spill_row_table(&workers).expect("the first spill passes the killer check");
+        assert_eq!(spill.spill_remaining_rows(&workers), Err(JoinError::QueryInterrupted));
+    });
+    assert!(o.failure.is_none(), "{o}");
+}

@@ -418,3 +418,34 @@ fn a_value_that_does_not_fit_its_column_is_bad_input() {
     let text = edited("race1-fixed.toml", "right = [\"str\", \"int\"]", "right = [\"str\", \"not-null-int\"]");
     assert_refused(&text, "rows.right: row 1, column 1: NULL in a not-null column");
 }
+
+/// `--jobs 3` runs the explorations on three threads and prints the same rows, in the same order,
+/// with the same counts, as one job (the time column aside).
+#[test]
+fn jobs_print_what_one_job_prints() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let names = ["skip-probe-flag-58286", "spilled-valid-row-num-60052", "lost-build-error-59377", "race1-fixed"];
+    let rows = |jobs: &str| {
+        let mut args =
+            vec!["run", "--no-minimize", "--jobs", jobs, "--schedule-dir", dir.path().to_str().expect("utf-8")];
+        args.extend(names);
+        let out = joinrace(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        // Each run's row without its time column (the one ending in `s` before the verdict).
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let rows: Vec<String> = text
+            .lines()
+            .filter(|l| names.iter().any(|n| l.starts_with(n)))
+            .map(|l| {
+                l.split_whitespace()
+                    .filter(|w| !(w.ends_with('s') && w[..w.len() - 1].parse::<f64>().is_ok()))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        rows
+    };
+    let one = rows("1");
+    assert_eq!(one.len(), 11, "{one:#?}");
+    assert_eq!(rows("3"), one);
+}

@@ -57,6 +57,10 @@ enum Command {
         /// Writes failing schedules as found, without minimising them first.
         #[arg(long)]
         no_minimize: bool,
+        /// Runs this many explorations at once, one per thread (each exploration still runs on
+        /// one thread); rows are printed in the same order and with the same counts as with 1.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+        jobs: u16,
     },
     /// Lists the catalog's scenarios and their strategies.
     List,
@@ -192,7 +196,7 @@ fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
         }
         Command::Replay { file, html } => replay(&file, html.as_deref(), &files, &dir),
         Command::Minimize { file, output } => minimize(&file, output, &files, &dir, &replay_cmd),
-        Command::Run { names, all, seed, seeds, schedule_dir, no_minimize } => {
+        Command::Run { names, all, seed, seeds, schedule_dir, no_minimize, jobs } => {
             let chosen: Vec<&(PathBuf, Scenario)> = if all {
                 files.iter().collect()
             } else {
@@ -214,7 +218,7 @@ fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
             }
             let schedule_dir = schedule_dir.unwrap_or_else(schedules::default_dir);
             let saving = Saving { dir: schedule_dir, minimise: !no_minimize, replay_cmd };
-            run(&chosen, seed, seeds, &saving, spill_dir)
+            run(&chosen, seed, seeds, &saving, spill_dir, usize::from(jobs))
         }
     }
 }
@@ -248,6 +252,30 @@ fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec) -> Outco
     let _ = ticker.join();
     bar.finish_and_clear();
     outcome
+}
+
+/// Explores every run on `jobs` threads, each taking the next run not yet taken; the outcomes come
+/// back in the order of `runs`. An exploration is a function of its model and strategy, so the
+/// outcomes are those one thread would compute (times aside).
+fn explore_all(models: &[Model], runs: &[(usize, StrategySpec)], jobs: usize) -> Vec<Outcome> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<Outcome>>> = runs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for j in 0..jobs.min(runs.len()) {
+            let (next, slots) = (&next, &slots);
+            let worker = move || loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some((i, st)) = runs.get(k) else { break };
+                let outcome = models[*i].explore(&st.strategy());
+                stop_if_interrupted();
+                *slots[k].lock().expect("no job panics while holding its slot") = Some(outcome);
+            };
+            // The main thread's stack size: explorations recurse as deep on a job as they do there.
+            let job = std::thread::Builder::new().name(format!("joinrace-job-{j}")).stack_size(8 << 20);
+            job.spawn_scoped(scope, worker).expect("a job thread starts");
+        }
+    });
+    slots.into_iter().map(|m| m.into_inner().expect("no job panicked").expect("every run explored")).collect()
 }
 
 /// Over several seeds of one scenario and strategy kind: executions to first detection, median
@@ -474,49 +502,65 @@ fn run(
     seeds: Option<std::ops::Range<u64>>,
     saving: &Saving,
     spill_dir: Option<&Path>,
+    jobs: usize,
 ) -> ExitCode {
-    println!(
-        "{:<32} {:<16} {:>11} {:>9} {:<14} {:>9}  verdict",
-        "scenario", "strategy", "executions", "distinct", "scope", "time"
-    );
-    let mut all_ok = true;
-    // Executions to first detection per (scenario, strategy kind), for the summary over seeds.
-    let mut detections: Vec<(String, &'static str, Option<u64>)> = Vec::new();
+    // Every model first: a bad file is refused before anything runs.
+    let mut models = Vec::new();
     for (path, s) in chosen.iter().copied() {
-        let model = match build_at(path, s) {
-            Ok(m) => m.with_spill_dir(spill_dir),
+        match build_at(path, s) {
+            Ok(m) => models.push(m.with_spill_dir(spill_dir)),
             Err(e) => {
                 eprintln!("joinrace: {e}");
                 return ExitCode::from(2);
             }
+        }
+    }
+    let runs: Vec<(usize, StrategySpec)> = chosen
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, s))| {
+            s.strategies.iter().flat_map(|st| st.with_seeds(seed, seeds.as_ref())).map(move |st| (i, st))
+        })
+        .collect();
+    println!(
+        "{:<32} {:<16} {:>11} {:>9} {:<14} {:>9}  verdict",
+        "scenario", "strategy", "executions", "distinct", "scope", "time"
+    );
+    // With several jobs the outcomes are computed on threads first, then reported in order.
+    let done = if jobs > 1 { explore_all(&models, &runs, jobs) } else { Vec::new() };
+    let mut all_ok = true;
+    // Executions to first detection per (scenario, strategy kind), for the summary over seeds.
+    let mut detections: Vec<(String, &'static str, Option<u64>)> = Vec::new();
+    for (k, (i, st)) in runs.iter().enumerate() {
+        let ((path, s), model) = (chosen[*i], &models[*i]);
+        let outcome = match done.get(k) {
+            Some(o) => o.clone(),
+            None => explore_with_progress(&format!("{} {}", s.name, st.name()), model, st),
         };
-        for st in s.strategies.iter().flat_map(|st| st.with_seeds(seed, seeds.as_ref())) {
-            let outcome = explore_with_progress(&format!("{} {}", s.name, st.name()), &model, &st);
-            let verdict = verdict::judge(model.expect(), &outcome);
-            all_ok &= verdict.ok;
-            detections.push((s.name.clone(), st.kind(), outcome.failure.as_ref().map(|f| f.execution)));
-            let scope = match (&outcome.failure, outcome.exhaustive, outcome.bound) {
-                (Some(f), _, Some(b)) => format!("at #{} (pb{b})", f.execution),
-                (Some(f), _, None) => format!("at #{}", f.execution),
-                (None, _, _) if outcome.incomplete.is_some() => "incomplete".to_string(),
-                (None, true, _) => "exhaustive".to_string(),
-                // Every schedule, but a select with several ready cases took the first (loom).
-                (None, false, _) if outcome.first_ready_case_only => "schedules only".to_string(),
-                (None, false, _) => "sampled".to_string(),
-            };
-            let distinct = outcome.distinct.map_or("-".to_string(), |d| d.to_string());
-            println!(
-                "{:<32} {:<16} {:>11} {:>9} {:<14} {:>8.2}s  {verdict}",
-                s.name,
-                st.name(),
-                outcome.executions,
-                distinct,
-                scope,
-                outcome.elapsed.as_secs_f64()
-            );
-            if outcome.failure.is_some() {
-                save_schedule(s, path, &model, &outcome, &st.name(), saving);
-            }
+        let verdict = verdict::judge(model.expect(), &outcome);
+        all_ok &= verdict.ok;
+        detections.push((s.name.clone(), st.kind(), outcome.failure.as_ref().map(|f| f.execution)));
+        let scope = match (&outcome.failure, outcome.exhaustive, outcome.bound) {
+            (Some(f), _, Some(b)) => format!("at #{} (pb{b})", f.execution),
+            (Some(f), _, None) => format!("at #{}", f.execution),
+            (None, _, _) if outcome.incomplete.is_some() => "incomplete".to_string(),
+            (None, true, _) => "exhaustive".to_string(),
+            // Every schedule, but a select with several ready cases took the first (loom).
+            (None, false, _) if outcome.first_ready_case_only => "schedules only".to_string(),
+            (None, false, _) => "sampled".to_string(),
+        };
+        let distinct = outcome.distinct.map_or("-".to_string(), |d| d.to_string());
+        println!(
+            "{:<32} {:<16} {:>11} {:>9} {:<14} {:>8.2}s  {verdict}",
+            s.name,
+            st.name(),
+            outcome.executions,
+            distinct,
+            scope,
+            outcome.elapsed.as_secs_f64()
+        );
+        if outcome.failure.is_some() {
+            save_schedule(s, path, model, &outcome, &st.name(), saving);
         }
     }
     summarize(&detections);

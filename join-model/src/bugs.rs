@@ -31,6 +31,13 @@ pub enum Bug {
     /// failed on its child before waiting for the build, or a restore round whose build failed,
     /// leaves the flag unset, and the scan meets the nil hash table.
     ScanWithoutBuildSuccess,
+    /// TiDB #51998 (fixed by PR #53079, 5d780ebf, May 2024): the probe fetcher, shared with hash
+    /// join v1, marked the join finished when its first probe chunk was empty and the build side
+    /// was the inner one, before waiting for the build; a build fetcher that then saw `finished`
+    /// stopped without an error, and a build error due was lost. No modelled commit predates the
+    /// fix (hash join v2 came after it), so only a scenario's `bugs` turns it on: the shared
+    /// fetcher before #53079 on the v2 executor of a later commit.
+    EmptyProbeShortPath,
     /// TiDB #58286 (fixed by PR #58406): in a restore round whose build spilled every partition,
     /// each probe worker's `probeAndSendResult` sets the test-only flag `skipProbeInRestoreForTest`
     /// with a plain write; two workers write it unordered. The write exists only under
@@ -43,13 +50,14 @@ pub enum Bug {
 
 impl Bug {
     /// Every switch, in a stable order.
-    pub const ALL: [Bug; 8] = [
+    pub const ALL: [Bug; 9] = [
         Bug::UsedFlagLayout,
         Bug::BuilderPublication,
         Bug::LengthField64,
         Bug::LostBuildError,
         Bug::ScanAfterFailedBuild,
         Bug::ScanWithoutBuildSuccess,
+        Bug::EmptyProbeShortPath,
         Bug::SkipProbeFlag,
         Bug::SpilledValidRowNum,
     ];
@@ -63,6 +71,7 @@ impl Bug {
             Bug::LostBuildError => "59377-lost-build-error",
             Bug::ScanAfterFailedBuild => "60466-scan-after-failed-build",
             Bug::ScanWithoutBuildSuccess => "60531-scan-without-build-success",
+            Bug::EmptyProbeShortPath => "51998-empty-probe-short-path",
             Bug::SkipProbeFlag => "58286-skip-probe-flag",
             Bug::SpilledValidRowNum => "60052-spilled-valid-row-num",
         }

@@ -502,6 +502,12 @@ fn fetch_probe_side_chunks(
             sh.join_result.send(Err(e));
             return;
         }
+        // Before PR #53079 (#51998): an empty first chunk with the inner side built ends the join
+        // at once, and a build fetcher that sees `finished` stops without its error.
+        let short_path = sh.config.bugs.has(Bug::EmptyProbeShortPath) && !sh.spec.need_used_flag();
+        if short_path && chunk.is_empty() && !has_waited_for_build {
+            sh.finished.store(true);
+        }
         if !has_waited_for_build {
             if wait_for_build_side(sh, build_finished, round) {
                 return;

@@ -54,6 +54,7 @@
 //! between = ["frame A", "frame B"]   # race: the two racing sites, in either order
 //! # error: message = "start of the message"; error and wrong-result (executor only):
 //! # recovered = ["start of a panic message", ...]: the panics TiDB would recover and log
+//! # wrong-result: error = "start of a message": an error every execution owes (success loses it)
 //! # panic: message = "start of the message": a panic nothing recovers (the process would crash)
 //! # deadlock and leak: blocked = ["frame", ...]: a goroutine blocked inside each (on its stack)
 //! ```
@@ -366,6 +367,11 @@ pub enum Expect {
         /// As for `error`.
         #[serde(default)]
         recovered: Vec<String>,
+        /// An error every execution owes (by message start): an execution that succeeds is then
+        /// the symptom even with the reference join's rows (the error was lost), and one that
+        /// fails must fail with it.
+        #[serde(default)]
+        error: Option<String>,
     },
 }
 
@@ -374,7 +380,7 @@ impl Expect {
     /// `wrong-result`.
     pub fn recovered(&self) -> &[String] {
         match self {
-            Expect::Error { recovered, .. } | Expect::WrongResult { recovered } => recovered,
+            Expect::Error { recovered, .. } | Expect::WrongResult { recovered, .. } => recovered,
             Expect::Race { .. }
             | Expect::Clean
             | Expect::Panic { .. }

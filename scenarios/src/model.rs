@@ -429,6 +429,9 @@ impl Model {
                     Ok(_) if matches!(self.expect, Expect::Error { .. }) => {
                         panic!("the join succeeded where the scenario expects an error")
                     }
+                    Ok(_) if matches!(self.expect, Expect::WrongResult { error: Some(_), .. }) => {
+                        panic!("{WRONG_RESULT}: the join succeeded where an error was due")
+                    }
                     Ok(got) => {
                         let (got, want) = (sorted(got), sorted(reference_join(&self.spec, &self.left, &self.right)));
                         if got != want {
@@ -437,6 +440,9 @@ impl Model {
                     }
                     Err(e) => match &self.expect {
                         Expect::Error { message, .. } if e.to_string().starts_with(message.as_str()) => {}
+                        Expect::WrongResult { error: Some(m), .. } if !e.to_string().starts_with(m.as_str()) => {
+                            panic!("join failed: {e}")
+                        }
                         // The symptom sought is a wrong result; an execution that fails is not it.
                         Expect::WrongResult { .. } => {}
                         _ => panic!("join failed: {e}"),

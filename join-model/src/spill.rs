@@ -39,12 +39,11 @@ impl SpillFiles {
     /// Memory-backed files; `Some(parent)`: a new temporary directory under `parent`.
     pub fn new(parent: Option<&std::path::Path>) -> Result<SpillFiles, JoinError> {
         let dir = |p: &std::path::Path| tempfile::Builder::new().prefix("joinrace-spill-").tempdir_in(p);
-        let files = match parent {
+        Ok(match parent {
             Some(p) => SpillFiles::Dir(dir(p).map_err(io_error)?),
             None if cfg!(target_os = "linux") => SpillFiles::Memory(None),
             None => SpillFiles::Memory(Some(dir(&std::env::temp_dir()).map_err(io_error)?)),
-        };
-        Ok(files)
+        })
     }
 
     /// The directory the files are in, if they are in one.

@@ -93,7 +93,10 @@ fn run_writes_each_failure_s_schedule_and_its_replay_command() {
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     for label in ["loom-pb2", "dpor", "random-s1", "pct-d3-s1"] {
         let file = schedules.join(format!("race1-used-flag-layout-{label}.schedule"));
-        let command = format!("replay:   joinrace --catalog {catalog} replay {}", file.display());
+        // joinrace is not on PATH under `cargo test`: the command names the binary by its path.
+        let me = std::fs::canonicalize(env!("CARGO_BIN_EXE_joinrace")).expect("the binary");
+        let file = file.canonicalize().expect("the schedule");
+        let command = format!("replay:   {} --catalog {catalog} replay {}", me.display(), file.display());
         assert!(stdout.contains(&command), "{command}\n{stdout}");
         let replayed = joinrace(&["--catalog", catalog, "replay", file.to_str().expect("utf-8")]);
         assert_eq!(replayed.status.code(), Some(0), "{}", String::from_utf8_lossy(&replayed.stdout));

@@ -82,6 +82,20 @@ enum Command {
     },
 }
 
+/// `joinrace` when that name on `PATH` is this program; else this program's path, so that a
+/// printed command also works after `cargo run`.
+fn program_name() -> String {
+    let Ok(me) = std::env::current_exe().and_then(std::fs::canonicalize) else { return "joinrace".into() };
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|d| std::fs::canonicalize(d.join("joinrace")).is_ok_and(|p| p == me))
+    });
+    if on_path {
+        "joinrace".into()
+    } else {
+        me.display().to_string()
+    }
+}
+
 fn parse_range(s: &str) -> Result<std::ops::Range<u64>, String> {
     let (a, b) = s.split_once("..").ok_or_else(|| format!("expected A..B, got {s:?}"))?;
     let a: u64 = a.parse().map_err(|e| format!("{a:?}: {e}"))?;
@@ -153,10 +167,11 @@ fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // How the printed replay commands name the catalog.
+    // How the printed replay commands name this program and the catalog.
+    let program = program_name();
     let replay_cmd = match &cli.catalog {
-        Some(c) => format!("joinrace --catalog {} replay", c.display()),
-        None => "joinrace replay".to_string(),
+        Some(c) => format!("{program} --catalog {} replay", c.display()),
+        None => format!("{program} replay"),
     };
     match cli.command {
         Command::List => {
@@ -320,17 +335,24 @@ fn save_schedule(s: &Scenario, path: &Path, model: &Model, outcome: &Outcome, la
     }
     match &saved.written {
         Ok(p) => {
+            let found = format!("{} steps, {}", file.schedule.steps.len(), preemptions(file.preemptions));
+            let replays = |n: usize| if n == 1 { "1 replay".to_string() } else { format!("{n} replays") };
             let sizes = match min {
+                Some(m) if (m.steps_before, m.preemptions_before) == (m.steps_after, m.preemptions_after) => {
+                    format!("{found}, minimal as found: {} tried", replays(m.attempts))
+                }
                 Some(m) => format!(
-                    "minimised from {} steps and {} to {} steps and {} in {} replays",
+                    "minimised from {} steps and {} to {} steps and {} in {}",
                     m.steps_before,
                     preemptions(m.preemptions_before),
                     m.steps_after,
                     preemptions(m.preemptions_after),
-                    m.attempts
+                    replays(m.attempts)
                 ),
-                None => format!("{} steps, {}", file.schedule.steps.len(), preemptions(file.preemptions)),
+                None => found,
             };
+            // The path without `..`, as a user would type it.
+            let p = p.canonicalize().unwrap_or_else(|_| p.clone());
             println!("    schedule: {} ({sizes})", p.display());
             if recorded.replays {
                 println!("    replay:   {replay_cmd} {}", p.display());

@@ -155,7 +155,9 @@ impl fmt::Display for Bugs {
         if self.active.is_empty() {
             return f.write_str("none");
         }
-        let names: Vec<&str> = self.active.iter().map(|b| b.name()).collect();
+        // By name, so by issue number.
+        let mut names: Vec<&str> = self.active.iter().map(|b| b.name()).collect();
+        names.sort_unstable();
         f.write_str(&names.join(", "))
     }
 }

@@ -116,6 +116,18 @@ pub enum Target {
     Executor,
 }
 
+impl Target {
+    /// The name a scenario file gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::ProbeSlice => "probe-slice",
+            Target::RestoreSlice => "restore-slice",
+            Target::BuildSlice => "build-slice",
+            Target::Executor => "executor",
+        }
+    }
+}
+
 /// The join.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -501,6 +513,13 @@ pub fn load_dir(dir: &Path) -> Result<Vec<(PathBuf, Scenario)>, LoadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_target_s_name_is_the_file_s() {
+        for t in [Target::ProbeSlice, Target::RestoreSlice, Target::BuildSlice, Target::Executor] {
+            assert_eq!(toml::Value::try_from(t).expect("serialises"), toml::Value::String(t.name().into()));
+        }
+    }
 
     const GOOD: &str = r#"
 name = "n"

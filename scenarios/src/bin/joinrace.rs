@@ -188,7 +188,7 @@ fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
                 let strategies: Vec<String> = s.strategies.iter().map(StrategySpec::name).collect();
                 let bugs = model.bugs().to_string();
                 let bugs = if s.bugs.is_some() { format!("{bugs} (override)") } else { bugs };
-                let target = format!("{:?}", s.target);
+                let target = s.target.name().to_string();
                 rows.push([s.name.clone(), target, model.commit().id.to_string(), strategies.join(", "), bugs]);
             }
             let width = |c: usize| rows.iter().map(|r| r[c].len()).max().unwrap_or(0);

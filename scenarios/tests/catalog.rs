@@ -34,6 +34,7 @@ fn main() {
                             let saved = schedules::save(&s, &path, &model, &outcome, true, &dir, &label)
                                 .filter(|saved| saved.recorded.replays)
                                 .and_then(|saved| saved.written.ok())
+                                .map(|p| p.canonicalize().unwrap_or(p))
                                 .map(|p| {
                                     format!("\nreplay: cargo run -p scenarios --bin joinrace -- replay {}", p.display())
                                 })

@@ -3,7 +3,10 @@
 use std::process::{Command, Output};
 
 fn joinrace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_joinrace")).args(args).output().expect("joinrace runs")
+    // Failing runs write their schedules: into a directory of the test's, never the user's.
+    let schedules = tempfile::tempdir().expect("temp dir");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_joinrace"));
+    command.args(args).env("JOINRACE_SCHEDULE_DIR", schedules.path()).output().expect("joinrace runs")
 }
 
 /// A catalog file's text with `from` replaced by `to` (which must change it).

@@ -87,52 +87,55 @@ struct Shared {
 /// by the fetcher or, in restore rounds, by `startProbeJoinWorkers`, and cleared by `reset()`.
 /// A plain field of the fetcher, written and read by different goroutines: checked memory.
 #[derive(Debug)]
-struct ScanGate {
-    flag: CheckedField<bool>,
-    bugs: Bugs,
+enum ScanGate {
+    /// Before PR #60467: no field, the scan always runs.
+    Always,
+    /// `canSkipScanRowTable` (#60467 to #60531).
+    CanSkip(CheckedField<bool>),
+    /// `buildSuccess` (from #60531).
+    BuildSuccess(CheckedField<bool>),
 }
 
 impl ScanGate {
     fn new(bugs: &Bugs) -> ScanGate {
-        let name = match bugs.has(Bug::ScanWithoutBuildSuccess) {
-            true => "probeSideTupleFetcherBase.canSkipScanRowTable",
-            false => "probeSideTupleFetcherBase.buildSuccess",
-        };
-        ScanGate { flag: CheckedField::new(name, false), bugs: bugs.clone() }
-    }
-
-    /// Whether the field exists at the commit modelled.
-    fn exists(&self) -> bool {
-        !self.bugs.has(Bug::ScanAfterFailedBuild)
+        let field = |name: &str| CheckedField::new(format!("probeSideTupleFetcherBase.{name}"), false);
+        match (bugs.has(Bug::ScanAfterFailedBuild), bugs.has(Bug::ScanWithoutBuildSuccess)) {
+            (true, _) => ScanGate::Always,
+            (false, true) => ScanGate::CanSkip(field("canSkipScanRowTable")),
+            (false, false) => ScanGate::BuildSuccess(field("buildSuccess")),
+        }
     }
 
     /// `wait4BuildSide` returned: the build succeeded, or failed or the executor closed.
     fn fetcher_waited(&self, build_success: bool) {
-        if self.exists() && build_success != self.bugs.has(Bug::ScanWithoutBuildSuccess) {
-            self.flag.set(true);
+        match self {
+            ScanGate::CanSkip(f) if !build_success => f.set(true),
+            ScanGate::BuildSuccess(f) if build_success => f.set(true),
+            _ => {}
         }
     }
 
     /// A restore round's build succeeded (`startProbeJoinWorkers`, from PR #60531).
     fn restore_built(&self) {
-        if self.exists() && !self.bugs.has(Bug::ScanWithoutBuildSuccess) {
-            self.flag.set(true);
+        if let ScanGate::BuildSuccess(f) = self {
+            f.set(true);
         }
     }
 
     /// `reset()` between rounds (from PR #60531).
     fn reset(&self) {
-        if self.exists() && !self.bugs.has(Bug::ScanWithoutBuildSuccess) {
-            self.flag.set(false);
+        if let ScanGate::BuildSuccess(f) = self {
+            f.set(false);
         }
     }
 
     /// Whether `waitJoinWorkers` scans.
     fn scan(&self) -> bool {
-        if !self.exists() {
-            return true;
+        match self {
+            ScanGate::Always => true,
+            ScanGate::CanSkip(f) => !f.get(),
+            ScanGate::BuildSuccess(f) => f.get(),
         }
-        self.flag.get() != self.bugs.has(Bug::ScanWithoutBuildSuccess)
     }
 }
 
@@ -502,13 +505,13 @@ fn fetch_probe_side_chunks(
             sh.join_result.send(Err(e));
             return;
         }
-        // Before PR #53079 (#51998): an empty first chunk with the inner side built ends the join
-        // at once, and a build fetcher that sees `finished` stops without its error.
-        let short_path = sh.config.bugs.has(Bug::EmptyProbeShortPath) && !sh.spec.need_used_flag();
-        if short_path && chunk.is_empty() && !has_waited_for_build {
-            sh.finished.store(true);
-        }
         if !has_waited_for_build {
+            // Before PR #53079 (#51998): an empty first chunk with the inner side built ends the
+            // join at once, and a build fetcher that sees `finished` stops without its error.
+            let short_path = sh.config.bugs.has(Bug::EmptyProbeShortPath) && !sh.spec.need_used_flag();
+            if short_path && chunk.is_empty() {
+                sh.finished.store(true);
+            }
             if wait_for_build_side(sh, build_finished, round) {
                 return;
             }

@@ -104,9 +104,7 @@ impl Failpoints {
     /// # Panics
     /// When the point is armed to panic.
     pub fn hit(&self, name: &str) -> Result<(), JoinError> {
-        let Some(armed) = self.active.iter().find(|a| a.name == name && a.action != FailAction::Pause) else {
-            return Ok(());
-        };
+        let Some(armed) = self.active.iter().find(|a| a.name == name) else { return Ok(()) };
         if armed.hits.fetch_add(1, Ordering::Relaxed) < armed.after {
             return Ok(());
         }

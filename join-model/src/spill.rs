@@ -29,8 +29,8 @@ pub enum SpillFiles {
     /// when the last handle closes, so nothing outlives a run, even one killed by SIGKILL; and no
     /// directory or file is created or removed per execution (measured on `joinrace run
     /// race2-fixed`: 12.7 s, against 17.4 s for files on tmpfs and 45.6 s on disk). Off Linux, a
-    /// temporary directory.
-    Memory(Option<tempfile::TempDir>),
+    /// temporary directory instead.
+    Memory,
     /// A new temporary directory under a chosen one, removed with the executor.
     Dir(tempfile::TempDir),
 }
@@ -40,27 +40,30 @@ impl SpillFiles {
     pub fn new(parent: Option<&std::path::Path>) -> Result<SpillFiles, JoinError> {
         let dir = |p: &std::path::Path| tempfile::Builder::new().prefix("joinrace-spill-").tempdir_in(p);
         Ok(match parent {
+            None if cfg!(target_os = "linux") => SpillFiles::Memory,
             Some(p) => SpillFiles::Dir(dir(p).map_err(io_error)?),
-            None if cfg!(target_os = "linux") => SpillFiles::Memory(None),
-            None => SpillFiles::Memory(Some(dir(&std::env::temp_dir()).map_err(io_error)?)),
+            None => SpillFiles::Dir(dir(&std::env::temp_dir()).map_err(io_error)?),
         })
     }
 
     /// The directory the files are in, if they are in one.
     pub fn dir(&self) -> Option<&std::path::Path> {
         match self {
-            SpillFiles::Memory(d) => d.as_ref().map(tempfile::TempDir::path),
+            SpillFiles::Memory => None,
             SpillFiles::Dir(d) => Some(d.path()),
         }
     }
 
     /// A new, empty file `name`.
     pub fn create(&self, name: &str) -> Result<DataInDiskByChunks, JoinError> {
-        let file = match self.dir() {
-            Some(dir) => {
-                OpenOptions::new().create_new(true).read(true).write(true).open(dir.join(name)).map_err(io_error)?
-            }
-            None => memfd(name)?,
+        let file = match self {
+            SpillFiles::Memory => memfd(name)?,
+            SpillFiles::Dir(d) => OpenOptions::new()
+                .create_new(true)
+                .read(true)
+                .write(true)
+                .open(d.path().join(name))
+                .map_err(io_error)?,
         };
         Ok(DataInDiskByChunks { file: FileLock::new((file, Vec::new())) })
     }
@@ -74,7 +77,7 @@ fn memfd(name: &str) -> Result<File, JoinError> {
 
 #[cfg(not(target_os = "linux"))]
 fn memfd(_name: &str) -> Result<File, JoinError> {
-    unreachable!("off Linux, memory spill files live in a temporary directory")
+    unreachable!("off Linux, SpillFiles::new puts spill files in a temporary directory")
 }
 
 /// `chunk.DataInDiskByChunks`: chunks appended to one spill file, read back by index.
@@ -334,7 +337,7 @@ impl HashJoinSpillHelper {
             state: CheckedField::new("hashJoinSpillHelper", state),
             spilled_valid_row_num: SpilledValidRowNum {
                 num: CheckedBuf::new("hashJoinSpillHelper.spilledValidRowNum", 8),
-                bugs: Bugs::fixed(),
+                access: CounterAccess::at(&Bugs::fixed()),
             },
             skip_probe_in_restore_for_test: CheckedBuf::new("hashJoinSpillHelper.skipProbeInRestoreForTest", 4),
             bugs: Bugs::fixed(),
@@ -354,7 +357,8 @@ impl HashJoinSpillHelper {
     /// The helper as TiDB had it with `bugs`, with the executor's failpoints: its spills check the
     /// SQL killer.
     pub fn with_tidb(self, bugs: &Bugs, failpoints: Arc<Failpoints>) -> HashJoinSpillHelper {
-        let spilled_valid_row_num = SpilledValidRowNum { bugs: bugs.clone(), ..self.spilled_valid_row_num.clone() };
+        let spilled_valid_row_num =
+            SpilledValidRowNum { access: CounterAccess::at(bugs), ..self.spilled_valid_row_num };
         HashJoinSpillHelper { bugs: bugs.clone(), failpoints, spilled_valid_row_num, ..self }
     }
 
@@ -638,32 +642,51 @@ impl HashJoinSpillHelper {
 #[derive(Clone, Debug)]
 struct SpilledValidRowNum {
     num: CheckedBuf,
-    bugs: Bugs,
+    access: CounterAccess,
+}
+
+/// How TiDB's code at a commit touches the counter.
+#[derive(Clone, Copy, Debug)]
+enum CounterAccess {
+    /// Before PR #59255: there is no counter.
+    Absent,
+    /// A plain `uint64` (#60052).
+    Plain,
+    /// An `atomic.Uint64`, from PR #60061.
+    Atomic,
+}
+
+impl CounterAccess {
+    fn at(bugs: &Bugs) -> CounterAccess {
+        match (bugs.written(Bug::SpilledValidRowNum), bugs.has(Bug::SpilledValidRowNum)) {
+            (false, _) => CounterAccess::Absent,
+            (true, true) => CounterAccess::Plain,
+            (true, false) => CounterAccess::Atomic,
+        }
+    }
 }
 
 impl SpilledValidRowNum {
-    /// `h.spilledValidRowNum += n`: a plain read and write before PR #60061, an atomic add after.
+    /// `h.spilledValidRowNum += n`.
     fn add(&self, n: usize) {
-        if !self.bugs.written(Bug::SpilledValidRowNum) {
-            return;
-        }
-        if self.bugs.has(Bug::SpilledValidRowNum) {
-            let v = self.num.read_u64(0);
-            self.num.write_u64(0, v + n as u64);
-        } else {
-            self.num.atomic_add_u64(0, n as u64);
+        match self.access {
+            CounterAccess::Absent => {}
+            CounterAccess::Plain => {
+                let v = self.num.read_u64(0);
+                self.num.write_u64(0, v + n as u64);
+            }
+            CounterAccess::Atomic => {
+                self.num.atomic_add_u64(0, n as u64);
+            }
         }
     }
 
-    /// `reset`'s `h.spilledValidRowNum = 0` (a store after PR #60061).
+    /// `reset`'s `h.spilledValidRowNum = 0`.
     fn reset(&self) {
-        if !self.bugs.written(Bug::SpilledValidRowNum) {
-            return;
-        }
-        if self.bugs.has(Bug::SpilledValidRowNum) {
-            self.num.write_u64(0, 0);
-        } else {
-            self.num.atomic_store_u64(0, 0);
+        match self.access {
+            CounterAccess::Absent => {}
+            CounterAccess::Plain => self.num.write_u64(0, 0),
+            CounterAccess::Atomic => self.num.atomic_store_u64(0, 0),
         }
     }
 }

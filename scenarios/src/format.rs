@@ -388,6 +388,16 @@ pub enum Expect {
 }
 
 impl Expect {
+    /// The error every execution owes, by message start: `error`'s message, or `wrong-result`'s
+    /// error when it names one.
+    pub fn error_due(&self) -> Option<&str> {
+        match self {
+            Expect::Error { message, .. } => Some(message),
+            Expect::WrongResult { error, .. } => error.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The panics the scenario expects recovered (by message start); none but for `error` and
     /// `wrong-result`.
     pub fn recovered(&self) -> &[String] {

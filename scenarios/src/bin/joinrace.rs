@@ -122,16 +122,16 @@ fn main() -> ExitCode {
     // With --spill-dir, every spill directory of this run goes under one directory of its own,
     // removed when the run ends, and on SIGINT or SIGTERM before the process exits: no spill file
     // outlives a run, interrupted or not. (Memory-backed spill files need no cleaning.)
-    let spill_root =
-        match cli.spill_dir.as_deref().map(|d| tempfile::Builder::new().prefix("joinrace-run-").tempdir_in(d)) {
-            None => None,
-            Some(Ok(d)) => Some(d),
-            Some(Err(e)) => {
-                let d = cli.spill_dir.as_deref().unwrap_or(Path::new("")).display();
-                eprintln!("joinrace: cannot create a directory for spill files in {d}: {e}");
+    let spill_root = match &cli.spill_dir {
+        None => None,
+        Some(d) => match tempfile::Builder::new().prefix("joinrace-run-").tempdir_in(d) {
+            Ok(root) => Some(root),
+            Err(e) => {
+                eprintln!("joinrace: cannot create a directory for spill files in {}: {e}", d.display());
                 return ExitCode::from(2);
             }
-        };
+        },
+    };
     let root = spill_root.as_ref().map(|d| d.path().to_path_buf());
     let handler_root = root.clone();
     if let Err(e) = ctrlc::set_handler(move || {
@@ -549,14 +549,14 @@ fn run(
         "scenario", "strategy", "executions", "distinct", "scope", "time"
     );
     // With several jobs the outcomes are computed on threads first, then reported in order.
-    let done = if jobs > 1 { explore_all(&models, &runs, jobs) } else { Vec::new() };
+    let mut done = if jobs > 1 { explore_all(&models, &runs, jobs) } else { Vec::new() }.into_iter();
     let mut all_ok = true;
     // Executions to first detection per (scenario, strategy kind), for the summary over seeds.
     let mut detections: Vec<(String, &'static str, Option<u64>)> = Vec::new();
-    for (k, (i, st)) in runs.iter().enumerate() {
+    for (i, st) in &runs {
         let ((path, s), model) = (chosen[*i], &models[*i]);
-        let outcome = match done.get(k) {
-            Some(o) => o.clone(),
+        let outcome = match done.next() {
+            Some(o) => o,
             None => explore_with_progress(&format!("{} {}", s.name, st.name()), model, st),
         };
         let verdict = verdict::judge(model.expect(), &outcome);

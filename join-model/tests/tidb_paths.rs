@@ -246,25 +246,40 @@ fn h2_a_probe_child_error_before_the_wait_lets_the_scan_meet_a_nil_table_before_
     assert!(after.recovered.is_empty(), "{after}");
 }
 
-/// TiDB #71122: a build paused at `issue51998` leaves the probe fetcher in `wait4BuildSide`,
-/// which a KILL cannot reach (the catalog's kill-wait-for-build-71122 shows the hang); `Close`
-/// does: it closes `closeCh`, the paused build and the waiting fetcher return, and every goroutine
-/// ends (no leak, no hang).
+/// TiDB #71122: a build paused at `issue51998` leaves the probe fetcher in `wait4BuildSide`, which
+/// selects on `buildFinished` and `closeCh` only, and no running goroutine checks the SQL killer
+/// (armed here at the build and the probe): every execution hangs, with the build fetcher paused
+/// and the probe fetcher waiting. Unpaused, the same join ends with the killer's error. (The test
+/// used to open and close the executor without `Next`, which starts nothing: it could not fail.)
 #[test]
-fn a_paused_build_holds_the_probe_until_close_71122() {
-    let spec = spec_at("8746e39b65", JoinType::Inner, BuildSide::Right);
-    let failpoints = Failpoints::none().with("issue51998", FailAction::Pause).expect("a pause point");
-    let config = ExecConfig { concurrency: 2, chunk_size: 1, failpoints, ..ExecConfig::default() };
-    let c = Arc::new((spec, config));
-    let o = explore(&Strategy::random(1, 200), move || {
-        let (spec, config) = &*c;
-        let rows = int_rows(&[[1, 10], [2, 20]]);
-        let mut exec = HashJoinV2Exec::new(spec.clone(), config.clone(), &rows, &rows);
-        exec.open().expect("open");
-        exec.close();
-    });
-    assert!(o.failure.is_none(), "{o}");
-    assert_eq!(o.executions, 200);
+fn a_paused_build_holds_the_killed_query_71122() {
+    use join_model::frames::{FETCH_BUILD_SIDE_ROWS, FETCH_PROBE_SIDE_CHUNKS};
+    let run = |pause: bool| {
+        let spec = spec_at("8746e39b65", JoinType::Inner, BuildSide::Right);
+        let mut failpoints = Failpoints::none();
+        for kill in ["killedDuringBuild", "killedDuringProbe"] {
+            failpoints = failpoints.with(kill, FailAction::Error).expect("a killer check");
+        }
+        if pause {
+            failpoints = failpoints.with("issue51998", FailAction::Pause).expect("a pause point");
+        }
+        let config = ExecConfig { concurrency: 2, chunk_size: 1, failpoints, ..ExecConfig::default() };
+        let c = Arc::new((spec, config));
+        explore(&Strategy::random(1, 50), move || {
+            let (spec, config) = &*c;
+            let rows = int_rows(&[[1, 10], [2, 20]]);
+            let got = HashJoinV2Exec::new(spec.clone(), config.clone(), &rows, &rows).run_to_end();
+            assert_eq!(got.map_err(|e| e.to_string()), Err("Query execution was interrupted".into()));
+        })
+    };
+    let paused = run(true);
+    let hang = paused.failure.as_ref().unwrap_or_else(|| panic!("expected a hang: {paused}"));
+    assert_eq!(hang.execution, 1, "{paused}");
+    let inside = |frame: &str| hang.kind.blocked().iter().any(|g| g.stack.iter().any(|f| f == frame));
+    assert!(matches!(hang.kind, harness::report::FailureKind::Deadlock { .. }), "{paused}");
+    assert!(inside(FETCH_BUILD_SIDE_ROWS) && inside(FETCH_PROBE_SIDE_CHUNKS), "{paused}");
+    let unpaused = run(false);
+    assert!(unpaused.failure.is_none(), "{unpaused}");
 }
 
 /// Audit H13: `spillRemainingRows` runs whenever a spill was triggered: it checks the SQL killer

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use harness::go::{self, frame, select, AtomicBool, Chan, WaitGroup};
+use harness::go::{self, frame, select, try_select, AtomicBool, Chan, WaitGroup};
 use harness::memory::CheckedField;
 
 use crate::bugs::{Bug, Bugs};
@@ -19,7 +19,9 @@ use crate::error::JoinError;
 use crate::failpoint::Failpoints;
 use crate::frames::*;
 use crate::probe::{scan_range, scan_row_table, ProbeRow};
-use crate::probe_worker::{send_result, JoinResult, ProbeChannels, ProbeRound, ProbeWorkerV2};
+use crate::probe_worker::{
+    get_new_join_result, send_last_result, HashjoinWorkerResult, ProbeChannels, ProbeRound, ProbeWorkerV2,
+};
 use crate::row_table::{hash_key, partition_number, rehash};
 use crate::spec::JoinSpec;
 use crate::spill::{decode_probe_rows, DataInDiskByChunks, HashJoinSpillHelper, RoundSpill, SpillStats};
@@ -72,7 +74,14 @@ struct Shared {
     build_workers: Vec<Arc<BuildWorkerV2>>,
     close: Chan<()>,
     finished: AtomicBool,
-    join_result: Chan<JoinResult>,
+    join_result: Chan<HashjoinWorkerResult>,
+    /// `probeChkResourceCh`: a probe worker's id asks the probe fetcher for its next chunk.
+    probe_chk_resource: Chan<usize>,
+    /// `probeResultChs`: the probe fetcher's chunks, one channel per probe worker.
+    probe_result_chs: Vec<Chan<Vec<ProbeRow>>>,
+    /// `ProbeWorkers[i].joinChkResourceCh`: each probe worker's one result chunk, made once and
+    /// used by the worker in every round and by the scan goroutine of the same id.
+    join_chk_resource: Vec<Chan<Vec<Row>>>,
     failpoints: Arc<Failpoints>,
     /// `e.buildFinished`: the round driver makes a new channel each round, and `Close` drains
     /// the current one; a plain executor field in TiDB, so checked memory here (audit H6).
@@ -190,6 +199,9 @@ impl HashJoinV2Exec {
             close: Chan::new("closeCh", 0),
             finished: AtomicBool::new(false),
             join_result: Chan::new("joinResultCh", n + 1),
+            probe_chk_resource: Chan::new("probeChkResourceCh", n),
+            probe_result_chs: (0..n).map(|w| Chan::new(format!("probeResultChs[{w}]"), 1)).collect(),
+            join_chk_resource: (0..n).map(|w| Chan::new(format!("ProbeWorkers[{w}].joinChkResourceCh"), 1)).collect(),
             failpoints,
             build_finished: CheckedField::new("HashJoinV2Exec.buildFinished", None),
             scan_gate: ScanGate::new(&self.config.bugs),
@@ -198,34 +210,48 @@ impl HashJoinV2Exec {
     }
 
     /// `Next`: the next result chunk, `Ok(None)` at the end. (TiDB's name; not an iterator,
-    /// since it returns errors and must be followed by `close`.)
+    /// since it returns errors and must be followed by `close`.) The first call primes the probe
+    /// fetcher's resources and each probe worker's result chunk (`initializeForProbe`) and starts
+    /// the round driver. A result's chunk goes back to its worker (`result.src <- result.chk`)
+    /// once its rows are the caller's; after an error it does not, as in TiDB.
     ///
     /// # Panics
     /// If called before `open`.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Vec<Row>>, JoinError> {
         let shared = self.shared.clone().expect("Next before Open");
+        let _f = frame(NEXT);
         if !self.prepared {
             self.prepared = true;
+            for w in 0..shared.probe_result_chs.len() {
+                shared.probe_chk_resource.send(w);
+            }
+            for chk in &shared.join_chk_resource {
+                chk.send(Vec::new());
+            }
             let (build, probe) = (std::mem::take(&mut self.build_chunks), std::mem::take(&mut self.probe_chunks));
             harness::go::go(move || start_build_and_probe(&shared, build, probe));
         }
         let shared = self.shared.as_ref().expect("opened");
-        match shared.join_result.recv() {
-            None => Ok(None),
-            Some(Ok(rows)) => Ok(Some(rows)),
-            Some(Err(e)) => {
-                shared.finished.store(true);
-                Err(e)
-            }
+        let Some(result) = shared.join_result.recv() else { return Ok(None) };
+        if let Some(e) = result.err {
+            shared.finished.store(true);
+            return Err(e);
         }
+        // req.SwapColumns(result.chk): the rows are the caller's, the chunk goes back empty.
+        let rows = result.chk.expect("a result without an error carries its chunk");
+        result.src.expect("a chunk carries the channel it came from").send(Vec::new());
+        Ok(Some(rows))
     }
 
     /// `Close`: stops every goroutine, waits for them, and removes the spill files. As in TiDB,
     /// it closes `closeCh`, sets `finished`, then drains the current round's `buildFinished` and
     /// `joinResultCh` (`channel.Clear`): the driver closes the latter when every goroutine it
-    /// started is done. It reads `e.buildFinished` with nothing ordering it after the driver's
-    /// write of the next round's channel (audit H6).
+    /// started is done, so a worker blocked on its plain send to `joinResultCh` goes on, and one
+    /// waiting for its chunk sees `closeCh`. Then it closes and drains `probeChkResourceCh`,
+    /// drains `probeResultChs`, and closes and drains every `joinChkResourceCh` (no goroutine is
+    /// left to send on them). It reads `e.buildFinished` with nothing ordering it after the
+    /// driver's write of the next round's channel (audit H6).
     pub fn close(&mut self) {
         if self.closed {
             return;
@@ -240,6 +266,15 @@ impl HashJoinV2Exec {
                 while build_finished.recv().is_some() {}
             }
             while shared.join_result.recv().is_some() {}
+            shared.probe_chk_resource.close();
+            while shared.probe_chk_resource.recv().is_some() {}
+            for ch in &shared.probe_result_chs {
+                while ch.recv().is_some() {}
+            }
+            for ch in &shared.join_chk_resource {
+                ch.close();
+                while ch.recv().is_some() {}
+            }
         }
         self.stats = shared.spill.stats();
         // Dropping the last reference to the spill helper removes its directory.
@@ -279,7 +314,7 @@ impl Drop for HashJoinV2Exec {
 fn start_build_and_probe(sh: &Arc<Shared>, build: Vec<Vec<Row>>, probe: Vec<Vec<Row>>) {
     let _f = frame(START_BUILD_AND_PROBE);
     if let Err(p) = go::recover(|| drive_rounds(sh, build, probe)) {
-        send_result(&sh.join_result, &sh.close, Err(p.into()));
+        sh.join_result.send(HashjoinWorkerResult::error(p.into()));
     }
     sh.join_result.close();
 }
@@ -315,7 +350,7 @@ fn drive_rounds(sh: &Arc<Shared>, build: Vec<Vec<Row>>, probe: Vec<Vec<Row>>) {
             w.row_tables.with_mut(|t| t.iter_mut().for_each(|r| r.segments.clear()));
         }
         if let Err(e) = sh.spill.prepare_for_restoring(last_round) {
-            send_result(&sh.join_result, &sh.close, Err(e));
+            sh.join_result.send(HashjoinWorkerResult::error(e));
             break;
         }
         let Some(part) = sh.spill.pop_restore() else { break };
@@ -392,13 +427,13 @@ fn fetch_and_probe_hash_table(
             spec: sh.spec.clone(),
             round: round.clone(),
             failpoints: sh.failpoints.clone(),
+            join_chk_resource: sh.join_chk_resource[w].clone(),
+            max_chunk_size: sh.config.chunk_size.max(1),
         })
         .collect();
     match source {
         ProbeSource::Chunks(chunks) => {
-            let resource: Chan<usize> = Chan::new("probeChkResourceCh", n);
-            let inputs: Vec<Chan<Vec<ProbeRow>>> =
-                (0..n).map(|w| Chan::new(format!("probeResultChs[{w}]"), 1)).collect();
+            let (resource, inputs) = (&sh.probe_chk_resource, &sh.probe_result_chs);
             {
                 let (sh, bf, res, inputs) = (sh.clone(), build_finished.clone(), resource.clone(), inputs.clone());
                 let (sh2, inputs2, rd) = (sh.clone(), inputs.clone(), round.clone());
@@ -412,13 +447,12 @@ fn fetch_and_probe_hash_table(
                     move |r| {
                         inputs2.iter().for_each(Chan::close);
                         if let Some(e) = r {
-                            send_result(&sh2.join_result, &sh2.close, Err(e));
+                            sh2.join_result.send(HashjoinWorkerResult::error(e));
                         }
                     },
                 );
             }
             start_probe_join_workers(sh, worker_wg, workers, |w| {
-                resource.send(w.worker_id);
                 let ch = ProbeChannels {
                     resource: resource.clone(),
                     input: inputs[w.worker_id].clone(),
@@ -466,10 +500,11 @@ where
     }
 }
 
-/// `handleProbeWorkerPanic` and `handleJoinWorkerPanic`: a recovered panic to `joinResultCh`.
+/// `handleProbeWorkerPanic` and `handleJoinWorkerPanic`: a recovered panic to `joinResultCh`,
+/// a plain send.
 fn send_recovered(sh: &Shared, r: Option<JoinError>) {
     if let Some(e) = r {
-        send_result(&sh.join_result, &sh.close, Err(e));
+        sh.join_result.send(HashjoinWorkerResult::error(e));
     }
 }
 
@@ -497,12 +532,13 @@ fn fetch_probe_side_chunks(
         if select(&mut [&mut w, &mut closed]) == 1 {
             return;
         }
-        let w = w.take().expect("probeChkResourceCh is never closed");
+        // Close closes probeChkResourceCh, once every goroutine is done.
+        let Some(w) = w.take() else { return };
         // exec.Next on the probe child: an empty chunk once it is drained, or the child's error
         // (and `triggerIntest(2)` after it), which goes to joinResultCh before any wait.
         let chunk = chunks.next().unwrap_or_default();
         if let Err(e) = sh.failpoints.hit("fetchProbeSideChunksError") {
-            sh.join_result.send(Err(e));
+            sh.join_result.send(HashjoinWorkerResult::error(e));
             return;
         }
         if !has_waited_for_build {
@@ -551,7 +587,7 @@ fn wait_for_build_side(
     }
     if let Some(e) = err.take() {
         sh.scan_gate.fetcher_waited(false);
-        send_result(&sh.join_result, &sh.close, Err(e));
+        sh.join_result.send(HashjoinWorkerResult::error(e));
         return true;
     }
     sh.scan_gate.fetcher_waited(true);
@@ -566,28 +602,37 @@ fn wait_for_build_side(
     false
 }
 
-/// `restoreAndProbe`: a restore round's probe worker reads its probe file, rehashes each row and
-/// probes (re-spilling rows whose partition spilled again).
+/// `restoreAndProbe`: a restore round's probe worker takes its result chunk, then reads its probe
+/// file, rehashes each row and probes (re-spilling rows whose partition spilled again), looking
+/// at `closeCh` without waiting before each chunk.
 fn restore_and_probe(sh: &Shared, worker: &ProbeWorkerV2, file: Option<&DataInDiskByChunks>) {
     let _f = frame(RESTORE_AND_PROBE);
-    let Some(file) = file else { return };
-    for i in 0..file.num_chunks() {
-        if sh.finished.load() {
+    let (ok, mut result) = worker.get_new_join_result(&sh.close);
+    if !ok {
+        return;
+    }
+    for i in 0..file.map_or(0, DataInDiskByChunks::num_chunks) {
+        let mut closed = sh.close.recv_case();
+        if try_select(&mut [&mut closed]).is_some() {
             return;
         }
+        let file = file.expect("a file with chunks");
         let rows = match file.get_chunk(i).and_then(|b| sh.failpoints.hit("restoreAndProbeError").map(|()| b)) {
             Ok(bytes) => decode_probe_rows(&bytes),
             Err(e) => {
-                send_result(&sh.join_result, &sh.close, Err(e));
-                return;
+                result.err = Some(e);
+                break;
             }
         };
         let rows = rows.into_iter().map(|r| ProbeRow { hash: rehash(r.hash), ..r }).collect();
         let _c = frame(PROCESS_ONE_RESTORED_PROBE_CHUNK);
-        if !worker.probe_and_send_result(rows, &sh.join_result, &sh.close) {
-            return;
+        let ok;
+        (ok, result) = worker.set_chunk_and_probe(rows, &sh.join_result, &sh.close, result);
+        if !ok {
+            break;
         }
     }
+    send_last_result(result, &sh.join_result);
 }
 
 /// `waitJoinWorkers`: waits for every worker; then, for an outer-side build, scans the hash table
@@ -616,11 +661,26 @@ fn wait_join_workers(sh: &Arc<Shared>, worker_wg: &WaitGroup, round: &Arc<Checke
                     let _t = frame(TOTAL_ROW_COUNT);
                     round.deref(|r| r.table.clone())
                 };
-                let all = table.all_rows();
-                let rows = scan_row_table(&sh.spec, &all[scan_range(all.len(), w, n)]);
-                if !rows.is_empty() {
-                    send_result(&sh.join_result, &sh.close, Ok(rows));
+                let (ok, mut result) = get_new_join_result(&sh.join_chk_resource[w], &sh.close);
+                if !ok {
+                    return;
                 }
+                let all = table.all_rows();
+                // The scan reads what no goroutine writes any more (every probe worker is done),
+                // so it runs at once; its rows go out a full chunk at a time, as TiDB's do.
+                for row in scan_row_table(&sh.spec, &all[scan_range(all.len(), w, n)]) {
+                    let chk = result.chk.as_mut().expect("the scan holds its chunk");
+                    chk.push(row);
+                    if chk.len() >= sh.config.chunk_size.max(1) {
+                        sh.join_result.send(result);
+                        let ok;
+                        (ok, result) = get_new_join_result(&sh.join_chk_resource[w], &sh.close);
+                        if !ok {
+                            return;
+                        }
+                    }
+                }
+                send_last_result(result, &sh.join_result);
             },
             move |r| send_recovered(&handler, r),
         );

@@ -25,6 +25,7 @@ names! {
     PROBE_AND_SEND_RESULT = "pkg/executor/join.(*ProbeWorkerV2).probeAndSendResult";
     PROCESS_ONE_PROBE_CHUNK = "pkg/executor/join.(*ProbeWorkerV2).processOneProbeChunk";
     RUN_JOIN_WORKER = "pkg/executor/join.(*ProbeWorkerV2).runJoinWorker";
+    GET_NEW_JOIN_RESULT = "pkg/executor/join.(*ProbeWorkerV2).getNewJoinResult";
     RESTORE_AND_PROBE = "pkg/executor/join.(*ProbeWorkerV2).restoreAndProbe";
     START_PROBE_JOIN_WORKERS_FUNC1 = "pkg/executor/join.(*HashJoinV2Exec).startProbeJoinWorkers.func1";
     START_PROBE_JOIN_WORKERS = "pkg/executor/join.(*HashJoinV2Exec).startProbeJoinWorkers";
@@ -39,6 +40,7 @@ names! {
         "pkg/executor/join.(*HashJoinV2Exec).startBuildAndProbe.(*HashJoinV2Exec).fetchAndBuildHashTable.func2";
     START_BUILD_AND_PROBE = "pkg/executor/join.(*HashJoinV2Exec).startBuildAndProbe";
     CLOSE = "pkg/executor/join.(*HashJoinV2Exec).Close";
+    NEXT = "pkg/executor/join.(*HashJoinV2Exec).Next";
     FETCH_BUILD_SIDE_ROWS = "pkg/executor/join.(*buildWorkerBase).fetchBuildSideRows";
     FETCH_BUILD_SIDE_ROWS_FUNC1 = "pkg/executor/join.(*HashJoinV2Exec).fetchBuildSideRows.func1";
     CONTROL_WORKERS_FOR_RESTORE = "pkg/executor/join.(*HashJoinV2Exec).controlWorkersForRestore";

@@ -1,7 +1,8 @@
 //! The executor slices loom can run (it allows at most 4 spawned goroutines per execution):
 //!
 //! - [`probe_slice`]: two probe workers probing one prepared hash table, the probe fetcher's
-//!   hand-out of chunks, then the scan for unmatched rows (race 1 of #57450 lives here);
+//!   hand-out of chunks, a caller taking the result chunks and handing them back (`Next`), then
+//!   the scan for unmatched rows (race 1 of #57450 lives here);
 //! - [`restore_build_slice`]: a restore round's build, the main goroutine acting as the
 //!   controller, two split workers and the spill goroutines (race 2 of #57450 lives here).
 //!
@@ -10,7 +11,7 @@
 
 use std::sync::Arc;
 
-use harness::go::{frame, AtomicBool, Chan, WaitGroup};
+use harness::go::{self, frame, AtomicBool, Chan, WaitGroup};
 use harness::memory::CheckedField;
 
 use crate::bugs::{Bug, Bugs};
@@ -22,7 +23,7 @@ use crate::build_worker::BuildWorkerV2;
 use crate::failpoint::Failpoints;
 use crate::frames::*;
 use crate::probe::{scan_range, scan_row_table, ProbeRow};
-use crate::probe_worker::{NoSpill, ProbeChannels, ProbeRound, ProbeWorkerV2};
+use crate::probe_worker::{HashjoinWorkerResult, NoSpill, ProbeChannels, ProbeRound, ProbeWorkerV2};
 use crate::reference::{reference_join, sorted};
 use crate::row_table::hash_key;
 use crate::row_table::{partition_number, rehash, RowTableBuilder};
@@ -74,8 +75,11 @@ impl JoinInput {
 }
 
 /// Slice (a): the hash table is built by the main goroutine; `workers` probe workers (at most 3)
-/// take the probe chunks from the main goroutine acting as probe fetcher; after `workerWg.Wait`
-/// the main goroutine scans for unmatched build rows. Asserts the result equals the reference.
+/// take the probe chunks from the main goroutine acting as probe fetcher, and send their result
+/// chunks to a goroutine acting as the caller's `Next`, which hands each chunk back to its worker
+/// (without it the workers would wait for their chunks forever); after `workerWg.Wait` the main
+/// goroutine scans for unmatched build rows. At most 4 goroutines, loom's limit. Asserts the
+/// result equals the reference.
 pub fn probe_slice(input: Arc<JoinInput>, workers: usize) {
     let spec = Arc::new(input.spec.clone());
     let table = Arc::new(build_in_memory(&spec, input.build_rows(), workers, input.segment_rows));
@@ -85,7 +89,7 @@ pub fn probe_slice(input: Arc<JoinInput>, workers: usize) {
         Some(ProbeRound { table: table.clone(), spill: Arc::new(NoSpill) }),
     ));
     let resource = Chan::new("probeChkResourceCh", workers);
-    let results = Chan::new("joinResultCh", chunks.len() + workers + 1);
+    let results: Chan<HashjoinWorkerResult> = Chan::new("joinResultCh", workers + 1);
     let close = Chan::new("closeCh", 0);
     let wg = WaitGroup::new("workerWg");
     let mut inputs = Vec::new();
@@ -97,7 +101,10 @@ pub fn probe_slice(input: Arc<JoinInput>, workers: usize) {
                 spec: spec.clone(),
                 round: round.clone(),
                 failpoints: Arc::new(Failpoints::none()),
+                join_chk_resource: Chan::new(format!("ProbeWorkers[{w}].joinChkResourceCh"), 1),
+                max_chunk_size: input.chunk_size.max(1),
             };
+            worker.join_chk_resource.send(Vec::new());
             let ch = ProbeChannels {
                 resource: resource.clone(),
                 input: Chan::new(format!("probeResultChs[{w}]"), 1),
@@ -116,12 +123,25 @@ pub fn probe_slice(input: Arc<JoinInput>, workers: usize) {
                 // handleProbeWorkerPanic.
                 move |r| {
                     if let Some(e) = r {
-                        handler.send(Err(e));
+                        handler.send(HashjoinWorkerResult::error(e));
                     }
                 },
             );
         }
     }
+    let next = {
+        let results = results.clone();
+        go::go(move || {
+            let _f = frame(NEXT);
+            let mut rows = Vec::new();
+            while let Some(r) = results.recv() {
+                assert!(r.err.is_none(), "no error in the probe slice: {:?}", r.err);
+                rows.extend(r.chk.expect("a result carries its chunk"));
+                r.src.expect("a chunk carries its channel").send(Vec::new());
+            }
+            rows
+        })
+    };
     {
         // fetchProbeSideChunks: hand each chunk to whichever worker asks first.
         let _f = frame(FETCH_PROBE_SIDE_CHUNKS);
@@ -142,9 +162,7 @@ pub fn probe_slice(input: Arc<JoinInput>, workers: usize) {
         }
     }
     results.close();
-    while let Some(r) = results.recv() {
-        rows.extend(r.expect("no error in the probe slice"));
-    }
+    rows.extend(next.join());
     let want = reference_join(&spec, &input.left, &input.right);
     assert_eq!(sorted(rows), sorted(want), "join result differs from the reference join");
 }

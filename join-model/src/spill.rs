@@ -256,6 +256,9 @@ pub struct SpillStats {
     pub spilled_during_build: bool,
     /// Every partition was spilled in one round.
     pub all_partitions_spilled: bool,
+    /// Every partition was spilled in round 1: then `probeAndSendResult` probes no chunk, and the
+    /// probe rows it never looks up (NULL keys) are lost where the probe side is outer.
+    pub all_partitions_spilled_in_round1: bool,
     /// A spill happened between the row tables and the hash table (`tryToSpill`).
     pub spilled_before_hash_table: bool,
     /// A restore round spilled again.
@@ -628,7 +631,9 @@ impl HashJoinSpillHelper {
                 st.spilled_during_build = true;
             }
             st.respilled |= round > 0;
-            st.all_partitions_spilled |= s.spilled_partitions.iter().all(|&b| b);
+            let all = s.spilled_partitions.iter().all(|&b| b);
+            st.all_partitions_spilled |= all;
+            st.all_partitions_spilled_in_round1 |= all && round == 0;
         });
     }
 

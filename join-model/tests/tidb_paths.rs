@@ -304,3 +304,85 @@ fn h13_the_end_of_input_spill_runs_even_with_nothing_new() {
     });
     assert!(o.failure.is_none(), "{o}");
 }
+
+/// Audit H10: each probe worker owns one result chunk, which `Next` hands back through the
+/// worker's `joinChkResourceCh`; a worker with a full chunk sends it (a plain send) and waits in
+/// `getNewJoinResult` for it to come back. A caller that takes one chunk and stops, without Close,
+/// leaves the workers waiting there (here every execution: 32 result rows, chunks of 1); Close
+/// lets them go (`closeCh`, then the drain of `joinResultCh`). The model used to send fresh rows
+/// with a select on `closeCh`, and a worker never waited in `getNewJoinResult`.
+#[test]
+fn h10_a_caller_that_stops_taking_chunks_holds_the_workers_until_close() {
+    use join_model::frames::{GET_NEW_JOIN_RESULT, PROBE_AND_SEND_RESULT};
+    let run = |close: bool| {
+        let spec = spec_at("8746e39b65", JoinType::Inner, BuildSide::Right);
+        let config = ExecConfig { concurrency: 2, chunk_size: 1, ..ExecConfig::default() };
+        let rows: Vec<[i64; 2]> = (0..8).map(|i| [i % 2, i]).collect();
+        let c = Arc::new((spec, config, int_rows(&rows)));
+        explore(&Strategy::random(1, 100), move || {
+            let (spec, config, rows) = &*c;
+            let mut exec = HashJoinV2Exec::new(spec.clone(), config.clone(), rows, rows);
+            exec.open().expect("open");
+            assert!(matches!(exec.next(), Ok(Some(_))));
+            if close {
+                exec.close();
+            } else {
+                // The caller neither calls Next again nor Close (dropping would Close).
+                std::mem::forget(exec);
+            }
+        })
+    };
+    let held = run(false);
+    let leak = held.failure.as_ref().unwrap_or_else(|| panic!("expected the workers held: {held}"));
+    assert!(matches!(leak.kind, harness::report::FailureKind::Leak { .. }), "{held}");
+    assert_eq!(leak.execution, 1, "{held}");
+    let waiting = |g: &&harness::report::BlockedGoroutine| {
+        g.stack.first().map(String::as_str) == Some(GET_NEW_JOIN_RESULT)
+            && g.stack.iter().any(|f| f == PROBE_AND_SEND_RESULT)
+    };
+    assert!(leak.kind.blocked().iter().any(|g| waiting(&g)), "no worker waits for its chunk: {held}");
+    let closed = run(true);
+    assert!(closed.failure.is_none(), "{closed}");
+}
+
+/// Inferred from TiDB's code (`all-spilled-null-probe-keys-lost`): when round 1 spilled every
+/// partition, `probeAndSendResult` returns before probing (`areAllPartitionsSpilled`), at every
+/// commit read to 9a5c8821c6. `SetChunkForProbe` spills every probe row with a key, but a row with
+/// a NULL key is neither spilled nor looked up, so on an outer probe side it never comes out
+/// NULL-extended: a LEFT JOIN building the right side loses its NULL-key left rows. The model
+/// used to probe every chunk and send what it found, NULL-key rows included.
+#[test]
+fn all_partitions_spilled_in_round1_loses_the_null_key_probe_rows() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let spec = spec_at("8746e39b65", JoinType::LeftOuter, BuildSide::Right);
+    let config = ExecConfig {
+        concurrency: 2,
+        chunk_size: 2,
+        segment_rows: 2,
+        quota: Some(40),
+        max_spill_round: 8,
+        ..ExecConfig::default()
+    };
+    let left: Vec<Row> =
+        (0..8).map(|i| vec![if i % 3 == 0 { Value::Null } else { Value::Int(i % 4) }, Value::Int(i)]).collect();
+    let right = int_rows(&(0..8).map(|i| [i, 10 * i]).collect::<Vec<_>>());
+    let nulls = left.iter().filter(|r| r[0] == Value::Null).count();
+    let want = sorted(reference_join(&spec, &left, &right));
+    let all_spilled = Arc::new(AtomicUsize::new(0));
+    let c = Arc::new((spec, config, left, right, want, all_spilled.clone()));
+    let o = explore(&Strategy::random(1, 200), move || {
+        let (spec, config, left, right, want, all_spilled) = &*c;
+        let mut exec = HashJoinV2Exec::new(spec.clone(), config.clone(), right, left);
+        let got = sorted(exec.run_to_end().expect("the join succeeds"));
+        if !exec.spill_stats().all_partitions_spilled_in_round1 {
+            assert_eq!(&got, want);
+            return;
+        }
+        all_spilled.fetch_add(1, Ordering::Relaxed);
+        let lost: Vec<&Row> = want.iter().filter(|r| !got.contains(r)).collect();
+        assert!(lost.iter().all(|r| r[0] == Value::Null && r[2..].iter().all(|v| *v == Value::Null)), "{lost:?}");
+        assert_eq!((lost.len(), got.len()), (nulls, want.len() - nulls), "the NULL-key left rows are lost");
+    });
+    assert!(o.failure.is_none(), "{o}");
+    assert!(all_spilled.load(Ordering::Relaxed) > 0, "round 1 never spilled every partition: {o}");
+}

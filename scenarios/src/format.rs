@@ -388,6 +388,19 @@ pub enum Expect {
 }
 
 impl Expect {
+    /// Its `outcome` as a scenario file writes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Expect::Race { .. } => "race",
+            Expect::Clean => "clean",
+            Expect::Error { .. } => "error",
+            Expect::Panic { .. } => "panic",
+            Expect::Deadlock { .. } => "deadlock",
+            Expect::Leak { .. } => "leak",
+            Expect::WrongResult { .. } => "wrong-result",
+        }
+    }
+
     /// The error every execution owes, by message start: `error`'s message, or `wrong-result`'s
     /// error when it names one.
     pub fn error_due(&self) -> Option<&str> {

@@ -72,7 +72,7 @@ fn a_new_scenario_file_needs_no_code() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     // One line per strategy of the file: loom, DPOR, random and PCT.
-    assert_eq!(stdout.matches("as expected (race between").count(), 4, "{stdout}");
+    assert_eq!(stdout.matches("as expected\n    found:    race between").count(), 4, "{stdout}");
 }
 
 /// `run --schedule-dir D --no-minimize` writes each failure's schedule, as found, into D and prints
@@ -120,7 +120,10 @@ fn error_expectation_fails_when_the_join_succeeds() {
     let out = joinrace(&["--catalog", dir.path().to_str().expect("utf-8"), "run", "--all"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("UNEXPECTED (panic: the join succeeded where the scenario expects an error"), "{stdout}");
+    assert!(
+        stdout.contains("UNEXPECTED\n    found:    panic: the join succeeded where the scenario expects an error"),
+        "{stdout}"
+    );
 }
 
 fn fixture_schedule(name: &str) -> std::path::PathBuf {
@@ -321,8 +324,16 @@ fn list_shows_each_scenarios_commit_and_bugs() {
     let out = joinrace(&["list"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    let row = |name: &str| stdout.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_default().to_string();
+    assert!(stdout.starts_with("scenario "), "a header: {stdout}");
+    // A scenario's row, and its `bugs:` line below it if it has bugs.
+    let row = |name: &str| {
+        let mut lines = stdout.lines().skip_while(|l| !l.starts_with(&format!("{name} ")));
+        let row = lines.next().unwrap_or_default().to_string();
+        let bugs = lines.next().filter(|l| l.starts_with("    bugs: ")).unwrap_or_default();
+        format!("{row} {bugs}")
+    };
     let r = row("race2-builder-publication");
+    assert!(r.contains(" race "), "its expectation: {r}");
     assert!(r.contains("5450000d92") && r.contains("57450-builder-publication"), "{r}");
     assert!(!r.contains("57450-used-flag-layout"), "fixed by #57451 before that commit: {r}");
     let r = row("race1-used-flag-layout");
@@ -331,7 +342,7 @@ fn list_shows_each_scenarios_commit_and_bugs() {
     let r = row("race2-fixed");
     assert!(r.contains("51161154df") && !r.contains("57450-") && r.contains("59377-lost-build-error"), "{r}");
     let r = row("generated-spill-fixed");
-    assert!(r.trim_end().ends_with(" none"), "the newest commit has every modelled fix: {r}");
+    assert!(!r.contains("bugs:"), "the newest commit has every modelled fix: {r}");
 }
 
 /// SIGINT in the middle of a run that spills to disk (`--spill-dir`): the process exits 130 and
@@ -454,4 +465,72 @@ fn jobs_print_what_one_job_prints() {
     let one = rows("1");
     assert_eq!(one.len(), 11, "{one:#?}");
     assert_eq!(rows("3"), one);
+}
+
+/// A schedule carries the scenario it was recorded on: it replays outside any checkout once the
+/// catalog is gone, and a schedule whose header names another scenario than the one it carries
+/// is bad input.
+#[test]
+fn a_schedule_replays_without_its_catalog_and_refuses_another_scenario() {
+    let (catalog, schedules, elsewhere) = (tempdir(), tempdir(), tempdir());
+    let text = std::fs::read_to_string(scenarios::catalog_dir().join("race1-used-flag-layout.toml")).expect("file");
+    std::fs::write(catalog.path().join("race1.toml"), text).expect("write");
+    let (c, s) = (catalog.path().to_str().expect("utf-8"), schedules.path().to_str().expect("utf-8"));
+    let out = joinrace(&["--catalog", c, "run", "race1-used-flag-layout", "--schedule-dir", s]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    drop(catalog);
+    let file = schedules.path().join("race1-used-flag-layout-dpor.schedule");
+    let replay = |file: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_joinrace"))
+            .current_dir(elsewhere.path())
+            .args(["replay", file.to_str().expect("utf-8")])
+            .output()
+            .expect("joinrace runs")
+    };
+    let out = replay(&file);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("race1-used-flag-layout (as recorded, carried by the schedule file)"), "{stdout}");
+    assert!(stdout.contains("the replay reproduces the recorded failure"), "{stdout}");
+    let text = std::fs::read_to_string(&file).expect("schedule");
+    let other = schedules.path().join("other.schedule");
+    std::fs::write(&other, text.replace("model: race1-used-flag-layout", "model: race2-fixed")).expect("write");
+    let out = replay(&other);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let expected = "model source: it carries scenario \"race1-used-flag-layout\" but names \"race2-fixed\"";
+    assert!(err.contains(expected), "{err}");
+    std::fs::write(&other, text.replace("[[strategy]]", "[[strategy]]\n")).expect("write");
+    let err = String::from_utf8_lossy(&replay(&other).stderr).to_string();
+    assert!(err.contains("does not hash to its model-hash"), "{err}");
+}
+
+/// Outside a checkout and without `--catalog`, `run` says where it looked: no catalog path is
+/// compiled into the program.
+#[test]
+fn outside_a_checkout_run_needs_a_catalog() {
+    let elsewhere = tempdir();
+    let out = Command::new(env!("CARGO_BIN_EXE_joinrace"))
+        .current_dir(elsewhere.path())
+        .args(["run", "--all"])
+        .output()
+        .expect("joinrace runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("is not inside a joinrace checkout") && err.contains("--catalog DIR"), "{err}");
+}
+
+/// shuttle's own line for every failing execution (`test panicked in task …`) is kept off the
+/// terminal: the row says what was found. Before, `run --all` printed 15 of them.
+#[test]
+fn shuttle_s_own_failure_lines_stay_off_the_terminal() {
+    let out = joinrace(&["run", "race2-builder-publication"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(!stderr.contains("test panicked in task") && !stdout.contains("test panicked"), "{stderr}");
+    assert!(stdout.lines().all(|l| l.len() <= 120 || l.starts_with("    ")), "rows fit 120 columns:\n{stdout}");
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
 }

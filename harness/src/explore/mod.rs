@@ -130,7 +130,18 @@ where
     F: Fn() + Send + Sync + 'static,
 {
     let bound = Cell::new(None);
-    let mut outcome = explore_with(strategy, model, |body, executions| run(strategy, body, &bound, executions));
+    let progress = strategy.progress().cloned().unwrap_or_default();
+    let mut outcome = explore_with(strategy, &progress, model, |body, executions| {
+        run(
+            strategy,
+            body,
+            &|b| {
+                bound.set(b);
+                progress.counters().bound.store(b.map_or(0, |b| b as u64 + 1), Ordering::Relaxed);
+            },
+            executions,
+        )
+    });
     outcome.bound = bound.get();
     outcome
 }
@@ -157,7 +168,9 @@ where
     let decisions: Arc<Mutex<Vec<Decision>>> = Arc::default();
     let d = decisions.clone();
     let scope = record::scoped(record::Options { expected: plan.exact().map(<[u32]>::to_vec), watch });
-    let outcome = explore_with(label, model, move |body, _| run_plan(plan, choices, body, d));
+    let outcome = explore_with(label, &label.progress().cloned().unwrap_or_default(), model, move |body, _| {
+        run_plan(plan, choices, body, d)
+    });
     let decisions = std::mem::take(&mut *decisions.lock());
     PlanRun { outcome, decisions, recorded: scope.finish() }
 }
@@ -192,13 +205,18 @@ type Body = Arc<dyn Fn() + Send + Sync>;
 
 /// Runs `runner`, which calls the execution body once per execution (and gets the count of
 /// executions started), and turns what happened into an outcome.
-fn explore_with<F>(strategy: &Strategy, model: F, runner: impl FnOnce(Body, &Arc<AtomicU64>)) -> Outcome
+fn explore_with<F>(
+    strategy: &Strategy,
+    progress: &Progress,
+    model: F,
+    runner: impl FnOnce(Body, &Arc<AtomicU64>),
+) -> Outcome
 where
     F: Fn() + Send + Sync + 'static,
 {
     hook::install();
     let backend = strategy.backend();
-    let executions = strategy.progress().map_or_else(Arc::default, |p| p.counter().clone());
+    let executions = progress.counters().executions.clone();
     executions.store(0, Ordering::Relaxed);
     let last: Arc<Mutex<Option<Arc<Execution>>>> = Arc::default();
     let interleavings: Arc<Mutex<FxHashSet<u64>>> = Arc::default();
@@ -216,6 +234,7 @@ where
     };
     let body: Body = {
         let (executions, last, interleavings) = (executions.clone(), last.clone(), interleavings.clone());
+        let progress = progress.clone();
         let keep_recovered = keep_recovered.clone();
         Arc::new(move || {
             executions.fetch_add(1, Ordering::Relaxed);
@@ -223,7 +242,9 @@ where
             *last.lock() = Some(exec.clone());
             exec.run_main(&model);
             if backend.controls_schedule() {
-                interleavings.lock().insert(record::interleaving());
+                let mut seen = interleavings.lock();
+                seen.insert(record::interleaving());
+                progress.counters().distinct.store(seen.len() as u64, Ordering::Relaxed);
             }
             keep_recovered(&exec);
             exec.run_cleanups();
@@ -294,7 +315,7 @@ fn shuttle_config() -> shuttle::Config {
 
 /// Runs the executions of `strategy`; `executions` is the count `body` keeps (limits span the
 /// rounds of iterative bounding), and `bound` is set to the preemption bound of each round.
-fn run(strategy: &Strategy, body: Body, bound: &Cell<Option<usize>>, executions: &Arc<AtomicU64>) {
+fn run(strategy: &Strategy, body: Body, set_bound: &dyn Fn(Option<usize>), executions: &Arc<AtomicU64>) {
     use shuttle::scheduler::{DfsScheduler, PctScheduler, RandomScheduler};
     let n = |x: u64| usize::try_from(x).unwrap_or(usize::MAX);
     let start = Instant::now();
@@ -302,7 +323,7 @@ fn run(strategy: &Strategy, body: Body, bound: &Cell<Option<usize>>, executions:
     match strategy.kind() {
         Kind::Loom { .. } => {
             for b in strategy.rounds() {
-                bound.set(b);
+                set_bound(b);
                 let used = executions.load(Ordering::Relaxed);
                 let mut builder = loom::model::Builder::new();
                 builder.preemption_bound = b;
@@ -323,7 +344,7 @@ fn run(strategy: &Strategy, body: Body, bound: &Cell<Option<usize>>, executions:
         }
         Kind::Dpor { .. } => {
             for b in strategy.rounds() {
-                bound.set(b);
+                set_bound(b);
                 if limits.reached() {
                     break;
                 }

@@ -57,22 +57,42 @@ pub enum Kind {
     Replay(Schedule),
 }
 
-/// A counter of the executions an exploration has started, for another thread to show progress.
+/// What an exploration has done so far, for another thread to show progress: executions started,
+/// distinct interleavings seen, and the preemption bound of the current round (loom, DPOR).
 #[derive(Clone, Debug, Default)]
-pub struct Progress(Arc<AtomicU64>);
+pub struct Progress(Arc<Counters>);
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) executions: Arc<AtomicU64>,
+    pub(crate) distinct: AtomicU64,
+    /// The current bound plus one; 0 when there is none.
+    pub(crate) bound: AtomicU64,
+}
 
 impl Progress {
-    /// A counter at zero.
+    /// Counters at zero.
     pub fn new() -> Progress {
         Progress::default()
     }
 
     /// Executions started so far.
     pub fn executions(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.executions.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn counter(&self) -> &Arc<AtomicU64> {
+    /// Distinct interleavings among the executions that ended (schedule-controlling backends).
+    pub fn distinct(&self) -> u64 {
+        self.0.distinct.load(Ordering::Relaxed)
+    }
+
+    /// The preemption bound of the round running now, for strategies that bound preemptions.
+    pub fn bound(&self) -> Option<usize> {
+        let b = self.0.bound.load(Ordering::Relaxed);
+        (b > 0).then(|| usize::try_from(b - 1).unwrap_or(usize::MAX))
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
         &self.0
     }
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressStyle;
 
 use clap::{Parser, Subcommand};
 use harness::{Outcome, Progress};
@@ -18,12 +18,16 @@ use scenarios::format::{load_dir, Scenario, StrategySpec};
 use scenarios::model::{build_at, Model};
 use scenarios::schedules::{self, ScheduleError};
 use scenarios::{shrink, verdict};
+use terminal::Capture;
+
+mod terminal;
 
 /// Deterministic concurrency tests for TiDB's hash join v2 executor.
 #[derive(Debug, Parser)]
 #[command(name = "joinrace", version)]
 struct Cli {
-    /// The catalog directory (default: the crate's `catalog/`).
+    /// The catalog directory (default: `scenarios/catalog` of the joinrace checkout the working
+    /// directory is in).
     #[arg(long, global = true)]
     catalog: Option<PathBuf>,
     /// Puts `run`'s spill files on disk, in a directory of this run under DIR that is removed at
@@ -118,6 +122,12 @@ fn stop_if_interrupted() {
 }
 
 fn main() -> ExitCode {
+    // Output piped into `head` ends the program quietly when the reader leaves, as other Unix
+    // tools end, instead of a panic on the failed write.
+    // SAFETY: called before any thread starts; SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     // With --spill-dir, every spill directory of this run goes under one directory of its own,
     // removed when the run ends, and on SIGINT or SIGTERM before the process exits: no spill file
@@ -159,14 +169,36 @@ fn main() -> ExitCode {
 }
 
 fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
-    let dir = cli.catalog.clone().unwrap_or_else(scenarios::catalog_dir);
-    let files = match load_dir(&dir) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("joinrace: {e}");
+    // The catalog: --catalog, or the one of the checkout the working directory is in. Schedules go
+    // under that checkout's target/ (or the working directory's, outside one).
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let checkout = scenarios::find_checkout(&cwd);
+    let dir = match (&cli.catalog, &checkout) {
+        (Some(c), _) => Some(c.clone()),
+        (None, Some(root)) => Some(root.join("scenarios/catalog")),
+        (None, None) => None,
+    };
+    let root = checkout.unwrap_or_else(|| cwd.clone());
+    let files = match &dir {
+        Some(dir) => match load_dir(dir) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("joinrace: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        // A schedule file carries its scenario: replay and minimise need no catalog.
+        None if matches!(cli.command, Command::Replay { .. } | Command::Minimize { .. }) => Vec::new(),
+        None => {
+            eprintln!(
+                "joinrace: no catalog: {} is not inside a joinrace checkout (none of it or its parents has \
+                 scenarios/catalog/); pass --catalog DIR",
+                cwd.display()
+            );
             return ExitCode::from(2);
         }
     };
+    let dir = dir.unwrap_or_else(|| PathBuf::from("(no catalog)"));
     // How the printed replay commands name this program and the catalog.
     let program = program_name();
     let replay_cmd = match &cli.catalog {
@@ -175,8 +207,9 @@ fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
     };
     match cli.command {
         Command::List => {
-            // The bug list is the one long column: it goes last.
-            let mut rows = vec![["scenario", "target", "tidb", "strategies", "bugs"].map(String::from)];
+            // The bug switches are the one long field: on a line of their own, so rows fit.
+            let mut rows = vec![["scenario", "target", "tidb", "expects", "strategies"].map(String::from)];
+            let mut bugs = vec![String::new()];
             for (path, s) in &files {
                 let model = match build_at(path, s) {
                     Ok(m) => m,
@@ -186,14 +219,14 @@ fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
                     }
                 };
                 let strategies: Vec<String> = s.strategies.iter().map(StrategySpec::name).collect();
-                let bugs = model.bugs().to_string();
-                let bugs = if s.bugs.is_some() { format!("{bugs} (override)") } else { bugs };
-                let target = s.target.name().to_string();
-                rows.push([s.name.clone(), target, model.commit().id.to_string(), strategies.join(", "), bugs]);
+                let b = model.bugs().to_string();
+                bugs.push(if s.bugs.is_some() { format!("{b} (override)") } else { b });
+                let (target, expects) = (s.target.name().to_string(), s.expect.name().to_string());
+                rows.push([s.name.clone(), target, model.commit().id.to_string(), expects, strategies.join(", ")]);
             }
             let width = |c: usize| rows.iter().map(|r| r[c].len()).max().unwrap_or(0);
             let widths = [width(0), width(1), width(2), width(3)];
-            for r in &rows {
+            for (r, b) in rows.iter().zip(&bugs) {
                 println!(
                     "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}",
                     r[0],
@@ -206,6 +239,9 @@ fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
                     w2 = widths[2],
                     w3 = widths[3]
                 );
+                if !b.is_empty() && b != "none" {
+                    println!("    bugs: {b}");
+                }
             }
             ExitCode::SUCCESS
         }
@@ -231,32 +267,36 @@ fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
                 eprintln!("joinrace: name scenarios to run, or pass --all");
                 return ExitCode::from(2);
             }
-            let schedule_dir = schedule_dir.unwrap_or_else(schedules::default_dir);
+            let schedule_dir = schedule_dir.unwrap_or_else(|| schedules::default_dir(&root));
             let saving = Saving { dir: schedule_dir, minimise: !no_minimize, replay_cmd };
             run(&chosen, seed, seeds, &saving, spill_dir, usize::from(jobs))
         }
     }
 }
 
-/// Explores `model` under `st` while a progress bar on stderr follows its execution count (hidden
-/// when stderr is not a terminal, so logs stay clean). Seeded strategies know their total; loom
-/// and DPOR do not, unless capped.
-fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec) -> Outcome {
-    let bar = match st.total() {
-        Some(n) => ProgressBar::new(n),
-        None => ProgressBar::new_spinner(),
+/// Explores `model` under `st` while a progress bar on stderr shows executions per second, distinct
+/// interleavings and the current preemption bound (hidden when stderr is not a terminal, so logs
+/// stay clean). Seeded strategies know their total, and show an ETA; loom and DPOR do not, unless
+/// capped. Returns the outcome and shuttle's stderr lines, kept aside.
+fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec) -> (Outcome, Vec<String>) {
+    let capture = Capture::start();
+    let total = st.total();
+    let bar = capture.progress_bar(total);
+    let template = match total {
+        Some(_) => "{spinner} {msg} {pos}/{len} executions, {per_sec} {wide_bar} {elapsed} (ETA {eta})",
+        None => "{spinner} {msg} {pos} executions, {per_sec} {elapsed}",
     };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} {pos} executions {wide_bar} {elapsed}").expect("valid template"),
-    );
+    bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
     bar.set_message(label.to_string());
     let progress = Progress::new();
     let done = Arc::new(AtomicBool::new(false));
     let ticker = {
-        let (bar, progress, done) = (bar.clone(), progress.clone(), done.clone());
+        let (bar, progress, done, label) = (bar.clone(), progress.clone(), done.clone(), label.to_string());
         std::thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
                 bar.set_position(progress.executions());
+                let bound = progress.bound().map_or(String::new(), |b| format!(", bound {b}"));
+                bar.set_message(format!("{label}: {} distinct{bound},", progress.distinct()));
                 std::thread::sleep(Duration::from_millis(100));
             }
         })
@@ -265,14 +305,14 @@ fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec) -> Outco
     stop_if_interrupted();
     done.store(true, Ordering::Relaxed);
     let _ = ticker.join();
-    bar.finish_and_clear();
-    outcome
+    (outcome, capture.finish())
 }
 
 /// Explores every run on `jobs` threads, each taking the next run not yet taken; the outcomes come
 /// back in the order of `runs`. An exploration is a function of its model and strategy, so the
 /// outcomes are those one thread would compute (times aside).
 fn explore_all(models: &[Model], runs: &[(usize, StrategySpec)], jobs: usize) -> Vec<Outcome> {
+    let capture = Capture::start();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let slots: Vec<std::sync::Mutex<Option<Outcome>>> = runs.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|scope| {
@@ -290,6 +330,8 @@ fn explore_all(models: &[Model], runs: &[(usize, StrategySpec)], jobs: usize) ->
             job.spawn_scoped(scope, worker).expect("a job thread starts");
         }
     });
+    // shuttle's lines cannot be told apart by job here; the rows say what failed.
+    capture.finish();
     slots.into_iter().map(|m| m.into_inner().expect("no job panicked").expect("every run explored")).collect()
 }
 
@@ -362,6 +404,18 @@ fn save_schedule(s: &Scenario, path: &Path, model: &Model, outcome: &Outcome, la
     }
 }
 
+/// `pkg/executor/join.(*joinTableMeta).getSerializedKeyLength` as `(*joinTableMeta).getSerializedKeyLength`:
+/// the package path of every Go frame in `text` dropped, for rows that fit a terminal.
+fn short_frames(text: &str) -> String {
+    let short = |word: &str| match word.rsplit_once('/') {
+        Some((path, name)) if !path.is_empty() && !path.starts_with(['/', '.']) => {
+            name.split_once('.').map_or(word.to_string(), |(_, f)| f.to_string())
+        }
+        _ => word.to_string(),
+    };
+    text.split(' ').map(short).collect::<Vec<_>>().join(" ")
+}
+
 fn preemptions(n: usize) -> String {
     format!("{n} preemption{}", if n == 1 { "" } else { "s" })
 }
@@ -373,7 +427,11 @@ fn replay(path: &Path, html: Option<&Path>, files: &[(PathBuf, Scenario)], catal
         Err(code) => return code,
     };
     let f = &loaded.file;
-    println!("scenario:    {} ({})", f.model, loaded.scenario_path.display());
+    if loaded.scenario_path == path {
+        println!("scenario:    {} (as recorded, carried by the schedule file)", f.model);
+    } else {
+        println!("scenario:    {} ({})", f.model, loaded.scenario_path.display());
+    }
     println!("recorded:    {} in execution {} of {}", f.failure, f.execution, f.strategy);
     println!("steps:       {} ({})", f.schedule.steps.len(), preemptions(r.preemptions));
     println!();
@@ -432,8 +490,12 @@ fn minimize(
     file.preemptions = m.preemptions_after;
     file.failure = m.failure.kind.name().to_string();
     file.summary = m.failure.kind.summary();
-    if let Some((_, current)) = &loaded.hash_changed {
-        file.model_hash = current.clone();
+    if file.model_source.is_none() {
+        // Replayed on the catalog's scenario as it is now: the result carries that one.
+        file.model_source = std::fs::read_to_string(&loaded.scenario_path).ok();
+        if let Some((_, current)) = &loaded.hash_changed {
+            file.model_hash = current.clone();
+        }
     }
     let out = output.unwrap_or_else(|| path.with_extension("min.schedule"));
     if let Err(e) = std::fs::write(&out, file.encode()) {
@@ -485,11 +547,13 @@ fn write_shrunk(sh: &shrink::Shrunk, parent: &Path) -> std::io::Result<(PathBuf,
     Ok((dir, schedule))
 }
 
-/// Runs `f` with stderr muted: shuttle prints a line for every failing execution, and replays and
-/// minimisation run many on purpose.
+/// Runs `f` without shuttle's lines on stderr: it prints one for every failing execution, and
+/// replays and minimisation fail many on purpose. Anything else `f` prints still shows.
 fn quiet<R>(f: impl FnOnce() -> R) -> R {
-    let _gag = gag::Gag::stderr().ok();
-    f()
+    let capture = Capture::start();
+    let r = f();
+    capture.finish();
+    r
 }
 
 /// Reads a schedule file, finds its scenario, warns if that changed, and replays it (quietly).
@@ -506,9 +570,14 @@ fn load_and_replay(
 
 fn warn_if_changed(loaded: &schedules::Loaded) {
     if let Some((recorded, current)) = &loaded.hash_changed {
+        let replayed = match loaded.file.model_source {
+            Some(_) => "the scenario the schedule carries, as recorded",
+            None => "the catalog's, as it is now",
+        };
         eprintln!(
-            "joinrace: warning: {} changed since the schedule was recorded (recorded {recorded}, now {current})",
-            loaded.scenario_path.display()
+            "joinrace: warning: scenario {} changed in the catalog since the schedule was recorded (recorded \
+             {recorded}, now {current}); replaying {replayed}",
+            loaded.file.model
         );
     }
 }
@@ -544,8 +613,12 @@ fn run(
             s.strategies.iter().flat_map(|st| st.with_seeds(seed, seeds.as_ref())).map(move |st| (i, st))
         })
         .collect();
+    // Columns as wide as this run's names, so that rows fit 120 columns; what was found goes on a
+    // line of its own below the row, with short frame names (`joinrace replay` has the report).
+    let name_w = chosen.iter().map(|(_, s)| s.name.len()).max().unwrap_or(0).max(8);
+    let strategy_w = runs.iter().map(|(_, st)| st.name().len()).max().unwrap_or(0).max(8);
     println!(
-        "{:<32} {:<16} {:>11} {:>9} {:<14} {:>9}  verdict",
+        "{:<name_w$}  {:<strategy_w$}  {:>10}  {:>8}  {:<13}  {:>7}  verdict",
         "scenario", "strategy", "executions", "distinct", "scope", "time"
     );
     // With several jobs the outcomes are computed on threads first, then reported in order.
@@ -555,8 +628,8 @@ fn run(
     let mut detections: Vec<(String, &'static str, Option<u64>)> = Vec::new();
     for (i, st) in &runs {
         let ((path, s), model) = (chosen[*i], &models[*i]);
-        let outcome = match done.next() {
-            Some(o) => o,
+        let (outcome, shuttle_said) = match done.next() {
+            Some(o) => (o, Vec::new()),
             None => explore_with_progress(&format!("{} {}", s.name, st.name()), model, st),
         };
         let verdict = verdict::judge(model.expect(), &outcome);
@@ -573,14 +646,29 @@ fn run(
         };
         let distinct = outcome.distinct.map_or("-".to_string(), |d| d.to_string());
         println!(
-            "{:<32} {:<16} {:>11} {:>9} {:<14} {:>8.2}s  {verdict}",
+            "{:<name_w$}  {:<strategy_w$}  {:>10}  {:>8}  {:<13}  {:>6.2}s  {}",
             s.name,
             st.name(),
             outcome.executions,
             distinct,
             scope,
-            outcome.elapsed.as_secs_f64()
+            outcome.elapsed.as_secs_f64(),
+            if verdict.ok { "as expected" } else { "UNEXPECTED" }
         );
+        if !verdict.ok || verdict.got != "clean" {
+            let found = short_frames(&verdict.got);
+            // A race's two sites, one per line: together they rarely fit.
+            match found.strip_prefix("race between ").and_then(|r| r.split_once(" and ")) {
+                Some((a, b)) => println!("    found:    race between {a}\n              and {b}"),
+                None => println!("    found:    {found}"),
+            }
+        }
+        if !verdict.ok {
+            // shuttle's own lines, kept aside while exploring: here they may help.
+            for line in &shuttle_said {
+                println!("    shuttle:  {line}");
+            }
+        }
         if outcome.failure.is_some() {
             save_schedule(s, path, model, &outcome, &st.name(), saving);
         }

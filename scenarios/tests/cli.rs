@@ -345,31 +345,45 @@ fn list_shows_each_scenarios_commit_and_bugs() {
     assert!(!r.contains("bugs:"), "the newest commit has every modelled fix: {r}");
 }
 
-/// SIGINT in the middle of a run that spills to disk (`--spill-dir`): the process exits 130 and
-/// leaves no spill file or directory behind (before, 10 of 14 interrupted runs of race2-fixed
-/// left a spill directory).
+/// SIGINT or SIGTERM in the middle of a run that spills to disk (`--spill-dir`), 20 times at
+/// different moments: the process exits 130, says how far it got, and leaves no spill file or
+/// directory behind (before, 10 of 14 interrupted runs of race2-fixed left a spill directory).
+/// A directory a dead process left (SIGKILL) is swept when the next run starts; a live
+/// process's is not.
 #[test]
-fn an_interrupted_run_leaves_no_spill_file() {
-    let (tmp, schedules) = (tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir"));
-    let child = Command::new(env!("CARGO_BIN_EXE_joinrace"))
-        .args(["run", "race2-fixed", "--spill-dir"])
-        .arg(tmp.path())
-        .env("JOINRACE_SCHEDULE_DIR", schedules.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("joinrace starts");
-    // Long enough to be in the middle of spilling (the loom run of the restore slice takes seconds).
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let during: Vec<_> = std::fs::read_dir(tmp.path()).expect("readable").flatten().map(|e| e.path()).collect();
-    assert_eq!(during.len(), 1, "the run's spill directory: {during:?}");
-    let pid = child.id().to_string();
-    let kill = Command::new("kill").args(["-INT", &pid]).status().expect("kill runs");
-    assert!(kill.success());
-    let out = child.wait_with_output().expect("joinrace exits");
-    assert_eq!(out.status.code(), Some(130));
-    let left: Vec<_> = std::fs::read_dir(tmp.path()).expect("readable").flatten().map(|e| e.path()).collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+fn interrupted_runs_leave_no_spill_file() {
+    let (tmp, schedules) = (tempdir(), tempdir());
+    let dead = tmp.path().join("joinrace-run-4194304999-x");
+    let live = tmp.path().join(format!("joinrace-run-{}-x", std::process::id()));
+    std::fs::create_dir_all(dead.join("spill")).expect("mkdir");
+    std::fs::create_dir_all(&live).expect("mkdir");
+    let ours = |p: &std::path::PathBuf| *p != live;
+    for attempt in 0..20u64 {
+        let child = Command::new(env!("CARGO_BIN_EXE_joinrace"))
+            .args(["run", "race2-fixed", "--spill-dir"])
+            .arg(tmp.path())
+            .env("JOINRACE_SCHEDULE_DIR", schedules.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("joinrace starts");
+        // From early in the loom run of the restore slice to well inside it.
+        std::thread::sleep(std::time::Duration::from_millis(300 + 60 * attempt));
+        let during: Vec<_> =
+            std::fs::read_dir(tmp.path()).expect("readable").flatten().map(|e| e.path()).filter(ours).collect();
+        assert_eq!(during.len(), 1, "attempt {attempt}: the run's spill directory only: {during:?}");
+        let signal = if attempt % 2 == 0 { "-INT" } else { "-TERM" };
+        let kill = Command::new("kill").args([signal, &child.id().to_string()]).status().expect("kill runs");
+        assert!(kill.success());
+        let out = child.wait_with_output().expect("joinrace exits");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "attempt {attempt} ({signal}): {err}");
+        assert!(err.contains("joinrace: interrupted "), "attempt {attempt}: {err}");
+        let left: Vec<_> =
+            std::fs::read_dir(tmp.path()).expect("readable").flatten().map(|e| e.path()).filter(ours).collect();
+        assert!(left.is_empty(), "attempt {attempt} ({signal}) left behind: {left:?}");
+    }
+    assert!(live.exists(), "a live process's directory is left alone");
 }
 
 /// `--spill-dir` puts the spill files of a run on disk, under that directory, and removes them

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -114,6 +114,31 @@ fn parse_range(s: &str) -> Result<std::ops::Range<u64>, String> {
 /// outcome means nothing and is never reported; the handler ends the process (status 130).
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// Runs reported so far and in all, for the line an interrupt prints.
+static RUNS_DONE: AtomicUsize = AtomicUsize::new(0);
+static RUNS_TOTAL: AtomicUsize = AtomicUsize::new(0);
+
+/// How a run's spill directory under `--spill-dir` starts: then the process id, so that a later
+/// run can tell the directories of dead processes (killed by SIGKILL) from those of live ones.
+const RUN_DIR_PREFIX: &str = "joinrace-run-";
+
+/// Removes the spill directories that processes no longer running left in `dir`.
+fn sweep_dead_runs(dir: &Path) -> std::io::Result<()> {
+    // Without /proc (off Linux) a live process cannot be told from a dead one: sweep nothing.
+    if !Path::new("/proc/self").exists() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let name = entry.file_name();
+        let pid = name.to_str().and_then(|n| n.strip_prefix(RUN_DIR_PREFIX)).and_then(|r| r.split('-').next());
+        let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    Ok(())
+}
+
 /// Waits for the interrupt handler to end the process, if an interrupt came.
 fn stop_if_interrupted() {
     while INTERRUPTED.load(Ordering::SeqCst) {
@@ -129,12 +154,15 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    terminal::original_stderr();
     // With --spill-dir, every spill directory of this run goes under one directory of its own,
     // removed when the run ends, and on SIGINT or SIGTERM before the process exits: no spill file
     // outlives a run, interrupted or not. (Memory-backed spill files need no cleaning.)
     let spill_root = match &cli.spill_dir {
         None => None,
-        Some(d) => match tempfile::Builder::new().prefix("joinrace-run-").tempdir_in(d) {
+        Some(d) => match sweep_dead_runs(d).and_then(|()| {
+            tempfile::Builder::new().prefix(&format!("{RUN_DIR_PREFIX}{}-", std::process::id())).tempdir_in(d)
+        }) {
             Ok(root) => Some(root),
             Err(e) => {
                 eprintln!("joinrace: cannot create a directory for spill files in {}: {e}", d.display());
@@ -156,6 +184,16 @@ fn main() -> ExitCode {
                     break;
                 }
             }
+        }
+        let (done, total) = (RUNS_DONE.load(Ordering::SeqCst), RUNS_TOTAL.load(Ordering::SeqCst));
+        let line = if total > 0 {
+            format!("joinrace: interrupted after {done} of {total} runs; the one running is not reported\n")
+        } else {
+            "joinrace: interrupted before any run started\n".to_string()
+        };
+        // Not `eprintln!`: stderr may be captured right now, and the process ends here.
+        if let Some(mut stderr) = terminal::original_stderr() {
+            let _ = std::io::Write::write_all(&mut stderr, line.as_bytes());
         }
         std::process::exit(130);
     }) {
@@ -283,8 +321,8 @@ fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec) -> (Outc
     let total = st.total();
     let bar = capture.progress_bar(total);
     let template = match total {
-        Some(_) => "{spinner} {msg} {pos}/{len} executions, {per_sec} {wide_bar} {elapsed} (ETA {eta})",
-        None => "{spinner} {msg} {pos} executions, {per_sec} {elapsed}",
+        Some(_) => "{spinner} {msg} {pos}/{len} executions {bar:20} {elapsed} (ETA {eta})",
+        None => "{spinner} {msg} {pos} executions {elapsed}",
     };
     bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
     bar.set_message(label.to_string());
@@ -293,10 +331,13 @@ fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec) -> (Outc
     let ticker = {
         let (bar, progress, done, label) = (bar.clone(), progress.clone(), done.clone(), label.to_string());
         std::thread::spawn(move || {
+            let start = std::time::Instant::now();
             while !done.load(Ordering::Relaxed) {
-                bar.set_position(progress.executions());
+                let n = progress.executions();
+                bar.set_position(n);
+                let rate = n as f64 / start.elapsed().as_secs_f64().max(0.1);
                 let bound = progress.bound().map_or(String::new(), |b| format!(", bound {b}"));
-                bar.set_message(format!("{label}: {} distinct{bound},", progress.distinct()));
+                bar.set_message(format!("{label}: {rate:.0}/s, {} distinct{bound},", progress.distinct()));
                 std::thread::sleep(Duration::from_millis(100));
             }
         })
@@ -621,6 +662,7 @@ fn run(
         "{:<name_w$}  {:<strategy_w$}  {:>10}  {:>8}  {:<13}  {:>7}  verdict",
         "scenario", "strategy", "executions", "distinct", "scope", "time"
     );
+    RUNS_TOTAL.store(runs.len(), Ordering::SeqCst);
     // With several jobs the outcomes are computed on threads first, then reported in order.
     let mut done = if jobs > 1 { explore_all(&models, &runs, jobs) } else { Vec::new() }.into_iter();
     let mut all_ok = true;
@@ -669,6 +711,7 @@ fn run(
                 println!("    shuttle:  {line}");
             }
         }
+        RUNS_DONE.fetch_add(1, Ordering::SeqCst);
         if outcome.failure.is_some() {
             save_schedule(s, path, model, &outcome, &st.name(), saving);
         }

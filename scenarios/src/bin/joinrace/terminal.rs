@@ -14,6 +14,13 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget};
 
+/// The process's stderr as it was at start, whatever a [`Capture`] does to descriptor 2 since:
+/// for what must reach the user even when the process ends mid-capture (an interrupt's last line).
+pub fn original_stderr() -> Option<&'static File> {
+    static ORIGINAL: std::sync::OnceLock<Option<File>> = std::sync::OnceLock::new();
+    ORIGINAL.get_or_init(|| std::io::stderr().as_fd().try_clone_to_owned().ok().map(File::from)).as_ref()
+}
+
 /// The lines shuttle prints on its own for a failing execution (the outcome carries the failure).
 fn from_shuttle(line: &str) -> bool {
     line.starts_with("test panicked in task ") || line == "Task failed, serializing schedule"

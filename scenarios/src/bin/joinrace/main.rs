@@ -110,8 +110,9 @@ fn parse_range(s: &str) -> Result<std::ops::Range<u64>, String> {
     Ok(a..b)
 }
 
-/// Set by SIGINT or SIGTERM: the exploration running then loses its spill directory, so its
-/// outcome means nothing and is never reported; the handler ends the process (status 130).
+/// Set by SIGINT, SIGTERM or SIGHUP: the exploration running then loses its spill directory, so
+/// its outcome means nothing and is never reported; the handler ends the process (status 128 + the
+/// signal: 130, 143, 129).
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Runs reported so far and in all, for the line an interrupt prints.
@@ -172,7 +173,16 @@ fn main() -> ExitCode {
     };
     let root = spill_root.as_ref().map(|d| d.path().to_path_buf());
     let handler_root = root.clone();
-    if let Err(e) = ctrlc::set_handler(move || {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("joinrace: cannot handle interrupts: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    std::thread::spawn(move || {
+        let Some(signal) = signals.forever().next() else { return };
         INTERRUPTED.store(true, Ordering::SeqCst);
         if let Some(root) = &handler_root {
             // The run goes on while this thread cleans up: move the root away first, so that no
@@ -195,11 +205,9 @@ fn main() -> ExitCode {
         if let Some(mut stderr) = terminal::original_stderr() {
             let _ = std::io::Write::write_all(&mut stderr, line.as_bytes());
         }
-        std::process::exit(130);
-    }) {
-        eprintln!("joinrace: cannot handle interrupts: {e}");
-        return ExitCode::from(2);
-    }
+        // The shell's convention: 128 + the signal (130 for SIGINT, 143 for SIGTERM).
+        std::process::exit(128 + signal);
+    });
     let code = run_command(cli, root.as_deref());
     stop_if_interrupted();
     drop(spill_root);

@@ -167,6 +167,16 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
         Some(id) => tidb::commit(id).map_err(|e| err("tidb", e.to_string()))?,
         None => tidb::latest(),
     };
+    if !tidb::whole_executor(commit) && s.target != Target::ProbeSlice {
+        let message = format!(
+            "the model is only the probe side of TiDB {} (before {}, hash join v2 had no spill and another \
+             build), so a scenario at it must be a probe-slice, not a {}",
+            commit.id,
+            tidb::FIRST_WHOLE_EXECUTOR,
+            s.target.name()
+        );
+        return Err(err("tidb", message));
+    }
     let bugs = match &s.bugs {
         Some(names) => tidb::bugs_at(commit).with_active(
             names

@@ -549,3 +549,11 @@ fn shuttle_s_own_failure_lines_stay_off_the_terminal() {
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
+
+/// Before a22b8421a6 the model is TiDB's probe side only: an executor at such a commit is refused
+/// at its `tidb` line, not run as code TiDB did not have.
+#[test]
+fn a_commit_before_the_whole_executor_takes_only_a_probe_slice() {
+    let text = edited("race2-executor-round1-fixed.toml", "tidb = \"acba0cd1e2\"", "tidb = \"9690dab339\"");
+    assert_refused(&text, "tidb: the model is only the probe side of TiDB 9690dab339");
+}

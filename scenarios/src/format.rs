@@ -388,6 +388,12 @@ pub enum Expect {
 }
 
 impl Expect {
+    /// Whether some execution must fail (a race, a wrong result, a panic, a hang or a leak); `clean`
+    /// and `error` forbid failures.
+    pub fn must_find(&self) -> bool {
+        !matches!(self, Expect::Clean | Expect::Error { .. })
+    }
+
     /// Its `outcome` as a scenario file writes it.
     pub fn name(&self) -> &'static str {
         match self {

@@ -376,6 +376,13 @@ impl Model {
         explore(strategy, move || m.run_once())
     }
 
+    /// Explores the model under `strategy` on `jobs` threads: a random exploration split by
+    /// execution (the outcome one thread gives), any other on one thread.
+    pub fn explore_jobs(&self, strategy: &Strategy, jobs: usize) -> Outcome {
+        let m = Arc::new(self.clone());
+        harness::explore_jobs(strategy, jobs, move || m.run_once())
+    }
+
     /// Replays a recorded schedule exactly, with its trace.
     pub fn replay(&self, schedule: &Schedule) -> Replayed {
         let m = Arc::new(self.clone());

@@ -536,13 +536,16 @@ fn outside_a_checkout_run_needs_a_catalog() {
 }
 
 /// shuttle's own line for every failing execution (`test panicked in task …`) is kept off the
-/// terminal: the row says what was found. Before, `run --all` printed 15 of them.
+/// terminal, and so is its line for every deadlock: the row says what was found. Before, `run
+/// --all` printed 15 of the first and 31 of the second.
 #[test]
 fn shuttle_s_own_failure_lines_stay_off_the_terminal() {
-    let out = joinrace(&["run", "race2-builder-publication"]);
+    // A race and a hang: shuttle prints a line for each kind.
+    let out = joinrace(&["run", "race2-builder-publication", "kill-wait-for-build-71122"]);
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(!stderr.contains("test panicked in task") && !stdout.contains("test panicked"), "{stderr}");
+    assert!(!stderr.contains("Test deadlocked"), "{stderr}");
     assert!(stdout.lines().all(|l| l.len() <= 120 || l.starts_with("    ")), "rows fit 120 columns:\n{stdout}");
 }
 

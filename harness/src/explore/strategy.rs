@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::split::Shard;
 use crate::runtime::Backend;
 use crate::schedule::Schedule;
 
@@ -121,11 +122,12 @@ pub struct Strategy {
     max_executions: Option<u64>,
     max_duration: Option<Duration>,
     progress: Option<Progress>,
+    shard: Shard,
 }
 
 impl Strategy {
     const fn of(kind: Kind) -> Strategy {
-        Strategy { kind, max_executions: None, max_duration: None, progress: None }
+        Strategy { kind, max_executions: None, max_duration: None, progress: None, shard: Shard::ALL }
     }
 
     /// loom, reaching preemption bound `preemption_bound` iteratively.
@@ -192,6 +194,19 @@ impl Strategy {
     pub fn with_progress(mut self, progress: Progress) -> Strategy {
         self.progress = Some(progress);
         self
+    }
+
+    /// Runs only the executions of `shard` of a random exploration (0-based `k` of `n`): `n`
+    /// runs with shards `0..n` cover exactly the executions of one run. Other strategies cannot
+    /// be split by execution and ignore it.
+    pub fn with_shard(mut self, shard: Shard) -> Strategy {
+        self.shard = shard;
+        self
+    }
+
+    /// The shard of the executions this strategy runs.
+    pub fn shard(&self) -> Shard {
+        self.shard
     }
 
     /// The scheduler and its settings.
@@ -261,6 +276,9 @@ impl fmt::Display for Strategy {
             }
             Kind::Random { seed, iterations } => {
                 write!(f, "shuttle-random(seed {seed}, {iterations} executions")?;
+                if self.shard != Shard::ALL {
+                    write!(f, ", shard {}/{}", self.shard.k + 1, self.shard.n)?;
+                }
                 self.limits(f)?;
                 write!(f, ")")
             }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use indicatif::ProgressStyle;
 
 use clap::{Parser, Subcommand};
-use harness::{Outcome, Progress};
+use harness::{Outcome, Progress, Shard};
 use scenarios::format::{load_dir, Scenario, StrategySpec};
 use scenarios::model::{build_at, Model};
 use scenarios::schedules::{self, ScheduleError};
@@ -61,10 +61,16 @@ enum Command {
         /// Writes failing schedules as found, without minimising them first.
         #[arg(long)]
         no_minimize: bool,
-        /// Runs this many explorations at once, one per thread (each exploration still runs on
-        /// one thread); rows are printed in the same order and with the same counts as with 1.
+        /// Threads: a random exploration's executions are split over them, and loom, DPOR and PCT
+        /// explorations (which cannot be split) run this many at once; rows, counts and verdicts
+        /// are those of one thread.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
         jobs: u16,
+        /// Runs shard K of N (1-based) of this run, so that N machines cover exactly what one
+        /// run covers: the executions K, K+N, K+2N, … of every random exploration, and every Nth
+        /// of the other explorations (which cannot be split by execution), starting at the Kth.
+        #[arg(long, value_parser = parse_shard, value_name = "K/N")]
+        shard: Option<Shard>,
     },
     /// Lists the catalog's scenarios and their strategies.
     List,
@@ -98,6 +104,16 @@ fn program_name() -> String {
     } else {
         me.display().to_string()
     }
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    let (k, n) = s.split_once('/').ok_or_else(|| format!("expected K/N, got {s:?}"))?;
+    let k: u64 = k.parse().map_err(|e| format!("{k:?}: {e}"))?;
+    let n: u64 = n.parse().map_err(|e| format!("{n:?}: {e}"))?;
+    if k == 0 || k > n {
+        return Err(format!("shard {s}: K must be 1 to N"));
+    }
+    Ok(Shard { k: k - 1, n })
 }
 
 fn parse_range(s: &str) -> Result<std::ops::Range<u64>, String> {
@@ -293,7 +309,7 @@ fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
         }
         Command::Replay { file, html } => replay(&file, html.as_deref(), &files, &dir),
         Command::Minimize { file, output } => minimize(&file, output, &files, &dir, &replay_cmd),
-        Command::Run { names, all, seed, seeds, schedule_dir, no_minimize, jobs } => {
+        Command::Run { names, all, seed, seeds, schedule_dir, no_minimize, jobs, shard } => {
             let chosen: Vec<&(PathBuf, Scenario)> = if all {
                 files.iter().collect()
             } else {
@@ -315,7 +331,8 @@ fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
             }
             let schedule_dir = schedule_dir.unwrap_or_else(|| schedules::default_dir(&root));
             let saving = Saving { dir: schedule_dir, minimise: !no_minimize, replay_cmd };
-            run(&chosen, seed, seeds, &saving, spill_dir, usize::from(jobs))
+            let split = Split { jobs: usize::from(jobs), shard: shard.unwrap_or(Shard::ALL) };
+            run(&chosen, seed, seeds, &saving, spill_dir, split)
         }
     }
 }
@@ -324,9 +341,13 @@ fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
 /// interleavings and the current preemption bound (hidden when stderr is not a terminal, so logs
 /// stay clean). Seeded strategies know their total, and show an ETA; loom and DPOR do not, unless
 /// capped. Returns the outcome and shuttle's stderr lines, kept aside.
-fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec) -> (Outcome, Vec<String>) {
+fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec, split: Split) -> (Outcome, Vec<String>) {
     let capture = Capture::start();
-    let total = st.total();
+    let strategy = st.strategy().with_shard(split.shard);
+    // A shard runs its share of a random exploration's executions.
+    let total =
+        st.total()
+            .map(|t| if st.kind() == "random" { t.saturating_sub(split.shard.k).div_ceil(split.shard.n) } else { t });
     let bar = capture.progress_bar(total);
     let template = match total {
         Some(_) => "{spinner} {msg} {pos}/{len} executions {bar:20} {elapsed} (ETA {eta})",
@@ -350,11 +371,18 @@ fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec) -> (Outc
             }
         })
     };
-    let outcome = model.explore(&st.strategy().with_progress(progress));
+    let outcome = model.explore_jobs(&strategy.with_progress(progress), split.jobs);
     stop_if_interrupted();
     done.store(true, Ordering::Relaxed);
     let _ = ticker.join();
     (outcome, capture.finish())
+}
+
+/// How a run is spread: threads in this process, and the share of the whole run it covers.
+#[derive(Clone, Copy, Debug)]
+struct Split {
+    jobs: usize,
+    shard: Shard,
 }
 
 /// Explores every run on `jobs` threads, each taking the next run not yet taken; the outcomes come
@@ -642,7 +670,7 @@ fn run(
     seeds: Option<std::ops::Range<u64>>,
     saving: &Saving,
     spill_dir: Option<&Path>,
-    jobs: usize,
+    split: Split,
 ) -> ExitCode {
     // Every model first: a bad file is refused before anything runs.
     let mut models = Vec::new();
@@ -662,25 +690,59 @@ fn run(
             s.strategies.iter().flat_map(|st| st.with_seeds(seed, seeds.as_ref())).map(move |st| (i, st))
         })
         .collect();
+    // A shard runs its share of the executions of every random exploration that must stay clean
+    // (each shard must, and together they cover one run), and every Nth of the others, whole: an
+    // expected failure must be found by one machine, or no machine could tell it was missed.
+    let shard = split.shard;
+    let by_execution = |i: usize, st: &StrategySpec| st.kind() == "random" && !models[i].expect().must_find();
+    let runs: Vec<(usize, StrategySpec, Shard)> = runs
+        .into_iter()
+        .scan(0u64, |whole, (i, st)| {
+            if by_execution(i, &st) {
+                return Some(Some((i, st, shard)));
+            }
+            *whole += 1;
+            Some(((*whole - 1) % shard.n == shard.k).then_some((i, st, Shard::ALL)))
+        })
+        .flatten()
+        .collect();
+    if runs.is_empty() {
+        eprintln!("joinrace: shard {}/{} of this run has nothing to run", shard.k + 1, shard.n);
+        return ExitCode::from(2);
+    }
     // Columns as wide as this run's names, so that rows fit 120 columns; what was found goes on a
     // line of its own below the row, with short frame names (`joinrace replay` has the report).
     let name_w = chosen.iter().map(|(_, s)| s.name.len()).max().unwrap_or(0).max(8);
-    let strategy_w = runs.iter().map(|(_, st)| st.name().len()).max().unwrap_or(0).max(8);
+    // A shard's share of a random exploration is named with the shard: `random-s1:2/3`.
+    let label = |st: &StrategySpec, shard: &Shard| match *shard == Shard::ALL {
+        true => st.name(),
+        false => format!("{}:{}/{}", st.name(), shard.k + 1, shard.n),
+    };
+    let strategy_w = runs.iter().map(|(_, st, shard)| label(st, shard).len()).max().unwrap_or(0).max(8);
     println!(
         "{:<name_w$}  {:<strategy_w$}  {:>10}  {:>8}  {:<13}  {:>7}  verdict",
         "scenario", "strategy", "executions", "distinct", "scope", "time"
     );
     RUNS_TOTAL.store(runs.len(), Ordering::SeqCst);
-    // With several jobs the outcomes are computed on threads first, then reported in order.
-    let mut done = if jobs > 1 { explore_all(&models, &runs, jobs) } else { Vec::new() }.into_iter();
+    // With several jobs the explorations that cannot be split run on threads first; the random
+    // ones then run one at a time, split over the threads, while the rows are printed in order.
+    let unsplit: Vec<(usize, StrategySpec)> = runs
+        .iter()
+        .filter(|(_, st, _)| split.jobs > 1 && st.kind() != "random")
+        .map(|(i, st, _)| (*i, st.clone()))
+        .collect();
+    let mut done = explore_all(&models, &unsplit, split.jobs).into_iter();
     let mut all_ok = true;
     // Executions to first detection per (scenario, strategy kind), for the summary over seeds.
     let mut detections: Vec<(String, &'static str, Option<u64>)> = Vec::new();
-    for (i, st) in &runs {
+    for (i, st, shard) in &runs {
         let ((path, s), model) = (chosen[*i], &models[*i]);
-        let (outcome, shuttle_said) = match done.next() {
+        let (outcome, shuttle_said) = match (split.jobs > 1 && st.kind() != "random").then(|| done.next()).flatten() {
             Some(o) => (o, Vec::new()),
-            None => explore_with_progress(&format!("{} {}", s.name, st.name()), model, st),
+            None => {
+                let split = Split { shard: *shard, ..split };
+                explore_with_progress(&format!("{} {}", s.name, st.name()), model, st, split)
+            }
         };
         let verdict = verdict::judge(model.expect(), &outcome);
         all_ok &= verdict.ok;
@@ -698,7 +760,7 @@ fn run(
         println!(
             "{:<name_w$}  {:<strategy_w$}  {:>10}  {:>8}  {:<13}  {:>6.2}s  {}",
             s.name,
-            st.name(),
+            label(st, shard),
             outcome.executions,
             distinct,
             scope,

@@ -23,7 +23,14 @@ pub fn original_stderr() -> Option<&'static File> {
 
 /// The lines shuttle prints on its own for a failing execution (the outcome carries the failure).
 fn from_shuttle(line: &str) -> bool {
-    line.starts_with("test panicked in task ") || line == "Task failed, serializing schedule"
+    const LINES: [&str; 5] = [
+        "test panicked in task ",
+        "Task failed, serializing schedule",
+        "Test deadlocked, and SHUTTLE_CAPTURE_BACKTRACE is not set",
+        "test panicked while dropping the tasks that were unfinished",
+        "test panicked in a task that was still unwinding",
+    ];
+    LINES.iter().any(|l| line.starts_with(l))
 }
 
 /// The original stderr, and the progress bar drawn on it, if any.

@@ -2,8 +2,8 @@
 //! each step, the values of nondeterministic choices, a hash of the execution's dependency
 //! structure, the goroutine ↔ shuttle task map, and what the running goroutine announced for the
 //! DPOR explorer. A run may also ask for an exact replay (the steps it expects) or for a trace (the
-//! accesses to a range of checked memory); [`scoped`] sets both and [`Scope::finish`] hands back
-//! what was recorded, by value.
+//! accesses to a range of checked memory, the happens-before edges and the goroutines' names);
+//! [`scoped`] sets both and [`Scope::finish`] hands back what was recorded, by value.
 //!
 //! Under loom and shuttle all goroutines of an execution run on the OS thread that explores, so
 //! the record lives in the runtime's thread-local and is reset when an execution starts. It costs

@@ -639,3 +639,118 @@ impl fmt::Display for Trace {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{EdgeKind, Trace};
+    use crate::go::{self, frame, Chan, WaitGroup};
+    use crate::memory::CheckedBuf;
+    use crate::{explore, replay, Strategy};
+
+    /// The trace of the first failing execution of `model` the random scheduler finds, replayed.
+    fn traced(model: fn()) -> Trace {
+        let outcome = explore(&Strategy::random(1, 100), model);
+        let schedule = outcome.failure.and_then(|f| f.schedule).expect("a failing schedule");
+        replay(&schedule, model).trace
+    }
+
+    /// A sender writes `x`, sends, writes `x` again; main receives, then reads `x`: the first write
+    /// is ordered before the read by the channel, the second races with it.
+    fn send_between_writes() {
+        let _f = frame("pkg.receive");
+        let x = CheckedBuf::new("x", 8);
+        let c: Chan<u64> = Chan::new("c", 0);
+        let (x2, c2) = (x.clone(), c.clone());
+        go::go(move || {
+            let _f = frame("pkg.(*worker).send");
+            x2.write_u64(0, 1);
+            c2.send(1);
+            x2.write_u64(0, 2);
+        });
+        c.recv();
+        x.read_u64(0);
+    }
+
+    #[test]
+    fn a_channel_is_a_send_to_receive_edge_and_orders_only_what_came_before_the_send() {
+        let t = traced(send_between_writes);
+        let has = |kind: EdgeKind, from: u64, to: u64, what: &str| {
+            t.edges.iter().any(|e| e.kind == kind && (e.from, e.to) == (from, to) && e.what == what)
+        };
+        assert!(has(EdgeKind::Go, 1, 2, "go statement"), "{:?}", t.edges);
+        assert!(has(EdgeKind::Sync, 2, 1, "chan send → chan receive"), "{:?}", t.edges);
+        // Unbuffered: the receive also orders the rest of the send (Go's race runtime does so).
+        assert!(has(EdgeKind::Sync, 1, 2, "chan receive → chan send"), "{:?}", t.edges);
+        assert_eq!(t.names[1].function.as_deref(), Some("pkg.(*worker).send"));
+        assert_eq!((t.names[1].parent, t.names[1].created_by.as_deref()), (Some(1), Some("pkg.receive")));
+
+        let writes: Vec<_> = t.accesses.iter().filter(|a| a.goroutine == 2).collect();
+        let read = t.accesses.iter().find(|a| a.goroutine == 1).expect("main's read");
+        assert_eq!(writes.len(), 2, "{t}");
+        assert!(t.ordered(writes[0], read), "the write before the send happens before the read");
+        assert!(!t.ordered(writes[1], read) && !t.ordered(read, writes[1]));
+
+        let why = t.explain().expect("a race to explain");
+        assert!(!why.ordered);
+        let last = |side: &super::RaceSide| &t.edges[side.last_sync.expect("a last synchronisation")];
+        let (first, second) = (t.accesses[why.first.access].goroutine, t.accesses[why.second.access].goroutine);
+        for (side, g) in [(&why.first, first), (&why.second, second)] {
+            let e = last(side);
+            assert!(e.kind == EdgeKind::Sync && (e.from == g || e.to == g), "goroutine {g}: {e:?}");
+        }
+    }
+
+    /// Two goroutines write `x` with nothing between them but the `go` statements.
+    fn unsynchronised_writes() {
+        let x = CheckedBuf::new("x", 8);
+        for v in 0..2 {
+            let x = x.clone();
+            go::go(move || x.write_u64(0, v));
+        }
+    }
+
+    #[test]
+    fn without_synchronisation_the_last_edge_is_the_go_statement_and_nothing_orders_the_writes() {
+        let t = traced(unsynchronised_writes);
+        let why = t.explain().expect("a race to explain");
+        assert!(!why.ordered);
+        for side in [&why.first, &why.second] {
+            let e = &t.edges[side.last_sync.expect("started by main")];
+            assert_eq!((e.kind, e.from, e.to), (EdgeKind::Go, 1, t.accesses[side.access].goroutine));
+        }
+        assert_eq!(why.first.next_release, None, "the first writer publishes nothing after its write");
+        let html = t.to_html("t", "");
+        assert!(html.contains("No chain of happens-before edges"), "{html}");
+        assert!(html.contains("<a id=\"to-race\" href=\"#race-first\">") && html.contains("id=\"race-first\""));
+    }
+
+    /// Two workers call `Done`, main `Wait`s, then writes `x`, which a third goroutine reads
+    /// unsynchronised.
+    fn wait_then_write() {
+        let x = CheckedBuf::new("x", 8);
+        let wg = WaitGroup::new("wg");
+        wg.add(2);
+        for _ in 0..2 {
+            let wg = wg.clone();
+            go::go(move || wg.done());
+        }
+        let x2 = x.clone();
+        go::go(move || {
+            x2.read_u64(0);
+        });
+        wg.wait();
+        x.write_u64(0, 1);
+    }
+
+    #[test]
+    fn each_done_is_an_edge_into_wait() {
+        let t = traced(wait_then_write);
+        let done: Vec<u64> = t
+            .edges
+            .iter()
+            .filter(|e| e.to == 1 && e.what == "sync.WaitGroup.Done → sync.WaitGroup.Wait")
+            .map(|e| e.from)
+            .collect();
+        assert_eq!(done, [2, 3], "{:?}", t.edges);
+    }
+}

@@ -214,25 +214,22 @@ fn minimize_writes_a_schedule_with_no_more_preemptions() {
     assert_eq!(replayed.status.code(), Some(0), "{}", String::from_utf8_lossy(&replayed.stdout));
 }
 
-/// `--html` writes a self-contained page; headless Chromium renders it and both racing accesses
-/// are visible (the page's script counts them into `data-visible-races`). CI installs Chromium and
-/// sets `JOINRACE_REQUIRE_CHROMIUM`; elsewhere the test is skipped when Chromium is missing.
-#[test]
-fn html_timeline_shows_both_racing_accesses_in_chromium() {
+/// The Chromium to render pages with, or `None` (the test is skipped) when it is missing. CI
+/// installs it and sets `JOINRACE_REQUIRE_CHROMIUM`.
+fn chromium() -> Option<String> {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !std::path::Path::new(&chromium).exists() {
-        assert!(std::env::var_os("JOINRACE_REQUIRE_CHROMIUM").is_none(), "{chromium} is missing");
-        eprintln!("skipped: {chromium} is missing (CI installs it)");
-        return;
+    if std::path::Path::new(&chromium).exists() {
+        return Some(chromium);
     }
-    let (dir, html, out) = race2_fixture_into("replay", "--html", "race2.html");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
-    let page = std::fs::read_to_string(&html).expect("page written");
-    for external in ["http:", "https:", " src=", " href="] {
-        assert!(!page.contains(external), "the page loads something ({external})");
-    }
-    let profile = dir.path().join("profile");
-    let dom = Command::new(&chromium)
+    assert!(std::env::var_os("JOINRACE_REQUIRE_CHROMIUM").is_none(), "{chromium} is missing");
+    eprintln!("skipped: {chromium} is missing (CI installs it)");
+    None
+}
+
+/// Headless Chromium, with its profile in `dir`, on `url` at 1400×1000, doing `action`
+/// (`--dump-dom`, `--screenshot=…`); its standard output.
+fn render(chromium: &str, dir: &std::path::Path, url: &str, action: &str) -> String {
+    let out = Command::new(chromium)
         .args([
             "--headless",
             "--no-sandbox",
@@ -242,15 +239,91 @@ fn html_timeline_shows_both_racing_accesses_in_chromium() {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            &format!("--user-data-dir={}", profile.display()),
-            "--dump-dom",
-            &format!("file://{}", html.display()),
+            "--window-size=1400,1000",
+            &format!("--user-data-dir={}", dir.join("profile").display()),
+            action,
+            url,
         ])
         .output()
         .expect("chromium runs");
-    let dom = String::from_utf8_lossy(&dom.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The page loads nothing: no remote address, no `src`, and links only within the page.
+#[track_caller]
+fn assert_self_contained(page: &str) {
+    for external in ["http:", "https:", " src="] {
+        assert!(!page.contains(external), "the page loads something ({external})");
+    }
+    for link in page.split(" href=\"").skip(1) {
+        assert!(link.starts_with('#'), "a link out of the page: {}", &link[..link.len().min(60)]);
+    }
+}
+
+/// `--html` writes a self-contained page; headless Chromium renders it and both racing accesses
+/// are visible (the page's script counts them into `data-visible-races`).
+#[test]
+fn html_timeline_shows_both_racing_accesses_in_chromium() {
+    let Some(chromium) = chromium() else { return };
+    let (dir, html, out) = race2_fixture_into("replay", "--html", "race2.html");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_self_contained(&std::fs::read_to_string(&html).expect("page written"));
+    let dom = render(&chromium, dir.path(), &format!("file://{}", html.display()), "--dump-dom");
     assert!(dom.contains("data-visible-races=\"2\""), "{dom}");
     assert!(dom.contains("RACE plain write 8B") && dom.contains("RACE plain read 8B"), "{dom}");
+}
+
+/// At executor size (12 goroutines) the page explains the race: a link near the top lands on the
+/// first racing access, the summary names both racing goroutines by the function they were
+/// started with and gives each one's last synchronisation, columns are headed by those names,
+/// `go` statements are drawn as edges, and the rendered page is not blank.
+#[test]
+fn html_timeline_at_executor_size_explains_the_race_in_chromium() {
+    let Some(chromium) = chromium() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let html = dir.path().join("executor.html");
+    let fixture = fixture_schedule("race2-executor-round1");
+    let out = joinrace(&["replay", fixture.to_str().expect("utf-8"), "--html", html.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let page = std::fs::read_to_string(&html).expect("page written");
+    assert_self_contained(&page);
+    // The race: goroutine 8 (a build worker) writes the builder field, goroutine 12 (a spill
+    // worker) reads it; each was last synchronised by the `go` statement that started it.
+    let summary = &page[page.find("<section id=\"why\">").expect("summary")..page.find("</section>").expect("end")];
+    assert!(summary.contains("<a id=\"to-race\" href=\"#race-first\">"), "{summary}");
+    for (g, function, parent) in [
+        (8, "(*BuildWorkerV2).splitPartitionAndAppendToRowTable", 3),
+        (12, "(*hashJoinSpillHelper).spillRowTableImpl.func1", 6),
+    ] {
+        let named = format!("goroutine {g} <code>{function}</code>");
+        let side = summary.split("<li class=\"side\">").skip(1).find(|s| s.contains(&named)).expect(&named);
+        assert!(
+            side.contains(&format!("its last synchronisation before it: ← started by goroutine {parent} at")),
+            "{side}"
+        );
+        assert!(page.contains(&format!("goroutine {g}</span> <b class=\"fn\">{function}</b>")), "column {g}");
+    }
+    assert!(summary.contains("No chain of happens-before edges"), "{summary}");
+    assert!(page.contains("<div class=\"e out go\">→ go statement: starts goroutine 12"), "no spawn edge drawn");
+    assert!(page.contains("<div class=\"e in go\">← started by goroutine 6"), "no spawn edge drawn");
+
+    let url = format!("file://{}", html.display());
+    let dom = render(&chromium, dir.path(), &url, "--dump-dom");
+    assert!(dom.contains("data-visible-races=\"2\""), "{dom}");
+    let top = dom.split("data-race-link-top=\"").nth(1).and_then(|s| s.split('"').next()?.parse::<u32>().ok());
+    assert!(top.is_some_and(|t| t < 1000), "the link to the race is not on the first screen: {top:?}");
+    let jumped = render(&chromium, dir.path(), &format!("{url}#race-first"), "--dump-dom");
+    assert!(jumped.contains("data-landed=\"race-first\""), "the link's target is not reached: {jumped}");
+
+    // A screenshot of the first screen: a PNG of the window's size with more than a blank page in it.
+    let png = dir.path().join("executor.png");
+    render(&chromium, dir.path(), &url, &format!("--screenshot={}", png.display()));
+    let bytes = std::fs::read(&png).expect("screenshot written");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    let size = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    assert_eq!((size(16), size(20)), (1400, 1000), "IHDR size");
+    // A blank 1400×1000 page compresses to about 6 KB; the rendered summary and table to ~200 KB.
+    assert!(bytes.len() > 50_000, "the screenshot looks blank ({} bytes)", bytes.len());
 }
 
 #[test]

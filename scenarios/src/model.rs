@@ -266,6 +266,16 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
     if s.target == Target::RestoreSlice && restore.len() < 2 {
         return Err(err("rows.restore", "a restore slice needs the files of at least two workers".into()));
     }
+    if s.target == Target::RestoreSlice && s.exec.concurrency != restore.len() {
+        // The slice runs one split worker per restore file: another concurrency would be a
+        // setting that changes nothing (and a shrink that claims fewer workers).
+        let message = format!(
+            "{} on a restore slice, which runs one worker per restore file: {}",
+            s.exec.concurrency,
+            restore.len()
+        );
+        return Err(err("exec.concurrency", message));
+    }
     if restore.len() > MAX_CONCURRENCY {
         // One worker per file: as many split workers and spill files.
         return Err(err("rows.restore", format!("{} workers' files is more than {MAX_CONCURRENCY}", restore.len())));

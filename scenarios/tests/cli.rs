@@ -203,12 +203,23 @@ fn minimize_writes_a_schedule_with_no_more_preemptions() {
     assert!(stdout.contains("preemptions: 1 -> 1"), "{stdout}");
     let again = joinrace(&["replay", out_path.to_str().expect("utf-8")]);
     assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stdout));
-    // Then the scenario: one worker of each kind is enough for race 2's restore round.
-    assert!(stdout.contains("scenario:    2 rows -> 2, 2 workers -> 1, 5 goroutines -> 5"), "{stdout}");
-    let shrunk = dir.path().join("race2-builder-publication-min");
-    let toml = std::fs::read_to_string(shrunk.join("race2-builder-publication-min.toml")).expect("shrunk scenario");
-    assert!(toml.contains("concurrency = 1"), "{toml}");
-    let schedule = shrunk.join("race2-builder-publication-min.schedule");
+    // Then the scenario: race 2's restore round needs both restore files' rows and runs one worker
+    // per file (before, the shrink claimed "2 workers -> 1" by lowering a setting the slice
+    // ignores).
+    assert!(stdout.contains("scenario:    no smaller scenario fails the same way"), "{stdout}");
+    drop(dir);
+    // Race 1's probe slice does not need the probe row of the key k2.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fixture = fixture_schedule("race1");
+    let out_path = dir.path().join("min.schedule");
+    let out = joinrace(&["minimize", fixture.to_str().expect("utf-8"), "--output", out_path.to_str().expect("utf-8")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("scenario:    4 rows -> 3, 2 workers -> 2, 3 goroutines -> 3"), "{stdout}");
+    let shrunk = dir.path().join("race1-used-flag-layout-min");
+    let toml = std::fs::read_to_string(shrunk.join("race1-used-flag-layout-min.toml")).expect("shrunk scenario");
+    assert!(!toml.contains("k2"), "{toml}");
+    let schedule = shrunk.join("race1-used-flag-layout-min.schedule");
     let replayed =
         joinrace(&["--catalog", shrunk.to_str().expect("utf-8"), "replay", schedule.to_str().expect("utf-8")]);
     assert_eq!(replayed.status.code(), Some(0), "{}", String::from_utf8_lossy(&replayed.stdout));
@@ -632,4 +643,12 @@ fn tempdir() -> tempfile::TempDir {
 fn a_commit_before_the_whole_executor_takes_only_a_probe_slice() {
     let text = edited("race2-executor-round1-fixed.toml", "tidb = \"acba0cd1e2\"", "tidb = \"9690dab339\"");
     assert_refused(&text, "tidb: the model is only the probe side of TiDB 9690dab339");
+}
+
+/// A restore slice runs one split worker per restore file: another `exec.concurrency` would be a
+/// setting that changes nothing, and is refused.
+#[test]
+fn a_restore_slice_s_concurrency_is_its_file_count() {
+    let text = edited("race2-fixed.toml", "concurrency = 2", "concurrency = 3");
+    assert_refused(&text, "exec.concurrency: 3 on a restore slice, which runs one worker per restore file: 2");
 }

@@ -595,7 +595,7 @@ fn minimize(
                     b.rows, a.rows, b.concurrency, a.concurrency, b.goroutines, a.goroutines, sh.tries
                 );
                 println!("written:     {}", dir.display());
-                println!("replay:      joinrace --catalog {} replay {}", dir.display(), schedule.display());
+                println!("replay:      {} --catalog {} replay {}", program_name(), dir.display(), schedule.display());
             }
             Err(e) => {
                 eprintln!("joinrace: cannot write the shrunk scenario: {e}");

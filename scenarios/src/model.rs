@@ -266,6 +266,10 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
     if s.target == Target::RestoreSlice && restore.len() < 2 {
         return Err(err("rows.restore", "a restore slice needs the files of at least two workers".into()));
     }
+    if restore.len() > MAX_CONCURRENCY {
+        // One worker per file: as many split workers and spill files.
+        return Err(err("rows.restore", format!("{} workers' files is more than {MAX_CONCURRENCY}", restore.len())));
+    }
     if s.target == Target::RestoreSlice && s.exec.concurrency != restore.len() {
         // The slice runs one split worker per restore file: another concurrency would be a
         // setting that changes nothing (and a shrink that claims fewer workers).
@@ -275,10 +279,6 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
             restore.len()
         );
         return Err(err("exec.concurrency", message));
-    }
-    if restore.len() > MAX_CONCURRENCY {
-        // One worker per file: as many split workers and spill files.
-        return Err(err("rows.restore", format!("{} workers' files is more than {MAX_CONCURRENCY}", restore.len())));
     }
     let build_width = spec.build_width();
     if let Some(r) = restore.iter().flatten().flatten().find(|r| r.len() != build_width) {
@@ -609,7 +609,10 @@ mod tests {
         let e = refused("race2-round1-build-slice.toml", &[("concurrency = 2", "concurrency = 3")]);
         assert!(e.starts_with("strategy[0].kind: loom spawns at most 4 goroutines; this build-slice has 3 split workers and as many spill goroutines"), "{e}");
         let three = "restore = [[[[1, 10]]], [[[3, 30]]], [[[5, 50]]]]";
-        let e = refused("race2-builder-publication.toml", &[("restore = [[[[1, 10]]], [[[3, 30]]]]", three)]);
+        let e = refused(
+            "race2-builder-publication.toml",
+            &[("restore = [[[[1, 10]]], [[[3, 30]]]]", three), ("concurrency = 2", "concurrency = 3")],
+        );
         assert!(e.starts_with("strategy[0].kind: loom spawns at most 4 goroutines; this restore-slice has 3"), "{e}");
         // Without loom the same slice builds.
         let mut text =

@@ -15,6 +15,7 @@ fn sample() -> ScheduleFile {
         summary: "race between A and B".into(),
         preemptions: 1,
         schedule: Schedule { steps: vec![0, 0, 0, 1, 2, 2, 0, 1, 1, 1, 3], choices: vec![7, 1 << 40] },
+        model_source: None,
     }
 }
 
@@ -24,6 +25,16 @@ fn round_trip() {
     assert!(text.starts_with("joinrace-schedule v2\nmodel: race1-used-flag-layout\n"), "{text}");
     assert!(text.ends_with("---\n1*3 2 3*2 1 2*3 4\n"), "{text}");
     assert_eq!(ScheduleFile::decode(text.as_bytes()), Ok(sample()));
+}
+
+#[test]
+fn the_model_source_comes_back_verbatim() {
+    // Text that looks like a schedule's, and no final newline: still the source, byte for byte.
+    let source = "name = \"x\"\n---\n1*3 2\n\n[rows]\nlast line without newline";
+    let file = ScheduleFile { model_source: Some(source.into()), ..sample() };
+    let text = file.encode();
+    assert!(text.contains("---\n1*3 2 3*2 1 2*3 4\n--- model source\nname = "), "{text}");
+    assert_eq!(ScheduleFile::decode(text.as_bytes()), Ok(file));
 }
 
 fn error(text: &str) -> String {

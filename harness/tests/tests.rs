@@ -23,5 +23,7 @@ mod exploration;
 mod dpor;
 // Go's panics, recover, leaks, double close, and outcomes that are not clean passes.
 mod go_semantics;
+// A random exploration split over shards and jobs.
+mod split;
 // A select with several ready cases: every choice explored, or the outcome says it was not.
 mod select_choice;

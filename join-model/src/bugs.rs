@@ -7,6 +7,14 @@ use std::str::FromStr;
 /// One historical concurrency bug that the model can reintroduce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Bug {
+    /// TiDB #55465 (fixed by PR #55525): the probe reads a stored column's null bit with a plain
+    /// 1-byte load (`isColumnNull`) while another probe worker's `setUsedFlag` stores the row's
+    /// first null-map word atomically; the bytes overlap.
+    NullBitRead,
+    /// TiDB's #55864 fix (brought in by PR #55525): the atomic null-bit read is taken for
+    /// `columnIndex <= 31`, and at 31 its mask table `[32]uint32` is indexed at 32: an index out of
+    /// range panic for an outer-side build storing 32 or more columns.
+    NullMapIndex31,
     /// TiDB #57450, race 1 (fixed by PR #57451): with a used flag, the null map is 1 byte for up to
     /// 7 stored columns, so `setUsedFlag`'s 4-byte atomic store at row+8 overlaps the key length
     /// (or key, or row data) that starts at row+9.
@@ -50,7 +58,9 @@ pub enum Bug {
 
 impl Bug {
     /// Every switch, in a stable order.
-    pub const ALL: [Bug; 9] = [
+    pub const ALL: [Bug; 11] = [
+        Bug::NullBitRead,
+        Bug::NullMapIndex31,
         Bug::UsedFlagLayout,
         Bug::BuilderPublication,
         Bug::LengthField64,
@@ -65,6 +75,8 @@ impl Bug {
     /// The switch's name in scenario files.
     pub fn name(self) -> &'static str {
         match self {
+            Bug::NullBitRead => "55465-null-bit-read",
+            Bug::NullMapIndex31 => "55864-null-map-index-31",
             Bug::UsedFlagLayout => "57450-used-flag-layout",
             Bug::BuilderPublication => "57450-builder-publication",
             Bug::LengthField64 => "57458-uint64-length-field",

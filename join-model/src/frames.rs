@@ -17,6 +17,8 @@ names! {
     RUN_WITH_RECOVER_FUNC1 = "pkg/util.(*WaitGroupWrapper).RunWithRecover.func1";
     GET_SERIALIZED_KEY_LENGTH = "pkg/executor/join.(*joinTableMeta).getSerializedKeyLength";
     IS_KEY_MATCHED = "pkg/executor/join.isKeyMatched";
+    IS_COLUMN_NULL = "pkg/executor/join.(*joinTableMeta).isColumnNull";
+    APPEND_BUILD_ROW_TO_CHUNK_INTERNAL = "pkg/executor/join.(*baseJoinProbe).appendBuildRowToChunkInternal";
     PROBE_FOR_OUTER_SIDE_BUILD = "pkg/executor/join.(*outerJoinProbe).probeForOuterSideBuild";
     PROBE_FOR_INNER_SIDE_BUILD = "pkg/executor/join.(*outerJoinProbe).probeForInnerSideBuild";
     INNER_JOIN_PROBE = "pkg/executor/join.(*innerJoinProbe).Probe";

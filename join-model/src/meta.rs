@@ -14,7 +14,7 @@
 use harness::go::frame;
 use harness::memory::CheckedBuf;
 
-use crate::frames::{GET_SERIALIZED_KEY_LENGTH, IS_KEY_MATCHED};
+use crate::frames::{GET_SERIALIZED_KEY_LENGTH, IS_COLUMN_NULL, IS_KEY_MATCHED};
 use crate::types::{ColType, Row, Value};
 
 /// `sizeOfNextPtr`.
@@ -51,6 +51,20 @@ pub enum NullMapRule {
     Pre57451,
     /// PR #57451: always whole 32-bit words, so `setUsedFlag`'s atomic word stays in the null map.
     Post57451,
+}
+
+/// How the probe reads a stored column's null bit when another probe worker may set the row's
+/// used flag at the same time (an outer-side build).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NullMapRead {
+    /// Before PR #55525: always `isColumnNull`, a plain 1-byte read, which can overlap
+    /// `setUsedFlag`'s atomic 4-byte store (#55465).
+    Plain,
+    /// PR #55525 until PR #55864: the atomic read for `columnIndex <= 31`; at 31 it indexes
+    /// `bitMaskInUint32[32]` of a `[32]uint32` and panics (#55864's index out of range).
+    AtomicUpTo31,
+    /// PR #55864: the atomic read for `columnIndex < 31` (`isReadNullMapThreadSafe`).
+    AtomicBelow31,
 }
 
 /// `keyMode`.
@@ -119,6 +133,8 @@ pub struct TableMetaInput<'a> {
 /// `joinTableMeta`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JoinTableMeta {
+    /// How the probe reads null bits next to the used flag, as at the modelled commit.
+    pub null_map_read: NullMapRead,
     /// Whether every stored column is fixed-length.
     pub is_fixed_length: bool,
     /// Whether every key is fixed-length.
@@ -261,6 +277,7 @@ pub fn new_table_meta(input: &TableMetaInput<'_>, rule: NullMapRule, length: Len
         (false, false) => None,
     };
     JoinTableMeta {
+        null_map_read: NullMapRead::AtomicBelow31,
         length_field,
         is_fixed_length,
         is_join_keys_fixed_length,
@@ -405,19 +422,30 @@ impl JoinTableMeta {
 
     /// `isReadNullMapThreadSafe`: whether a plain read of this column's null bit cannot meet a
     /// concurrent `setUsedFlag` (bits sharing the flag's 32-bit word need the atomic read).
+    /// Before PR #55864 the condition was `columnIndex <= 31`; before PR #55525 there was none.
     pub fn is_read_null_map_thread_safe(&self, column_index: usize) -> bool {
-        !(self.col_offset_in_null_map == 1 && column_index < 31)
+        match self.null_map_read {
+            NullMapRead::Plain => true,
+            NullMapRead::AtomicUpTo31 => !(self.col_offset_in_null_map == 1 && column_index <= 31),
+            NullMapRead::AtomicBelow31 => !(self.col_offset_in_null_map == 1 && column_index < 31),
+        }
     }
 
     /// `isColumnNull`: a plain 1-byte read of the column's null bit.
     pub fn is_column_null(&self, seg: &CheckedBuf, row_start: usize, column_index: usize) -> bool {
+        let _f = frame(IS_COLUMN_NULL);
         let bit = column_index + self.col_offset_in_null_map;
         seg.read_u8(row_start + SIZE_OF_NEXT_PTR + bit / 8) & (1 << (7 - bit % 8)) != 0
     }
 
-    /// `isColumnNullThreadSafe`: the null bit through an atomic 32-bit load of the flag's word.
+    /// `isColumnNullThreadSafe`: the null bit through an atomic 32-bit load of the flag's word,
+    /// masked with `bitMaskInUint32[columnIndex+1]`, a `[32]uint32`: Go's bounds check panics past
+    /// its end, which only the `<= 31` condition before PR #55864 reaches.
     pub fn is_column_null_thread_safe(&self, seg: &CheckedBuf, row_start: usize, column_index: usize) -> bool {
         let bit = column_index + 1;
+        if bit >= 32 {
+            panic!("runtime error: index out of range [{bit}] with length 32");
+        }
         let mask = 1u32 << ((bit / 8) * 8 + 7 - bit % 8);
         seg.atomic_load_u32(row_start + SIZE_OF_NEXT_PTR) & mask != 0
     }

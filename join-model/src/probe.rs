@@ -93,7 +93,10 @@ impl JoinProbe {
                         if spec.need_used_flag() {
                             spec.meta.set_used_flag(&seg.raw_data, ptr.row_start);
                         }
-                        let build = spec.meta.decode_row(&seg.raw_data, ptr.row_start, spec.need_used_flag());
+                        let build = {
+                            let _f = frame(APPEND_BUILD_ROW_TO_CHUNK_INTERNAL);
+                            spec.meta.decode_row(&seg.raw_data, ptr.row_start, spec.need_used_flag())
+                        };
                         chk.push(spec.combine(Some(&build), Some(&pr.row)));
                     }
                     self.candidate = Some(sub.next(ptr));

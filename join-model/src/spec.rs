@@ -1,7 +1,9 @@
 //! The join being executed: its type, sides, keys and the build-side row layout.
 
 use crate::bugs::{Bug, Bugs};
-use crate::meta::{new_table_meta, serialize_key, JoinTableMeta, LengthField, NullMapRule, TableMetaInput};
+use crate::meta::{
+    new_table_meta, serialize_key, JoinTableMeta, LengthField, NullMapRead, NullMapRule, TableMetaInput,
+};
 use crate::types::{BuildSide, ColType, JoinType, Row, Value};
 
 /// A hash join: `left JOIN right ON left[left_keys[i]] = right[right_keys[i]]`.
@@ -44,7 +46,7 @@ impl JoinSpec {
         assert_eq!(build_key_types, probe_key_types, "key column types must match across sides");
         let rule = if bugs.has(Bug::UsedFlagLayout) { NullMapRule::Pre57451 } else { NullMapRule::Post57451 };
         let length = if bugs.has(Bug::LengthField64) { LengthField::Pre57458U64 } else { LengthField::U32 };
-        let meta = new_table_meta(
+        let mut meta = new_table_meta(
             &TableMetaInput {
                 build_key_index: bk,
                 build_types: bt,
@@ -57,6 +59,13 @@ impl JoinSpec {
             rule,
             length,
         );
+        meta.null_map_read = if bugs.has(Bug::NullBitRead) {
+            NullMapRead::Plain
+        } else if bugs.has(Bug::NullMapIndex31) {
+            NullMapRead::AtomicUpTo31
+        } else {
+            NullMapRead::AtomicBelow31
+        };
         JoinSpec { join_type, build_side, left_types, right_types, left_keys, right_keys, meta }
     }
 

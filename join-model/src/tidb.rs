@@ -19,10 +19,14 @@ pub struct Commit {
 }
 
 /// The commits the model can be, oldest first (master's order, read from a fork carrying master
-/// to February 2026: #57451 merged 2024-11-18, #57458 the day after, #57519 after its parent of
+/// to February 2026: #55525 merged 2024-08-22 after its parent of that day, #55864 on 2024-09-05,
+/// #57451 merged 2024-11-18, #57458 the day after, #57519 after its parent of
 /// 2024-11-20, #58406 on 2024-12-20, #59255 and then #59381 on 2025-02-11, #60061 on 2025-03-14,
 /// #60467 on 2025-04-10, #60531 on 2025-04-17).
-pub const COMMITS: [Commit; 11] = [
+pub const COMMITS: [Commit; 14] = [
+    Commit { id: "9690dab339", what: "parent of PR #55525 (#55465's race; probe slice only)" },
+    Commit { id: "2761e91f2e", what: "PR #55525: atomic null-bit reads beside the used flag (probe slice only)" },
+    Commit { id: "41c99261bf", what: "PR #55864: no index out of range at column 31 (probe slice only)" },
     Commit { id: "a22b8421a6", what: "parent of PR #57451 (#57450's race 1 stack)" },
     Commit { id: "043f833c49", what: "PR #57451: null map rounded up for the used flag" },
     Commit { id: "ac90676f06", what: "PR #57458: uint32 key length" },
@@ -51,7 +55,9 @@ pub struct Fix {
 }
 
 /// Every modelled fix, with its PR and commit: the one place bug switches come from.
-pub const FIXES: [Fix; 8] = [
+pub const FIXES: [Fix; 10] = [
+    Fix { pr: 55525, commit: "2761e91f2e", bug: Bug::NullBitRead, introduced: None },
+    Fix { pr: 55864, commit: "41c99261bf", bug: Bug::NullMapIndex31, introduced: Some("2761e91f2e") },
     Fix { pr: 57451, commit: "043f833c49", bug: Bug::UsedFlagLayout, introduced: None },
     Fix { pr: 57458, commit: "ac90676f06", bug: Bug::LengthField64, introduced: None },
     Fix { pr: 57519, commit: "51161154df", bug: Bug::BuilderPublication, introduced: None },
@@ -61,6 +67,16 @@ pub const FIXES: [Fix; 8] = [
     Fix { pr: 60467, commit: "d0e4cd4d", bug: Bug::ScanAfterFailedBuild, introduced: None },
     Fix { pr: 60531, commit: "8746e39b65", bug: Bug::ScanWithoutBuildSuccess, introduced: None },
 ];
+
+/// The oldest commit whose whole executor the model is. Before it (August and September 2024)
+/// hash join v2 had no spill and its build differed; the model there is the probe side only,
+/// which the fixes of that time touched, and a scenario at such a commit must be a probe slice.
+pub const FIRST_WHOLE_EXECUTOR: &str = "a22b8421a6";
+
+/// Whether the model is `commit`'s whole executor, or only its probe side.
+pub fn whole_executor(commit: Commit) -> bool {
+    position(commit.id) >= position(FIRST_WHOLE_EXECUTOR)
+}
 
 /// The newest commit the model knows: what a scenario without `tidb` models.
 pub fn latest() -> Commit {
@@ -113,6 +129,15 @@ mod tests {
             Bugs::with(Bug::ALL.into_iter().filter(|&b| bugs.has(b)))
         };
         let later = [Bug::SkipProbeFlag, Bug::LostBuildError, Bug::ScanAfterFailedBuild, Bug::ScanWithoutBuildSuccess];
+        let layout = [Bug::UsedFlagLayout, Bug::BuilderPublication, Bug::LengthField64];
+        let august = |bugs: &[Bug]| Bugs::with(bugs.iter().chain(&layout).chain(&later).copied());
+        assert_eq!(at("9690dab339"), august(&[Bug::NullBitRead]));
+        // #55525 brought #55864's bug in with its fix.
+        assert_eq!(at("2761e91f2e"), august(&[Bug::NullMapIndex31]));
+        assert!(!bugs_at(commit("9690dab339").expect("known")).written(Bug::NullMapIndex31));
+        assert_eq!(at("41c99261bf"), august(&[]));
+        assert!(!whole_executor(commit("41c99261bf").expect("known")));
+        assert!(whole_executor(commit("a22b8421a6").expect("known")));
         let with = |bugs: &[Bug]| Bugs::with(bugs.iter().chain(&later).copied());
         assert_eq!(at("a22b8421a6"), with(&[Bug::UsedFlagLayout, Bug::BuilderPublication, Bug::LengthField64]));
         assert_eq!(at("043f833c49"), with(&[Bug::BuilderPublication, Bug::LengthField64]));

@@ -388,6 +388,25 @@ pub enum Expect {
 }
 
 impl Expect {
+    /// Whether some execution must fail (a race, a wrong result, a panic, a hang or a leak); `clean`
+    /// and `error` forbid failures.
+    pub fn must_find(&self) -> bool {
+        !matches!(self, Expect::Clean | Expect::Error { .. })
+    }
+
+    /// Its `outcome` as a scenario file writes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Expect::Race { .. } => "race",
+            Expect::Clean => "clean",
+            Expect::Error { .. } => "error",
+            Expect::Panic { .. } => "panic",
+            Expect::Deadlock { .. } => "deadlock",
+            Expect::Leak { .. } => "leak",
+            Expect::WrongResult { .. } => "wrong-result",
+        }
+    }
+
     /// The error every execution owes, by message start: `error`'s message, or `wrong-result`'s
     /// error when it names one.
     pub fn error_due(&self) -> Option<&str> {
@@ -438,8 +457,14 @@ pub enum LoadError {
 /// Parses a scenario from `text`, naming `path` in errors.
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, LoadError> {
     let scenario = toml::from_str::<Scenario>(text).map_err(|e| {
-        let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1).unwrap_or(1);
-        let message = e.message().to_string();
+        let start = e.span().map_or(0, |s| s.start.min(text.len()));
+        let line = text.as_bytes()[..start].iter().filter(|&&b| b == b'\n').count() + 1;
+        // serde names the field only when it is missing or unknown: a wrong type or value says
+        // what it expected, not where.
+        let message = match field_at(text, start) {
+            Some(field) if !field.is_empty() => format!("{field}: {}", e.message()),
+            _ => e.message().to_string(),
+        };
         LoadError::Invalid { path: path.to_path_buf(), line, message }
     })?;
     // The name becomes part of file names (`<name>-<strategy>.schedule`): no path, no surprise.
@@ -477,6 +502,9 @@ pub fn field_line(text: &str, field: &str) -> usize {
     for (i, line) in text.lines().enumerate() {
         let l = line.trim_start();
         if let Some(name) = header(l) {
+            if name == field {
+                return i + 1;
+            }
             let named = Some(name.as_str()) == table;
             in_table = named && nth.is_none_or(|n| n == seen);
             seen += usize::from(named);
@@ -492,9 +520,64 @@ pub fn field_line(text: &str, field: &str) -> usize {
     table_line.unwrap_or(1)
 }
 
+/// The field (`exec.concurrency`, `strategy[1].depth`, `rows` for a table's own error) whose
+/// value or key is at byte `offset` of a scenario's text, as [`field_line`] finds it again; the
+/// empty string at the top level outside any key, `None` when the offset is in no line.
+fn field_at(text: &str, offset: usize) -> Option<String> {
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next()?;
+    let mut table = String::new();
+    let mut seen: Vec<String> = Vec::new();
+    // The headers up to this line's, which is the table's own when the error is at its header.
+    for l in text[..line_start + line.len()].lines().map(str::trim_start).filter(|l| l.starts_with('[')) {
+        let name = l.split('#').next().unwrap_or_default().trim().trim_matches(|c| c == '[' || c == ']').trim();
+        table = if l.starts_with("[[") {
+            let nth = seen.iter().filter(|t| *t == name).count();
+            seen.push(name.to_string());
+            format!("{name}[{nth}]")
+        } else {
+            name.to_string()
+        };
+    }
+    // An error at a value names its key; one at a key or a header names the table.
+    let key = line.split_once('=').filter(|(k, _)| line_start + k.len() < offset).map(|(k, _)| k.trim());
+    let key = key.filter(|k| !k.starts_with('[') && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    Some(match key {
+        Some(k) if table.is_empty() => k.to_string(),
+        Some(k) => format!("{table}.{k}"),
+        None => table,
+    })
+}
+
+/// The largest scenario file read: ten times the largest inline input of `MAX_ROWS` rows of a
+/// few columns. Larger inputs are generated (`[rows.generate]`); a file of gigabytes would be read
+/// into memory whole, and every execution copies its rows.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
 /// Reads and parses the scenario file at `path`.
 pub fn load(path: &Path) -> Result<Scenario, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+    let invalid = |line: usize, message: String| LoadError::Invalid { path: path.to_path_buf(), line, message };
+    let io = |source| LoadError::Io { path: path.to_path_buf(), source };
+    // A FIFO or a device would block or never end: only a regular file is read.
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(invalid(1, "file: not a regular file".into()));
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open(path).map_err(io)?, MAX_FILE_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        let message = format!("file: more than {MAX_FILE_BYTES} bytes (generate large inputs with [rows.generate])");
+        return Err(invalid(1, message));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        invalid(line, format!("file: not UTF-8 (byte {at})"))
+    })?;
     parse(path, &text)
 }
 
@@ -612,6 +695,46 @@ outcome = "clean"
         let e = err(&GOOD.replace("target = \"probe-slice\"", "target = \"everything\""));
         assert!(e.starts_with("catalog/x.toml:5: "), "{e}");
         assert!(e.contains("probe-slice"), "{e}");
+    }
+
+    /// serde names no field for a wrong type or value: the error names the key at that line, or
+    /// the table at its header (issue 20).
+    #[test]
+    fn a_wrong_value_names_its_field_and_a_missing_one_its_table() {
+        let e = err(&GOOD.replace("left_keys = [0]", "left_keys = [\"zero\"]"));
+        assert!(e.starts_with("catalog/x.toml:12: join.left_keys: invalid type: string \"zero\""), "{e}");
+        // A `[[strategy]]` is read whole by its `kind` first: toml points at the table.
+        let e = err(&GOOD.replace("seed = 1", "seed = \"one\""));
+        assert!(e.starts_with("catalog/x.toml:18: strategy[0]: invalid type"), "{e}");
+        let e = err(&GOOD.replace("type = \"inner\"", "type = \"outer\""));
+        assert!(e.starts_with("catalog/x.toml:8: join.type: unknown variant `outer`"), "{e}");
+        let e = err(&GOOD.replace("iterations = 10\n", ""));
+        assert!(e.starts_with("catalog/x.toml:18: strategy[0]: missing field `iterations`"), "{e}");
+        let e = err(&format!("{GOOD}[rows.generate]\nseed = 1\n"));
+        let header = GOOD.lines().count() + 1;
+        assert!(e.starts_with(&format!("catalog/x.toml:{header}: rows.generate: missing field `left`")), "{e}");
+    }
+
+    /// Only a regular UTF-8 file of at most `MAX_FILE_BYTES` is read; a FIFO used to block the
+    /// program for good, bytes that are not UTF-8 gave an error with no line.
+    #[test]
+    fn a_file_that_is_no_scenario_text_names_file_and_line() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let load_err = |name: &str, bytes: Option<&[u8]>| {
+            let path = dir.path().join(name);
+            if let Some(b) = bytes {
+                std::fs::write(&path, b).expect("write");
+            }
+            let e = load(&path).expect_err("refused").to_string();
+            e.strip_prefix(&format!("{}:", path.display())).expect("names the file").to_string()
+        };
+        assert_eq!(load_err("u.toml", Some(b"name = \"x\"\nissue = \"\xff\"\n")), "2: file: not UTF-8 (byte 20)");
+        let big = vec![b'#'; MAX_FILE_BYTES as usize + 1];
+        assert!(load_err("big.toml", Some(&big)).starts_with("1: file: more than 16777216 bytes"));
+        let fifo = dir.path().join("fifo.toml");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+        assert!(made.success());
+        assert_eq!(load_err("fifo.toml", None), "1: file: not a regular file");
     }
 
     #[test]

@@ -14,9 +14,17 @@ pub mod shrink;
 mod strategy;
 pub mod verdict;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// The catalog directory of this crate.
+/// The catalog directory of this crate's source tree: for tests and benchmarks, which run where
+/// they were built. The program finds its catalog with [`find_catalog`] instead.
 pub fn catalog_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("catalog")
+}
+
+/// The joinrace checkout `from` is in: the nearest of `from` and its ancestors that has a
+/// `scenarios/catalog` directory. A program found this way works wherever it was built or
+/// installed, as long as it runs inside a checkout.
+pub fn find_checkout(from: &Path) -> Option<PathBuf> {
+    from.ancestors().find(|d| d.join("scenarios/catalog").is_dir()).map(Path::to_path_buf)
 }

@@ -159,6 +159,14 @@ const MAX_CONCURRENCY: usize = 64;
 const MAX_ROWS: usize = 100_000;
 /// Most spill rounds.
 const MAX_SPILL_ROUNDS: usize = 16;
+/// Most columns a side: generated rows hold `MAX_ROWS` times as many values.
+const MAX_COLUMNS: usize = 64;
+/// The largest preemption bound: loom and DPOR exhaust every slice at 3 (README), an iterative
+/// search runs one exploration per bound up to it, and beyond a few the search never ends.
+const MAX_PREEMPTION_BOUND: usize = 10;
+/// Goroutines loom lets an execution spawn (`harness`'s loom backend; `MAX_THREADS` is 5 with the
+/// main thread): a slice that needs more fails every execution with loom's limit, not a finding.
+const LOOM_SPAWNED: usize = 4;
 
 /// Builds the model of a scenario.
 pub fn build(s: &Scenario) -> Result<Model, BuildError> {
@@ -167,6 +175,16 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
         Some(id) => tidb::commit(id).map_err(|e| err("tidb", e.to_string()))?,
         None => tidb::latest(),
     };
+    if !tidb::whole_executor(commit) && s.target != Target::ProbeSlice {
+        let message = format!(
+            "the model is only the probe side of TiDB {} (before {}, hash join v2 had no spill and another \
+             build), so a scenario at it must be a probe-slice, not a {}",
+            commit.id,
+            tidb::FIRST_WHOLE_EXECUTOR,
+            s.target.name()
+        );
+        return Err(err("tidb", message));
+    }
     let bugs = match &s.bugs {
         Some(names) => tidb::bugs_at(commit).with_active(
             names
@@ -178,6 +196,11 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
         None => tidb::bugs_at(commit),
     };
     let j = &s.join;
+    for (field, cols) in [("join.left", &j.left), ("join.right", &j.right)] {
+        if cols.len() > MAX_COLUMNS {
+            return Err(err(field, format!("{} columns is more than {MAX_COLUMNS}", cols.len())));
+        }
+    }
     let (lt, rt) = (col_types(&j.left), col_types(&j.right));
     if j.left_keys.len() != j.right_keys.len() || j.left_keys.is_empty() {
         return Err(err("join.left_keys", "needs one key per side per equality, at least one".into()));
@@ -201,6 +224,24 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
     };
     let spec =
         JoinSpec::new(join_type, build, (lt.clone(), j.left_keys.clone()), (rt.clone(), j.right_keys.clone()), &bugs);
+    // Every row counts, generated ones included, and before any is generated: 10^18 generated
+    // rows would otherwise be allocated first.
+    let inline = s.rows.left.len() + s.rows.right.len();
+    let restored: usize = s.rows.restore.iter().flatten().map(Vec::len).sum();
+    let to_generate = s.rows.generate.as_ref().map_or(0, |g| g.left.saturating_add(g.right));
+    let total = inline.saturating_add(restored).saturating_add(to_generate);
+    if total > MAX_ROWS {
+        let field = if to_generate > 0 { "rows.generate" } else { "rows" };
+        return Err(err(
+            field,
+            format!(
+                "{total} rows ({inline} inline, {restored} restored, {to_generate} generated) is more than {MAX_ROWS}"
+            ),
+        ));
+    }
+    if !s.rows.restore.is_empty() && s.target != Target::RestoreSlice {
+        return Err(err("rows.restore", "restored files need target = \"restore-slice\"".into()));
+    }
     let (mut left, mut right) = (rows(&s.rows.left), rows(&s.rows.right));
     if let Some(g) = &s.rows.generate {
         if g.keys == 0 {
@@ -225,6 +266,20 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
     if s.target == Target::RestoreSlice && restore.len() < 2 {
         return Err(err("rows.restore", "a restore slice needs the files of at least two workers".into()));
     }
+    if restore.len() > MAX_CONCURRENCY {
+        // One worker per file: as many split workers and spill files.
+        return Err(err("rows.restore", format!("{} workers' files is more than {MAX_CONCURRENCY}", restore.len())));
+    }
+    if s.target == Target::RestoreSlice && s.exec.concurrency != restore.len() {
+        // The slice runs one split worker per restore file: another concurrency would be a
+        // setting that changes nothing (and a shrink that claims fewer workers).
+        let message = format!(
+            "{} on a restore slice, which runs one worker per restore file: {}",
+            s.exec.concurrency,
+            restore.len()
+        );
+        return Err(err("exec.concurrency", message));
+    }
     let build_width = spec.build_width();
     if let Some(r) = restore.iter().flatten().flatten().find(|r| r.len() != build_width) {
         return Err(err(
@@ -242,24 +297,15 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
     }
     // Limits: beyond them a run takes gigabytes or hours, and a zero would be clamped silently.
     let e = &s.exec;
-    let limits: [(&str, usize, usize, usize); 5] = [
+    let limits: [(&str, usize, usize, usize); 4] = [
         ("exec.concurrency", e.concurrency, 1, MAX_CONCURRENCY),
         ("exec.chunk_size", e.chunk_size, 1, MAX_ROWS),
         ("exec.segment_rows", e.segment_rows, 1, MAX_ROWS),
         ("exec.max_spill_round", e.max_spill_round, 1, MAX_SPILL_ROUNDS),
-        ("rows", s.rows.left.len() + s.rows.right.len(), 0, MAX_ROWS),
     ];
     for (field, value, min, max) in limits {
         if value < min || value > max {
             return Err(err(field, format!("{value} is outside {min}..={max}")));
-        }
-    }
-    if let Some(g) = &s.rows.generate {
-        if g.left.saturating_add(g.right) > MAX_ROWS {
-            return Err(err(
-                "rows.generate",
-                format!("{} rows is more than {MAX_ROWS}", g.left.saturating_add(g.right)),
-            ));
         }
     }
     if s.target == Target::ProbeSlice && e.concurrency > 3 {
@@ -280,6 +326,37 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
         };
         if let Some(field) = zero {
             return Err(err(&format!("strategy[{i}].{field}"), format!("0 in {}: it would run nothing", st.name())));
+        }
+    }
+    for (i, st) in s.strategies.iter().enumerate() {
+        if let StrategySpec::Loom { preemption_bound: b, .. } | StrategySpec::Dpor { preemption_bound: Some(b), .. } =
+            *st
+        {
+            if b > MAX_PREEMPTION_BOUND {
+                let field = format!("strategy[{i}].preemption_bound");
+                return Err(err(&field, format!("{b} is outside 0..={MAX_PREEMPTION_BOUND}")));
+            }
+        }
+    }
+    // A build slice's split workers are `exec.concurrency`, a restore slice's one per file; each
+    // spill (possible only under a quota) starts one goroutine per worker.
+    let workers = match s.target {
+        Target::BuildSlice => Some(e.concurrency),
+        Target::RestoreSlice => Some(restore.len()),
+        Target::ProbeSlice | Target::Executor => None,
+    };
+    let loom = s.strategies.iter().position(|st| matches!(st, StrategySpec::Loom { .. }));
+    if let (Some(w), Some(i)) = (workers, loom) {
+        let spawned = if e.quota.is_some() { 2 * w } else { w };
+        if spawned > LOOM_SPAWNED {
+            return Err(err(
+                &format!("strategy[{i}].kind"),
+                format!(
+                    "loom spawns at most {LOOM_SPAWNED} goroutines; this {} has {w} split workers{}: use dpor, random or pct",
+                    s.target.name(),
+                    if e.quota.is_some() { " and as many spill goroutines per spill" } else { "" }
+                ),
+            ));
         }
     }
     if s.target == Target::Executor && s.strategies.iter().any(|st| matches!(st, StrategySpec::Loom { .. })) {
@@ -364,6 +441,13 @@ impl Model {
     pub fn explore(&self, strategy: &Strategy) -> Outcome {
         let m = Arc::new(self.clone());
         explore(strategy, move || m.run_once())
+    }
+
+    /// Explores the model under `strategy` on `jobs` threads: a random exploration split by
+    /// execution (the outcome one thread gives), any other on one thread.
+    pub fn explore_jobs(&self, strategy: &Strategy, jobs: usize) -> Outcome {
+        let m = Arc::new(self.clone());
+        harness::explore_jobs(strategy, jobs, move || m.run_once())
     }
 
     /// Replays a recorded schedule exactly, with its trace.
@@ -480,6 +564,77 @@ mod tests {
         assert!(rows
             .iter()
             .all(|r| matches!(&r[1], Value::Null) || matches!(&r[1], Value::Str(s) if s.starts_with(b"k"))));
+    }
+
+    /// A catalog file with `from` replaced by `to`, built: the field and message of its error.
+    fn refused(file: &str, edits: &[(&str, &str)]) -> String {
+        let mut text = std::fs::read_to_string(crate::catalog_dir().join(file)).expect("catalog file");
+        for (from, to) in edits {
+            let edited = text.replacen(from, to, 1);
+            assert_ne!(edited, text, "{file}: no {from:?}");
+            text = edited;
+        }
+        let s = crate::format::parse(Path::new(file), &text).expect("parses");
+        build(&s).expect_err("refused").to_string()
+    }
+
+    /// Every row counts toward the limit, and before any is generated (10^18 generated rows
+    /// panicked with a capacity overflow; 10^7 took 16 s and 1.4 GB before being refused; 60,000
+    /// inline and 60,000 generated were accepted).
+    #[test]
+    fn generated_rows_count_before_they_are_made() {
+        let f = "generated-spill-fixed.toml";
+        let e = refused(f, &[("left = 24", "left = 1000000000000000000")]);
+        assert_eq!(e, "rows.generate: 1000000000000000024 rows (0 inline, 0 restored, 1000000000000000024 generated) is more than 100000");
+        let inline = format!("[rows]\nleft = [{}]\n\n[rows.generate]", vec!["[\"k\", 1]"; 60_000].join(", "));
+        let e = refused(f, &[("[rows.generate]", &inline), ("right = 24", "right = 60000")]);
+        assert!(e.starts_with("rows.generate: 120024 rows (60000 inline, 0 restored, 60024 generated)"), "{e}");
+    }
+
+    /// An iterative search runs one exploration per bound: a bound of 10^18 panicked with a capacity
+    /// overflow after the other strategies ran, 1000 ran for hours.
+    #[test]
+    fn a_preemption_bound_beyond_ten_is_refused() {
+        let e = refused("race1-fixed.toml", &[("preemption_bound = 3", "preemption_bound = 11")]);
+        assert_eq!(e, "strategy[0].preemption_bound: 11 is outside 0..=10");
+        let e = refused("race1-fixed.toml", &[("kind = \"dpor\"\n", "kind = \"dpor\"\npreemption_bound = 1000\n")]);
+        assert_eq!(e, "strategy[1].preemption_bound: 1000 is outside 0..=10");
+    }
+
+    /// A slice whose split workers (and, under a quota, their spill goroutines) exceed loom's 4
+    /// spawned goroutines is refused under loom (before, every execution failed with loom's limit,
+    /// reported as the scenario's failure).
+    #[test]
+    fn a_loom_slice_over_loom_s_goroutine_limit_is_refused() {
+        let e = refused("race2-round1-build-slice.toml", &[("concurrency = 2", "concurrency = 3")]);
+        assert!(e.starts_with("strategy[0].kind: loom spawns at most 4 goroutines; this build-slice has 3 split workers and as many spill goroutines"), "{e}");
+        let three = "restore = [[[[1, 10]]], [[[3, 30]]], [[[5, 50]]]]";
+        let e = refused(
+            "race2-builder-publication.toml",
+            &[("restore = [[[[1, 10]]], [[[3, 30]]]]", three), ("concurrency = 2", "concurrency = 3")],
+        );
+        assert!(e.starts_with("strategy[0].kind: loom spawns at most 4 goroutines; this restore-slice has 3"), "{e}");
+        // Without loom the same slice builds.
+        let mut text =
+            std::fs::read_to_string(crate::catalog_dir().join("race2-round1-build-slice.toml")).expect("file");
+        text = text
+            .replace("concurrency = 2", "concurrency = 3")
+            .replace("kind = \"loom\"\npreemption_bound = 2", "kind = \"dpor\"");
+        build(&crate::format::parse(Path::new("x"), &text).expect("parses")).expect("builds");
+    }
+
+    /// Fields nothing reads, and sizes beyond the limits, are refused.
+    #[test]
+    fn restore_files_and_columns_have_limits_and_a_target() {
+        let e = refused("race1-fixed.toml", &[("[exec]", "restore = [[[[\"k1\", 1]]], [[[\"k1\", 1]]]]\n\n[exec]")]);
+        assert_eq!(e, "rows.restore: restored files need target = \"restore-slice\"");
+        let files = vec!["[[[1, 10]]]"; 65].join(", ");
+        let e =
+            refused("race2-fixed.toml", &[("restore = [[[[1, 10]]], [[[3, 30]]]]", &format!("restore = [{files}]"))]);
+        assert!(e.starts_with("rows.restore: 65 workers' files is more than 64"), "{e}");
+        let cols = vec!["\"int\""; 65].join(", ");
+        let e = refused("race2-fixed.toml", &[("left = [\"int\", \"int\"]", &format!("left = [{cols}]"))]);
+        assert_eq!(e, "join.left: 65 columns is more than 64");
     }
 
     #[test]

@@ -30,7 +30,7 @@ fn main() {
                                 return Ok(());
                             }
                             // An unexpected failure leaves its minimised schedule to replay.
-                            let dir = schedules::default_dir();
+                            let dir = schedules::default_dir(&scenarios::catalog_dir().join("../.."));
                             let saved = schedules::save(&s, &path, &model, &outcome, true, &dir, &label)
                                 .filter(|saved| saved.recorded.replays)
                                 .and_then(|saved| saved.written.ok())

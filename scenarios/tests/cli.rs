@@ -72,7 +72,7 @@ fn a_new_scenario_file_needs_no_code() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     // One line per strategy of the file: loom, DPOR, random and PCT.
-    assert_eq!(stdout.matches("as expected (race between").count(), 4, "{stdout}");
+    assert_eq!(stdout.matches("as expected\n    found:    race between").count(), 4, "{stdout}");
 }
 
 /// `run --schedule-dir D --no-minimize` writes each failure's schedule, as found, into D and prints
@@ -120,7 +120,10 @@ fn error_expectation_fails_when_the_join_succeeds() {
     let out = joinrace(&["--catalog", dir.path().to_str().expect("utf-8"), "run", "--all"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("UNEXPECTED (panic: the join succeeded where the scenario expects an error"), "{stdout}");
+    assert!(
+        stdout.contains("UNEXPECTED\n    found:    panic: the join succeeded where the scenario expects an error"),
+        "{stdout}"
+    );
 }
 
 fn fixture_schedule(name: &str) -> std::path::PathBuf {
@@ -200,36 +203,44 @@ fn minimize_writes_a_schedule_with_no_more_preemptions() {
     assert!(stdout.contains("preemptions: 1 -> 1"), "{stdout}");
     let again = joinrace(&["replay", out_path.to_str().expect("utf-8")]);
     assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stdout));
-    // Then the scenario: one worker of each kind is enough for race 2's restore round.
-    assert!(stdout.contains("scenario:    2 rows -> 2, 2 workers -> 1, 5 goroutines -> 5"), "{stdout}");
-    let shrunk = dir.path().join("race2-builder-publication-min");
-    let toml = std::fs::read_to_string(shrunk.join("race2-builder-publication-min.toml")).expect("shrunk scenario");
-    assert!(toml.contains("concurrency = 1"), "{toml}");
-    let schedule = shrunk.join("race2-builder-publication-min.schedule");
+    // Then the scenario: race 2's restore round needs both restore files' rows and runs one worker
+    // per file (before, the shrink claimed "2 workers -> 1" by lowering a setting the slice
+    // ignores).
+    assert!(stdout.contains("scenario:    no smaller scenario fails the same way"), "{stdout}");
+    drop(dir);
+    // Race 1's probe slice does not need the probe row of the key k2.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fixture = fixture_schedule("race1");
+    let out_path = dir.path().join("min.schedule");
+    let out = joinrace(&["minimize", fixture.to_str().expect("utf-8"), "--output", out_path.to_str().expect("utf-8")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("scenario:    4 rows -> 3, 2 workers -> 2, 3 goroutines -> 3"), "{stdout}");
+    let shrunk = dir.path().join("race1-used-flag-layout-min");
+    let toml = std::fs::read_to_string(shrunk.join("race1-used-flag-layout-min.toml")).expect("shrunk scenario");
+    assert!(!toml.contains("k2"), "{toml}");
+    let schedule = shrunk.join("race1-used-flag-layout-min.schedule");
     let replayed =
         joinrace(&["--catalog", shrunk.to_str().expect("utf-8"), "replay", schedule.to_str().expect("utf-8")]);
     assert_eq!(replayed.status.code(), Some(0), "{}", String::from_utf8_lossy(&replayed.stdout));
 }
 
-/// `--html` writes a self-contained page; headless Chromium renders it and both racing accesses
-/// are visible (the page's script counts them into `data-visible-races`). CI installs Chromium and
-/// sets `JOINRACE_REQUIRE_CHROMIUM`; elsewhere the test is skipped when Chromium is missing.
-#[test]
-fn html_timeline_shows_both_racing_accesses_in_chromium() {
+/// The Chromium to render pages with, or `None` (the test is skipped) when it is missing. CI
+/// installs it and sets `JOINRACE_REQUIRE_CHROMIUM`.
+fn chromium() -> Option<String> {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !std::path::Path::new(&chromium).exists() {
-        assert!(std::env::var_os("JOINRACE_REQUIRE_CHROMIUM").is_none(), "{chromium} is missing");
-        eprintln!("skipped: {chromium} is missing (CI installs it)");
-        return;
+    if std::path::Path::new(&chromium).exists() {
+        return Some(chromium);
     }
-    let (dir, html, out) = race2_fixture_into("replay", "--html", "race2.html");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
-    let page = std::fs::read_to_string(&html).expect("page written");
-    for external in ["http:", "https:", " src=", " href="] {
-        assert!(!page.contains(external), "the page loads something ({external})");
-    }
-    let profile = dir.path().join("profile");
-    let dom = Command::new(&chromium)
+    assert!(std::env::var_os("JOINRACE_REQUIRE_CHROMIUM").is_none(), "{chromium} is missing");
+    eprintln!("skipped: {chromium} is missing (CI installs it)");
+    None
+}
+
+/// Headless Chromium, with its profile in `dir`, on `url` at 1400×1000, doing `action`
+/// (`--dump-dom`, `--screenshot=…`); its standard output.
+fn render(chromium: &str, dir: &std::path::Path, url: &str, action: &str) -> String {
+    let out = Command::new(chromium)
         .args([
             "--headless",
             "--no-sandbox",
@@ -239,15 +250,91 @@ fn html_timeline_shows_both_racing_accesses_in_chromium() {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            &format!("--user-data-dir={}", profile.display()),
-            "--dump-dom",
-            &format!("file://{}", html.display()),
+            "--window-size=1400,1000",
+            &format!("--user-data-dir={}", dir.join("profile").display()),
+            action,
+            url,
         ])
         .output()
         .expect("chromium runs");
-    let dom = String::from_utf8_lossy(&dom.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The page loads nothing: no remote address, no `src`, and links only within the page.
+#[track_caller]
+fn assert_self_contained(page: &str) {
+    for external in ["http:", "https:", " src="] {
+        assert!(!page.contains(external), "the page loads something ({external})");
+    }
+    for link in page.split(" href=\"").skip(1) {
+        assert!(link.starts_with('#'), "a link out of the page: {}", &link[..link.len().min(60)]);
+    }
+}
+
+/// `--html` writes a self-contained page; headless Chromium renders it and both racing accesses
+/// are visible (the page's script counts them into `data-visible-races`).
+#[test]
+fn html_timeline_shows_both_racing_accesses_in_chromium() {
+    let Some(chromium) = chromium() else { return };
+    let (dir, html, out) = race2_fixture_into("replay", "--html", "race2.html");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_self_contained(&std::fs::read_to_string(&html).expect("page written"));
+    let dom = render(&chromium, dir.path(), &format!("file://{}", html.display()), "--dump-dom");
     assert!(dom.contains("data-visible-races=\"2\""), "{dom}");
     assert!(dom.contains("RACE plain write 8B") && dom.contains("RACE plain read 8B"), "{dom}");
+}
+
+/// At executor size (12 goroutines) the page explains the race: a link near the top lands on the
+/// first racing access, the summary names both racing goroutines by the function they were
+/// started with and gives each one's last synchronisation, columns are headed by those names,
+/// `go` statements are drawn as edges, and the rendered page is not blank.
+#[test]
+fn html_timeline_at_executor_size_explains_the_race_in_chromium() {
+    let Some(chromium) = chromium() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let html = dir.path().join("executor.html");
+    let fixture = fixture_schedule("race2-executor-round1");
+    let out = joinrace(&["replay", fixture.to_str().expect("utf-8"), "--html", html.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let page = std::fs::read_to_string(&html).expect("page written");
+    assert_self_contained(&page);
+    // The race: goroutine 8 (a build worker) writes the builder field, goroutine 12 (a spill
+    // worker) reads it; each was last synchronised by the `go` statement that started it.
+    let summary = &page[page.find("<section id=\"why\">").expect("summary")..page.find("</section>").expect("end")];
+    assert!(summary.contains("<a id=\"to-race\" href=\"#race-first\">"), "{summary}");
+    for (g, function, parent) in [
+        (8, "(*BuildWorkerV2).splitPartitionAndAppendToRowTable", 3),
+        (12, "(*hashJoinSpillHelper).spillRowTableImpl.func1", 6),
+    ] {
+        let named = format!("goroutine {g} <code>{function}</code>");
+        let side = summary.split("<li class=\"side\">").skip(1).find(|s| s.contains(&named)).expect(&named);
+        assert!(
+            side.contains(&format!("its last synchronisation before it: ← started by goroutine {parent} at")),
+            "{side}"
+        );
+        assert!(page.contains(&format!("goroutine {g}</span> <b class=\"fn\">{function}</b>")), "column {g}");
+    }
+    assert!(summary.contains("No chain of happens-before edges"), "{summary}");
+    assert!(page.contains("<div class=\"e out go\">→ go statement: starts goroutine 12"), "no spawn edge drawn");
+    assert!(page.contains("<div class=\"e in go\">← started by goroutine 6"), "no spawn edge drawn");
+
+    let url = format!("file://{}", html.display());
+    let dom = render(&chromium, dir.path(), &url, "--dump-dom");
+    assert!(dom.contains("data-visible-races=\"2\""), "{dom}");
+    let top = dom.split("data-race-link-top=\"").nth(1).and_then(|s| s.split('"').next()?.parse::<u32>().ok());
+    assert!(top.is_some_and(|t| t < 1000), "the link to the race is not on the first screen: {top:?}");
+    let jumped = render(&chromium, dir.path(), &format!("{url}#race-first"), "--dump-dom");
+    assert!(jumped.contains("data-landed=\"race-first\""), "the link's target is not reached: {jumped}");
+
+    // A screenshot of the first screen: a PNG of the window's size with more than a blank page in it.
+    let png = dir.path().join("executor.png");
+    render(&chromium, dir.path(), &url, &format!("--screenshot={}", png.display()));
+    let bytes = std::fs::read(&png).expect("screenshot written");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    let size = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    assert_eq!((size(16), size(20)), (1400, 1000), "IHDR size");
+    // A blank 1400×1000 page compresses to about 6 KB; the rendered summary and table to ~200 KB.
+    assert!(bytes.len() > 50_000, "the screenshot looks blank ({} bytes)", bytes.len());
 }
 
 #[test]
@@ -321,8 +408,16 @@ fn list_shows_each_scenarios_commit_and_bugs() {
     let out = joinrace(&["list"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    let row = |name: &str| stdout.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_default().to_string();
+    assert!(stdout.starts_with("scenario "), "a header: {stdout}");
+    // A scenario's row, and its `bugs:` line below it if it has bugs.
+    let row = |name: &str| {
+        let mut lines = stdout.lines().skip_while(|l| !l.starts_with(&format!("{name} ")));
+        let row = lines.next().unwrap_or_default().to_string();
+        let bugs = lines.next().filter(|l| l.starts_with("    bugs: ")).unwrap_or_default();
+        format!("{row} {bugs}")
+    };
     let r = row("race2-builder-publication");
+    assert!(r.contains(" race "), "its expectation: {r}");
     assert!(r.contains("5450000d92") && r.contains("57450-builder-publication"), "{r}");
     assert!(!r.contains("57450-used-flag-layout"), "fixed by #57451 before that commit: {r}");
     let r = row("race1-used-flag-layout");
@@ -331,34 +426,49 @@ fn list_shows_each_scenarios_commit_and_bugs() {
     let r = row("race2-fixed");
     assert!(r.contains("51161154df") && !r.contains("57450-") && r.contains("59377-lost-build-error"), "{r}");
     let r = row("generated-spill-fixed");
-    assert!(r.trim_end().ends_with(" none"), "the newest commit has every modelled fix: {r}");
+    assert!(!r.contains("bugs:"), "the newest commit has every modelled fix: {r}");
 }
 
-/// SIGINT in the middle of a run that spills to disk (`--spill-dir`): the process exits 130 and
-/// leaves no spill file or directory behind (before, 10 of 14 interrupted runs of race2-fixed
-/// left a spill directory).
+/// SIGINT or SIGTERM in the middle of a run that spills to disk (`--spill-dir`), 20 times at
+/// different moments: the process exits 130 or 143, says how far it got, and leaves no spill file or
+/// directory behind (before, 10 of 14 interrupted runs of race2-fixed left a spill directory).
+/// A directory a dead process left (SIGKILL) is swept when the next run starts; a live
+/// process's is not.
 #[test]
-fn an_interrupted_run_leaves_no_spill_file() {
-    let (tmp, schedules) = (tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir"));
-    let child = Command::new(env!("CARGO_BIN_EXE_joinrace"))
-        .args(["run", "race2-fixed", "--spill-dir"])
-        .arg(tmp.path())
-        .env("JOINRACE_SCHEDULE_DIR", schedules.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("joinrace starts");
-    // Long enough to be in the middle of spilling (the loom run of the restore slice takes seconds).
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let during: Vec<_> = std::fs::read_dir(tmp.path()).expect("readable").flatten().map(|e| e.path()).collect();
-    assert_eq!(during.len(), 1, "the run's spill directory: {during:?}");
-    let pid = child.id().to_string();
-    let kill = Command::new("kill").args(["-INT", &pid]).status().expect("kill runs");
-    assert!(kill.success());
-    let out = child.wait_with_output().expect("joinrace exits");
-    assert_eq!(out.status.code(), Some(130));
-    let left: Vec<_> = std::fs::read_dir(tmp.path()).expect("readable").flatten().map(|e| e.path()).collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+fn interrupted_runs_leave_no_spill_file() {
+    let (tmp, schedules) = (tempdir(), tempdir());
+    let dead = tmp.path().join("joinrace-run-4194304999-x");
+    let live = tmp.path().join(format!("joinrace-run-{}-x", std::process::id()));
+    std::fs::create_dir_all(dead.join("spill")).expect("mkdir");
+    std::fs::create_dir_all(&live).expect("mkdir");
+    let ours = |p: &std::path::PathBuf| *p != live;
+    for attempt in 0..20u64 {
+        let child = Command::new(env!("CARGO_BIN_EXE_joinrace"))
+            .args(["run", "race2-fixed", "--spill-dir"])
+            .arg(tmp.path())
+            .env("JOINRACE_SCHEDULE_DIR", schedules.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("joinrace starts");
+        // From early in the loom run of the restore slice to well inside it.
+        std::thread::sleep(std::time::Duration::from_millis(300 + 60 * attempt));
+        let during: Vec<_> =
+            std::fs::read_dir(tmp.path()).expect("readable").flatten().map(|e| e.path()).filter(ours).collect();
+        assert_eq!(during.len(), 1, "attempt {attempt}: the run's spill directory only: {during:?}");
+        let signal = if attempt % 2 == 0 { "-INT" } else { "-TERM" };
+        let kill = Command::new("kill").args([signal, &child.id().to_string()]).status().expect("kill runs");
+        assert!(kill.success());
+        let out = child.wait_with_output().expect("joinrace exits");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let status = if signal == "-INT" { 130 } else { 143 };
+        assert_eq!(out.status.code(), Some(status), "attempt {attempt} ({signal}): {err}");
+        assert!(err.contains("joinrace: interrupted "), "attempt {attempt}: {err}");
+        let left: Vec<_> =
+            std::fs::read_dir(tmp.path()).expect("readable").flatten().map(|e| e.path()).filter(ours).collect();
+        assert!(left.is_empty(), "attempt {attempt} ({signal}) left behind: {left:?}");
+    }
+    assert!(live.exists(), "a live process's directory is left alone");
 }
 
 /// `--spill-dir` puts the spill files of a run on disk, under that directory, and removes them
@@ -454,4 +564,91 @@ fn jobs_print_what_one_job_prints() {
     let one = rows("1");
     assert_eq!(one.len(), 11, "{one:#?}");
     assert_eq!(rows("3"), one);
+}
+
+/// A schedule carries the scenario it was recorded on: it replays outside any checkout once the
+/// catalog is gone, and a schedule whose header names another scenario than the one it carries
+/// is bad input.
+#[test]
+fn a_schedule_replays_without_its_catalog_and_refuses_another_scenario() {
+    let (catalog, schedules, elsewhere) = (tempdir(), tempdir(), tempdir());
+    let text = std::fs::read_to_string(scenarios::catalog_dir().join("race1-used-flag-layout.toml")).expect("file");
+    std::fs::write(catalog.path().join("race1.toml"), text).expect("write");
+    let (c, s) = (catalog.path().to_str().expect("utf-8"), schedules.path().to_str().expect("utf-8"));
+    let out = joinrace(&["--catalog", c, "run", "race1-used-flag-layout", "--schedule-dir", s]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    drop(catalog);
+    let file = schedules.path().join("race1-used-flag-layout-dpor.schedule");
+    let replay = |file: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_joinrace"))
+            .current_dir(elsewhere.path())
+            .args(["replay", file.to_str().expect("utf-8")])
+            .output()
+            .expect("joinrace runs")
+    };
+    let out = replay(&file);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("race1-used-flag-layout (as recorded, carried by the schedule file)"), "{stdout}");
+    assert!(stdout.contains("the replay reproduces the recorded failure"), "{stdout}");
+    let text = std::fs::read_to_string(&file).expect("schedule");
+    let other = schedules.path().join("other.schedule");
+    std::fs::write(&other, text.replace("model: race1-used-flag-layout", "model: race2-fixed")).expect("write");
+    let out = replay(&other);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let expected = "model source: it carries scenario \"race1-used-flag-layout\" but names \"race2-fixed\"";
+    assert!(err.contains(expected), "{err}");
+    std::fs::write(&other, text.replace("[[strategy]]", "[[strategy]]\n")).expect("write");
+    let err = String::from_utf8_lossy(&replay(&other).stderr).to_string();
+    assert!(err.contains("does not hash to its model-hash"), "{err}");
+}
+
+/// Outside a checkout and without `--catalog`, `run` says where it looked: no catalog path is
+/// compiled into the program.
+#[test]
+fn outside_a_checkout_run_needs_a_catalog() {
+    let elsewhere = tempdir();
+    let out = Command::new(env!("CARGO_BIN_EXE_joinrace"))
+        .current_dir(elsewhere.path())
+        .args(["run", "--all"])
+        .output()
+        .expect("joinrace runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("is not inside a joinrace checkout") && err.contains("--catalog DIR"), "{err}");
+}
+
+/// shuttle's own line for every failing execution (`test panicked in task …`) is kept off the
+/// terminal, and so is its line for every deadlock: the row says what was found. Before, `run
+/// --all` printed 15 of the first and 31 of the second.
+#[test]
+fn shuttle_s_own_failure_lines_stay_off_the_terminal() {
+    // A race and a hang: shuttle prints a line for each kind.
+    let out = joinrace(&["run", "race2-builder-publication", "kill-wait-for-build-71122"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(!stderr.contains("test panicked in task") && !stdout.contains("test panicked"), "{stderr}");
+    assert!(!stderr.contains("Test deadlocked"), "{stderr}");
+    assert!(stdout.lines().all(|l| l.len() <= 120 || l.starts_with("    ")), "rows fit 120 columns:\n{stdout}");
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+/// Before a22b8421a6 the model is TiDB's probe side only: an executor at such a commit is refused
+/// at its `tidb` line, not run as code TiDB did not have.
+#[test]
+fn a_commit_before_the_whole_executor_takes_only_a_probe_slice() {
+    let text = edited("race2-executor-round1-fixed.toml", "tidb = \"acba0cd1e2\"", "tidb = \"9690dab339\"");
+    assert_refused(&text, "tidb: the model is only the probe side of TiDB 9690dab339");
+}
+
+/// A restore slice runs one split worker per restore file: another `exec.concurrency` would be a
+/// setting that changes nothing, and is refused.
+#[test]
+fn a_restore_slice_s_concurrency_is_its_file_count() {
+    let text = edited("race2-fixed.toml", "concurrency = 2", "concurrency = 3");
+    assert_refused(&text, "exec.concurrency: 3 on a restore slice, which runs one worker per restore file: 2");
 }

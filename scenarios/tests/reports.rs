@@ -119,3 +119,57 @@ fn skip_probe_flag_report_matches_tidb_58286() {
     let r = same_site_race("skip-probe-flag-58286", "tidb-58286.txt", object, 0..1);
     assert_eq!((r.current.kind, r.previous.kind), (AccessKind::Write, AccessKind::Write), "{r}");
 }
+
+/// TiDB #55465 gives only lines: the read at join_row_table.go:195 (`isColumnNull`, a plain byte)
+/// from base_join_probe.go:360 (`appendBuildRowToChunkInternal`) in `probeForOuterSideBuild`, the
+/// write at join_row_table.go:202 (`setUsedFlag`'s atomic 4-byte store, inlined) from
+/// outer_join_probe.go:308 (`probeForOuterSideBuild`). The model's report has those frames, and
+/// the bytes: the null map's first byte, row+8, inside the flag's word [8, 12).
+#[test]
+fn null_bit_read_report_matches_tidb_55465() {
+    let r = report("null-bit-read-55465");
+    let (read, write) = (access(&r, AccessKind::Read), access(&r, AccessKind::Write));
+    let probe = "pkg/executor/join.(*outerJoinProbe).probeForOuterSideBuild";
+    let read_top = [
+        "pkg/executor/join.(*joinTableMeta).isColumnNull",
+        "pkg/executor/join.(*baseJoinProbe).appendBuildRowToChunkInternal",
+        probe,
+    ];
+    assert_eq!(read.stack[..3], read_top, "{r}");
+    // Below Go's `sync/atomic` frames, as in every report of an atomic access.
+    assert_eq!(write.stack.iter().find(|f| !f.starts_with("sync/atomic.")).map(String::as_str), Some(probe), "{r}");
+    assert_eq!((read.size, read.atomic, write.size, write.atomic), (1, false, 4, true), "{r}");
+    assert_eq!(read.addr, write.addr, "the null map's first byte is the flag word's first: {r}");
+}
+
+/// TiDB #55864: PR #55525 took the atomic null-bit read for `columnIndex <= 31`, and at 31 its
+/// mask table `[32]uint32` is indexed at 32. With 32 stored build columns of an outer-side build,
+/// a probe worker panics with Go's message, recovered by its `RunWithRecover` (the join fails);
+/// from PR #55864 (`< 31`) the same join is clean. One worker and one matched row are enough: the
+/// panic needs no other goroutine.
+#[test]
+fn index_31_panics_before_55864_and_not_after() {
+    let columns = vec!["\"int\""; 32].join(", ");
+    let row = |k: i64| format!("[{k}{}]", ", 0".repeat(31));
+    let text = |commit: &str| {
+        format!(
+            "name = \"index-31\"\nissue = \"pingcap/tidb#55864\"\ndescription = \"x\"\ntarget = \"probe-slice\"\ntidb = \"{commit}\"\n\n[join]\ntype = \"right-outer\"\n\
+             build = \"right\"\nleft = [\"int\"]\nright = [{columns}]\nleft_keys = [0]\nright_keys = [0]\n\n\
+             [rows]\nleft = [[1]]\nright = [{}, {}]\n\n[exec]\nconcurrency = 1\nchunk_size = 1\n\
+             segment_rows = 4\n\n[[strategy]]\nkind = \"dpor\"\n\n[expect]\noutcome = \"clean\"\n",
+            row(1),
+            row(2)
+        )
+    };
+    let explore = |commit: &str| {
+        let s = scenarios::format::parse(std::path::Path::new("index-31.toml"), &text(commit)).expect("valid");
+        let model = build(&s).expect("valid scenario");
+        model.explore(&s.strategies[0].strategy())
+    };
+    let before = explore("2761e91f2e");
+    let messages: Vec<&str> = before.recovered.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(messages, ["runtime error: index out of range [32] with length 32"], "{before}");
+    assert!(before.recovered[0].stack.iter().any(|f| f.ends_with("appendBuildRowToChunkInternal")), "{before}");
+    let after = explore("41c99261bf");
+    assert!(after.failure.is_none() && after.recovered.is_empty() && after.exhaustive, "{after}");
+}

@@ -146,6 +146,10 @@ impl Shadow {
         let range = ((spec.offset as u64) << 8) | spec.size as u64;
         let kind = if write { 0 } else { READ };
         record::depend(self.identity ^ range.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ kind, position, g);
+        if st.tracing {
+            // Any access is the goroutine doing something: its stack then names it.
+            record::saw_stack(g, &st.stacks.frames(st.goroutines[g].stack));
+        }
         let traced = record::watches(addr, spec.size);
         if traced {
             let frame = st.stacks.frames(stack).into_iter().find(|f| !f.starts_with("sync/atomic."));

@@ -7,6 +7,7 @@
 mod dpor;
 mod hook;
 pub(crate) mod replay;
+mod split;
 mod strategy;
 
 use std::cell::Cell;
@@ -21,6 +22,7 @@ use rustc_hash::FxHashSet;
 
 use shuttle::scheduler::{Schedule as ShuttleSchedule, Scheduler, Task, TaskId};
 
+pub use split::{explore_jobs, Shard};
 pub use strategy::{Kind, Progress, Strategy};
 
 use crate::report::{FailureKind, RaceReport, RecoveredPanic};
@@ -129,10 +131,46 @@ pub fn explore<F>(strategy: &Strategy, model: F) -> Outcome
 where
     F: Fn() + Send + Sync + 'static,
 {
+    explore_logged(strategy, model).0
+}
+
+/// Which execution of a random exploration runs (its index in the whole, shards and jobs aside),
+/// where the exploration stops, and each ended execution's `(index, interleaving hash)`.
+pub(crate) struct Indexing {
+    current: Arc<AtomicU64>,
+    stop_at: Arc<AtomicU64>,
+    log: split::Log,
+}
+
+/// [`explore`], also returning `(index, interleaving hash)` of every execution of a random
+/// exploration that ended (empty for other strategies): what shards are checked by, since shards
+/// that cover one run must cover the same interleavings.
+pub fn explore_logged<F>(strategy: &Strategy, model: F) -> (Outcome, Vec<(u64, u64)>)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    explore_indexed(strategy, model, Arc::new(AtomicU64::new(u64::MAX)))
+}
+
+/// [`explore_logged`], with executions from `stop_at` on not started.
+pub(crate) fn explore_indexed<F>(strategy: &Strategy, model: F, stop_at: Arc<AtomicU64>) -> (Outcome, Vec<(u64, u64)>)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let indexing = Indexing::new(stop_at);
     let bound = Cell::new(None);
-    let mut outcome = explore_with(strategy, model, |body, executions| run(strategy, body, &bound, executions));
+    let progress = strategy.progress().cloned().unwrap_or_default();
+    let random = matches!(strategy.kind(), Kind::Random { .. });
+    let mut outcome = explore_with(strategy, &progress, random.then_some(&indexing), model, |body, executions| {
+        let set_bound = |b: Option<usize>| {
+            bound.set(b);
+            progress.counters().bound.store(b.map_or(0, |b| b as u64 + 1), Ordering::Relaxed);
+        };
+        run(strategy, body, &set_bound, executions, &indexing)
+    });
     outcome.bound = bound.get();
-    outcome
+    let log = std::mem::take(&mut *indexing.log.lock());
+    (outcome, log)
 }
 
 /// What one run along a plan produced: its outcome, the decisions taken, and what it recorded.
@@ -157,7 +195,9 @@ where
     let decisions: Arc<Mutex<Vec<Decision>>> = Arc::default();
     let d = decisions.clone();
     let scope = record::scoped(record::Options { expected: plan.exact().map(<[u32]>::to_vec), watch });
-    let outcome = explore_with(label, model, move |body, _| run_plan(plan, choices, body, d));
+    let outcome = explore_with(label, &label.progress().cloned().unwrap_or_default(), None, model, move |body, _| {
+        run_plan(plan, choices, body, d)
+    });
     let decisions = std::mem::take(&mut *decisions.lock());
     PlanRun { outcome, decisions, recorded: scope.finish() }
 }
@@ -192,13 +232,19 @@ type Body = Arc<dyn Fn() + Send + Sync>;
 
 /// Runs `runner`, which calls the execution body once per execution (and gets the count of
 /// executions started), and turns what happened into an outcome.
-fn explore_with<F>(strategy: &Strategy, model: F, runner: impl FnOnce(Body, &Arc<AtomicU64>)) -> Outcome
+fn explore_with<F>(
+    strategy: &Strategy,
+    progress: &Progress,
+    indexing: Option<&Indexing>,
+    model: F,
+    runner: impl FnOnce(Body, &Arc<AtomicU64>),
+) -> Outcome
 where
     F: Fn() + Send + Sync + 'static,
 {
     hook::install();
     let backend = strategy.backend();
-    let executions = strategy.progress().map_or_else(Arc::default, |p| p.counter().clone());
+    let executions = progress.counters().executions.clone();
     executions.store(0, Ordering::Relaxed);
     let last: Arc<Mutex<Option<Arc<Execution>>>> = Arc::default();
     let interleavings: Arc<Mutex<FxHashSet<u64>>> = Arc::default();
@@ -216,6 +262,8 @@ where
     };
     let body: Body = {
         let (executions, last, interleavings) = (executions.clone(), last.clone(), interleavings.clone());
+        let progress = progress.clone();
+        let indexing = indexing.map(|ix| (ix.current.clone(), ix.log.clone()));
         let keep_recovered = keep_recovered.clone();
         Arc::new(move || {
             executions.fetch_add(1, Ordering::Relaxed);
@@ -223,7 +271,13 @@ where
             *last.lock() = Some(exec.clone());
             exec.run_main(&model);
             if backend.controls_schedule() {
-                interleavings.lock().insert(record::interleaving());
+                let hash = record::interleaving();
+                if let Some((current, log)) = &indexing {
+                    log.lock().push((current.load(Ordering::SeqCst), hash));
+                }
+                let mut seen = interleavings.lock();
+                seen.insert(hash);
+                progress.counters().distinct.store(seen.len() as u64, Ordering::Relaxed);
             }
             keep_recovered(&exec);
             exec.run_cleanups();
@@ -256,7 +310,8 @@ where
                 None
             }
             kind => Some(Failure {
-                execution: executions,
+                // A random exploration's executions are numbered as in the whole, shards aside.
+                execution: indexing.map_or(executions, |ix| ix.current.load(Ordering::SeqCst) + 1),
                 kind,
                 schedule: backend.controls_schedule().then(record::schedule),
             }),
@@ -294,15 +349,21 @@ fn shuttle_config() -> shuttle::Config {
 
 /// Runs the executions of `strategy`; `executions` is the count `body` keeps (limits span the
 /// rounds of iterative bounding), and `bound` is set to the preemption bound of each round.
-fn run(strategy: &Strategy, body: Body, bound: &Cell<Option<usize>>, executions: &Arc<AtomicU64>) {
-    use shuttle::scheduler::{DfsScheduler, PctScheduler, RandomScheduler};
+fn run(
+    strategy: &Strategy,
+    body: Body,
+    set_bound: &dyn Fn(Option<usize>),
+    executions: &Arc<AtomicU64>,
+    indexing: &Indexing,
+) {
+    use shuttle::scheduler::{DfsScheduler, PctScheduler};
     let n = |x: u64| usize::try_from(x).unwrap_or(usize::MAX);
     let start = Instant::now();
     let limits = Limits { strategy: strategy.clone(), start, executions: executions.clone() };
     match strategy.kind() {
         Kind::Loom { .. } => {
             for b in strategy.rounds() {
-                bound.set(b);
+                set_bound(b);
                 let used = executions.load(Ordering::Relaxed);
                 let mut builder = loom::model::Builder::new();
                 builder.preemption_bound = b;
@@ -323,7 +384,7 @@ fn run(strategy: &Strategy, body: Body, bound: &Cell<Option<usize>>, executions:
         }
         Kind::Dpor { .. } => {
             for b in strategy.rounds() {
-                bound.set(b);
+                set_bound(b);
                 if limits.reached() {
                     break;
                 }
@@ -331,7 +392,10 @@ fn run(strategy: &Strategy, body: Body, bound: &Cell<Option<usize>>, executions:
             }
         }
         Kind::Random { seed, iterations } => {
-            run_shuttle(RandomScheduler::new_from_seed(*seed, n(*iterations)), &limits, &body)
+            // The execution cap is on indices, so that shards and jobs stop where one run would.
+            let end = strategy.max_executions().map_or(*iterations, |m| m.min(*iterations));
+            let (stop_at, current) = (indexing.stop_at.clone(), indexing.current.clone());
+            run_shuttle(split::SplitRandom::new(*seed, end, strategy.shard(), stop_at, current), &limits, &body)
         }
         Kind::Pct { seed, iterations, depth } => {
             run_shuttle(PctScheduler::new_from_seed(*seed, *depth, n(*iterations)), &limits, &body)

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::split::Shard;
 use crate::runtime::Backend;
 use crate::schedule::Schedule;
 
@@ -57,22 +58,42 @@ pub enum Kind {
     Replay(Schedule),
 }
 
-/// A counter of the executions an exploration has started, for another thread to show progress.
+/// What an exploration has done so far, for another thread to show progress: executions started,
+/// distinct interleavings seen, and the preemption bound of the current round (loom, DPOR).
 #[derive(Clone, Debug, Default)]
-pub struct Progress(Arc<AtomicU64>);
+pub struct Progress(Arc<Counters>);
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) executions: Arc<AtomicU64>,
+    pub(crate) distinct: AtomicU64,
+    /// The current bound plus one; 0 when there is none.
+    pub(crate) bound: AtomicU64,
+}
 
 impl Progress {
-    /// A counter at zero.
+    /// Counters at zero.
     pub fn new() -> Progress {
         Progress::default()
     }
 
     /// Executions started so far.
     pub fn executions(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.executions.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn counter(&self) -> &Arc<AtomicU64> {
+    /// Distinct interleavings among the executions that ended (schedule-controlling backends).
+    pub fn distinct(&self) -> u64 {
+        self.0.distinct.load(Ordering::Relaxed)
+    }
+
+    /// The preemption bound of the round running now, for strategies that bound preemptions.
+    pub fn bound(&self) -> Option<usize> {
+        let b = self.0.bound.load(Ordering::Relaxed);
+        (b > 0).then(|| usize::try_from(b - 1).unwrap_or(usize::MAX))
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
         &self.0
     }
 }
@@ -101,11 +122,12 @@ pub struct Strategy {
     max_executions: Option<u64>,
     max_duration: Option<Duration>,
     progress: Option<Progress>,
+    shard: Shard,
 }
 
 impl Strategy {
     const fn of(kind: Kind) -> Strategy {
-        Strategy { kind, max_executions: None, max_duration: None, progress: None }
+        Strategy { kind, max_executions: None, max_duration: None, progress: None, shard: Shard::ALL }
     }
 
     /// loom, reaching preemption bound `preemption_bound` iteratively.
@@ -172,6 +194,19 @@ impl Strategy {
     pub fn with_progress(mut self, progress: Progress) -> Strategy {
         self.progress = Some(progress);
         self
+    }
+
+    /// Runs only the executions of `shard` of a random exploration (0-based `k` of `n`): `n`
+    /// runs with shards `0..n` cover exactly the executions of one run. Other strategies cannot
+    /// be split by execution and ignore it.
+    pub fn with_shard(mut self, shard: Shard) -> Strategy {
+        self.shard = shard;
+        self
+    }
+
+    /// The shard of the executions this strategy runs.
+    pub fn shard(&self) -> Shard {
+        self.shard
     }
 
     /// The scheduler and its settings.
@@ -241,6 +276,9 @@ impl fmt::Display for Strategy {
             }
             Kind::Random { seed, iterations } => {
                 write!(f, "shuttle-random(seed {seed}, {iterations} executions")?;
+                if self.shard != Shard::ALL {
+                    write!(f, ", shard {}/{}", self.shard.k + 1, self.shard.n)?;
+                }
                 self.limits(f)?;
                 write!(f, ")")
             }

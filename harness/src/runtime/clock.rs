@@ -3,7 +3,7 @@
 
 use smallvec::SmallVec;
 
-use super::ExecState;
+use super::{record, ExecState};
 
 /// A goroutine's logical time: component `g` counts the release operations of goroutine `g` that
 /// happen before the clock's owner's current point.
@@ -42,6 +42,11 @@ impl VectorClock {
         }
     }
 
+    /// The nonzero components, as (goroutine, value).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        self.0.iter().copied().enumerate().filter(|&(_, v)| v > 0)
+    }
+
     /// Whether the event `(g, epoch)` happens before (or is) the point this clock describes.
     pub fn covers(&self, g: usize, epoch: u32) -> bool {
         epoch <= self.get(g)
@@ -75,6 +80,7 @@ impl ExecState {
 
     /// Release (merge): `sync` learns everything `g` has done so far; `g` then moves on.
     pub(crate) fn release(&mut self, g: usize, sync: &mut VectorClock) {
+        self.trace_release(g);
         let gr = &mut self.goroutines[g];
         sync.join(&gr.clock);
         gr.clock.tick(g);
@@ -82,6 +88,7 @@ impl ExecState {
 
     /// Release (store): `sync` becomes exactly `g`'s clock, as TSan does for an atomic store.
     pub(crate) fn release_store(&mut self, g: usize, sync: &mut VectorClock) {
+        self.trace_release(g);
         let gr = &mut self.goroutines[g];
         *sync = gr.clock.clone();
         gr.clock.tick(g);
@@ -90,6 +97,9 @@ impl ExecState {
     /// Release-store-acquire (TSan's `ReleaseStoreAcquire`, Go's `racereleaseacquire`): `sync`
     /// becomes `g`'s clock from before the call, and `g` learns what `sync` held.
     pub(crate) fn release_store_acquire(&mut self, g: usize, sync: &mut VectorClock) {
+        // Traced as a release of the clock from before, then an acquire, as it behaves.
+        self.trace_release(g);
+        self.trace_acquire(g, sync);
         let gr = &mut self.goroutines[g];
         let before = gr.clock.clone();
         gr.clock.join(sync);
@@ -99,7 +109,25 @@ impl ExecState {
 
     /// Acquire: `g` learns everything released into `sync`.
     pub(crate) fn acquire(&mut self, g: usize, sync: &VectorClock) {
+        self.trace_acquire(g, sync);
         self.goroutines[g].clock.join(sync);
+    }
+
+    /// A traced run records the release `g` is about to make (its clock now) as an edge source.
+    /// Untraced runs pay one test of a flag.
+    fn trace_release(&self, g: usize) {
+        if self.tracing {
+            let gr = &self.goroutines[g];
+            record::released(g, &gr.clock, &self.stacks.frames(gr.stack));
+        }
+    }
+
+    /// A traced run records the edges into `g` that acquiring `sync` adds (before `g` learns it).
+    fn trace_acquire(&self, g: usize, sync: &VectorClock) {
+        if self.tracing {
+            let gr = &self.goroutines[g];
+            record::acquired(g, &gr.clock, sync, &self.stacks.frames(gr.stack));
+        }
     }
 }
 

@@ -87,6 +87,8 @@ pub(crate) struct ExecState {
     pub(crate) at_end: Vec<Box<dyn FnOnce() + Send>>,
     /// Panics `recover` caught in this execution.
     recovered: Vec<RecoveredPanic>,
+    /// The run traces: synchronisations are recorded as happens-before edges (see `clock.rs`).
+    pub(crate) tracing: bool,
 }
 
 impl ExecState {
@@ -291,6 +293,7 @@ impl Execution {
                 next_addr: 0x00c0_0000_0000,
                 at_end: Vec::new(),
                 recovered: Vec::new(),
+                tracing: backend.controls_schedule() && record::tracing(),
             }),
             aborted: AtomicBool::new(false),
         });
@@ -396,6 +399,10 @@ impl Execution {
                 );
             }
             let child = st.goroutines.len();
+            if st.tracing {
+                let p = &st.goroutines[parent];
+                record::spawned(parent, child, &p.clock, &st.stacks.frames(p.stack));
+            }
             let mut clock = st.goroutines[parent].clock.clone();
             clock.set(child, 1);
             st.goroutines[parent].clock.tick(parent);
@@ -450,11 +457,10 @@ impl Execution {
         Ok(r)
     }
 
-    /// The innermost model frame of goroutine `g` (for traces).
-    pub(crate) fn top_frame(&self, g: usize) -> Option<String> {
+    /// The model frames of goroutine `g`, innermost first (for traces).
+    pub(crate) fn frames(&self, g: usize) -> Vec<String> {
         let st = self.state.lock();
-        let stack = st.goroutines.get(g)?.stack;
-        st.stacks.frames(stack).into_iter().next()
+        st.goroutines.get(g).map(|gr| st.stacks.frames(gr.stack)).unwrap_or_default()
     }
 
     /// The calling goroutine's id.

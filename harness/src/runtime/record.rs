@@ -2,8 +2,8 @@
 //! each step, the values of nondeterministic choices, a hash of the execution's dependency
 //! structure, the goroutine ↔ shuttle task map, and what the running goroutine announced for the
 //! DPOR explorer. A run may also ask for an exact replay (the steps it expects) or for a trace (the
-//! accesses to a range of checked memory); [`scoped`] sets both and [`Scope::finish`] hands back
-//! what was recorded, by value.
+//! accesses to a range of checked memory, the happens-before edges and the goroutines' names);
+//! [`scoped`] sets both and [`Scope::finish`] hands back what was recorded, by value.
 //!
 //! Under loom and shuttle all goroutines of an execution run on the OS thread that explores, so
 //! the record lives in the runtime's thread-local and is reset when an execution starts. It costs
@@ -12,6 +12,7 @@
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
+use super::clock::VectorClock;
 use super::LOCAL;
 use crate::schedule::Schedule;
 
@@ -22,16 +23,51 @@ pub(crate) struct StepDetail {
     pub(crate) frame: Option<String>,
 }
 
-/// A checked-memory access seen while tracing, inside the step `step`.
+/// A checked-memory access seen while tracing, inside the step `step`; `seq` orders it among the
+/// trace's accesses and synchronisations.
 #[derive(Clone, Debug)]
 pub(crate) struct MemEvent {
     pub(crate) step: usize,
+    pub(crate) seq: u64,
     pub(crate) goroutine: u32,
     pub(crate) addr: u64,
     pub(crate) size: usize,
     pub(crate) write: bool,
     pub(crate) atomic: bool,
     pub(crate) frame: Option<String>,
+}
+
+/// How a traced happens-before edge arose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EdgeKind {
+    /// A `go` statement: the parent's step to the child's start.
+    Go,
+    /// A release (send, close, `Unlock`, `Done`, atomic store …) acquired by another goroutine.
+    Sync,
+    /// A finished goroutine's end, acquired by a join.
+    End,
+}
+
+/// A happens-before edge of a traced execution: what goroutine `from` did up to its event `from_seq`
+/// (in step `from_step`) happens before what `to` does from its event `to_seq` on (in step
+/// `to_step`; for [`EdgeKind::Go`], `None`: the child's first step).
+#[derive(Clone, Debug)]
+pub(crate) struct SyncEdge {
+    pub(crate) kind: EdgeKind,
+    pub(crate) from: u32,
+    pub(crate) from_step: usize,
+    pub(crate) from_seq: u64,
+    pub(crate) to: u32,
+    pub(crate) to_step: Option<usize>,
+    pub(crate) to_seq: u64,
+}
+
+/// A release seen while tracing: where it happened and the clock it published.
+#[derive(Debug)]
+struct Release {
+    step: usize,
+    seq: u64,
+    clock: VectorClock,
 }
 
 /// What tracing collects besides the steps.
@@ -41,6 +77,61 @@ pub(crate) struct TraceLog {
     watch: (u64, u64),
     pub(crate) details: Vec<StepDetail>,
     pub(crate) mem: Vec<MemEvent>,
+    /// The happens-before edges, in the order their targets acquired them.
+    pub(crate) edges: Vec<SyncEdge>,
+    /// Per goroutine, the function it was started with (see [`goroutine_name`]).
+    pub(crate) names: Vec<Option<String>>,
+    /// Per goroutine, the innermost frame of its creator at the `go` statement (Go's `created by`).
+    pub(crate) created_by: Vec<Option<String>>,
+    /// Orders accesses and synchronisations (steps alone cannot: an access and a spawn can share
+    /// one).
+    seq: u64,
+    /// Per goroutine, its latest step and latest event.
+    last_step: Vec<usize>,
+    last_seq: Vec<u64>,
+    /// Releases by (goroutine, its epoch at the release): an epoch names one release, since each
+    /// one advances it.
+    releases: FxHashMap<(u32, u32), Release>,
+}
+
+impl TraceLog {
+    /// The next event of goroutine `g`: its sequence number.
+    fn event(&mut self, g: usize) -> u64 {
+        self.seq += 1;
+        grow(&mut self.last_seq, g)[g] = self.seq;
+        self.seq
+    }
+
+    fn last_step(&self, g: usize) -> usize {
+        self.last_step.get(g).copied().unwrap_or(0)
+    }
+
+    /// Names goroutine `g` from a stack it had while doing something (`frames`, innermost first),
+    /// unless an earlier one named it.
+    fn saw_stack(&mut self, g: usize, frames: &[String]) {
+        let names = grow(&mut self.names, g);
+        if names[g].is_none() {
+            names[g] = goroutine_name(frames);
+        }
+    }
+}
+
+/// `v` with index `i` in range (new slots default).
+fn grow<T: Default + Clone>(v: &mut Vec<T>, i: usize) -> &mut Vec<T> {
+    if v.len() <= i {
+        v.resize(i + 1, T::default());
+    }
+    v
+}
+
+/// The function a goroutine was started with, from the first stack it had while doing something
+/// (innermost first): the outermost frame that is not a closure (`….func1`, such as a `go func()`
+/// literal or a recover wrapper that calls the worker's method), else the innermost closure, which
+/// does the work itself.
+pub(crate) fn goroutine_name(frames: &[String]) -> Option<String> {
+    let closure =
+        |f: &str| f.rsplit('.').next().is_some_and(|l| l.starts_with("func") && l[4..].parse::<u32>().is_ok());
+    frames.iter().rev().find(|f| !closure(f)).or(frames.first()).cloned()
 }
 
 /// What an operation does to shared state, as the DPOR explorer sees it: the objects it touches,
@@ -168,8 +259,7 @@ pub(super) fn reset() {
         l.tasks.clear();
         l.tasks.push(0);
         if let Some(t) = &mut l.trace {
-            t.details.clear();
-            t.mem.clear();
+            *t = TraceLog { watch: t.watch, ..TraceLog::default() };
         }
     });
 }
@@ -336,8 +426,12 @@ pub(super) fn step(g: usize, op: &'static str, object: Option<u64>) {
             return None;
         }
         if let Some(t) = &mut l.trace {
-            let frame = super::try_current().and_then(|e| e.top_frame(g));
-            t.details.push(StepDetail { op, frame });
+            let frames = super::try_current().map(|e| e.frames(g)).unwrap_or_default();
+            grow(&mut t.last_step, g)[g] = k;
+            if op != "start" {
+                t.saw_stack(g, &frames);
+            }
+            t.details.push(StepDetail { op, frame: frames.into_iter().next() });
         }
         let expected = l.expected.as_ref()?;
         match expected.get(k) {
@@ -416,10 +510,105 @@ pub(crate) fn watches(addr: u64, size: usize) -> bool {
 /// accessing function.
 pub(crate) fn memory(g: usize, addr: u64, size: usize, write: bool, atomic: bool, frame: Option<String>) {
     with(|l| {
-        let step = l.steps.len().saturating_sub(1);
         if let Some(t) = l.trace.as_mut() {
-            t.mem.push(MemEvent { step, goroutine: g as u32, addr, size, write, atomic, frame });
+            let (step, seq) = (t.last_step(g), t.event(g));
+            t.mem.push(MemEvent { step, seq, goroutine: g as u32, addr, size, write, atomic, frame });
         }
+    });
+}
+
+/// Notes, while tracing, a stack goroutine `g` had while doing something (`frames`, its model
+/// frames innermost first): the first one names the goroutine.
+pub(crate) fn saw_stack(g: usize, frames: &[String]) {
+    with(|l| {
+        if let Some(t) = l.trace.as_mut() {
+            t.saw_stack(g, frames);
+        }
+    });
+}
+
+/// Whether the run traces (then the runtime reports synchronisations: [`released`], …).
+pub(crate) fn tracing() -> bool {
+    with(|l| l.trace.is_some())
+}
+
+/// Notes, while tracing, that goroutine `g` (with stack `frames`) released `clock`, its clock at
+/// the release, whose own component names the release.
+pub(crate) fn released(g: usize, clock: &VectorClock, frames: &[String]) {
+    with(|l| {
+        let Some(t) = l.trace.as_mut() else { return };
+        t.saw_stack(g, frames);
+        let (step, seq) = (t.last_step(g), t.event(g));
+        t.releases.insert((g as u32, clock.get(g)), Release { step, seq, clock: clock.clone() });
+    });
+}
+
+/// Notes, while tracing, that goroutine `g` (with stack `frames`, clock `mine`) acquires `sync`:
+/// an edge from each release that `sync` holds and `g` had not seen, unless another of them
+/// already carried it (the sender of a message forwarded, not every goroutine behind it). A
+/// component that names no release is a finished goroutine's own time, which a join acquires: the
+/// edge starts at its last step.
+pub(crate) fn acquired(g: usize, mine: &VectorClock, sync: &VectorClock, frames: &[String]) {
+    with(|l| {
+        let Some(t) = l.trace.as_mut() else { return };
+        let fresh: Vec<(usize, u32)> = sync.iter().filter(|&(h, e)| h != g && e > mine.get(h)).collect();
+        if fresh.is_empty() {
+            return;
+        }
+        t.saw_stack(g, frames);
+        let to_seq = t.event(g);
+        let to_step = t.last_step(g);
+        let sources: Vec<(usize, u32, usize, u64, &VectorClock, EdgeKind)> = fresh
+            .iter()
+            .map(|&(h, e)| match t.releases.get(&(h as u32, e)) {
+                Some(r) => (h, e, r.step, r.seq, &r.clock, EdgeKind::Sync),
+                None => {
+                    let last = t.last_seq.get(h).copied().unwrap_or(0);
+                    (h, e, t.last_step(h), last, sync, EdgeKind::End)
+                }
+            })
+            .collect();
+        let direct: Vec<SyncEdge> = sources
+            .iter()
+            .filter(|&&(h, e, _, seq, _, _)| {
+                !sources.iter().any(|&(k, _, _, kseq, clock, _)| k != h && kseq > seq && clock.get(h) >= e)
+            })
+            .map(|&(h, _, from_step, from_seq, _, kind)| SyncEdge {
+                kind,
+                from: h as u32,
+                from_step,
+                from_seq,
+                to: g as u32,
+                to_step: Some(to_step),
+                to_seq,
+            })
+            .collect();
+        t.edges.extend(direct);
+    });
+}
+
+/// Notes, while tracing, that `parent` (with stack `frames`, clock `clock` before the `go`
+/// statement) started `child`.
+pub(crate) fn spawned(parent: usize, child: usize, clock: &VectorClock, frames: &[String]) {
+    with(|l| {
+        let Some(t) = l.trace.as_mut() else { return };
+        t.saw_stack(parent, frames);
+        grow(&mut t.created_by, child)[child] = frames.first().cloned();
+        let (from_step, from_seq) = (t.last_step(parent), t.event(parent));
+        t.releases.insert(
+            (parent as u32, clock.get(parent)),
+            Release { step: from_step, seq: from_seq, clock: clock.clone() },
+        );
+        let to_seq = t.event(child);
+        t.edges.push(SyncEdge {
+            kind: EdgeKind::Go,
+            from: parent as u32,
+            from_step,
+            from_seq,
+            to: child as u32,
+            to_step: None,
+            to_seq,
+        });
     });
 }
 

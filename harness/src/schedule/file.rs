@@ -16,7 +16,9 @@
 //! 1*12 2*3 1 3*7 …
 //! ```
 //!
-//! Steps are Go goroutine numbers (main is 1), `G*N` for N steps in a row. Header fields are read
+//! Steps are Go goroutine numbers (main is 1), `G*N` for N steps in a row. A file may end with the
+//! model's definition (for joinrace, the scenario file's text) after a `--- model source` line,
+//! verbatim, so that it replays where that definition is gone or has changed. Header fields are read
 //! by name, in any order; `scenario` and `scenario-hash`, the names of the first v2 files, are read
 //! as `model` and `model-hash`. Decoding never panics: every problem is a [`DecodeError`] naming
 //! the line and the field.
@@ -54,7 +56,13 @@ pub struct ScheduleFile {
     pub preemptions: usize,
     /// The schedule.
     pub schedule: Schedule,
+    /// The model's definition as recorded (its text, whose hash is `model_hash`), if the file
+    /// carries it.
+    pub model_source: Option<String>,
 }
+
+/// The line that starts the model's definition, after the steps.
+const SOURCE_LINE: &str = "--- model source";
 
 /// Why a schedule file could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -121,6 +129,11 @@ impl ScheduleFile {
             out.push_str(&line.join(" "));
             out.push('\n');
         }
+        if let Some(source) = &self.model_source {
+            out.push_str(SOURCE_LINE);
+            out.push('\n');
+            out.push_str(source);
+        }
         out
     }
 
@@ -128,6 +141,11 @@ impl ScheduleFile {
     pub fn decode(bytes: &[u8]) -> Result<ScheduleFile, DecodeError> {
         let text = std::str::from_utf8(bytes)
             .map_err(|e| err(1, "file", format!("not UTF-8 text (byte {})", e.valid_up_to())))?;
+        // The model's source, verbatim, is everything after its line.
+        let (text, model_source) = match text.split_once(&format!("\n{SOURCE_LINE}\n")) {
+            Some((schedule, source)) => (schedule, Some(source.to_string())),
+            None => (text, None),
+        };
         let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
         let (_, first) = lines.next().ok_or_else(|| err(1, "file", "empty"))?;
         match first.split_once(' ') {
@@ -255,6 +273,7 @@ impl ScheduleFile {
             summary: text(5),
             preemptions,
             schedule,
+            model_source,
         })
     }
 }

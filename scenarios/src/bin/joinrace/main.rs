@@ -6,24 +6,28 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressStyle;
 
 use clap::{Parser, Subcommand};
-use harness::{Outcome, Progress};
+use harness::{Outcome, Progress, Shard};
 use scenarios::format::{load_dir, Scenario, StrategySpec};
 use scenarios::model::{build_at, Model};
 use scenarios::schedules::{self, ScheduleError};
 use scenarios::{shrink, verdict};
+use terminal::Capture;
+
+mod terminal;
 
 /// Deterministic concurrency tests for TiDB's hash join v2 executor.
 #[derive(Debug, Parser)]
 #[command(name = "joinrace", version)]
 struct Cli {
-    /// The catalog directory (default: the crate's `catalog/`).
+    /// The catalog directory (default: `scenarios/catalog` of the joinrace checkout the working
+    /// directory is in).
     #[arg(long, global = true)]
     catalog: Option<PathBuf>,
     /// Puts `run`'s spill files on disk, in a directory of this run under DIR that is removed at
@@ -57,10 +61,16 @@ enum Command {
         /// Writes failing schedules as found, without minimising them first.
         #[arg(long)]
         no_minimize: bool,
-        /// Runs this many explorations at once, one per thread (each exploration still runs on
-        /// one thread); rows are printed in the same order and with the same counts as with 1.
+        /// Threads: a random exploration's executions are split over them, and loom, DPOR and PCT
+        /// explorations (which cannot be split) run this many at once; rows, counts and verdicts
+        /// are those of one thread.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
         jobs: u16,
+        /// Runs shard K of N (1-based) of this run, so that N machines cover exactly what one
+        /// run covers: the executions K, K+N, K+2N, … of every random exploration, and every Nth
+        /// of the other explorations (which cannot be split by execution), starting at the Kth.
+        #[arg(long, value_parser = parse_shard, value_name = "K/N")]
+        shard: Option<Shard>,
     },
     /// Lists the catalog's scenarios and their strategies.
     List,
@@ -96,6 +106,16 @@ fn program_name() -> String {
     }
 }
 
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    let (k, n) = s.split_once('/').ok_or_else(|| format!("expected K/N, got {s:?}"))?;
+    let k: u64 = k.parse().map_err(|e| format!("{k:?}: {e}"))?;
+    let n: u64 = n.parse().map_err(|e| format!("{n:?}: {e}"))?;
+    if k == 0 || k > n {
+        return Err(format!("shard {s}: K must be 1 to N"));
+    }
+    Ok(Shard { k: k - 1, n })
+}
+
 fn parse_range(s: &str) -> Result<std::ops::Range<u64>, String> {
     let (a, b) = s.split_once("..").ok_or_else(|| format!("expected A..B, got {s:?}"))?;
     let a: u64 = a.parse().map_err(|e| format!("{a:?}: {e}"))?;
@@ -106,9 +126,35 @@ fn parse_range(s: &str) -> Result<std::ops::Range<u64>, String> {
     Ok(a..b)
 }
 
-/// Set by SIGINT or SIGTERM: the exploration running then loses its spill directory, so its
-/// outcome means nothing and is never reported; the handler ends the process (status 130).
+/// Set by SIGINT, SIGTERM or SIGHUP: the exploration running then loses its spill directory, so
+/// its outcome means nothing and is never reported; the handler ends the process (status 128 + the
+/// signal: 130, 143, 129).
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Runs reported so far and in all, for the line an interrupt prints.
+static RUNS_DONE: AtomicUsize = AtomicUsize::new(0);
+static RUNS_TOTAL: AtomicUsize = AtomicUsize::new(0);
+
+/// How a run's spill directory under `--spill-dir` starts: then the process id, so that a later
+/// run can tell the directories of dead processes (killed by SIGKILL) from those of live ones.
+const RUN_DIR_PREFIX: &str = "joinrace-run-";
+
+/// Removes the spill directories that processes no longer running left in `dir`.
+fn sweep_dead_runs(dir: &Path) -> std::io::Result<()> {
+    // Without /proc (off Linux) a live process cannot be told from a dead one: sweep nothing.
+    if !Path::new("/proc/self").exists() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let name = entry.file_name();
+        let pid = name.to_str().and_then(|n| n.strip_prefix(RUN_DIR_PREFIX)).and_then(|r| r.split('-').next());
+        let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    Ok(())
+}
 
 /// Waits for the interrupt handler to end the process, if an interrupt came.
 fn stop_if_interrupted() {
@@ -118,13 +164,22 @@ fn stop_if_interrupted() {
 }
 
 fn main() -> ExitCode {
+    // Output piped into `head` ends the program quietly when the reader leaves, as other Unix
+    // tools end, instead of a panic on the failed write.
+    // SAFETY: called before any thread starts; SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
+    terminal::original_stderr();
     // With --spill-dir, every spill directory of this run goes under one directory of its own,
     // removed when the run ends, and on SIGINT or SIGTERM before the process exits: no spill file
     // outlives a run, interrupted or not. (Memory-backed spill files need no cleaning.)
     let spill_root = match &cli.spill_dir {
         None => None,
-        Some(d) => match tempfile::Builder::new().prefix("joinrace-run-").tempdir_in(d) {
+        Some(d) => match sweep_dead_runs(d).and_then(|()| {
+            tempfile::Builder::new().prefix(&format!("{RUN_DIR_PREFIX}{}-", std::process::id())).tempdir_in(d)
+        }) {
             Ok(root) => Some(root),
             Err(e) => {
                 eprintln!("joinrace: cannot create a directory for spill files in {}: {e}", d.display());
@@ -134,7 +189,16 @@ fn main() -> ExitCode {
     };
     let root = spill_root.as_ref().map(|d| d.path().to_path_buf());
     let handler_root = root.clone();
-    if let Err(e) = ctrlc::set_handler(move || {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("joinrace: cannot handle interrupts: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    std::thread::spawn(move || {
+        let Some(signal) = signals.forever().next() else { return };
         INTERRUPTED.store(true, Ordering::SeqCst);
         if let Some(root) = &handler_root {
             // The run goes on while this thread cleans up: move the root away first, so that no
@@ -147,11 +211,19 @@ fn main() -> ExitCode {
                 }
             }
         }
-        std::process::exit(130);
-    }) {
-        eprintln!("joinrace: cannot handle interrupts: {e}");
-        return ExitCode::from(2);
-    }
+        let (done, total) = (RUNS_DONE.load(Ordering::SeqCst), RUNS_TOTAL.load(Ordering::SeqCst));
+        let line = if total > 0 {
+            format!("joinrace: interrupted after {done} of {total} runs; the one running is not reported\n")
+        } else {
+            "joinrace: interrupted before any run started\n".to_string()
+        };
+        // Not `eprintln!`: stderr may be captured right now, and the process ends here.
+        if let Some(mut stderr) = terminal::original_stderr() {
+            let _ = std::io::Write::write_all(&mut stderr, line.as_bytes());
+        }
+        // The shell's convention: 128 + the signal (130 for SIGINT, 143 for SIGTERM).
+        std::process::exit(128 + signal);
+    });
     let code = run_command(cli, root.as_deref());
     stop_if_interrupted();
     drop(spill_root);
@@ -159,14 +231,36 @@ fn main() -> ExitCode {
 }
 
 fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
-    let dir = cli.catalog.clone().unwrap_or_else(scenarios::catalog_dir);
-    let files = match load_dir(&dir) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("joinrace: {e}");
+    // The catalog: --catalog, or the one of the checkout the working directory is in. Schedules go
+    // under that checkout's target/ (or the working directory's, outside one).
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let checkout = scenarios::find_checkout(&cwd);
+    let dir = match (&cli.catalog, &checkout) {
+        (Some(c), _) => Some(c.clone()),
+        (None, Some(root)) => Some(root.join("scenarios/catalog")),
+        (None, None) => None,
+    };
+    let root = checkout.unwrap_or_else(|| cwd.clone());
+    let files = match &dir {
+        Some(dir) => match load_dir(dir) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("joinrace: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        // A schedule file carries its scenario: replay and minimise need no catalog.
+        None if matches!(cli.command, Command::Replay { .. } | Command::Minimize { .. }) => Vec::new(),
+        None => {
+            eprintln!(
+                "joinrace: no catalog: {} is not inside a joinrace checkout (none of it or its parents has \
+                 scenarios/catalog/); pass --catalog DIR",
+                cwd.display()
+            );
             return ExitCode::from(2);
         }
     };
+    let dir = dir.unwrap_or_else(|| PathBuf::from("(no catalog)"));
     // How the printed replay commands name this program and the catalog.
     let program = program_name();
     let replay_cmd = match &cli.catalog {
@@ -175,8 +269,9 @@ fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
     };
     match cli.command {
         Command::List => {
-            // The bug list is the one long column: it goes last.
-            let mut rows = vec![["scenario", "target", "tidb", "strategies", "bugs"].map(String::from)];
+            // The bug switches are the one long field: on a line of their own, so rows fit.
+            let mut rows = vec![["scenario", "target", "tidb", "expects", "strategies"].map(String::from)];
+            let mut bugs = vec![String::new()];
             for (path, s) in &files {
                 let model = match build_at(path, s) {
                     Ok(m) => m,
@@ -186,14 +281,14 @@ fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
                     }
                 };
                 let strategies: Vec<String> = s.strategies.iter().map(StrategySpec::name).collect();
-                let bugs = model.bugs().to_string();
-                let bugs = if s.bugs.is_some() { format!("{bugs} (override)") } else { bugs };
-                let target = s.target.name().to_string();
-                rows.push([s.name.clone(), target, model.commit().id.to_string(), strategies.join(", "), bugs]);
+                let b = model.bugs().to_string();
+                bugs.push(if s.bugs.is_some() { format!("{b} (override)") } else { b });
+                let (target, expects) = (s.target.name().to_string(), s.expect.name().to_string());
+                rows.push([s.name.clone(), target, model.commit().id.to_string(), expects, strategies.join(", ")]);
             }
             let width = |c: usize| rows.iter().map(|r| r[c].len()).max().unwrap_or(0);
             let widths = [width(0), width(1), width(2), width(3)];
-            for r in &rows {
+            for (r, b) in rows.iter().zip(&bugs) {
                 println!(
                     "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}",
                     r[0],
@@ -206,12 +301,15 @@ fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
                     w2 = widths[2],
                     w3 = widths[3]
                 );
+                if !b.is_empty() && b != "none" {
+                    println!("    bugs: {b}");
+                }
             }
             ExitCode::SUCCESS
         }
         Command::Replay { file, html } => replay(&file, html.as_deref(), &files, &dir),
         Command::Minimize { file, output } => minimize(&file, output, &files, &dir, &replay_cmd),
-        Command::Run { names, all, seed, seeds, schedule_dir, no_minimize, jobs } => {
+        Command::Run { names, all, seed, seeds, schedule_dir, no_minimize, jobs, shard } => {
             let chosen: Vec<&(PathBuf, Scenario)> = if all {
                 files.iter().collect()
             } else {
@@ -231,48 +329,67 @@ fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
                 eprintln!("joinrace: name scenarios to run, or pass --all");
                 return ExitCode::from(2);
             }
-            let schedule_dir = schedule_dir.unwrap_or_else(schedules::default_dir);
+            let schedule_dir = schedule_dir.unwrap_or_else(|| schedules::default_dir(&root));
             let saving = Saving { dir: schedule_dir, minimise: !no_minimize, replay_cmd };
-            run(&chosen, seed, seeds, &saving, spill_dir, usize::from(jobs))
+            let split = Split { jobs: usize::from(jobs), shard: shard.unwrap_or(Shard::ALL) };
+            run(&chosen, seed, seeds, &saving, spill_dir, split)
         }
     }
 }
 
-/// Explores `model` under `st` while a progress bar on stderr follows its execution count (hidden
-/// when stderr is not a terminal, so logs stay clean). Seeded strategies know their total; loom
-/// and DPOR do not, unless capped.
-fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec) -> Outcome {
-    let bar = match st.total() {
-        Some(n) => ProgressBar::new(n),
-        None => ProgressBar::new_spinner(),
+/// Explores `model` under `st` while a progress bar on stderr shows executions per second, distinct
+/// interleavings and the current preemption bound (hidden when stderr is not a terminal, so logs
+/// stay clean). Seeded strategies know their total, and show an ETA; loom and DPOR do not, unless
+/// capped. Returns the outcome and shuttle's stderr lines, kept aside.
+fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec, split: Split) -> (Outcome, Vec<String>) {
+    let capture = Capture::start();
+    let strategy = st.strategy().with_shard(split.shard);
+    // A shard runs its share of a random exploration's executions.
+    let total =
+        st.total()
+            .map(|t| if st.kind() == "random" { t.saturating_sub(split.shard.k).div_ceil(split.shard.n) } else { t });
+    let bar = capture.progress_bar(total);
+    let template = match total {
+        Some(_) => "{spinner} {msg} {pos}/{len} executions {bar:20} {elapsed} (ETA {eta})",
+        None => "{spinner} {msg} {pos} executions {elapsed}",
     };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} {pos} executions {wide_bar} {elapsed}").expect("valid template"),
-    );
+    bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
     bar.set_message(label.to_string());
     let progress = Progress::new();
     let done = Arc::new(AtomicBool::new(false));
     let ticker = {
-        let (bar, progress, done) = (bar.clone(), progress.clone(), done.clone());
+        let (bar, progress, done, label) = (bar.clone(), progress.clone(), done.clone(), label.to_string());
         std::thread::spawn(move || {
+            let start = std::time::Instant::now();
             while !done.load(Ordering::Relaxed) {
-                bar.set_position(progress.executions());
+                let n = progress.executions();
+                bar.set_position(n);
+                let rate = n as f64 / start.elapsed().as_secs_f64().max(0.1);
+                let bound = progress.bound().map_or(String::new(), |b| format!(", bound {b}"));
+                bar.set_message(format!("{label}: {rate:.0}/s, {} distinct{bound},", progress.distinct()));
                 std::thread::sleep(Duration::from_millis(100));
             }
         })
     };
-    let outcome = model.explore(&st.strategy().with_progress(progress));
+    let outcome = model.explore_jobs(&strategy.with_progress(progress), split.jobs);
     stop_if_interrupted();
     done.store(true, Ordering::Relaxed);
     let _ = ticker.join();
-    bar.finish_and_clear();
-    outcome
+    (outcome, capture.finish())
+}
+
+/// How a run is spread: threads in this process, and the share of the whole run it covers.
+#[derive(Clone, Copy, Debug)]
+struct Split {
+    jobs: usize,
+    shard: Shard,
 }
 
 /// Explores every run on `jobs` threads, each taking the next run not yet taken; the outcomes come
 /// back in the order of `runs`. An exploration is a function of its model and strategy, so the
 /// outcomes are those one thread would compute (times aside).
 fn explore_all(models: &[Model], runs: &[(usize, StrategySpec)], jobs: usize) -> Vec<Outcome> {
+    let capture = Capture::start();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let slots: Vec<std::sync::Mutex<Option<Outcome>>> = runs.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|scope| {
@@ -290,6 +407,8 @@ fn explore_all(models: &[Model], runs: &[(usize, StrategySpec)], jobs: usize) ->
             job.spawn_scoped(scope, worker).expect("a job thread starts");
         }
     });
+    // shuttle's lines cannot be told apart by job here; the rows say what failed.
+    capture.finish();
     slots.into_iter().map(|m| m.into_inner().expect("no job panicked").expect("every run explored")).collect()
 }
 
@@ -362,6 +481,18 @@ fn save_schedule(s: &Scenario, path: &Path, model: &Model, outcome: &Outcome, la
     }
 }
 
+/// `pkg/executor/join.(*joinTableMeta).getSerializedKeyLength` as `(*joinTableMeta).getSerializedKeyLength`:
+/// the package path of every Go frame in `text` dropped, for rows that fit a terminal.
+fn short_frames(text: &str) -> String {
+    let short = |word: &str| match word.rsplit_once('/') {
+        Some((path, name)) if !path.is_empty() && !path.starts_with(['/', '.']) => {
+            name.split_once('.').map_or(word.to_string(), |(_, f)| f.to_string())
+        }
+        _ => word.to_string(),
+    };
+    text.split(' ').map(short).collect::<Vec<_>>().join(" ")
+}
+
 fn preemptions(n: usize) -> String {
     format!("{n} preemption{}", if n == 1 { "" } else { "s" })
 }
@@ -373,7 +504,11 @@ fn replay(path: &Path, html: Option<&Path>, files: &[(PathBuf, Scenario)], catal
         Err(code) => return code,
     };
     let f = &loaded.file;
-    println!("scenario:    {} ({})", f.model, loaded.scenario_path.display());
+    if loaded.scenario_path == path {
+        println!("scenario:    {} (as recorded, carried by the schedule file)", f.model);
+    } else {
+        println!("scenario:    {} ({})", f.model, loaded.scenario_path.display());
+    }
     println!("recorded:    {} in execution {} of {}", f.failure, f.execution, f.strategy);
     println!("steps:       {} ({})", f.schedule.steps.len(), preemptions(r.preemptions));
     println!();
@@ -432,8 +567,12 @@ fn minimize(
     file.preemptions = m.preemptions_after;
     file.failure = m.failure.kind.name().to_string();
     file.summary = m.failure.kind.summary();
-    if let Some((_, current)) = &loaded.hash_changed {
-        file.model_hash = current.clone();
+    if file.model_source.is_none() {
+        // Replayed on the catalog's scenario as it is now: the result carries that one.
+        file.model_source = std::fs::read_to_string(&loaded.scenario_path).ok();
+        if let Some((_, current)) = &loaded.hash_changed {
+            file.model_hash = current.clone();
+        }
     }
     let out = output.unwrap_or_else(|| path.with_extension("min.schedule"));
     if let Err(e) = std::fs::write(&out, file.encode()) {
@@ -456,7 +595,7 @@ fn minimize(
                     b.rows, a.rows, b.concurrency, a.concurrency, b.goroutines, a.goroutines, sh.tries
                 );
                 println!("written:     {}", dir.display());
-                println!("replay:      joinrace --catalog {} replay {}", dir.display(), schedule.display());
+                println!("replay:      {} --catalog {} replay {}", program_name(), dir.display(), schedule.display());
             }
             Err(e) => {
                 eprintln!("joinrace: cannot write the shrunk scenario: {e}");
@@ -485,11 +624,13 @@ fn write_shrunk(sh: &shrink::Shrunk, parent: &Path) -> std::io::Result<(PathBuf,
     Ok((dir, schedule))
 }
 
-/// Runs `f` with stderr muted: shuttle prints a line for every failing execution, and replays and
-/// minimisation run many on purpose.
+/// Runs `f` without shuttle's lines on stderr: it prints one for every failing execution, and
+/// replays and minimisation fail many on purpose. Anything else `f` prints still shows.
 fn quiet<R>(f: impl FnOnce() -> R) -> R {
-    let _gag = gag::Gag::stderr().ok();
-    f()
+    let capture = Capture::start();
+    let r = f();
+    capture.finish();
+    r
 }
 
 /// Reads a schedule file, finds its scenario, warns if that changed, and replays it (quietly).
@@ -506,9 +647,14 @@ fn load_and_replay(
 
 fn warn_if_changed(loaded: &schedules::Loaded) {
     if let Some((recorded, current)) = &loaded.hash_changed {
+        let replayed = match loaded.file.model_source {
+            Some(_) => "the scenario the schedule carries, as recorded",
+            None => "the catalog's, as it is now",
+        };
         eprintln!(
-            "joinrace: warning: {} changed since the schedule was recorded (recorded {recorded}, now {current})",
-            loaded.scenario_path.display()
+            "joinrace: warning: scenario {} changed in the catalog since the schedule was recorded (recorded \
+             {recorded}, now {current}); replaying {replayed}",
+            loaded.file.model
         );
     }
 }
@@ -524,7 +670,7 @@ fn run(
     seeds: Option<std::ops::Range<u64>>,
     saving: &Saving,
     spill_dir: Option<&Path>,
-    jobs: usize,
+    split: Split,
 ) -> ExitCode {
     // Every model first: a bad file is refused before anything runs.
     let mut models = Vec::new();
@@ -544,20 +690,59 @@ fn run(
             s.strategies.iter().flat_map(|st| st.with_seeds(seed, seeds.as_ref())).map(move |st| (i, st))
         })
         .collect();
+    // A shard runs its share of the executions of every random exploration that must stay clean
+    // (each shard must, and together they cover one run), and every Nth of the others, whole: an
+    // expected failure must be found by one machine, or no machine could tell it was missed.
+    let shard = split.shard;
+    let by_execution = |i: usize, st: &StrategySpec| st.kind() == "random" && !models[i].expect().must_find();
+    let runs: Vec<(usize, StrategySpec, Shard)> = runs
+        .into_iter()
+        .scan(0u64, |whole, (i, st)| {
+            if by_execution(i, &st) {
+                return Some(Some((i, st, shard)));
+            }
+            *whole += 1;
+            Some(((*whole - 1) % shard.n == shard.k).then_some((i, st, Shard::ALL)))
+        })
+        .flatten()
+        .collect();
+    if runs.is_empty() {
+        eprintln!("joinrace: shard {}/{} of this run has nothing to run", shard.k + 1, shard.n);
+        return ExitCode::from(2);
+    }
+    // Columns as wide as this run's names, so that rows fit 120 columns; what was found goes on a
+    // line of its own below the row, with short frame names (`joinrace replay` has the report).
+    let name_w = chosen.iter().map(|(_, s)| s.name.len()).max().unwrap_or(0).max(8);
+    // A shard's share of a random exploration is named with the shard: `random-s1:2/3`.
+    let label = |st: &StrategySpec, shard: &Shard| match *shard == Shard::ALL {
+        true => st.name(),
+        false => format!("{}:{}/{}", st.name(), shard.k + 1, shard.n),
+    };
+    let strategy_w = runs.iter().map(|(_, st, shard)| label(st, shard).len()).max().unwrap_or(0).max(8);
     println!(
-        "{:<32} {:<16} {:>11} {:>9} {:<14} {:>9}  verdict",
+        "{:<name_w$}  {:<strategy_w$}  {:>10}  {:>8}  {:<13}  {:>7}  verdict",
         "scenario", "strategy", "executions", "distinct", "scope", "time"
     );
-    // With several jobs the outcomes are computed on threads first, then reported in order.
-    let mut done = if jobs > 1 { explore_all(&models, &runs, jobs) } else { Vec::new() }.into_iter();
+    RUNS_TOTAL.store(runs.len(), Ordering::SeqCst);
+    // With several jobs the explorations that cannot be split run on threads first; the random
+    // ones then run one at a time, split over the threads, while the rows are printed in order.
+    let unsplit: Vec<(usize, StrategySpec)> = runs
+        .iter()
+        .filter(|(_, st, _)| split.jobs > 1 && st.kind() != "random")
+        .map(|(i, st, _)| (*i, st.clone()))
+        .collect();
+    let mut done = explore_all(&models, &unsplit, split.jobs).into_iter();
     let mut all_ok = true;
     // Executions to first detection per (scenario, strategy kind), for the summary over seeds.
     let mut detections: Vec<(String, &'static str, Option<u64>)> = Vec::new();
-    for (i, st) in &runs {
+    for (i, st, shard) in &runs {
         let ((path, s), model) = (chosen[*i], &models[*i]);
-        let outcome = match done.next() {
-            Some(o) => o,
-            None => explore_with_progress(&format!("{} {}", s.name, st.name()), model, st),
+        let (outcome, shuttle_said) = match (split.jobs > 1 && st.kind() != "random").then(|| done.next()).flatten() {
+            Some(o) => (o, Vec::new()),
+            None => {
+                let split = Split { shard: *shard, ..split };
+                explore_with_progress(&format!("{} {}", s.name, st.name()), model, st, split)
+            }
         };
         let verdict = verdict::judge(model.expect(), &outcome);
         all_ok &= verdict.ok;
@@ -573,14 +758,30 @@ fn run(
         };
         let distinct = outcome.distinct.map_or("-".to_string(), |d| d.to_string());
         println!(
-            "{:<32} {:<16} {:>11} {:>9} {:<14} {:>8.2}s  {verdict}",
+            "{:<name_w$}  {:<strategy_w$}  {:>10}  {:>8}  {:<13}  {:>6.2}s  {}",
             s.name,
-            st.name(),
+            label(st, shard),
             outcome.executions,
             distinct,
             scope,
-            outcome.elapsed.as_secs_f64()
+            outcome.elapsed.as_secs_f64(),
+            if verdict.ok { "as expected" } else { "UNEXPECTED" }
         );
+        if !verdict.ok || verdict.got != "clean" {
+            let found = short_frames(&verdict.got);
+            // A race's two sites, one per line: together they rarely fit.
+            match found.strip_prefix("race between ").and_then(|r| r.split_once(" and ")) {
+                Some((a, b)) => println!("    found:    race between {a}\n              and {b}"),
+                None => println!("    found:    {found}"),
+            }
+        }
+        if !verdict.ok {
+            // shuttle's own lines, kept aside while exploring: here they may help.
+            for line in &shuttle_said {
+                println!("    shuttle:  {line}");
+            }
+        }
+        RUNS_DONE.fetch_add(1, Ordering::SeqCst);
         if outcome.failure.is_some() {
             save_schedule(s, path, model, &outcome, &st.name(), saving);
         }

@@ -253,7 +253,7 @@ pub(crate) fn control_workers_for_restore(
                 return;
             }
             let checked = check_and_spill_row_table_if_needed(ctx, &phase.syncer)
-                .and_then(|()| ctx.failpoints.hit("controlWorkersForRestoreError"));
+                .and_then(|()| ctx.failpoints.hit("panicOrError@controlWorkersForRestore"));
             if let Err(e) = checked {
                 phase.err.send(e);
                 return;

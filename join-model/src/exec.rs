@@ -34,6 +34,9 @@ pub struct ExecConfig {
     pub concurrency: usize,
     /// Rows per chunk of the children.
     pub chunk_size: usize,
+    /// `MaxChunkSize` (`tidb_max_chunk_size`): the rows a result chunk holds before its worker
+    /// sends it; `None`: `chunk_size`.
+    pub max_chunk_size: Option<usize>,
     /// `maxRowTableSegmentSize`.
     pub segment_rows: usize,
     /// Memory quota in bytes; `None`: never spill.
@@ -49,11 +52,19 @@ pub struct ExecConfig {
     pub spill_dir: Option<PathBuf>,
 }
 
+impl ExecConfig {
+    /// The rows a result chunk holds: `max_chunk_size`, or else `chunk_size`.
+    pub fn result_chunk_rows(&self) -> usize {
+        self.max_chunk_size.unwrap_or(self.chunk_size).max(1)
+    }
+}
+
 impl Default for ExecConfig {
     fn default() -> Self {
         ExecConfig {
             concurrency: 2,
             chunk_size: 2,
+            max_chunk_size: None,
             segment_rows: 2,
             quota: None,
             max_spill_round: 2,
@@ -159,6 +170,7 @@ pub struct HashJoinV2Exec {
     prepared: bool,
     closed: bool,
     stats: SpillStats,
+    fired: Option<String>,
 }
 
 impl HashJoinV2Exec {
@@ -174,6 +186,7 @@ impl HashJoinV2Exec {
             prepared: false,
             closed: false,
             stats: SpillStats::default(),
+            fired: None,
         }
     }
 
@@ -277,12 +290,19 @@ impl HashJoinV2Exec {
             }
         }
         self.stats = shared.spill.stats();
+        self.fired = shared.failpoints.fired().map(str::to_string);
         // Dropping the last reference to the spill helper removes its directory.
     }
 
     /// What spilled, once the executor is closed.
     pub fn spill_stats(&self) -> SpillStats {
         self.stats
+    }
+
+    /// Where an armed failpoint fired, once the executor is closed: the join then owes an error
+    /// (TiDB turns every failpoint's error and recovered panic into the query's error).
+    pub fn failpoint_fired(&self) -> Option<&str> {
+        self.fired.as_deref()
     }
 
     /// Runs the join to the end: every result row, or the first error. Closes the executor.
@@ -428,7 +448,7 @@ fn fetch_and_probe_hash_table(
             round: round.clone(),
             failpoints: sh.failpoints.clone(),
             join_chk_resource: sh.join_chk_resource[w].clone(),
-            max_chunk_size: sh.config.chunk_size.max(1),
+            max_chunk_size: sh.config.result_chunk_rows(),
         })
         .collect();
     match source {
@@ -537,7 +557,7 @@ fn fetch_probe_side_chunks(
         // exec.Next on the probe child: an empty chunk once it is drained, or the child's error
         // (and `triggerIntest(2)` after it), which goes to joinResultCh before any wait.
         let chunk = chunks.next().unwrap_or_default();
-        if let Err(e) = sh.failpoints.hit("fetchProbeSideChunksError") {
+        if let Err(e) = sh.failpoints.hit("panicOrError@fetchProbeSideChunks") {
             sh.join_result.send(HashjoinWorkerResult::error(e));
             return;
         }
@@ -617,7 +637,7 @@ fn restore_and_probe(sh: &Shared, worker: &ProbeWorkerV2, file: Option<&DataInDi
             return;
         }
         let file = file.expect("a file with chunks");
-        let rows = match file.get_chunk(i).and_then(|b| sh.failpoints.hit("restoreAndProbeError").map(|()| b)) {
+        let rows = match file.get_chunk(i).and_then(|b| sh.failpoints.hit("panicOrError@restoreAndProbe").map(|()| b)) {
             Ok(bytes) => decode_probe_rows(&bytes),
             Err(e) => {
                 result.err = Some(e);
@@ -671,7 +691,7 @@ fn wait_join_workers(sh: &Arc<Shared>, worker_wg: &WaitGroup, round: &Arc<Checke
                 for row in scan_row_table(&sh.spec, &all[scan_range(all.len(), w, n)]) {
                     let chk = result.chk.as_mut().expect("the scan holds its chunk");
                     chk.push(row);
-                    if chk.len() >= sh.config.chunk_size.max(1) {
+                    if chk.len() >= sh.config.result_chunk_rows() {
                         sh.join_result.send(result);
                         let ok;
                         (ok, result) = get_new_join_result(&sh.join_chk_resource[w], &sh.close);

@@ -1,11 +1,15 @@
 //! Failpoints: named points where a test injects an error or a panic, as TiDB's
-//! `failpoint.Inject` sites do (TiDB's names where they exist).
+//! `failpoint.Inject` sites do, under TiDB's names. TiDB's `panicOrError` is one failpoint that
+//! `triggerIntest` checks at many sites, firing at random; the model arms it at one site at a
+//! time, named `panicOrError@<function>` (`panicOrError@fetchProbeSideChunks`: the
+//! `triggerIntest` right after the probe child's `Next`, so it also stands for that child's error).
 //!
 //! An injected panic is a real panic, `failpoint panic: <name>` as pingcap/failpoint raises it: it
 //! unwinds the goroutine to whatever `recover` TiDB has there (a `RunWithRecover` handler, a
 //! deferred `recover`), or kills the execution where TiDB has none.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use crate::error::JoinError;
 
@@ -34,13 +38,13 @@ pub const FAILPOINTS: &[&str] = &[
     "killedDuringProbe",
     "Issue59377",
     "issue51998",
-    "fetchProbeSideChunksError",
-    "controlWorkersForRestoreError",
+    "panicOrError@fetchProbeSideChunks",
+    "panicOrError@controlWorkersForRestore",
     "splitPartitionPanic",
     "createTasksPanic",
     "buildHashTablePanic",
     "processOneProbeChunkPanic",
-    "restoreAndProbeError",
+    "panicOrError@restoreAndProbe",
 ];
 
 /// One armed failpoint: what it does, after how many hits that do nothing, and the hits so far.
@@ -50,6 +54,8 @@ struct Armed {
     action: FailAction,
     after: usize,
     hits: AtomicUsize,
+    /// Where it first fired: the firing goroutine's innermost frames.
+    fired_at: OnceLock<String>,
 }
 
 /// The active failpoints. A clone counts hits afresh: each executor counts its own.
@@ -60,7 +66,12 @@ pub struct Failpoints {
 
 impl Clone for Failpoints {
     fn clone(&self) -> Failpoints {
-        let active = self.active.iter().map(|a| Armed { name: a.name.clone(), hits: AtomicUsize::new(0), ..*a });
+        let active = self.active.iter().map(|a| Armed {
+            name: a.name.clone(),
+            hits: AtomicUsize::new(0),
+            fired_at: OnceLock::new(),
+            ..*a
+        });
         Failpoints { active: active.collect() }
     }
 }
@@ -95,7 +106,13 @@ impl Failpoints {
         if action == FailAction::Pause && !PAUSE_POINTS.contains(&name) {
             return Err(format!("{name} cannot pause (action = \"pause\" is for {})", PAUSE_POINTS.join(", ")));
         }
-        self.active.push(Armed { name: name.to_string(), action, after, hits: AtomicUsize::new(0) });
+        self.active.push(Armed {
+            name: name.to_string(),
+            action,
+            after,
+            hits: AtomicUsize::new(0),
+            fired_at: OnceLock::new(),
+        });
         Ok(self)
     }
 
@@ -108,6 +125,10 @@ impl Failpoints {
         if armed.hits.fetch_add(1, Ordering::Relaxed) < armed.after {
             return Ok(());
         }
+        armed.fired_at.get_or_init(|| {
+            let stack = harness::go::current_stack();
+            format!("{name} in {}", stack.iter().take(3).map(String::as_str).collect::<Vec<_>>().join(" < "))
+        });
         match armed.action {
             FailAction::Error if is_kill(name) => Err(JoinError::QueryInterrupted),
             FailAction::Error => Err(JoinError::Injected { failpoint: name.to_string() }),
@@ -121,10 +142,16 @@ impl Failpoints {
     pub fn pauses(&self, name: &str) -> bool {
         self.active.iter().any(|a| a.name == name && a.action == FailAction::Pause)
     }
+
+    /// Where an armed point first fired (was hit more than its `after` times): its name and the
+    /// innermost frames there; `None` if none fired.
+    pub fn fired(&self) -> Option<&str> {
+        self.active.iter().find_map(|a| a.fired_at.get().map(String::as_str))
+    }
 }
 
 /// Whether `name` is one of TiDB's SQL killer checks.
-fn is_kill(name: &str) -> bool {
+pub fn is_kill(name: &str) -> bool {
     name.starts_with("killedDuring")
 }
 

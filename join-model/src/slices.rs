@@ -42,6 +42,8 @@ pub struct JoinInput {
     pub right: Vec<Row>,
     /// Rows per chunk.
     pub chunk_size: usize,
+    /// Rows per result chunk (`MaxChunkSize`).
+    pub max_chunk_size: usize,
     /// Rows per row table segment (`maxRowTableSegmentSize`).
     pub segment_rows: usize,
 }
@@ -102,7 +104,7 @@ pub fn probe_slice(input: Arc<JoinInput>, workers: usize) {
                 round: round.clone(),
                 failpoints: Arc::new(Failpoints::none()),
                 join_chk_resource: Chan::new(format!("ProbeWorkers[{w}].joinChkResourceCh"), 1),
-                max_chunk_size: input.chunk_size.max(1),
+                max_chunk_size: input.max_chunk_size.max(1),
             };
             worker.join_chk_resource.send(Vec::new());
             let ch = ProbeChannels {

@@ -22,6 +22,7 @@ pub fn race1_input(bugs: &Bugs) -> Arc<JoinInput> {
         left: vec![vec![s("k1"), Value::Int(1)], vec![s("k1"), Value::Int(2)]],
         right: vec![vec![s("k1"), Value::Int(10)], vec![s("k2"), Value::Null]],
         chunk_size: 1,
+        max_chunk_size: 1,
         segment_rows: 4,
     })
 }

@@ -239,8 +239,8 @@ fn failpoints_surface_errors_and_close_returns() {
             let c = Arc::new(case(JoinType::LeftOuter, BuildSide::Left, config));
             // Reached by restore rounds' builds only (with this quota round 1 spills every
             // partition, so its hash table build has no task).
-            let lost =
-                ["killedDuringRestoreBuild", "controlWorkersForRestoreError", "buildHashTablePanic"].contains(&fp);
+            let lost = ["killedDuringRestoreBuild", "panicOrError@controlWorkersForRestore", "buildHashTablePanic"]
+                .contains(&fp);
             for strategy in [Strategy::std(5), Strategy::random(4, 300)] {
                 let c = c.clone();
                 let o = explore(&strategy, move || {

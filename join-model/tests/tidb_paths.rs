@@ -222,7 +222,7 @@ fn h2_a_probe_child_error_before_the_wait_lets_the_scan_meet_a_nil_table_before_
     let run = |id: &str| {
         let spec = spec_at(id, JoinType::LeftOuter, BuildSide::Left);
         let failpoints = Failpoints::none()
-            .with("fetchProbeSideChunksError", FailAction::Error)
+            .with("panicOrError@fetchProbeSideChunks", FailAction::Error)
             .and_then(|f| f.with("Issue59377", FailAction::Error))
             .expect("known failpoints");
         let config =
@@ -233,7 +233,7 @@ fn h2_a_probe_child_error_before_the_wait_lets_the_scan_meet_a_nil_table_before_
             let (build, probe) = (int_rows(&[[1, 10], [2, 20]]), int_rows(&[[1, 1]]));
             let got = HashJoinV2Exec::new(spec.clone(), config.clone(), &build, &probe).run_to_end();
             let err = got.expect_err("the probe child failed").to_string();
-            assert_eq!(err, "injected error at failpoint fetchProbeSideChunksError");
+            assert_eq!(err, "injected error at failpoint panicOrError@fetchProbeSideChunks");
         })
     };
     let before = run("d0e4cd4d");

@@ -32,7 +32,8 @@
 //!
 //! [exec]
 //! concurrency = 2
-//! chunk_size = 1
+//! chunk_size = 1                     # rows per chunk of the children
+//! max_chunk_size = 1024              # rows per result chunk; absent: chunk_size
 //! segment_rows = 4
 //! quota = 16                         # bytes; absent: never spill
 //! max_spill_round = 2
@@ -50,13 +51,14 @@
 //! preemption_bound = 2               # loom: required; dpor: absent means every interleaving
 //!
 //! [expect]
-//! outcome = "race"                   # race | clean | error | wrong-result | panic | deadlock | leak
+//! outcome = "race"                   # race | clean | sound | error | wrong-result | panic | deadlock | leak
 //! between = ["frame A", "frame B"]   # race: the two racing sites, in either order
 //! # error: message = "start of the message"; error and wrong-result (executor only):
 //! # recovered = ["start of a panic message", ...]: the panics TiDB would recover and log
 //! # wrong-result: error = "start of a message": an error every execution owes (success loses it)
 //! # panic: message = "start of the message": a panic nothing recovers (the process would crash)
 //! # deadlock and leak: blocked = ["frame", ...]: a goroutine blocked inside each (on its stack)
+//! # sound (executor only): each execution errs, or returns the reference rows with nothing fired
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -237,7 +239,8 @@ pub struct CloseSpec {
 #[serde(deny_unknown_fields)]
 pub struct FailpointSpec {
     /// The failpoint's name: TiDB's (`splitPartitionPanic`, `killedDuringBuildSpill`,
-    /// `Issue59377`, …) or the model's for a `panicOrError` site (`fetchProbeSideChunksError`, …).
+    /// `Issue59377`, …), or `panicOrError@<function>` for TiDB's `panicOrError` at one
+    /// `triggerIntest` site (`panicOrError@fetchProbeSideChunks`, …).
     pub name: String,
     /// What it does when hit.
     pub action: FailActionSpec,
@@ -264,8 +267,11 @@ pub enum FailActionSpec {
 pub struct Exec {
     /// Workers of each kind.
     pub concurrency: usize,
-    /// Rows per chunk.
+    /// Rows per chunk of the children.
     pub chunk_size: usize,
+    /// Rows per result chunk (TiDB's `tidb_max_chunk_size`); absent: `chunk_size`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_chunk_size: Option<usize>,
     /// Rows per row table segment.
     pub segment_rows: usize,
     /// Memory quota in bytes.
@@ -276,7 +282,7 @@ pub struct Exec {
 
 impl Default for Exec {
     fn default() -> Exec {
-        Exec { concurrency: 2, chunk_size: 1, segment_rows: 4, quota: None, max_spill_round: 2 }
+        Exec { concurrency: 2, chunk_size: 1, max_chunk_size: None, segment_rows: 4, quota: None, max_spill_round: 2 }
     }
 }
 
@@ -372,6 +378,12 @@ pub enum Expect {
         /// The frames.
         blocked: Vec<String>,
     },
+    /// Every execution ends soundly, as the hunt (FINDINGS.md) requires of an executor with a
+    /// failpoint or Close armed: with an error, or with the reference join's rows and no armed
+    /// failpoint having fired (a success after one fired has lost its error); recovered panics
+    /// allowed (TiDB logs them and returns their error). No race, hang, leak or crash (executor
+    /// only).
+    Sound,
     /// Some execution's join succeeds with a result other than the reference join's (build rows
     /// lost, say, where an error was due); executions that fail are not the symptom and pass
     /// (executor only).
@@ -391,7 +403,7 @@ impl Expect {
     /// Whether some execution must fail (a race, a wrong result, a panic, a hang or a leak); `clean`
     /// and `error` forbid failures.
     pub fn must_find(&self) -> bool {
-        !matches!(self, Expect::Clean | Expect::Error { .. })
+        !matches!(self, Expect::Clean | Expect::Sound | Expect::Error { .. })
     }
 
     /// Its `outcome` as a scenario file writes it.
@@ -399,6 +411,7 @@ impl Expect {
         match self {
             Expect::Race { .. } => "race",
             Expect::Clean => "clean",
+            Expect::Sound => "sound",
             Expect::Error { .. } => "error",
             Expect::Panic { .. } => "panic",
             Expect::Deadlock { .. } => "deadlock",
@@ -424,6 +437,7 @@ impl Expect {
             Expect::Error { recovered, .. } | Expect::WrongResult { recovered, .. } => recovered,
             Expect::Race { .. }
             | Expect::Clean
+            | Expect::Sound
             | Expect::Panic { .. }
             | Expect::Deadlock { .. }
             | Expect::Leak { .. } => &[],

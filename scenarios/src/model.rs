@@ -308,6 +308,18 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
             return Err(err(field, format!("{value} is outside {min}..={max}")));
         }
     }
+    match e.max_chunk_size {
+        Some(n) if !(1..=MAX_ROWS).contains(&n) => {
+            return Err(err("exec.max_chunk_size", format!("{n} is outside 1..={MAX_ROWS}")));
+        }
+        Some(_) if matches!(s.target, Target::BuildSlice | Target::RestoreSlice) => {
+            return Err(err(
+                "exec.max_chunk_size",
+                format!("a {} makes no result chunks (probe-slice and executor only)", s.target.name()),
+            ));
+        }
+        _ => {}
+    }
     if s.target == Target::ProbeSlice && e.concurrency > 3 {
         return Err(err("exec.concurrency", "a probe slice runs at most 3 probe workers (loom's limit)".into()));
     }
@@ -371,6 +383,7 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
     let joins = match s.expect {
         Expect::Error { .. } => Some("\"error\""),
         Expect::WrongResult { .. } => Some("\"wrong-result\""),
+        Expect::Sound => Some("\"sound\""),
         Expect::Race { .. } | Expect::Clean | Expect::Panic { .. } | Expect::Deadlock { .. } | Expect::Leak { .. } => {
             None
         }
@@ -396,6 +409,7 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
     let config = ExecConfig {
         concurrency: e.concurrency,
         chunk_size: e.chunk_size,
+        max_chunk_size: e.max_chunk_size,
         segment_rows: e.segment_rows,
         quota: e.quota,
         max_spill_round: e.max_spill_round,
@@ -475,6 +489,7 @@ impl Model {
                     left: self.left.clone(),
                     right: self.right.clone(),
                     chunk_size: self.config.chunk_size,
+                    max_chunk_size: self.config.result_chunk_rows(),
                     segment_rows: self.config.segment_rows,
                 }),
                 self.config.concurrency,
@@ -504,6 +519,17 @@ impl Model {
                     return;
                 }
                 let result = exec.run_to_end();
+                if self.expect == Expect::Sound {
+                    match result {
+                        Ok(_) if exec.failpoint_fired().is_some() => {
+                            let at = exec.failpoint_fired().unwrap_or_default();
+                            panic!("{WRONG_RESULT}: the join succeeded after failpoint {at} fired")
+                        }
+                        Ok(got) => self.check_rows(got),
+                        Err(_) => {}
+                    }
+                    return;
+                }
                 if matches!(self.expect, Expect::Panic { .. } | Expect::Deadlock { .. } | Expect::Leak { .. }) {
                     // The executions that do not crash or hang may end either way; the crash or
                     // the hang is the finding.
@@ -516,12 +542,7 @@ impl Model {
                     Ok(_) if matches!(self.expect, Expect::WrongResult { error: Some(_), .. }) => {
                         panic!("{WRONG_RESULT}: the join succeeded where an error was due")
                     }
-                    Ok(got) => {
-                        let (got, want) = (sorted(got), sorted(reference_join(&self.spec, &self.left, &self.right)));
-                        if got != want {
-                            panic!("{WRONG_RESULT}: {} rows where the reference join has {}", got.len(), want.len());
-                        }
-                    }
+                    Ok(got) => self.check_rows(got),
                     Err(e) => {
                         let due = self.expect.error_due().is_some_and(|m| e.to_string().starts_with(m));
                         // A wrong result sought with no error named: an execution that fails is
@@ -533,6 +554,14 @@ impl Model {
                     }
                 }
             }
+        }
+    }
+
+    /// Fails the execution when `got` is not the reference join's result.
+    fn check_rows(&self, got: Vec<Row>) {
+        let (got, want) = (sorted(got), sorted(reference_join(&self.spec, &self.left, &self.right)));
+        if got != want {
+            panic!("{WRONG_RESULT}: {} rows where the reference join has {}", got.len(), want.len());
         }
     }
 

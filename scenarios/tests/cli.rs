@@ -343,9 +343,9 @@ fn failpoints_need_the_whole_executor_and_a_known_name() {
     assert_refused(
         &edited(file, "name = \"Issue59377\"", "name = \"noSuchFailpoint\""),
         "failpoint.name: unknown failpoint \"noSuchFailpoint\" (known: killedDuringBuild, \
-         killedDuringRestoreBuild, killedDuringBuildSpill, killedDuringProbe, Issue59377, issue51998, fetchProbeSideChunksError, \
-         controlWorkersForRestoreError, splitPartitionPanic, createTasksPanic, buildHashTablePanic, \
-         processOneProbeChunkPanic, restoreAndProbeError)\n",
+         killedDuringRestoreBuild, killedDuringBuildSpill, killedDuringProbe, Issue59377, issue51998, panicOrError@fetchProbeSideChunks, \
+         panicOrError@controlWorkersForRestore, splitPartitionPanic, createTasksPanic, buildHashTablePanic, \
+         processOneProbeChunkPanic, panicOrError@restoreAndProbe)\n",
     );
     assert_refused(
         &edited(file, "target = \"executor\"", "target = \"probe-slice\""),
@@ -540,7 +540,7 @@ fn a_value_that_does_not_fit_its_column_is_bad_input() {
 #[test]
 fn jobs_print_what_one_job_prints() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let names = ["skip-probe-flag-58286", "spilled-valid-row-num-60052", "lost-build-error-59377", "race1-fixed"];
+    let names = ["skip-probe-flag-58286", "spilled-valid-row-num-60052", "lost-build-error-59377", "race2-fixed"];
     let rows = |jobs: &str| {
         let mut args =
             vec!["run", "--no-minimize", "--jobs", jobs, "--schedule-dir", dir.path().to_str().expect("utf-8")];

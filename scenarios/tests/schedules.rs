@@ -1,5 +1,6 @@
-//! The checked-in schedules of `fixtures/schedules/`: each replays to the same report (an insta
-//! snapshot) and the identical trace, 10 times out of 10, with at most 2 preemptions.
+//! The checked-in schedules of `fixtures/schedules/`: each race replays to the same report (an
+//! insta snapshot) and the identical trace, 10 times out of 10, with at most 2 preemptions; each
+//! finding of FINDINGS.md (`findings/`) to the failure its scenario expects, 10 times out of 10.
 
 use std::path::PathBuf;
 
@@ -56,4 +57,58 @@ fn race1_whole_executor() {
 #[test]
 fn race2_whole_executor_round1() {
     replay_fixture("race2-executor-round1");
+}
+
+/// A finding's checked-in schedule (FINDINGS.md, `fixtures/schedules/findings/`): it replays to the
+/// failure its scenario expects, the same one 10 times out of 10, and its report (Go's layout) is
+/// the snapshot's.
+fn replay_finding(name: &str) {
+    let catalog = scenarios::catalog_dir();
+    let files = load_dir(&catalog).expect("catalog");
+    let path = fixtures().join("schedules/findings").join(format!("{name}.schedule"));
+    let loaded = schedules::load(&path, &files, &catalog).expect("a valid schedule of a catalog scenario");
+    assert_eq!(loaded.hash_changed, None, "{name}: the scenario changed since the schedule was recorded");
+    assert_eq!(loaded.scenario.name, name);
+    let first = schedules::replay(&path, &loaded).expect("replays");
+    let verdict = scenarios::verdict::judge(loaded.model.expect(), &first.outcome);
+    assert!(verdict.ok, "{name}: {verdict}");
+    let kind = first.outcome.failure.as_ref().map(|f| f.kind.clone()).expect("the replay fails");
+    assert_eq!(kind.summary(), loaded.file.summary);
+    for _ in 0..9 {
+        let again = schedules::replay(&path, &loaded).expect("replays");
+        assert_eq!(again.outcome.failure.map(|f| f.kind), Some(kind.clone()));
+        assert_eq!(again.trace, first.trace);
+    }
+    insta::with_settings!({
+        snapshot_path => fixtures().join("snapshots/findings"),
+        prepend_module_to_snapshot => false,
+        filters => vec![(r"(\.rs):\d+", "$1:[line]")],
+    }, {
+        insta::assert_snapshot!(name, kind.to_string());
+    });
+}
+
+#[test]
+fn finding_restore_build_error_dropped() {
+    replay_finding("kill-restore-build-lost");
+}
+
+#[test]
+fn finding_kill_in_spilled_restore_round_hangs() {
+    replay_finding("kill-restore-spill-hang-h5");
+}
+
+#[test]
+fn finding_null_key_outer_rows_lost_when_all_spilled() {
+    replay_finding("all-spilled-null-probe-keys-lost");
+}
+
+#[test]
+fn finding_split_workers_panicking_hang_the_fetcher() {
+    replay_finding("split-worker-panic-hang");
+}
+
+#[test]
+fn finding_close_races_the_round_driver() {
+    replay_finding("close-after-first-chunk-latest");
 }

@@ -19,7 +19,7 @@ mod waitgroup;
 pub use atomic::{AtomicBool, AtomicInt32, AtomicInt64, AtomicUint32, AtomicUint64};
 pub use chan::Chan;
 pub use cond::Cond;
-pub use goroutine::{at_execution_end, defer, frame, go, recover, yield_now, Frame, JoinHandle};
+pub use goroutine::{at_execution_end, current_stack, defer, frame, go, recover, yield_now, Frame, JoinHandle};
 pub use mutex::{Mutex, MutexGuard};
 pub use once::Once;
 pub use rwmutex::{RwMutex, RwMutexReadGuard, RwMutexWriteGuard};

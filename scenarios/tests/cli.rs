@@ -185,9 +185,11 @@ fn corrupt_schedules_are_bad_input() {
 
 #[test]
 fn a_changed_scenario_is_a_warning_with_both_hashes() {
+    // A file from before schedules carried their scenario: the catalog's scenario, changed since.
     let (_dir, path) = edited_schedule("race1", |t| {
         let line = t.lines().find(|l| l.starts_with("model-hash:")).expect("hash line").to_string();
-        t.replace(&line, "model-hash: fnv1a64:0000000000000000")
+        let t = t.replace(&line, "model-hash: fnv1a64:0000000000000000");
+        t.split("--- model source").next().expect("a header").to_string()
     });
     let out = joinrace(&["replay", &path]);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -521,6 +523,14 @@ fn settings_out_of_range_are_bad_input() {
     }
     let text = edited("race2-fixed.toml", "[exec]", "[exec]\nmax_spill_round = 1000000");
     assert_refused(&text, "exec.max_spill_round: 1000000 is outside 1..=16");
+    let text = edited("race1-fixed.toml", "max_chunk_size = 1024", "max_chunk_size = 0");
+    assert_refused(&text, "exec.max_chunk_size: 0 is outside 1..=100000");
+    // A setting the slice would ignore is refused, not run as if it mattered.
+    let text = edited("race2-fixed.toml", "[exec]", "[exec]\nmax_chunk_size = 8");
+    assert_refused(
+        &text,
+        "exec.max_chunk_size: a restore-slice makes no result chunks (probe-slice and executor only)",
+    );
 }
 
 /// A value that does not fit its column is refused before anything runs, naming the row and the

@@ -17,7 +17,7 @@ pub mod verdict;
 use std::path::{Path, PathBuf};
 
 /// The catalog directory of this crate's source tree: for tests and benchmarks, which run where
-/// they were built. The program finds its catalog with [`find_catalog`] instead.
+/// they were built. The program finds its checkout with [`find_checkout`] instead.
 pub fn catalog_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("catalog")
 }

@@ -300,13 +300,13 @@ fn html_timeline_at_executor_size_explains_the_race_in_chromium() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     let page = std::fs::read_to_string(&html).expect("page written");
     assert_self_contained(&page);
-    // The race: goroutine 8 (a build worker) writes the builder field, goroutine 12 (a spill
+    // The race: goroutine 10 (a build worker) writes the builder field, goroutine 12 (a spill
     // worker) reads it; each was last synchronised by the `go` statement that started it.
     let summary = &page[page.find("<section id=\"why\">").expect("summary")..page.find("</section>").expect("end")];
     assert!(summary.contains("<a id=\"to-race\" href=\"#race-first\">"), "{summary}");
     for (g, function, parent) in [
-        (8, "(*BuildWorkerV2).splitPartitionAndAppendToRowTable", 3),
-        (12, "(*hashJoinSpillHelper).spillRowTableImpl.func1", 6),
+        (10, "(*BuildWorkerV2).splitPartitionAndAppendToRowTable", 3),
+        (12, "(*hashJoinSpillHelper).spillRowTableImpl.func1", 8),
     ] {
         let named = format!("goroutine {g} <code>{function}</code>");
         let side = summary.split("<li class=\"side\">").skip(1).find(|s| s.contains(&named)).expect(&named);
@@ -318,7 +318,7 @@ fn html_timeline_at_executor_size_explains_the_race_in_chromium() {
     }
     assert!(summary.contains("No chain of happens-before edges"), "{summary}");
     assert!(page.contains("<div class=\"e out go\">→ go statement: starts goroutine 12"), "no spawn edge drawn");
-    assert!(page.contains("<div class=\"e in go\">← started by goroutine 6"), "no spawn edge drawn");
+    assert!(page.contains("<div class=\"e in go\">← started by goroutine 8"), "no spawn edge drawn");
 
     let url = format!("file://{}", html.display());
     let dom = render(&chromium, dir.path(), &url, "--dump-dom");

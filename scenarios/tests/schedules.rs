@@ -12,12 +12,19 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
 }
 
-fn replay_fixture(name: &str) {
+/// `fixtures/schedules/<dir>/<name>.schedule`, loaded against the catalog, which must hold its
+/// scenario unchanged.
+fn load_fixture(dir: &str, name: &str) -> (PathBuf, schedules::Loaded) {
     let catalog = scenarios::catalog_dir();
     let files = load_dir(&catalog).expect("catalog");
-    let path = fixtures().join("schedules").join(format!("{name}.schedule"));
+    let path = fixtures().join("schedules").join(dir).join(format!("{name}.schedule"));
     let loaded = schedules::load(&path, &files, &catalog).expect("a valid schedule of a catalog scenario");
     assert_eq!(loaded.hash_changed, None, "{name}: the scenario changed since the schedule was recorded");
+    (path, loaded)
+}
+
+fn replay_fixture(name: &str) {
+    let (path, loaded) = load_fixture("", name);
     assert!(loaded.file.preemptions <= 2, "{name}: {} preemptions", loaded.file.preemptions);
     let first = schedules::replay(&path, &loaded).expect("replays");
     assert_eq!(first.preemptions, loaded.file.preemptions);
@@ -63,11 +70,7 @@ fn race2_whole_executor_round1() {
 /// failure its scenario expects, the same one 10 times out of 10, and its report (Go's layout) is
 /// the snapshot's.
 fn replay_finding(name: &str) {
-    let catalog = scenarios::catalog_dir();
-    let files = load_dir(&catalog).expect("catalog");
-    let path = fixtures().join("schedules/findings").join(format!("{name}.schedule"));
-    let loaded = schedules::load(&path, &files, &catalog).expect("a valid schedule of a catalog scenario");
-    assert_eq!(loaded.hash_changed, None, "{name}: the scenario changed since the schedule was recorded");
+    let (path, loaded) = load_fixture("findings", name);
     assert_eq!(loaded.scenario.name, name);
     let first = schedules::replay(&path, &loaded).expect("replays");
     let verdict = scenarios::verdict::judge(loaded.model.expect(), &first.outcome);

@@ -61,11 +61,11 @@ enum Command {
         /// Writes failing schedules as found, without minimising them first.
         #[arg(long)]
         no_minimize: bool,
-        /// Threads: a random exploration's executions are split over them, and loom, DPOR and PCT
-        /// explorations (which cannot be split) run this many at once; rows, counts and verdicts
-        /// are those of one thread.
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
-        jobs: u16,
+        /// Threads (default: the machine's cores): a random exploration's executions are split
+        /// over them, and loom, DPOR and PCT explorations (which cannot be split) run this many at
+        /// once; rows, counts and verdicts are those of one thread.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+        jobs: Option<u16>,
         /// Runs shard K of N (1-based) of this run, so that N machines cover exactly what one
         /// run covers: the executions K, K+N, K+2N, … of every random exploration, and every Nth
         /// of the other explorations (which cannot be split by execution), starting at the Kth.
@@ -331,7 +331,8 @@ fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
             }
             let schedule_dir = schedule_dir.unwrap_or_else(|| schedules::default_dir(&root));
             let saving = Saving { dir: schedule_dir, minimise: !no_minimize, replay_cmd };
-            let split = Split { jobs: usize::from(jobs), shard: shard.unwrap_or(Shard::ALL) };
+            let jobs = jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), usize::from);
+            let split = Split { jobs, shard: shard.unwrap_or(Shard::ALL) };
             run(&chosen, seed, seeds, &saving, spill_dir, split)
         }
     }

@@ -11,13 +11,13 @@
 //! `cargo run --release -p scenarios --example hunt [-- --iterations N]` (N replaces the bases'
 //! execution counts; the default keeps theirs).
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Instant;
 
 use join_model::failpoint::{is_kill, FAILPOINTS, PAUSE_POINTS};
 use scenarios::format::{load, CloseSpec, Expect, FailActionSpec, FailpointSpec, Scenario, StrategySpec};
 use scenarios::model::build;
-use scenarios::schedules;
+use scenarios::{schedules, verdict};
 
 /// One armed point on a base: a failpoint with its action and skipped hits, or a Close; each
 /// expects `sound`.
@@ -57,7 +57,7 @@ fn main() {
         .skip_while(|a| a != "--iterations")
         .nth(1)
         .map(|n| n.parse().unwrap_or_else(|_| panic!("--iterations takes a number, not {n:?}")));
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the crate sits in the checkout");
     let out = root.join("target/joinrace/hunt");
     std::fs::create_dir_all(&out).expect("create target/joinrace/hunt");
     let bases = ["spill.toml", "memory.toml"].map(|f| root.join("scenarios/hunt").join(f));
@@ -85,8 +85,15 @@ fn main() {
                 let outcome = model.explore(&st.strategy());
                 runs += 1;
                 executions += outcome.executions;
+                // `sound` passes a run with no failure, whatever it recovered; one that ran less
+                // than asked is no pass either.
+                let verdict = verdict::judge(&Expect::Sound, &outcome);
                 let found = match &outcome.failure {
-                    None => "nothing".to_string(),
+                    None if verdict.ok => "nothing".to_string(),
+                    None => {
+                        findings.push(format!("{} {}: {}", v.name, st.name(), verdict.got));
+                        verdict.got
+                    }
                     Some(f) => {
                         let saved = schedules::save(&v, &path, &model, &outcome, true, &out, &st.name())
                             .and_then(|s| s.written.ok())

@@ -20,7 +20,7 @@ use crate::failpoint::Failpoints;
 use crate::frames::*;
 use crate::probe::{scan_range, scan_row_table, ProbeRow};
 use crate::probe_worker::{
-    get_new_join_result, send_last_result, HashjoinWorkerResult, ProbeChannels, ProbeRound, ProbeWorkerV2,
+    get_new_join_result, send_if_full, send_last_result, HashjoinWorkerResult, ProbeChannels, ProbeRound, ProbeWorkerV2,
 };
 use crate::row_table::{hash_key, partition_number, rehash};
 use crate::spec::JoinSpec;
@@ -688,16 +688,11 @@ fn wait_join_workers(sh: &Arc<Shared>, worker_wg: &WaitGroup, round: &Arc<Checke
                 let all = table.all_rows();
                 // The scan reads what no goroutine writes any more (every probe worker is done),
                 // so it runs at once; its rows go out a full chunk at a time, as TiDB's do.
+                let cap = sh.config.result_chunk_rows();
                 for row in scan_row_table(&sh.spec, &all[scan_range(all.len(), w, n)]) {
-                    let chk = result.chk.as_mut().expect("the scan holds its chunk");
-                    chk.push(row);
-                    if chk.len() >= sh.config.result_chunk_rows() {
-                        sh.join_result.send(result);
-                        let ok;
-                        (ok, result) = get_new_join_result(&sh.join_chk_resource[w], &sh.close);
-                        if !ok {
-                            return;
-                        }
+                    result.chk.as_mut().expect("the scan holds its chunk").push(row);
+                    if !send_if_full(&mut result, cap, &sh.join_result, &sh.join_chk_resource[w], &sh.close) {
+                        return;
                     }
                 }
                 send_last_result(result, &sh.join_result);

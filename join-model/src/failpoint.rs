@@ -58,6 +58,13 @@ struct Armed {
     fired_at: OnceLock<String>,
 }
 
+impl Armed {
+    /// Armed afresh: no hits yet.
+    fn new(name: String, action: FailAction, after: usize) -> Armed {
+        Armed { name, action, after, hits: AtomicUsize::new(0), fired_at: OnceLock::new() }
+    }
+}
+
 /// The active failpoints. A clone counts hits afresh: each executor counts its own.
 #[derive(Debug, Default)]
 pub struct Failpoints {
@@ -66,12 +73,7 @@ pub struct Failpoints {
 
 impl Clone for Failpoints {
     fn clone(&self) -> Failpoints {
-        let active = self.active.iter().map(|a| Armed {
-            name: a.name.clone(),
-            hits: AtomicUsize::new(0),
-            fired_at: OnceLock::new(),
-            ..*a
-        });
+        let active = self.active.iter().map(|a| Armed::new(a.name.clone(), a.action, a.after));
         Failpoints { active: active.collect() }
     }
 }
@@ -106,13 +108,7 @@ impl Failpoints {
         if action == FailAction::Pause && !PAUSE_POINTS.contains(&name) {
             return Err(format!("{name} cannot pause (action = \"pause\" is for {})", PAUSE_POINTS.join(", ")));
         }
-        self.active.push(Armed {
-            name: name.to_string(),
-            action,
-            after,
-            hits: AtomicUsize::new(0),
-            fired_at: OnceLock::new(),
-        });
+        self.active.push(Armed::new(name.to_string(), action, after));
         Ok(self)
     }
 

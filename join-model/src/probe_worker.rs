@@ -55,6 +55,25 @@ pub fn get_new_join_result(join_chk_resource: &Chan<Vec<Row>>, close: &Chan<()>)
     (result.chk.is_some(), result)
 }
 
+/// `if joinResult.chk.IsFull() { joinResultCh <- joinResult; ok, joinResult = getNewJoinResult() }`:
+/// a result chunk holding `cap` rows goes to `joinResultCh` (a plain send) and the worker waits
+/// for it back; false when the executor is closed meanwhile (`result` then holds no chunk).
+pub fn send_if_full(
+    result: &mut HashjoinWorkerResult,
+    cap: usize,
+    results: &Chan<HashjoinWorkerResult>,
+    join_chk_resource: &Chan<Vec<Row>>,
+    close: &Chan<()>,
+) -> bool {
+    if result.chk.as_ref().is_none_or(|c| c.len() < cap) {
+        return true;
+    }
+    results.send(std::mem::take(result));
+    let ok;
+    (ok, *result) = get_new_join_result(join_chk_resource, close);
+    ok
+}
+
 /// The end of `runJoinWorker`, `restoreAndProbe` and `scanRowTableAfterProbeDone`: a result with
 /// an error or rows goes to `joinResultCh` (a plain send), an empty chunk back to the worker's own
 /// `joinChkResourceCh`.
@@ -229,13 +248,8 @@ impl ProbeWorkerV2 {
                 result.err = Some(e);
                 return (false, result);
             }
-            if result.chk.as_ref().is_some_and(|c| c.len() >= self.max_chunk_size) {
-                results.send(result);
-                let ok;
-                (ok, result) = self.get_new_join_result(close);
-                if !ok {
-                    return (false, result);
-                }
+            if !send_if_full(&mut result, self.max_chunk_size, results, &self.join_chk_resource, close) {
+                return (false, result);
             }
         }
         (true, result)

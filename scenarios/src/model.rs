@@ -297,9 +297,10 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
     }
     // Limits: beyond them a run takes gigabytes or hours, and a zero would be clamped silently.
     let e = &s.exec;
-    let limits: [(&str, usize, usize, usize); 4] = [
+    let limits: [(&str, usize, usize, usize); 5] = [
         ("exec.concurrency", e.concurrency, 1, MAX_CONCURRENCY),
         ("exec.chunk_size", e.chunk_size, 1, MAX_ROWS),
+        ("exec.max_chunk_size", e.max_chunk_size.unwrap_or(e.chunk_size), 1, MAX_ROWS),
         ("exec.segment_rows", e.segment_rows, 1, MAX_ROWS),
         ("exec.max_spill_round", e.max_spill_round, 1, MAX_SPILL_ROUNDS),
     ];
@@ -308,17 +309,11 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
             return Err(err(field, format!("{value} is outside {min}..={max}")));
         }
     }
-    match e.max_chunk_size {
-        Some(n) if !(1..=MAX_ROWS).contains(&n) => {
-            return Err(err("exec.max_chunk_size", format!("{n} is outside 1..={MAX_ROWS}")));
-        }
-        Some(_) if matches!(s.target, Target::BuildSlice | Target::RestoreSlice) => {
-            return Err(err(
-                "exec.max_chunk_size",
-                format!("a {} makes no result chunks (probe-slice and executor only)", s.target.name()),
-            ));
-        }
-        _ => {}
+    if e.max_chunk_size.is_some() && matches!(s.target, Target::BuildSlice | Target::RestoreSlice) {
+        return Err(err(
+            "exec.max_chunk_size",
+            format!("a {} makes no result chunks (probe-slice and executor only)", s.target.name()),
+        ));
     }
     if s.target == Target::ProbeSlice && e.concurrency > 3 {
         return Err(err("exec.concurrency", "a probe slice runs at most 3 probe workers (loom's limit)".into()));
@@ -520,13 +515,10 @@ impl Model {
                 }
                 let result = exec.run_to_end();
                 if self.expect == Expect::Sound {
-                    match result {
-                        Ok(_) if exec.failpoint_fired().is_some() => {
-                            let at = exec.failpoint_fired().unwrap_or_default();
-                            panic!("{WRONG_RESULT}: the join succeeded after failpoint {at} fired")
-                        }
-                        Ok(got) => self.check_rows(got),
-                        Err(_) => {}
+                    match (result, exec.failpoint_fired()) {
+                        (Ok(_), Some(at)) => panic!("{WRONG_RESULT}: the join succeeded after failpoint {at} fired"),
+                        (Ok(got), None) => self.check_rows(got),
+                        (Err(_), _) => {}
                     }
                     return;
                 }
@@ -593,6 +585,35 @@ mod tests {
         assert!(rows
             .iter()
             .all(|r| matches!(&r[1], Value::Null) || matches!(&r[1], Value::Str(s) if s.starts_with(b"k"))));
+    }
+
+    /// A catalog scenario expecting `sound` instead, explored under its first strategy.
+    fn explored_as_sound(file: &str) -> harness::Outcome {
+        let text = std::fs::read_to_string(crate::catalog_dir().join(file)).expect("catalog file");
+        let head = &text[..text.find("[expect]").expect("an expectation")];
+        let s =
+            crate::format::parse(Path::new(file), &format!("{head}[expect]\noutcome = \"sound\"\n")).expect("parses");
+        build(&s).expect("valid").explore(&s.strategies[0].strategy())
+    }
+
+    /// `sound`, the hunt's check: a join that succeeds after an armed failpoint fired has lost its
+    /// error and fails, naming the point and where it fired; a join that errs wherever the point
+    /// fired passes.
+    #[test]
+    fn sound_fails_a_success_after_a_failpoint_fired() {
+        let lost = explored_as_sound("kill-restore-build-lost.toml");
+        let kind = &lost.failure.as_ref().unwrap_or_else(|| panic!("the lost error is not found: {lost}")).kind;
+        let want = format!(
+            "{WRONG_RESULT}: the join succeeded after failpoint killedDuringRestoreBuild in \
+             pkg/executor/join.(*BuildWorkerV2).splitPartitionAndAppendToRowTableForRestore"
+        );
+        assert!(
+            matches!(kind, harness::report::FailureKind::Panic { message, .. } if message.starts_with(&want)),
+            "{lost}"
+        );
+        let interrupted = explored_as_sound("kill-build-spill-59377-fixed.toml");
+        assert!(interrupted.failure.is_none() && interrupted.incomplete.is_none(), "{interrupted}");
+        assert_eq!(interrupted.executions, 300, "{interrupted}");
     }
 
     /// A catalog file with `from` replaced by `to`, built: the field and message of its error.

@@ -95,10 +95,7 @@ impl Drop for Frame {
 /// The calling goroutine's model stack, innermost frame first (empty outside an execution): for
 /// a model that says where something happened, such as a failpoint that fired.
 pub fn current_stack() -> Vec<String> {
-    let Some(exec) = runtime::try_current() else { return Vec::new() };
-    let g = exec.me();
-    let st = exec.state.lock();
-    st.stacks.frames(st.goroutines[g].stack)
+    runtime::try_current().map(|exec| exec.frames(exec.me())).unwrap_or_default()
 }
 
 /// Registers `f` to run when the current execution ends, passed or failed, after its goroutines

@@ -441,7 +441,7 @@ pub fn merge_row_tables(workers: &[Arc<BuildWorkerV2>], partitions: usize, spill
     (0..partitions)
         .map(|p| {
             (!spilled[p]).then(|| RowTable {
-                segments: workers.iter().flat_map(|w| w.row_tables.with(|t| t[p].segments.clone())).collect(),
+                segments: workers.iter().flat_map(|w| w.row_tables[p].with(|t| t.segments.clone())).collect(),
             })
         })
         .collect()

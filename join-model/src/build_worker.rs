@@ -14,8 +14,9 @@ pub struct BuildWorkerV2 {
     pub worker_id: usize,
     /// `builder`: the field race 2 of #57450 is about.
     pub builder: CheckedField<Option<Arc<RowTableBuilder>>>,
-    /// `hashTableContext.rowTables[worker]`: one row table per partition.
-    pub row_tables: CheckedField<Vec<RowTable>>,
+    /// `hashTableContext.rowTables[worker]`: one row table per partition, each its own checked
+    /// field (audit I2: TiDB's `rowTables[w][p]` are distinct memory).
+    pub row_tables: Vec<CheckedField<RowTable>>,
 }
 
 impl BuildWorkerV2 {
@@ -24,10 +25,11 @@ impl BuildWorkerV2 {
         Arc::new(BuildWorkerV2 {
             worker_id,
             builder: CheckedField::new(format!("BuildWorkers[{worker_id}].builder"), None),
-            row_tables: CheckedField::new(
-                format!("hashTableContext.rowTables[{worker_id}]"),
-                vec![RowTable::default(); partitions],
-            ),
+            row_tables: (0..partitions)
+                .map(|p| {
+                    CheckedField::new(format!("hashTableContext.rowTables[{worker_id}][{p}]"), RowTable::default())
+                })
+                .collect(),
         })
     }
 }

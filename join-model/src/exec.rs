@@ -18,14 +18,14 @@ use crate::build_worker::BuildWorkerV2;
 use crate::error::JoinError;
 use crate::failpoint::Failpoints;
 use crate::frames::*;
-use crate::probe::{scan_range, scan_row_table, ProbeRow};
+use crate::probe::{init_for_scan_row_table_frame, scan_range, scan_row_table, ProbeRow};
 use crate::probe_worker::{
     get_new_join_result, send_if_full, send_last_result, HashjoinWorkerResult, ProbeChannels, ProbeRound, ProbeWorkerV2,
 };
 use crate::row_table::{hash_key, partition_number, rehash};
 use crate::spec::JoinSpec;
 use crate::spill::{decode_probe_rows, DataInDiskByChunks, HashJoinSpillHelper, RoundSpill, SpillStats};
-use crate::types::{JoinType, Row};
+use crate::types::Row;
 
 /// How the executor runs.
 #[derive(Clone, Debug)]
@@ -367,7 +367,7 @@ fn drive_rounds(sh: &Arc<Shared>, build: Vec<Vec<Row>>, probe: Vec<Vec<Row>>) {
         // reset(): the round's row tables and hash table are released.
         sh.scan_gate.reset();
         for w in &sh.build_workers {
-            w.row_tables.with_mut(|t| t.iter_mut().for_each(|r| r.segments.clear()));
+            w.row_tables.iter().for_each(|t| t.with_mut(|r| r.segments.clear()));
         }
         if let Err(e) = sh.spill.prepare_for_restoring(last_round) {
             sh.join_result.send(HashjoinWorkerResult::error(e));
@@ -611,7 +611,7 @@ fn wait_for_build_side(
         return true;
     }
     sh.scan_gate.fetcher_waited(true);
-    let can_skip = sh.spec.join_type == JoinType::Inner || sh.spec.need_used_flag();
+    let can_skip = sh.spec.join_type.can_skip_probe_if_hash_table_is_empty(sh.spec.build_side);
     let empty = round.with(|r| r.as_ref().is_some_and(|r| r.table.is_hash_table_empty()));
     if empty && !sh.spill.is_spill_triggered() && can_skip {
         if !sh.spec.need_used_flag() {
@@ -677,7 +677,7 @@ fn wait_join_workers(sh: &Arc<Shared>, worker_wg: &WaitGroup, round: &Arc<Checke
                 let _c = frame(WAIT_JOIN_WORKERS_FUNC1);
                 let _f = frame(SCAN_ROW_TABLE_AFTER_PROBE_DONE);
                 let table = {
-                    let _i = frame(INIT_FOR_SCAN_ROW_TABLE);
+                    let _i = frame(init_for_scan_row_table_frame(&sh.spec));
                     let _t = frame(TOTAL_ROW_COUNT);
                     round.deref(|r| r.table.clone())
                 };

@@ -24,6 +24,26 @@ names! {
     INNER_JOIN_PROBE = "pkg/executor/join.(*innerJoinProbe).Probe";
     OUTER_JOIN_PROBE = "pkg/executor/join.(*outerJoinProbe).Probe";
     SCAN_ROW_TABLE = "pkg/executor/join.(*outerJoinProbe).ScanRowTable";
+    SEMI_SCAN_ROW_TABLE = "pkg/executor/join.(*semiJoinProbe).ScanRowTable";
+    ANTI_SEMI_SCAN_ROW_TABLE = "pkg/executor/join.(*antiSemiJoinProbe).ScanRowTable";
+    SEMI_JOIN_PROBE = "pkg/executor/join.(*semiJoinProbe).Probe";
+    SEMI_LEFT_BUILD_NO_OTHER_CONDITION = "pkg/executor/join.(*semiJoinProbe).probeForLeftSideBuildNoOtherCondition";
+    SEMI_LEFT_BUILD_HAS_OTHER_CONDITION = "pkg/executor/join.(*semiJoinProbe).probeForLeftSideBuildHasOtherCondition";
+    SEMI_RIGHT_BUILD_NO_OTHER_CONDITION = "pkg/executor/join.(*semiJoinProbe).probeForRightSideBuildNoOtherCondition";
+    SEMI_RIGHT_BUILD_HAS_OTHER_CONDITION =
+        "pkg/executor/join.(*semiJoinProbe).probeForRightSideBuildHasOtherCondition";
+    ANTI_SEMI_JOIN_PROBE = "pkg/executor/join.(*antiSemiJoinProbe).Probe";
+    ANTI_SEMI_LEFT_BUILD_NO_OTHER_CONDITION =
+        "pkg/executor/join.(*antiSemiJoinProbe).probeForLeftSideBuildNoOtherCondition";
+    ANTI_SEMI_LEFT_BUILD_HAS_OTHER_CONDITION =
+        "pkg/executor/join.(*antiSemiJoinProbe).probeForLeftSideBuildHasOtherCondition";
+    ANTI_SEMI_RIGHT_BUILD_NO_OTHER_CONDITION =
+        "pkg/executor/join.(*antiSemiJoinProbe).probeForRightSideBuildNoOtherCondition";
+    ANTI_SEMI_RIGHT_BUILD_HAS_OTHER_CONDITION =
+        "pkg/executor/join.(*antiSemiJoinProbe).probeForRightSideBuildHasOtherCondition";
+    LEFT_OUTER_SEMI_JOIN_PROBE = "pkg/executor/join.(*leftOuterSemiJoinProbe).Probe";
+    LOSJ_PROBE_WITH_OTHER_CONDITION = "pkg/executor/join.(*leftOuterSemiJoinProbe).probeWithOtherCondition";
+    LOSJ_PROBE_WITHOUT_OTHER_CONDITION = "pkg/executor/join.(*leftOuterSemiJoinProbe).probeWithoutOtherCondition";
     PROBE_AND_SEND_RESULT = "pkg/executor/join.(*ProbeWorkerV2).probeAndSendResult";
     PROCESS_ONE_PROBE_CHUNK = "pkg/executor/join.(*ProbeWorkerV2).processOneProbeChunk";
     RUN_JOIN_WORKER = "pkg/executor/join.(*ProbeWorkerV2).runJoinWorker";
@@ -62,6 +82,8 @@ names! {
     PROCESS_ONE_RESTORED_PROBE_CHUNK = "pkg/executor/join.(*ProbeWorkerV2).processOneRestoredProbeChunk";
     SCAN_ROW_TABLE_AFTER_PROBE_DONE = "pkg/executor/join.(*ProbeWorkerV2).scanRowTableAfterProbeDone";
     INIT_FOR_SCAN_ROW_TABLE = "pkg/executor/join.(*outerJoinProbe).InitForScanRowTable";
+    SEMI_INIT_FOR_SCAN_ROW_TABLE = "pkg/executor/join.(*semiJoinProbe).InitForScanRowTable";
+    ANTI_SEMI_INIT_FOR_SCAN_ROW_TABLE = "pkg/executor/join.(*antiSemiJoinProbe).InitForScanRowTable";
     TOTAL_ROW_COUNT = "pkg/executor/join.(*hashTableV2).totalRowCount";
 }
 

@@ -64,70 +64,209 @@ impl JoinProbe {
     }
 
     /// `joinProbe.Probe`: appends result rows to `chk` until it holds `cap` rows or the chunk is
-    /// probed to its end; one row at most per step, so `chk` never exceeds `cap`.
+    /// probed to its end; one row at most per step, so `chk` never exceeds `cap`. Each join type
+    /// walks a probe row's chain as TiDB's probe for it does ([`ProbeKind`]).
     pub fn probe(&mut self, spec: &JoinSpec, table: &HashTableV2, chk: &mut Vec<Row>, cap: usize) {
-        let _probe = frame(if spec.join_type == JoinType::Inner { INNER_JOIN_PROBE } else { OUTER_JOIN_PROBE });
-        let _side = (spec.join_type != JoinType::Inner).then(|| {
-            frame(if spec.need_used_flag() { PROBE_FOR_OUTER_SIDE_BUILD } else { PROBE_FOR_INNER_SIDE_BUILD })
-        });
-        let outer_probe = spec.join_type.is_outer_side_probe(spec.build_side);
+        let kind = ProbeKind::of(spec);
+        let (probe_frame, path_frame) = ProbeKind::frames(spec);
+        let _probe = frame(probe_frame);
+        let _path = path_frame.map(frame);
         while chk.len() < cap && !self.is_current_chunk_probe_done() {
             let (pr, p) = &self.rows[self.current];
             // A NULL key matches nothing.
             let (Some(key), Some(sub)) = (&pr.key, p.and_then(|p| table.tables[p].as_ref())) else {
-                if pr.key.is_none() && outer_probe {
-                    chk.push(spec.combine(None, Some(&pr.row)));
-                }
-                self.next_row();
+                self.finish_row(spec, kind, chk);
                 continue;
             };
-            match self.candidate {
+            let ptr = match self.candidate {
                 None => {
                     self.candidate = Some(sub.lookup(pr.hash));
                     self.matched = false;
-                }
-                Some(Some(ptr)) => {
-                    let seg = sub.segment(ptr);
-                    if spec.meta.is_key_matched(&seg.raw_data, ptr.row_start, key) {
-                        self.matched = true;
-                        if spec.need_used_flag() {
-                            spec.meta.set_used_flag(&seg.raw_data, ptr.row_start);
-                        }
-                        let build = {
-                            let _f = frame(APPEND_BUILD_ROW_TO_CHUNK_INTERNAL);
-                            spec.meta.decode_row(&seg.raw_data, ptr.row_start, spec.need_used_flag())
-                        };
-                        chk.push(spec.combine(Some(&build), Some(&pr.row)));
-                    }
-                    self.candidate = Some(sub.next(ptr));
+                    continue;
                 }
                 Some(None) => {
-                    if !self.matched && outer_probe {
-                        chk.push(spec.combine(None, Some(&pr.row)));
+                    self.finish_row(spec, kind, chk);
+                    continue;
+                }
+                Some(Some(ptr)) => ptr,
+            };
+            self.candidate = Some(sub.next(ptr));
+            let seg = &sub.segment(ptr).raw_data;
+            match kind {
+                // `probeForLeftSideBuild…`: a build row some worker already marked is skipped
+                // before its key is compared (`isCurrentRowUsedWithAtomic`); a match passing the
+                // other condition is marked. Nothing is emitted: the scan does that.
+                ProbeKind::LeftBuildSemi => {
+                    if spec.meta.is_current_row_used_with_atomic(seg, ptr.row_start)
+                        || !spec.meta.is_key_matched(seg, ptr.row_start, key)
+                    {
+                        continue;
                     }
-                    self.next_row();
+                    if spec.other.is_none() || spec.other_condition_holds(&decode(spec, seg, ptr), &pr.row) {
+                        spec.meta.set_used_flag(seg, ptr.row_start);
+                    }
+                }
+                // `probeForOuterSideBuild`: without an other condition the flag is set at the key
+                // match; with one, after the filter and after the pair is emitted, and only for
+                // pairs that pass it (outer_join_probe.go:322, 342-351).
+                ProbeKind::OuterSideBuild => {
+                    if !spec.meta.is_key_matched(seg, ptr.row_start, key) {
+                        continue;
+                    }
+                    if spec.other.is_none() {
+                        spec.meta.set_used_flag(seg, ptr.row_start);
+                        chk.push(spec.combine(Some(&decode(spec, seg, ptr)), Some(&pr.row)));
+                        continue;
+                    }
+                    let build = decode(spec, seg, ptr);
+                    if spec.other_condition_holds(&build, &pr.row) {
+                        chk.push(spec.combine(Some(&build), Some(&pr.row)));
+                        spec.meta.set_used_flag(seg, ptr.row_start);
+                    }
+                }
+                // Inner joins and outer joins building the inner side emit every pair passing the
+                // other condition; the semi joins building the right side stop at the first.
+                ProbeKind::Pairs | ProbeKind::InnerSideBuild | ProbeKind::RightBuildSemi { .. } => {
+                    if !spec.meta.is_key_matched(seg, ptr.row_start, key) {
+                        continue;
+                    }
+                    let build = decode(spec, seg, ptr);
+                    if !spec.other_condition_holds(&build, &pr.row) {
+                        continue;
+                    }
+                    self.matched = true;
+                    if let ProbeKind::RightBuildSemi { .. } = kind {
+                        self.candidate = Some(None);
+                    } else {
+                        chk.push(spec.combine(Some(&build), Some(&pr.row)));
+                    }
                 }
             }
         }
     }
 
-    fn next_row(&mut self) {
+    /// The current probe row's chain is walked (or it has a NULL key): emits what its join type
+    /// emits for it, then moves to the next row.
+    fn finish_row(&mut self, spec: &JoinSpec, kind: ProbeKind, chk: &mut Vec<Row>) {
+        let row = &self.rows[self.current].0.row;
+        match kind {
+            ProbeKind::InnerSideBuild if !self.matched => chk.push(spec.combine(None, Some(row))),
+            ProbeKind::RightBuildSemi { emit_matched, flag } => match flag {
+                Some(anti) => chk.push(spec.semi_result(row, Some(self.matched != anti))),
+                None if self.matched == emit_matched => chk.push(spec.semi_result(row, None)),
+                None => {}
+            },
+            _ => {}
+        }
         self.current += 1;
         self.candidate = None;
+        self.matched = false;
     }
 }
 
-/// `ScanRowTable` for one scan worker: emits the unmatched rows among `rows` (a contiguous range
-/// of the whole hash table, `InitForScanRowTable`) with NULL probe columns.
+/// How a join type probes, by build side (`NewJoinProbe`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProbeKind {
+    /// `innerJoinProbe`.
+    Pairs,
+    /// `outerJoinProbe.probeForInnerSideBuild`: unmatched probe rows come out NULL-extended.
+    InnerSideBuild,
+    /// `outerJoinProbe.probeForOuterSideBuild`: marks matched build rows.
+    OuterSideBuild,
+    /// `semiJoinProbe` / `antiSemiJoinProbe` building the left side: marks build rows only.
+    LeftBuildSemi,
+    /// The semi joins building the right side: a probe row is emitted once its chain is walked,
+    /// if it matched (`emit_matched`: semi) or not (anti semi), or always with a flag (the left
+    /// outer semi joins; `Some(anti)`).
+    RightBuildSemi { emit_matched: bool, flag: Option<bool> },
+}
+
+impl ProbeKind {
+    fn of(spec: &JoinSpec) -> ProbeKind {
+        let left_build = spec.build_side == crate::types::BuildSide::Left;
+        match spec.join_type {
+            JoinType::Inner => ProbeKind::Pairs,
+            JoinType::LeftOuter | JoinType::RightOuter if spec.need_used_flag() => ProbeKind::OuterSideBuild,
+            JoinType::LeftOuter | JoinType::RightOuter => ProbeKind::InnerSideBuild,
+            JoinType::Semi | JoinType::AntiSemi if left_build => ProbeKind::LeftBuildSemi,
+            JoinType::Semi => ProbeKind::RightBuildSemi { emit_matched: true, flag: None },
+            JoinType::AntiSemi => ProbeKind::RightBuildSemi { emit_matched: false, flag: None },
+            JoinType::LeftOuterSemi => ProbeKind::RightBuildSemi { emit_matched: true, flag: Some(false) },
+            JoinType::AntiLeftOuterSemi => ProbeKind::RightBuildSemi { emit_matched: true, flag: Some(true) },
+        }
+    }
+
+    /// TiDB's `Probe` of the join type and the function it calls for this build side and
+    /// condition, as stack frames.
+    fn frames(spec: &JoinSpec) -> (&'static str, Option<&'static str>) {
+        let (left_build, other) = (spec.build_side == crate::types::BuildSide::Left, spec.other.is_some());
+        match (spec.join_type, ProbeKind::of(spec)) {
+            (JoinType::Inner, _) => (INNER_JOIN_PROBE, None),
+            (_, ProbeKind::OuterSideBuild) => (OUTER_JOIN_PROBE, Some(PROBE_FOR_OUTER_SIDE_BUILD)),
+            (_, ProbeKind::InnerSideBuild) => (OUTER_JOIN_PROBE, Some(PROBE_FOR_INNER_SIDE_BUILD)),
+            (JoinType::LeftOuterSemi | JoinType::AntiLeftOuterSemi, _) => (
+                LEFT_OUTER_SEMI_JOIN_PROBE,
+                Some(if other { LOSJ_PROBE_WITH_OTHER_CONDITION } else { LOSJ_PROBE_WITHOUT_OTHER_CONDITION }),
+            ),
+            (JoinType::Semi, _) => (
+                SEMI_JOIN_PROBE,
+                Some(match (left_build, other) {
+                    (true, false) => SEMI_LEFT_BUILD_NO_OTHER_CONDITION,
+                    (true, true) => SEMI_LEFT_BUILD_HAS_OTHER_CONDITION,
+                    (false, false) => SEMI_RIGHT_BUILD_NO_OTHER_CONDITION,
+                    (false, true) => SEMI_RIGHT_BUILD_HAS_OTHER_CONDITION,
+                }),
+            ),
+            _ => (
+                ANTI_SEMI_JOIN_PROBE,
+                Some(match (left_build, other) {
+                    (true, false) => ANTI_SEMI_LEFT_BUILD_NO_OTHER_CONDITION,
+                    (true, true) => ANTI_SEMI_LEFT_BUILD_HAS_OTHER_CONDITION,
+                    (false, false) => ANTI_SEMI_RIGHT_BUILD_NO_OTHER_CONDITION,
+                    (false, true) => ANTI_SEMI_RIGHT_BUILD_HAS_OTHER_CONDITION,
+                }),
+            ),
+        }
+    }
+}
+
+/// `appendBuildRowToChunkInternal`: a build row's columns, null bits read atomically where a
+/// concurrent `setUsedFlag` can touch their word.
+fn decode(spec: &JoinSpec, seg: &harness::memory::CheckedBuf, ptr: RowPtr) -> Row {
+    let _f = frame(APPEND_BUILD_ROW_TO_CHUNK_INTERNAL);
+    spec.meta.decode_row(seg, ptr.row_start, spec.need_used_flag())
+}
+
+/// `ScanRowTable` for one scan worker: emits, from `rows` (a contiguous range of the whole hash
+/// table, `InitForScanRowTable`), the unmatched rows NULL-extended (outer joins), the used rows
+/// (semi joins building the left side) or the unused ones (anti semi joins building it).
 pub fn scan_row_table(spec: &JoinSpec, rows: &[(&SubTable, RowPtr)]) -> Vec<Row> {
-    let _f = frame(SCAN_ROW_TABLE);
+    let (name, emit_used) = match spec.join_type {
+        JoinType::Semi => (SEMI_SCAN_ROW_TABLE, true),
+        JoinType::AntiSemi => (ANTI_SEMI_SCAN_ROW_TABLE, false),
+        _ => (SCAN_ROW_TABLE, false),
+    };
+    let _f = frame(name);
     rows.iter()
-        .filter(|(sub, ptr)| !spec.meta.is_current_row_used(&sub.segment(*ptr).raw_data, ptr.row_start))
+        .filter(|(sub, ptr)| spec.meta.is_current_row_used(&sub.segment(*ptr).raw_data, ptr.row_start) == emit_used)
         .map(|(sub, ptr)| {
             let build = spec.meta.decode_row(&sub.segment(*ptr).raw_data, ptr.row_start, false);
-            spec.combine(Some(&build), None)
+            if spec.join_type.is_semi_family() {
+                spec.semi_result(&build, None)
+            } else {
+                spec.combine(Some(&build), None)
+            }
         })
         .collect()
+}
+
+/// `InitForScanRowTable` of the join type's probe, as a stack frame.
+pub fn init_for_scan_row_table_frame(spec: &JoinSpec) -> &'static str {
+    match spec.join_type {
+        JoinType::Semi => SEMI_INIT_FOR_SCAN_ROW_TABLE,
+        JoinType::AntiSemi => ANTI_SEMI_INIT_FOR_SCAN_ROW_TABLE,
+        _ => INIT_FOR_SCAN_ROW_TABLE,
+    }
 }
 
 /// The contiguous range of `total` rows that scan worker `worker` of `workers` owns.

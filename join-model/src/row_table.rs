@@ -5,6 +5,7 @@
 //! segment is finalized: from then on every read and write of them (next pointers while the hash
 //! table is built, keys and null maps while probing) is checked by the race detector.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use harness::memory::{CheckedBuf, CheckedField};
@@ -82,6 +83,7 @@ pub struct EncodedRow {
     pub bytes: Vec<u8>,
 }
 
+/// The open segment of one partition: rows appended since the last `finalizeCurrentSeg`.
 #[derive(Debug, Default)]
 struct OpenSegment {
     bytes: Vec<u8>,
@@ -90,70 +92,81 @@ struct OpenSegment {
     valid_join_key_pos: Vec<usize>,
 }
 
-/// The mutable state of a `rowTableBuilder`.
-#[derive(Debug)]
-pub struct BuilderState {
-    /// `rowNumberInCurrentRowTableSeg`, per partition.
-    pub row_number_in_current_row_table_seg: Vec<usize>,
-    open: Vec<OpenSegment>,
-    segments_made: usize,
+/// What a `rowTableBuilder` keeps for one partition: `rowNumberInCurrentRowTableSeg[p]` and the
+/// partition's open segment (in TiDB the last, unfinalized segment of `rowTables[w][p]`).
+#[derive(Debug, Default)]
+pub struct PartitionBuilder {
+    /// `rowNumberInCurrentRowTableSeg[p]`.
+    pub row_number_in_current_row_table_seg: usize,
+    open: OpenSegment,
 }
 
-/// `rowTableBuilder`: one per build worker, filling one open segment per partition. Its state is
-/// a checked field: the worker appends, and a spill goroutine finalizes, only when ordered.
+/// `rowTableBuilder`: one per build worker, filling one open segment per partition. Each
+/// partition's part is its own checked field, as TiDB's per-partition slices are distinct memory
+/// (audit I2): the worker appends, and a spill goroutine finalizes, only when ordered.
 #[derive(Debug)]
 pub struct RowTableBuilder {
-    /// The builder's state.
-    pub state: CheckedField<BuilderState>,
+    /// The builder's state, per partition.
+    pub parts: Vec<CheckedField<PartitionBuilder>>,
     worker: usize,
     max_rows_per_segment: usize,
+    // Numbers segments for their labels only (not modelled state).
+    segments_made: AtomicUsize,
 }
 
 impl RowTableBuilder {
     /// `createRowTableBuilder`.
     pub fn new(worker: usize, partitions: usize, max_rows_per_segment: usize) -> Arc<RowTableBuilder> {
-        let state = BuilderState {
-            row_number_in_current_row_table_seg: vec![0; partitions],
-            open: (0..partitions).map(|_| OpenSegment::default()).collect(),
-            segments_made: 0,
+        let part = |p| {
+            CheckedField::new(
+                format!("rowTableBuilder[{worker}].rowNumberInCurrentRowTableSeg[{p}]"),
+                PartitionBuilder::default(),
+            )
         };
         Arc::new(RowTableBuilder {
-            state: CheckedField::new(format!("rowTableBuilder[{worker}]"), state),
+            parts: (0..partitions).map(part).collect(),
             worker,
             max_rows_per_segment: max_rows_per_segment.max(1),
+            segments_made: AtomicUsize::new(0),
         })
     }
 
+    /// `rowNumberInCurrentRowTableSeg[partition]`.
+    pub fn row_number_in_current_row_table_seg(&self, partition: usize) -> usize {
+        self.parts[partition].with(|b| b.row_number_in_current_row_table_seg)
+    }
+
     /// `appendToRowTable`: appends `row` to `partition`'s open segment, finalizing it into
-    /// `row_tables` when full (`maxRowTableSegmentSize`).
-    pub fn append(&self, partition: usize, row: EncodedRow, row_tables: &CheckedField<Vec<RowTable>>) {
-        let full = self.state.with_mut(|st| {
-            let seg = &mut st.open[partition];
+    /// `row_tables[partition]` when full (`maxRowTableSegmentSize`).
+    pub fn append(&self, partition: usize, row: EncodedRow, row_tables: &[CheckedField<RowTable>]) {
+        let full = self.parts[partition].with_mut(|b| {
+            let seg = &mut b.open;
             if row.valid {
                 seg.valid_join_key_pos.push(seg.row_start_offset.len());
             }
             seg.row_start_offset.push(seg.bytes.len());
             seg.hash_values.push(row.hash);
             seg.bytes.extend_from_slice(&row.bytes);
-            st.row_number_in_current_row_table_seg[partition] += 1;
-            st.row_number_in_current_row_table_seg[partition] >= self.max_rows_per_segment
+            b.row_number_in_current_row_table_seg += 1;
+            b.row_number_in_current_row_table_seg >= self.max_rows_per_segment
         });
         if full {
             self.finalize_current_seg(partition, row_tables);
         }
     }
 
-    /// `finalizeCurrentSeg`: moves `partition`'s open segment, if it has rows, into `row_tables`.
-    pub fn finalize_current_seg(&self, partition: usize, row_tables: &CheckedField<Vec<RowTable>>) {
-        let taken = self.state.with_mut(|st| {
-            if st.row_number_in_current_row_table_seg[partition] == 0 {
+    /// `finalizeCurrentSeg`: moves `partition`'s open segment, if it has rows, into
+    /// `row_tables[partition]`.
+    pub fn finalize_current_seg(&self, partition: usize, row_tables: &[CheckedField<RowTable>]) {
+        let taken = self.parts[partition].with_mut(|b| {
+            if b.row_number_in_current_row_table_seg == 0 {
                 return None;
             }
-            st.row_number_in_current_row_table_seg[partition] = 0;
-            st.segments_made += 1;
-            Some((std::mem::take(&mut st.open[partition]), st.segments_made))
+            b.row_number_in_current_row_table_seg = 0;
+            Some(std::mem::take(&mut b.open))
         });
-        let Some((seg, n)) = taken else { return };
+        let Some(seg) = taken else { return };
+        let n = self.segments_made.fetch_add(1, Ordering::Relaxed) + 1;
         let raw =
             CheckedBuf::from_bytes(format!("rowTableSegment[w{} p{partition} #{n}].rawData", self.worker), &seg.bytes);
         for (i, &start) in seg.row_start_offset.iter().enumerate() {
@@ -166,13 +179,12 @@ impl RowTableBuilder {
             row_start_offset: seg.row_start_offset,
             valid_join_key_pos: seg.valid_join_key_pos,
         });
-        row_tables.with_mut(|t| t[partition].segments.push(segment));
+        row_tables[partition].with_mut(|t| t.segments.push(segment));
     }
 
     /// `appendRemainingRowLocations`: finalizes every open segment at the end of input.
-    pub fn finalize_all(&self, row_tables: &CheckedField<Vec<RowTable>>) {
-        let partitions = self.state.with(|st| st.open.len());
-        for p in 0..partitions {
+    pub fn finalize_all(&self, row_tables: &[CheckedField<RowTable>]) {
+        for p in 0..self.parts.len() {
             self.finalize_current_seg(p, row_tables);
         }
     }

@@ -533,10 +533,10 @@ impl HashJoinSpillHelper {
                         // before it does the field is nil (`builder.rowNumberInCurrentRowTableSeg`
                         // then panics, audit H3).
                         let builder = worker.builder.deref(Arc::clone);
-                        if builder.state.with(|s| s.row_number_in_current_row_table_seg[p] > 0) {
+                        if builder.row_number_in_current_row_table_seg(p) > 0 {
                             builder.finalize_current_seg(p, &worker.row_tables);
                         }
-                        let segments = worker.row_tables.with_mut(|t| std::mem::take(&mut t[p].segments));
+                        let segments = worker.row_tables[p].with_mut(|t| std::mem::take(&mut t.segments));
                         if let Err(e) = spill_build_segment_to_disk(&segments, &disk, &counter) {
                             errors.send(e);
                         }

@@ -8,6 +8,7 @@
 use std::fmt;
 
 use crate::bugs::{Bug, Bugs};
+use crate::types::{BuildSide, JoinType};
 
 /// A TiDB commit on master that the model can be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +68,46 @@ pub const FIXES: [Fix; 10] = [
     Fix { pr: 60467, commit: "d0e4cd4d", bug: Bug::ScanAfterFailedBuild, introduced: None },
     Fix { pr: 60531, commit: "8746e39b65", bug: Bug::ScanWithoutBuildSuccess, introduced: None },
 ];
+
+/// When hash join v2 gained a join type (or a build side of one): the PR, its merge commit, and
+/// the first of [`COMMITS`] that has it. Read from TiDB's history (`git log` on the probe files
+/// and the planner's `getHashJoins`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JoinTypeAdded {
+    /// The pull request.
+    pub pr: u32,
+    /// Its merge commit.
+    pub commit: &'static str,
+    /// The first modelled commit that has it.
+    pub first_modelled: &'static str,
+}
+
+/// When `join_type` building `build` came to hash join v2; `None` for the types it started with.
+pub fn join_type_added(join_type: JoinType, build: BuildSide) -> Option<JoinTypeAdded> {
+    let added = |pr, commit, first_modelled| Some(JoinTypeAdded { pr, commit, first_modelled });
+    match (join_type, build) {
+        (JoinType::Inner | JoinType::LeftOuter | JoinType::RightOuter, _) => None,
+        // 2024-11-13: before the oldest whole-executor commit, after the probe-only ones.
+        (JoinType::LeftOuterSemi, _) => added(57053, "8832684721", FIRST_WHOLE_EXECUTOR),
+        // The executor built either side from #57658 and #57971; the planner offered the left
+        // build side from #58546 (2024-12-27).
+        (JoinType::Semi | JoinType::AntiSemi, BuildSide::Left) => added(58546, "652cee2f0b", "8bfc46e5bb"),
+        (JoinType::Semi, BuildSide::Right) => added(57658, "8eebb2da00", "acba0cd1e2"),
+        (JoinType::AntiSemi, BuildSide::Right) => added(57971, "033b1758a9", "acba0cd1e2"),
+        (JoinType::AntiLeftOuterSemi, _) => added(58479, "3c407312a9", "8bfc46e5bb"),
+    }
+}
+
+/// Whether TiDB's hash join v2 at `commit` had `join_type` building `build`; if not, why.
+pub fn has_join_type(commit: Commit, join_type: JoinType, build: BuildSide) -> Result<(), String> {
+    match join_type_added(join_type, build) {
+        Some(a) if position(commit.id) < position(a.first_modelled) => Err(format!(
+            "hash join v2 has no {join_type:?} join building the {build:?} side at {} (it came with PR #{}, {})",
+            commit.id, a.pr, a.commit
+        )),
+        _ => Ok(()),
+    }
+}
 
 /// The oldest commit whose whole executor the model is. Before it (August and September 2024)
 /// hash join v2 had no spill and its build differed; the model there is the probe side only,

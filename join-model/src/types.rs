@@ -50,7 +50,7 @@ impl ColType {
 /// A row: one value per column.
 pub type Row = Vec<Value>;
 
-/// The join types hash join v2 covered at the time of #57450.
+/// The join types hash join v2 has (`NewJoinProbe`, `base_join_probe.go:728-810` at 8746e39b65).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum JoinType {
     /// Inner join.
@@ -59,6 +59,14 @@ pub enum JoinType {
     LeftOuter,
     /// Right outer join: every right row appears.
     RightOuter,
+    /// Semi join: the left rows with a match (`semiJoinProbe`, PR #57658).
+    Semi,
+    /// Anti semi join: the left rows without a match (`antiSemiJoinProbe`, PR #57971).
+    AntiSemi,
+    /// Left outer semi join: every left row and a match flag (`leftOuterSemiJoinProbe`, PR #57053).
+    LeftOuterSemi,
+    /// Anti left outer semi join: every left row and a no-match flag (`isAnti`, PR #58479).
+    AntiLeftOuterSemi,
 }
 
 /// Which input is the build side. The other is the probe side.
@@ -71,14 +79,55 @@ pub enum BuildSide {
 }
 
 impl JoinType {
-    /// Whether the build side is the outer side: probing must then mark matched build rows
-    /// (`setUsedFlag`) and a scan emits the unmatched ones (`NeedScanRowTable`).
+    /// Every join type.
+    pub const ALL: [JoinType; 7] = [
+        JoinType::Inner,
+        JoinType::LeftOuter,
+        JoinType::RightOuter,
+        JoinType::Semi,
+        JoinType::AntiSemi,
+        JoinType::LeftOuterSemi,
+        JoinType::AntiLeftOuterSemi,
+    ];
+
+    /// Whether `build` may be this join's build side: the left outer semi joins build the right
+    /// side only (`NewJoinProbe` panics otherwise; the planner fixes the side).
+    pub fn allows(self, build: BuildSide) -> bool {
+        !matches!((self, build), (JoinType::LeftOuterSemi | JoinType::AntiLeftOuterSemi, BuildSide::Left))
+    }
+
+    /// Whether the result has the left columns only (and, for the left outer semi joins, a flag).
+    pub fn is_semi_family(self) -> bool {
+        matches!(self, JoinType::Semi | JoinType::AntiSemi | JoinType::LeftOuterSemi | JoinType::AntiLeftOuterSemi)
+    }
+
+    /// Whether the build side is the outer side of an outer join.
     pub fn is_outer_side_build(self, build: BuildSide) -> bool {
         matches!((self, build), (JoinType::LeftOuter, BuildSide::Left) | (JoinType::RightOuter, BuildSide::Right))
     }
 
-    /// Whether the probe side is the outer side: unmatched probe rows are emitted with NULLs.
+    /// Whether the probe side is the outer side of an outer join: unmatched probe rows are
+    /// emitted with NULLs.
     pub fn is_outer_side_probe(self, build: BuildSide) -> bool {
         matches!((self, build), (JoinType::LeftOuter, BuildSide::Right) | (JoinType::RightOuter, BuildSide::Left))
+    }
+
+    /// `NeedScanRowTable`, which is also the row layout's `needUsedFlag`: probing marks matched
+    /// build rows (`setUsedFlag`) and a scan emits rows by their flag. True for an outer join
+    /// building its outer side and for (anti) semi joins building the left side.
+    pub fn need_scan_row_table(self, build: BuildSide) -> bool {
+        self.is_outer_side_build(build)
+            || matches!((self, build), (JoinType::Semi | JoinType::AntiSemi, BuildSide::Left))
+    }
+
+    /// `canSkipProbeIfHashTableIsEmpty` (`hash_join_v2.go:774-787`): whether an empty hash table
+    /// makes probing pointless.
+    pub fn can_skip_probe_if_hash_table_is_empty(self, build: BuildSide) -> bool {
+        match self {
+            JoinType::Inner => true,
+            JoinType::LeftOuter | JoinType::RightOuter => self.is_outer_side_build(build),
+            JoinType::Semi => build == BuildSide::Right,
+            _ => false,
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The whole executor under std threads and shuttle: results equal the reference join, with and
 //! without spill, and no spill file survives.
 
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 
 use harness::report::FailureKind;
@@ -8,6 +9,7 @@ use harness::{explore, Outcome, Strategy};
 use join_model::exec::{ExecConfig, HashJoinV2Exec};
 use join_model::frames::{CHECK_AND_SPILL_ROW_TABLE_IF_NEEDED, CLOSE, FETCH_BUILD_SIDE_ROWS, START_BUILD_AND_PROBE};
 use join_model::reference::{reference_join, sorted};
+use join_model::spec::{CmpOp, OtherCondition};
 use join_model::spill::SpillStats;
 use join_model::{BuildSide, ColType, JoinSpec, JoinType, Row, Value};
 
@@ -30,14 +32,15 @@ impl Case {
 
 /// What TiDB's executor returns for the case: the reference join, less what TiDB loses (inferred
 /// from its code, `all-spilled-null-probe-keys-lost`): when round 1 spilled every partition,
-/// `probeAndSendResult` probes nothing, so an outer probe side's rows with a NULL key, which are
-/// never spilled, never come out NULL-extended.
+/// `probeAndSendResult` probes nothing, so probe rows with a NULL key, which are never spilled,
+/// never come out (NULL-extended for an outer probe side, as themselves for an anti semi join, with
+/// their flag for the left outer semi joins: `JoinSpec::null_key_probe_result`).
 pub fn tidb_want(spec: &JoinSpec, left: &[Row], right: &[Row], stats: &SpillStats) -> Vec<Row> {
     let mut want = reference_join(spec, left, right);
-    if stats.all_partitions_spilled_in_round1 && spec.join_type.is_outer_side_probe(spec.build_side) {
-        for row in spec.split(left, right).1.iter().filter(|r| spec.probe_key(r).is_none()) {
-            let lost = spec.combine(None, Some(row));
-            let at = want.iter().position(|r| *r == lost).expect("the reference has the NULL-extended row");
+    if stats.all_partitions_spilled_in_round1 {
+        let probe = spec.split(left, right).1;
+        for lost in probe.iter().filter(|r| spec.probe_key(r).is_none()).filter_map(|r| spec.null_key_probe_result(r)) {
+            let at = want.iter().position(|r| *r == lost).expect("the reference has the NULL-key probe row's result");
             want.remove(at);
         }
     }
@@ -85,32 +88,60 @@ pub fn case(join_type: JoinType, build_side: BuildSide, config: ExecConfig) -> C
     }
 }
 
-const KINDS: [(JoinType, BuildSide); 5] = [
-    (JoinType::Inner, BuildSide::Right),
-    (JoinType::LeftOuter, BuildSide::Right),
-    (JoinType::LeftOuter, BuildSide::Left),
-    (JoinType::RightOuter, BuildSide::Right),
-    (JoinType::RightOuter, BuildSide::Left),
-];
+/// Every join type with every build side TiDB allows it, each without and with an other
+/// condition (`left.1 < right.1`, on the string column).
+fn kinds() -> Vec<(JoinType, BuildSide, Option<OtherCondition>)> {
+    let other = OtherCondition { left: 1, op: CmpOp::Lt, right: 1 };
+    JoinType::ALL
+        .into_iter()
+        .flat_map(|jt| [BuildSide::Left, BuildSide::Right].map(|bs| (jt, bs)))
+        .filter(|(jt, bs)| jt.allows(*bs))
+        .flat_map(|(jt, bs)| [None, Some(other)].map(|o| (jt, bs, o)))
+        .collect()
+}
+
+fn kind_case(jt: JoinType, bs: BuildSide, other: Option<OtherCondition>, config: ExecConfig) -> Case {
+    let mut c = case(jt, bs, config);
+    if let Some(o) = other {
+        c.spec = c.spec.with_other_condition(o);
+    }
+    c
+}
 
 #[test]
 fn every_join_kind_equals_reference_in_memory() {
-    for (jt, bs) in KINDS {
-        for strategy in [Strategy::std(20), Strategy::random(1, 1_000)] {
-            let o = explore_case(case(jt, bs, ExecConfig::default()), &strategy);
-            println!("{jt:?} build {bs:?}: {o}");
+    let kinds = kinds();
+    assert_eq!(kinds.len(), 24, "7 join types, 12 (type, build side) pairs, with and without a condition");
+    for (jt, bs, other) in kinds {
+        for strategy in [Strategy::std(10), Strategy::random(1, 300), Strategy::pct(1, 300, 3)] {
+            let o = explore_case(kind_case(jt, bs, other, ExecConfig::default()), &strategy);
+            println!("{jt:?} build {bs:?} other {other:?}: {o}");
         }
     }
 }
 
 #[test]
 fn every_join_kind_equals_reference_with_spill() {
-    for (jt, bs) in KINDS {
+    for (jt, bs, other) in kinds() {
         let config = ExecConfig { quota: Some(160), max_spill_round: 6, ..ExecConfig::default() };
-        for strategy in [Strategy::std(20), Strategy::random(2, 1_000)] {
-            let o = explore_case(case(jt, bs, config.clone()), &strategy);
-            println!("{jt:?} build {bs:?} spill: {o}");
+        let mut spilled = false;
+        for strategy in [Strategy::std(10), Strategy::random(2, 300), Strategy::pct(2, 300, 3)] {
+            let case = Arc::new(kind_case(jt, bs, other, config.clone()));
+            let seen = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let (c, s) = (case.clone(), seen.clone());
+            let o = explore(&strategy, move || {
+                let mut exec = c.exec();
+                let got = exec.run_to_end().unwrap_or_else(|e| panic!("join failed: {e}"));
+                let stats = exec.spill_stats();
+                s.fetch_or(stats.spilled_during_build || stats.spilled_before_hash_table, SeqCst);
+                assert_eq!(sorted(got), sorted(tidb_want(&c.spec, &c.left, &c.right, &stats)));
+            });
+            assert!(o.failure.is_none(), "{o}");
+            spilled |= seen.load(SeqCst);
+            println!("{jt:?} build {bs:?} other {other:?} spill: {o}");
         }
+        // Not vacuous: the quota makes every kind spill.
+        assert!(spilled, "{jt:?} build {bs:?} never spilled");
     }
 }
 

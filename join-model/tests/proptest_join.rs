@@ -1,8 +1,9 @@
-//! Property: for random inputs (NULL keys, duplicate keys, empty sides), join kinds, build sides,
-//! concurrency 1 to 3 and quotas, the executor's result equals the reference join (less the rows
-//! TiDB loses when round 1 spills every partition, `executor::tidb_want`), under std
-//! threads and shuttle, with every bug fixed; the one error allowed is the spill round limit,
-//! and only with a quota (rows sharing a key that alone exceed it re-spill every round). Failing cases are kept in
+//! Property: for random inputs (NULL keys, duplicate keys, empty sides), every join type with
+//! every build side TiDB allows, with and without an other condition, concurrency 1 to 3 and
+//! quotas, the executor's result equals the reference join (less the rows TiDB loses when round 1
+//! spills every partition, `executor::tidb_want`), under std threads and shuttle, with every bug
+//! fixed; the one error allowed is the spill round limit, and only with a quota (rows sharing a
+//! key that alone exceed it re-spill every round). Failing cases are kept in
 //! `fixtures/proptest-regressions/join_model.txt` and replayed first.
 
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use harness::{explore, Strategy as Exploration};
 use join_model::exec::{ExecConfig, HashJoinV2Exec};
 use join_model::reference::sorted;
+use join_model::spec::{CmpOp, OtherCondition};
 use join_model::{Bugs, BuildSide, ColType, JoinError, JoinSpec, JoinType, Row, Value};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -25,15 +27,18 @@ fn side() -> impl Strategy<Value = Vec<Row>> {
     })
 }
 
-fn kind() -> impl Strategy<Value = (JoinType, BuildSide)> {
-    prop_oneof![
-        Just((JoinType::Inner, BuildSide::Left)),
-        Just((JoinType::Inner, BuildSide::Right)),
-        Just((JoinType::LeftOuter, BuildSide::Left)),
-        Just((JoinType::LeftOuter, BuildSide::Right)),
-        Just((JoinType::RightOuter, BuildSide::Left)),
-        Just((JoinType::RightOuter, BuildSide::Right)),
-    ]
+/// Every join type with a build side TiDB allows it, and maybe an other condition on the string
+/// columns.
+fn kind() -> impl Strategy<Value = (JoinType, BuildSide, Option<OtherCondition>)> {
+    let pairs: Vec<(JoinType, BuildSide)> = JoinType::ALL
+        .into_iter()
+        .flat_map(|jt| [BuildSide::Left, BuildSide::Right].map(|bs| (jt, bs)))
+        .filter(|(jt, bs)| jt.allows(*bs))
+        .collect();
+    let ops = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];
+    let other =
+        prop::option::of(prop::sample::select(ops.to_vec()).prop_map(|op| OtherCondition { left: 1, op, right: 1 }));
+    (prop::sample::select(pairs), other).prop_map(|((jt, bs), o)| (jt, bs, o))
 }
 
 proptest! {
@@ -49,7 +54,7 @@ proptest! {
     fn executor_equals_reference(
         left in side(),
         right in side(),
-        (join_type, build_side) in kind(),
+        (join_type, build_side, other) in kind(),
         concurrency in 1usize..=3,
         quota in prop::option::of(40usize..400),
         seed in any::<u64>(),
@@ -62,6 +67,10 @@ proptest! {
             (vec![ColType::Int, ColType::Str], vec![0]),
             &Bugs::fixed(),
         );
+        let spec = match other {
+            Some(o) => spec.with_other_condition(o),
+            None => spec,
+        };
         let input = Arc::new((spec, left, right, config));
         for strategy in [Exploration::std(2), Exploration::random(seed, 20)] {
             let input = input.clone();

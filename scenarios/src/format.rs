@@ -134,7 +134,8 @@ impl Target {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Join {
-    /// inner | left-outer | right-outer.
+    /// inner | left-outer | right-outer | semi | anti-semi | left-outer-semi |
+    /// anti-left-outer-semi.
     #[serde(rename = "type")]
     pub join_type: JoinTypeSpec,
     /// left | right.
@@ -147,6 +148,9 @@ pub struct Join {
     pub left_keys: Vec<usize>,
     /// Right key columns.
     pub right_keys: Vec<usize>,
+    /// An other condition: `left[left] op right[right]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other: Option<OtherSpec>,
 }
 
 /// A join type.
@@ -157,6 +161,22 @@ pub enum JoinTypeSpec {
     Inner,
     LeftOuter,
     RightOuter,
+    Semi,
+    AntiSemi,
+    LeftOuterSemi,
+    AntiLeftOuterSemi,
+}
+
+/// An other condition: one left column compared with one right column of the same type.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtherSpec {
+    /// The left column.
+    pub left: usize,
+    /// `=`, `<>`, `<`, `<=`, `>` or `>=`.
+    pub op: String,
+    /// The right column.
+    pub right: usize,
 }
 
 /// A side.
@@ -531,7 +551,12 @@ pub fn field_line(text: &str, field: &str) -> usize {
             return i + 1;
         }
     }
-    table_line.unwrap_or(1)
+    match (table_line, field.rsplit_once('.')) {
+        (Some(line), _) => line,
+        // A key of an inline table (`join.other.op`): the line of the table's own key.
+        (None, Some((parent, _))) => field_line(text, parent),
+        (None, None) => 1,
+    }
 }
 
 /// The field (`exec.concurrency`, `strategy[1].depth`, `rows` for a table's own error) whose

@@ -12,6 +12,7 @@ use join_model::exec::{ExecConfig, HashJoinV2Exec};
 use join_model::failpoint::{FailAction, Failpoints};
 use join_model::reference::{reference_join, sorted};
 use join_model::slices::{probe_slice, restore_build_slice, round1_build_slice, JoinInput, RestoreInput};
+use join_model::spec::{CmpOp, OtherCondition};
 use join_model::tidb::{self, Commit};
 use join_model::{Bug, Bugs, BuildSide, ColType, JoinSpec, JoinType, Row, Value};
 
@@ -19,8 +20,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::format::{
-    field_line, ColSpec, Expect, FailActionSpec, Generate, JoinTypeSpec, Scenario, SideSpec, StrategySpec, Target,
-    ValueSpec,
+    field_line, ColSpec, Expect, FailActionSpec, Generate, JoinTypeSpec, OtherSpec, Scenario, SideSpec, StrategySpec,
+    Target, ValueSpec,
 };
 
 /// A scenario that cannot be built (a semantic error the format cannot catch).
@@ -123,6 +124,20 @@ fn generated(g: &Generate, left: &[ColType], right: &[ColType]) -> (Vec<Row>, Ve
     (generate(g.seed, g.left, left, g), generate(g.seed.wrapping_add(1), g.right, right, g))
 }
 
+/// The other condition a scenario names, or the field that is wrong and why.
+fn other_condition(o: &OtherSpec, lt: &[ColType], rt: &[ColType]) -> Result<OtherCondition, (&'static str, String)> {
+    let op = CmpOp::parse(&o.op)
+        .ok_or_else(|| ("join.other.op", format!("{:?} is not one of =, <>, <, <=, >, >=", o.op)))?;
+    let (Some(l), Some(r)) = (lt.get(o.left), rt.get(o.right)) else {
+        let (field, c) = if o.left >= lt.len() { ("join.other.left", o.left) } else { ("join.other.right", o.right) };
+        return Err((field, format!("column {c} does not exist")));
+    };
+    if l != r {
+        return Err(("join.other", format!("compares a {l:?} column with a {r:?} column; they must have one type")));
+    }
+    Ok(OtherCondition { left: o.left, op, right: o.right })
+}
+
 fn col_types(cs: &[ColSpec]) -> Vec<ColType> {
     cs.iter().copied().map(col).collect()
 }
@@ -217,13 +232,26 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
         JoinTypeSpec::Inner => JoinType::Inner,
         JoinTypeSpec::LeftOuter => JoinType::LeftOuter,
         JoinTypeSpec::RightOuter => JoinType::RightOuter,
+        JoinTypeSpec::Semi => JoinType::Semi,
+        JoinTypeSpec::AntiSemi => JoinType::AntiSemi,
+        JoinTypeSpec::LeftOuterSemi => JoinType::LeftOuterSemi,
+        JoinTypeSpec::AntiLeftOuterSemi => JoinType::AntiLeftOuterSemi,
     };
     let build = match j.build {
         SideSpec::Left => BuildSide::Left,
         SideSpec::Right => BuildSide::Right,
     };
+    if !join_type.allows(build) {
+        return Err(err("join.build", format!("a {join_type:?} join builds the right side only, as in TiDB")));
+    }
+    tidb::has_join_type(commit, join_type, build).map_err(|e| err("join.type", e))?;
+    let other = j.other.as_ref().map(|o| other_condition(o, &lt, &rt)).transpose().map_err(|(f, m)| err(f, m))?;
     let spec =
         JoinSpec::new(join_type, build, (lt.clone(), j.left_keys.clone()), (rt.clone(), j.right_keys.clone()), &bugs);
+    let spec = match other {
+        Some(o) => spec.with_other_condition(o),
+        None => spec,
+    };
     // Every row counts, generated ones included, and before any is generated: 10^18 generated
     // rows would otherwise be allocated first.
     let inline = s.rows.left.len() + s.rows.right.len();

@@ -545,6 +545,34 @@ fn a_value_that_does_not_fit_its_column_is_bad_input() {
     assert_refused(&text, "rows.right: row 1, column 1: NULL in a not-null column");
 }
 
+/// A join type TiDB's commit did not have, a build side TiDB never builds, and a bad other
+/// condition are refused, each at its line (issue 17).
+#[test]
+fn join_types_and_other_conditions_are_checked() {
+    let semi = edited(
+        "semi-left-build-used-flag.toml",
+        "target = \"probe-slice\"",
+        "target = \"probe-slice\"\ntidb = \"51161154df\"",
+    );
+    assert_refused(
+        &semi,
+        "join.type: hash join v2 has no Semi join building the Left side at 51161154df (it came with PR #58546, 652cee2f0b)",
+    );
+    let text = edited("semi-family-spill-fixed.toml", "build = \"right\"", "build = \"left\"");
+    assert_refused(&text, "join.build: a AntiLeftOuterSemi join builds the right side only, as in TiDB");
+    for (from, to, error) in [
+        ("op = \"<\"", "op = \"!\"", "join.other.op: \"!\" is not one of =, <>, <, <=, >, >="),
+        ("left = 1, op", "left = 7, op", "join.other.left: column 7 does not exist"),
+        (
+            "left = 1, op",
+            "left = 0, op",
+            "join.other: compares a Str column with a Int column; they must have one type",
+        ),
+    ] {
+        assert_refused(&edited("semi-left-build-used-flag.toml", from, to), error);
+    }
+}
+
 /// `--jobs 3` runs the explorations on three threads and prints the same rows, in the same order,
 /// with the same counts, as one job (the time column aside).
 #[test]

@@ -104,6 +104,16 @@ impl Phase {
     }
 }
 
+/// The bytes a child's chunk holds (its values: 8 per integer, a string's length, 1 per NULL).
+pub fn chunk_bytes(rows: &[Row]) -> usize {
+    let value = |v: &crate::types::Value| match v {
+        crate::types::Value::Str(s) => s.len(),
+        crate::types::Value::Int(_) => 8,
+        crate::types::Value::Null => 1,
+    };
+    rows.iter().flatten().map(value).sum()
+}
+
 /// Encodes a build row with its key hash (what a split worker does per row).
 pub fn encode_build_row(spec: &JoinSpec, row: &Row) -> EncodedRow {
     let key = spec.build_key(row);
@@ -125,15 +135,25 @@ pub fn fetch_and_build_hash_table_impl(ctx: &Arc<BuildCtx>, source: BuildSource)
     let (src, wait_for_controller) = fetch_build_side_rows(ctx, &phase, source.clone());
     split_and_append_to_row_table(ctx, &phase, &src, wait_for_controller.as_ref(), &source);
     phase.wait_job_done()?;
-    // `tryToSpill` in `mergeRowTablesToHashTable`: a spill requested after the last safe point is
-    // done between the row tables and the hash table.
-    if ctx.spill.is_spill_needed() {
-        ctx.spill.spill_row_table(&ctx.workers)?;
-        ctx.spill.note_spill(ctx.round, true);
-    }
     let spilled: Vec<bool> = (0..ctx.partitions).map(|p| ctx.spill.is_partition_spilled(p)).collect();
-    let merged = merge_row_tables(&ctx.workers, ctx.partitions, &spilled);
+    let mut merged = merge_row_tables(&ctx.workers, ctx.partitions, &spilled);
+    try_to_spill(ctx, &mut merged)?;
+    // "After merging row tables, hash join can not spill any more."
+    ctx.spill.set_can_spill_flag(false);
     build_hash_table(ctx, merged)
+}
+
+/// `tryToSpill` (`hash_join_v2.go:190-222`): a spill asked for after the last safe point is done
+/// here, between the row tables and the hash table. (TiDB first charges the hash table's memory
+/// here, which may ask for the spill itself; the model does not charge it, audit H11.)
+fn try_to_spill(ctx: &BuildCtx, merged: &mut [Option<RowTable>]) -> Result<(), JoinError> {
+    if !ctx.spill.is_spill_needed() {
+        return Ok(());
+    }
+    ctx.spill.spill_row_table(&ctx.workers)?;
+    ctx.spill.note_spill(ctx.round, true);
+    (0..ctx.partitions).filter(|&p| ctx.spill.is_partition_spilled(p)).for_each(|p| merged[p] = None);
+    Ok(())
 }
 
 /// `fetchBuildSideRows` on the executor: starts the build fetcher (round 1) or the restore
@@ -180,6 +200,7 @@ pub(crate) fn fetch_build_side_rows_impl(ctx: &BuildCtx, phase: &Phase, chunks: 
     if ctx.failpoints.pauses("issue51998") {
         ctx.close.recv();
     }
+    let mut held = 0;
     let fetched = go::recover(|| {
         for chunk in chunks {
             // TiDB's `issue59377Intest` follows the safe point (from PR #59381; the model has it
@@ -198,7 +219,11 @@ pub(crate) fn fetch_build_side_rows_impl(ctx: &BuildCtx, phase: &Phase, chunks: 
             if ctx.finished.load() {
                 return;
             }
-            // exec.Next on the build child, then `issue51998`'s error in place of its result.
+            // exec.Next on the build child, which charges its new chunk to its own tracker under
+            // the session's (the action may run here), then `issue51998`'s error in place of its
+            // result.
+            let bytes = chunk_bytes(&chunk);
+            ctx.spill.child_chunk(std::mem::replace(&mut held, bytes), bytes);
             if let Err(e) = ctx.failpoints.hit("issue51998") {
                 has_error = true;
                 phase.err.send(e);
@@ -409,7 +434,7 @@ fn split_partition_and_append_to_row_table_for_restore(
 }
 
 /// Appends encoded rows to the builder, partitioned by `hash_of(row.hash)`, and charges their
-/// memory to the quota.
+/// memory to the tracker on this goroutine.
 fn append_rows(
     ctx: &BuildCtx,
     worker: &BuildWorkerV2,
@@ -428,8 +453,9 @@ fn append_rows(
         row.hash = hash_of(row.hash);
         let p = partition_index(row.hash, ctx.partitions);
         bytes[p] += row.bytes.len();
-        builder.append(p, row, &worker.row_tables);
+        builder.append(p, row, &worker.row_tables, ctx.round == 0);
     }
+    // The chunk's rows are charged at once (TiDB charges each segment as it is finalized).
     ctx.spill.consume(&bytes);
     // TiDB's `splitPartitionPanic` follows `processOneChunk`: the chunk's rows are in the row
     // table and their memory is charged when it fires.
@@ -519,7 +545,7 @@ pub fn build_in_memory(spec: &JoinSpec, rows: &[Row], concurrency: usize, segmen
     let builder = RowTableBuilder::new(0, partitions, segment_rows);
     for row in rows {
         let enc = encode_build_row(spec, row);
-        builder.append(partition_index(enc.hash, partitions), enc, &worker.row_tables);
+        builder.append(partition_index(enc.hash, partitions), enc, &worker.row_tables, true);
     }
     builder.finalize_all(&worker.row_tables);
     let merged = merge_row_tables(&[worker], partitions, &vec![false; partitions]);

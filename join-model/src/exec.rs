@@ -13,7 +13,7 @@ use harness::go::{self, frame, select, try_select, AtomicBool, Chan, WaitGroup};
 use harness::memory::CheckedField;
 
 use crate::bugs::{Bug, Bugs};
-use crate::build::{fetch_and_build_hash_table_impl, BuildCtx, BuildSource};
+use crate::build::{chunk_bytes, fetch_and_build_hash_table_impl, BuildCtx, BuildSource};
 use crate::build_worker::BuildWorkerV2;
 use crate::error::JoinError;
 use crate::failpoint::Failpoints;
@@ -50,6 +50,9 @@ pub struct ExecConfig {
     /// Where the spill files go: a new temporary directory under this one, removed with the
     /// executor; `None`: memory-backed files (`spill::SpillFiles`).
     pub spill_dir: Option<PathBuf>,
+    /// Whether the children's chunks are charged to the quota, so that the memory action also runs
+    /// on the build and probe fetchers (`HashJoinSpillHelper::charging_children`).
+    pub child_memory: bool,
 }
 
 impl ExecConfig {
@@ -71,6 +74,7 @@ impl Default for ExecConfig {
             bugs: Bugs::fixed(),
             failpoints: Failpoints::none(),
             spill_dir: None,
+            child_memory: false,
         }
     }
 }
@@ -202,7 +206,8 @@ impl HashJoinV2Exec {
             n,
             self.config.spill_dir.as_deref(),
         )?
-        .with_tidb(&self.config.bugs, failpoints.clone());
+        .with_tidb(&self.config.bugs, failpoints.clone())
+        .charging_children(self.config.child_memory);
         self.shared = Some(Arc::new(Shared {
             spec: self.spec.clone(),
             config: self.config.clone(),
@@ -242,6 +247,7 @@ impl HashJoinV2Exec {
             for chk in &shared.join_chk_resource {
                 chk.send(Vec::new());
             }
+            shared.spill.set_can_spill_flag(true);
             let (build, probe) = (std::mem::take(&mut self.build_chunks), std::mem::take(&mut self.probe_chunks));
             harness::go::go(move || start_build_and_probe(&shared, build, probe));
         }
@@ -364,11 +370,13 @@ fn drive_rounds(sh: &Arc<Shared>, build: Vec<Vec<Row>>, probe: Vec<Vec<Row>>) {
         waiter_wg.wait();
         // As TiDB's driver, a failed round does not stop the loop: `Next` hands the error to the
         // caller, which sets `finished` (checked at the top) and closes the executor.
-        // reset(): the round's row tables and hash table are released.
+        // reset(): the round's row tables and hash table are released, and the join can spill
+        // again.
         sh.scan_gate.reset();
         for w in &sh.build_workers {
             w.row_tables.iter().for_each(|t| t.with_mut(|r| r.segments.clear()));
         }
+        sh.spill.set_can_spill_flag(true);
         if let Err(e) = sh.spill.prepare_for_restoring(last_round) {
             sh.join_result.send(HashjoinWorkerResult::error(e));
             break;
@@ -414,8 +422,7 @@ fn fetch_and_build_hash_table(
         });
         match fetch_and_build_hash_table_impl(&ctx, source) {
             Ok(table) => {
-                let spilled = (0..sh.partitions).map(|p| sh.spill.is_partition_spilled(p)).collect();
-                let spill = Arc::new(RoundSpill { helper: sh.spill.clone(), spilled, in_restore: round_no > 0 });
+                let spill = Arc::new(RoundSpill { helper: sh.spill.clone(), in_restore: round_no > 0 });
                 round.set(Some(ProbeRound { table: Arc::new(table), spill }));
             }
             Err(e) => done.send(e),
@@ -543,6 +550,7 @@ fn fetch_probe_side_chunks(
     let _f = frame(FETCH_PROBE_SIDE_CHUNKS);
     let mut chunks = chunks.into_iter();
     let mut has_waited_for_build = false;
+    let mut held = 0;
     loop {
         // getProbeSideResource
         if sh.finished.load() {
@@ -556,7 +564,11 @@ fn fetch_probe_side_chunks(
         let Some(w) = w.take() else { return };
         // exec.Next on the probe child: an empty chunk once it is drained, or the child's error
         // (and `triggerIntest(2)` after it), which goes to joinResultCh before any wait.
+        // The child charges its chunk to its tracker: the memory action may run on this goroutine,
+        // during the build too.
         let chunk = chunks.next().unwrap_or_default();
+        let bytes = chunk_bytes(&chunk);
+        sh.spill.child_chunk(std::mem::replace(&mut held, bytes), bytes);
         if let Err(e) = sh.failpoints.hit("panicOrError@fetchProbeSideChunks") {
             sh.join_result.send(HashjoinWorkerResult::error(e));
             return;

@@ -136,10 +136,24 @@ impl RowTableBuilder {
         self.parts[partition].with(|b| b.row_number_in_current_row_table_seg)
     }
 
-    /// `appendToRowTable`: appends `row` to `partition`'s open segment, finalizing it into
-    /// `row_tables[partition]` when full (`maxRowTableSegmentSize`).
-    pub fn append(&self, partition: usize, row: EncodedRow, row_tables: &[CheckedField<RowTable>]) {
-        let full = self.parts[partition].with_mut(|b| {
+    /// `appendToRowTable`: appends `row` to `partition`'s open segment. A full segment
+    /// (`maxRowTableSegmentSize` rows) is finalized into `row_tables[partition]`: before the next
+    /// row is appended in round 1 (`appendToRowTable`), right after the row that fills it in a
+    /// restore round (`processOneRestoredChunk`). Returns the bytes of the segment it finalized, or
+    /// 0.
+    pub fn append(
+        &self,
+        partition: usize,
+        row: EncodedRow,
+        row_tables: &[CheckedField<RowTable>],
+        finalize_before: bool,
+    ) -> usize {
+        let full = |b: &PartitionBuilder| b.row_number_in_current_row_table_seg >= self.max_rows_per_segment;
+        let mut finalized = 0;
+        if finalize_before && self.parts[partition].with(full) {
+            finalized = self.finalize_current_seg(partition, row_tables);
+        }
+        let now_full = self.parts[partition].with_mut(|b| {
             let seg = &mut b.open;
             if row.valid {
                 seg.valid_join_key_pos.push(seg.row_start_offset.len());
@@ -148,16 +162,17 @@ impl RowTableBuilder {
             seg.hash_values.push(row.hash);
             seg.bytes.extend_from_slice(&row.bytes);
             b.row_number_in_current_row_table_seg += 1;
-            b.row_number_in_current_row_table_seg >= self.max_rows_per_segment
+            full(b)
         });
-        if full {
-            self.finalize_current_seg(partition, row_tables);
+        if now_full && !finalize_before {
+            finalized = self.finalize_current_seg(partition, row_tables);
         }
+        finalized
     }
 
     /// `finalizeCurrentSeg`: moves `partition`'s open segment, if it has rows, into
-    /// `row_tables[partition]`.
-    pub fn finalize_current_seg(&self, partition: usize, row_tables: &[CheckedField<RowTable>]) {
+    /// `row_tables[partition]`; returns its bytes (0 when there was none).
+    pub fn finalize_current_seg(&self, partition: usize, row_tables: &[CheckedField<RowTable>]) -> usize {
         let taken = self.parts[partition].with_mut(|b| {
             if b.row_number_in_current_row_table_seg == 0 {
                 return None;
@@ -165,7 +180,7 @@ impl RowTableBuilder {
             b.row_number_in_current_row_table_seg = 0;
             Some(std::mem::take(&mut b.open))
         });
-        let Some(seg) = taken else { return };
+        let Some(seg) = taken else { return 0 };
         let n = self.segments_made.fetch_add(1, Ordering::Relaxed) + 1;
         let raw =
             CheckedBuf::from_bytes(format!("rowTableSegment[w{} p{partition} #{n}].rawData", self.worker), &seg.bytes);
@@ -173,6 +188,7 @@ impl RowTableBuilder {
             let end = seg.row_start_offset.get(i + 1).copied().unwrap_or(seg.bytes.len());
             raw.label_region(start, end - start, format!("row {i}"));
         }
+        let bytes = seg.bytes.len();
         let segment = Arc::new(RowTableSegment {
             raw_data: raw,
             hash_values: seg.hash_values,
@@ -180,6 +196,7 @@ impl RowTableBuilder {
             valid_join_key_pos: seg.valid_join_key_pos,
         });
         row_tables[partition].with_mut(|t| t.segments.push(segment));
+        bytes
     }
 
     /// `appendRemainingRowLocations`: finalizes every open segment at the end of input.

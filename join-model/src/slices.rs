@@ -208,6 +208,8 @@ fn build_slice(input: &RestoreInput, restore: bool) {
     let helper = HashJoinSpillHelper::new(Some(input.quota), 4, partitions, workers, input.spill_dir.as_deref())
         .expect("spill directory");
     let helper = Arc::new(helper.with_tidb(&input.bugs, Arc::new(Failpoints::none())).for_loom_slice());
+    // `Next` let the join spill before the build began.
+    helper.set_can_spill_flag(true);
     // What the workers build from, and every row it holds: in a restore round, last round's build
     // files, one per worker, as `spillBuildSegmentToDisk` wrote them; in round 1, the child's chunks.
     let mut want = Vec::new();

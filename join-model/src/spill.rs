@@ -8,7 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
 
-use harness::go::{frame, Chan, Cond, Mutex, WaitGroup};
+use harness::go::{frame, AtomicBool, Chan, Cond, Mutex, WaitGroup};
 use harness::memory::{CheckedBuf, CheckedField};
 use parking_lot::Mutex as FileLock;
 
@@ -232,21 +232,43 @@ enum Status {
     InSpilling,
 }
 
-/// What the helper's mutex guards.
+/// What the helper's mutex guards (`spillStatus`), and the model's bookkeeping beside it.
 #[derive(Debug)]
 struct SpillState {
     status: Status,
-    /// Bytes of rows held in memory per partition (the memory tracker's view): grows as rows are
-    /// appended, drops to zero when the partition is spilled.
+    /// Bytes of rows held in memory per partition (the hash table tracker's view): grows as rows
+    /// are appended, drops to zero when the partition is spilled.
     partition_bytes: Vec<usize>,
-    /// `spilledPartitions` of the current round.
-    spilled_partitions: Vec<bool>,
-    spill_triggered: bool,
-    build_rows_in_disk: Vec<Vec<Option<Arc<DataInDiskByChunks>>>>,
-    probe_rows_in_disk: Vec<Vec<Option<Arc<DataInDiskByChunks>>>>,
+    /// Bytes the children's chunks hold (their trackers' view), when they are charged.
+    children: usize,
     stack: Vec<RestorePartition>,
     files: usize,
     stats: SpillStats,
+}
+
+/// One spill file per (worker, partition), `None` until the partition spills: TiDB's
+/// `buildRowsInDisk[w][p]` and `probeRowsInDisk[w][p]`, written by spill goroutine `w` and read by
+/// probe worker `w` and the round driver, with no lock: ordered by the build's end.
+type DisksByWorker = Vec<Vec<Arc<CheckedField<Option<Arc<DataInDiskByChunks>>>>>>;
+
+fn disks(name: &str, workers: usize, partitions: usize) -> DisksByWorker {
+    (0..workers)
+        .map(|w| {
+            (0..partitions)
+                .map(|p| Arc::new(CheckedField::new(format!("hashJoinSpillHelper.{name}[{w}][{p}]"), None)))
+                .collect()
+        })
+        .collect()
+}
+
+/// A spill goroutine's buffers (`validJoinKeysBuffer[w]`, `tmpSpillBuildSideChunks[w]`): fields
+/// of the helper indexed by worker, shared by every spill of the round (audit H17). Only spill
+/// goroutine `w` touches index `w`, and spills never overlap, so TiDB has no race on them; as
+/// checked memory, a schedule where two goroutines met on one would be reported.
+#[derive(Clone, Debug)]
+pub struct SpillBuffers {
+    valid_join_keys: Arc<CheckedField<Vec<bool>>>,
+    tmp_spill_build_side_chunk: Arc<CheckedField<Vec<EncodedRow>>>,
 }
 
 /// What spilled, over a whole join (TiDB's `...ForTest` flags).
@@ -274,12 +296,24 @@ pub struct HashJoinSpillHelper {
     /// `maxSpillRound`.
     pub max_spill_round: usize,
     partitions: usize,
-    concurrency: usize,
-    files: SpillFiles,
+    files: Arc<SpillFiles>,
     // The cond's mutex guards `state` (Go: `h.cond.L` guards `spillStatus`).
     mu: Mutex,
     cond: Cond,
     state: CheckedField<SpillState>,
+    // `canSpillFlag` (audit H11).
+    can_spill: AtomicBool,
+    // Whether the children's chunks are charged to the session's tracker.
+    charge_children: bool,
+    // Fields TiDB reads and writes with no lock (audit H7), relying on the build's end
+    // (`buildFinished`) and the round's WaitGroups for order: "spillTriggered can only be set in
+    // build stage, so it's ok to get it without lock" (base_join_probe.go:260). One byte per
+    // partition for `spilledPartitions` (a []bool).
+    spill_triggered: CheckedField<bool>,
+    spilled_partitions: CheckedBuf,
+    build_rows_in_disk: DisksByWorker,
+    probe_rows_in_disk: DisksByWorker,
+    buffers: Vec<SpillBuffers>,
     // Fields TiDB keeps outside the cond's lock, as TiDB's types have them: `spilledValidRowNum`
     // (a uint64, an atomic.Uint64 from PR #60061) and `skipProbeInRestoreForTest` (a bool, an
     // atomic.Bool, 4 bytes, from PR #58406).
@@ -321,23 +355,39 @@ impl HashJoinSpillHelper {
         let state = SpillState {
             status: Status::NotSpilled,
             partition_bytes: vec![0; partitions],
-            spilled_partitions: vec![false; partitions],
-            spill_triggered: false,
-            build_rows_in_disk: vec![vec![None; partitions]; concurrency],
-            probe_rows_in_disk: vec![vec![None; partitions]; concurrency],
+            children: 0,
             stack: Vec::new(),
             files: 0,
             stats: SpillStats::default(),
         };
+        let buffers = (0..concurrency)
+            .map(|w| SpillBuffers {
+                valid_join_keys: Arc::new(CheckedField::new(
+                    format!("hashJoinSpillHelper.validJoinKeysBuffer[{w}]"),
+                    Vec::new(),
+                )),
+                tmp_spill_build_side_chunk: Arc::new(CheckedField::new(
+                    format!("hashJoinSpillHelper.tmpSpillBuildSideChunks[{w}]"),
+                    Vec::new(),
+                )),
+            })
+            .collect();
         Ok(HashJoinSpillHelper {
             bytes_limit,
             max_spill_round,
             partitions,
-            concurrency,
-            files,
+            files: Arc::new(files),
             mu,
             cond,
-            state: CheckedField::new("hashJoinSpillHelper", state),
+            state: CheckedField::new("hashJoinSpillHelper.spillStatus", state),
+            can_spill: AtomicBool::new(false),
+            charge_children: false,
+
+            spill_triggered: CheckedField::new("hashJoinSpillHelper.spillTriggered", false),
+            spilled_partitions: CheckedBuf::new("hashJoinSpillHelper.spilledPartitions", partitions),
+            build_rows_in_disk: disks("buildRowsInDisk", concurrency, partitions),
+            probe_rows_in_disk: disks("probeRowsInDisk", concurrency, partitions),
+            buffers,
             spilled_valid_row_num: SpilledValidRowNum {
                 num: CheckedBuf::new("hashJoinSpillHelper.spilledValidRowNum", 8),
                 access: CounterAccess::at(&Bugs::fixed()),
@@ -355,6 +405,15 @@ impl HashJoinSpillHelper {
     /// only the goroutines it would start are missing).
     pub fn for_loom_slice(self) -> HashJoinSpillHelper {
         HashJoinSpillHelper { loom_slice: true, ..self }
+    }
+
+    /// The helper with the children's chunks charged to the session's tracker too, as TiDB's
+    /// children that track their memory do. Off by default: at the model's quotas (tens to hundreds
+    /// of bytes, so that a few rows spill) one chunk is a large part of the quota, where in TiDB
+    /// (quotas of megabytes and more) it is a small one; charged, it makes the action's fallback
+    /// cancel joins that TiDB at its scale would run.
+    pub fn charging_children(self, charge: bool) -> HashJoinSpillHelper {
+        HashJoinSpillHelper { charge_children: charge, ..self }
     }
 
     /// The helper as TiDB had it with `bugs`, with the executor's failpoints: its spills check the
@@ -381,24 +440,67 @@ impl HashJoinSpillHelper {
         &self.files
     }
 
-    /// Memory consumed by rows appended to partitions (`memTracker.Consume`): the quota action
-    /// marks a spill as needed when the consumption exceeds the limit, waiting while a spill is
-    /// in progress, as `hashJoinSpillAction.Action` does.
+    /// `memTracker.Consume` of rows appended to partitions, on the calling goroutine (a split
+    /// worker, once per chunk): see [`HashJoinSpillHelper::charge`].
     pub fn consume(&self, per_partition: &[usize]) {
+        self.charge(per_partition, 0);
+    }
+
+    /// Charges `per_partition` to the hash table's tracker and `children` (a change in what the
+    /// children's chunks hold) to theirs, under the session's, and runs the memory action when
+    /// the session is over the quota after a positive charge, on the calling goroutine, as
+    /// `Consume` does (tracker.go:446-518). The trackers' counts live under the helper's mutex
+    /// (TiDB's are atomics, and the action holds the root's `actionMuForHardLimit`).
+    ///
+    /// The action is `hashJoinSpillAction.Action` (hash_join_spill.go:48-85): it waits while a
+    /// spill is in progress, then asks for a spill (`needSpill`) if nothing is spilling or asked
+    /// for, the join holds at least a twentieth of the quota (`hasEnoughDataToSpill`) and it can
+    /// still spill (`canSpill`); otherwise, with too little data or no way to spill, the fallback
+    /// action runs: TiDB's default `PanicOnExceed`, which cancels the query with a panic on this
+    /// goroutine. The action spills nothing itself: the build's safe points and `tryToSpill` do.
+    fn charge(&self, per_partition: &[usize], children: i64) {
         let mut g = self.mu.lock();
+        let (root, join) = self.state.with_mut(|s| {
+            per_partition.iter().enumerate().for_each(|(p, &b)| s.partition_bytes[p] += b);
+            s.children = s.children.saturating_add_signed(children as isize);
+            let join: usize = s.partition_bytes.iter().sum();
+            (join + s.children, join)
+        });
+        let positive = per_partition.iter().any(|&b| b > 0) || children > 0;
+        let Some(limit) = self.bytes_limit.filter(|&l| positive && root > l) else { return };
         while self.state.with(|s| s.status == Status::InSpilling) {
             g = self.cond.wait(g);
         }
-        self.state.with_mut(|s| {
-            for (p, &b) in per_partition.iter().enumerate() {
-                s.partition_bytes[p] += b;
-            }
-            let consumed: usize = s.partition_bytes.iter().sum();
-            if self.bytes_limit.is_some_and(|l| consumed > l) && s.status == Status::NotSpilled {
+        let (enough, can_spill) = (join >= limit / 20, self.can_spill.load());
+        let asked = self.state.with_mut(|s| {
+            let ask = s.status == Status::NotSpilled && enough && can_spill;
+            if ask {
                 s.status = Status::NeedSpill;
             }
+            ask
         });
         drop(g);
+        if !asked && (!enough || !can_spill) {
+            // PanicOnExceed: the kill signal, then `panic(err)` (action.go:164-182).
+            panic!("{}", MEMORY_EXCEEDED);
+        }
+    }
+
+    /// `setCanSpillFlag`: true when `Next` starts the join and at the end of every round, false
+    /// once the row tables are merged (`mergeRowTablesToHashTable`, after `tryToSpill`).
+    pub fn set_can_spill_flag(&self, can: bool) {
+        self.can_spill.store(can);
+    }
+
+    /// A child's `Next` replaced the chunk it holds (`old` bytes) with one of `new` bytes, charged
+    /// to the child's tracker under the same root: the action may run on the fetcher's goroutine.
+    /// Nothing when the children's memory is not charged ([`HashJoinSpillHelper::charging_children`]).
+    pub fn child_chunk(&self, old: usize, new: usize) {
+        if !self.charge_children {
+            return;
+        }
+        self.charge(&[], new as i64);
+        self.charge(&[], -(old as i64));
     }
 
     /// `isSpillNeeded`.
@@ -406,14 +508,24 @@ impl HashJoinSpillHelper {
         self.read(|s| s.status == Status::NeedSpill)
     }
 
-    /// `isSpillTriggered`.
+    /// `isSpillTriggered`: a plain read, no lock.
     pub fn is_spill_triggered(&self) -> bool {
-        self.read(|s| s.spill_triggered)
+        self.spill_triggered.get()
     }
 
-    /// Whether partition `p` spilled in this round.
+    /// `isPartitionSpilled`: whether partition `p` spilled in this round (a plain read, no lock).
     pub fn is_partition_spilled(&self, p: usize) -> bool {
-        self.read(|s| s.spilled_partitions[p])
+        self.spilled_partitions.read_u8(p) != 0
+    }
+
+    /// `areAllPartitionsSpilled`.
+    pub fn are_all_partitions_spilled(&self) -> bool {
+        (0..self.partitions).all(|p| self.is_partition_spilled(p))
+    }
+
+    /// `getSpilledPartitions`.
+    fn spilled_partitions(&self) -> Vec<usize> {
+        (0..self.partitions).filter(|&p| self.is_partition_spilled(p)).collect()
     }
 
     /// Reads the helper's state under `cond.L`.
@@ -454,32 +566,26 @@ impl HashJoinSpillHelper {
     /// ([`HashJoinSpillHelper::for_loom_slice`]).
     pub fn spill_remaining_rows(&self, workers: &[Arc<BuildWorkerV2>]) -> Result<(), JoinError> {
         let _f = frame(SPILL_REMAINING_ROWS);
-        let parts = |new_rows_only: bool| {
-            self.read(|s| {
-                let keep = |p: usize| s.spilled_partitions[p] && (!new_rows_only || s.partition_bytes[p] > 0);
-                (0..self.partitions).filter(|&p| keep(p)).collect::<Vec<usize>>()
-            })
-        };
-        if self.loom_slice && parts(true).is_empty() {
+        let parts = self.spilled_partitions();
+        let bytes = self.read(|s| s.partition_bytes.clone());
+        if self.loom_slice && !parts.iter().any(|&p| bytes[p] > 0) {
             return Ok(());
         }
         self.set_status(Status::InSpilling);
-        let r = self
-            .failpoints
-            .hit("killedDuringBuildSpill")
-            .and_then(|()| self.spill_row_table_impl(workers, &parts(false)));
+        let r = self.failpoints.hit("killedDuringBuildSpill").and_then(|()| self.spill_row_table_impl(workers, &parts));
         self.set_status(Status::NotSpilled);
         r
     }
 
     /// `choosePartitionsToSpill`: already spilled partitions first, then the largest unspilled
-    /// ones until what stays in memory is at most half the quota (`memFactorAfterSpill`).
+    /// ones until what stays in memory is at most half the quota (`memFactorAfterSpill`); at
+    /// least one.
     fn choose_partitions_to_spill(&self) -> Vec<usize> {
-        let (spilled, usage) = { self.read(|s| (s.spilled_partitions.clone(), s.partition_bytes.clone())) };
+        let usage = self.read(|s| s.partition_bytes.clone());
         let consumed: usize = usage.iter().sum();
-        let mut parts: Vec<usize> = (0..self.partitions).filter(|&p| spilled[p]).collect();
+        let mut parts = self.spilled_partitions();
         let mut remaining = consumed.saturating_sub(parts.iter().map(|&p| usage[p]).sum());
-        let mut rest: Vec<usize> = (0..self.partitions).filter(|&p| !spilled[p]).collect();
+        let mut rest: Vec<usize> = (0..self.partitions).filter(|&p| !parts.contains(&p)).collect();
         rest.sort_by_key(|&p| std::cmp::Reverse(usage[p]));
         let target = self.bytes_limit.unwrap_or(usize::MAX) / 2;
         for p in rest {
@@ -496,38 +602,39 @@ impl HashJoinSpillHelper {
     /// each chosen partition and writes the partition's segments to disk.
     fn spill_row_table_impl(&self, workers: &[Arc<BuildWorkerV2>], parts: &[usize]) -> Result<(), JoinError> {
         let _f = frame(SPILL_ROW_TABLE_IMPL);
-        // Every chosen partition is marked spilled and gets a build and a probe file per worker.
-        let disks = self.write(|s| -> Result<Vec<Vec<_>>, JoinError> {
-            let mut disks = Vec::new();
-            for w in 0..workers.len() {
-                let mut mine = Vec::new();
-                for &p in parts {
-                    s.spilled_partitions[p] = true;
-                    s.partition_bytes[p] = 0;
-                    s.spill_triggered = true;
-                    if s.build_rows_in_disk[w][p].is_none() {
-                        s.files += 1;
-                        let build = self.files.create(&format!("build-w{w}-p{p}-{}", s.files))?;
-                        let probe = self.files.create(&format!("probe-w{w}-p{p}-{}", s.files))?;
-                        s.build_rows_in_disk[w][p] = Some(Arc::new(build));
-                        s.probe_rows_in_disk[w][p] = Some(Arc::new(probe));
-                    }
-                    mine.push((p, s.build_rows_in_disk[w][p].clone().expect("just created")));
-                }
-                disks.push(mine);
-            }
-            Ok(disks)
-        })?;
+        // `setPartitionSpilled`, by the spiller before the spill goroutines start.
+        let n = self.write(|s| {
+            parts.iter().for_each(|&p| s.partition_bytes[p] = 0);
+            s.files += 1;
+            s.files
+        });
+        for &p in parts {
+            self.spilled_partitions.write_u8(p, 1);
+        }
+        self.spill_triggered.set(true);
         let errors: Chan<JoinError> = Chan::new("spillRowTableImpl.errChannel", workers.len());
         let wg = WaitGroup::new("spillRowTableImpl.wg");
-        for (worker, mine) in workers.iter().zip(disks) {
+        for worker in workers {
             let (worker, errors, handler) = (worker.clone(), errors.clone(), errors.clone());
             let counter = self.spilled_valid_row_num.clone();
+            let buffers = self.buffers[worker.worker_id].clone();
+            // Each spill goroutine creates its worker's files of the partitions it spills for the
+            // first time in the round (spill_helper.go:312-325).
+            let files: Vec<_> = parts
+                .iter()
+                .map(|&p| {
+                    let w = worker.worker_id;
+                    let (build, probe) = (&self.build_rows_in_disk[w][p], &self.probe_rows_in_disk[w][p]);
+                    let names = (format!("build-w{w}-p{p}-{n}"), format!("probe-w{w}-p{p}-{n}"));
+                    (p, build.clone(), probe.clone(), names)
+                })
+                .collect();
+            let spill_files = self.files.clone();
             run_with_recover(
                 Some(&wg),
                 move || {
                     let _f = frame(SPILL_ROW_TABLE_IMPL_FUNC1);
-                    for (p, disk) in mine {
+                    for (p, build_disk, probe_disk, (build_name, probe_name)) in files {
                         // Reads the worker's builder field: with the #57450 builder-publication bug
                         // a worker that has not handled a chunk may write it concurrently, and
                         // before it does the field is nil (`builder.rowNumberInCurrentRowTableSeg`
@@ -537,7 +644,19 @@ impl HashJoinSpillHelper {
                             builder.finalize_current_seg(p, &worker.row_tables);
                         }
                         let segments = worker.row_tables[p].with_mut(|t| std::mem::take(&mut t.segments));
-                        if let Err(e) = spill_build_segment_to_disk(&segments, &disk, &counter) {
+                        let disk = match build_disk.get() {
+                            Some(d) => Ok(d),
+                            None => spill_files.create(&build_name).and_then(|b| {
+                                let probe = spill_files.create(&probe_name)?;
+                                let b = Arc::new(b);
+                                build_disk.set(Some(b.clone()));
+                                probe_disk.set(Some(Arc::new(probe)));
+                                Ok(b)
+                            }),
+                        };
+                        if let Err(e) =
+                            disk.and_then(|d| spill_build_segment_to_disk(&segments, &d, &counter, &buffers))
+                        {
                             errors.send(e);
                         }
                     }
@@ -562,7 +681,8 @@ impl HashJoinSpillHelper {
         if rows.is_empty() {
             return Ok(());
         }
-        let files: Vec<Option<Arc<DataInDiskByChunks>>> = { self.read(|s| s.probe_rows_in_disk[worker].clone()) };
+        let files: Vec<Option<Arc<DataInDiskByChunks>>> =
+            self.probe_rows_in_disk[worker].iter().map(|f| f.get()).collect();
         for (p, file) in files.iter().enumerate() {
             let mine: Vec<ProbeRow> = rows.iter().filter(|(q, _)| *q == p).map(|(_, r)| r.clone()).collect();
             if mine.is_empty() {
@@ -579,36 +699,31 @@ impl HashJoinSpillHelper {
     /// `prepareForRestoring`: after a round, pushes every spilled partition on the restore stack
     /// and resets the round's spill state. Fails past the round limit.
     pub fn prepare_for_restoring(&self, last_round: usize) -> Result<(), JoinError> {
-        self.write(|s| {
-            if !s.spill_triggered {
-                return Ok(());
+        if !self.is_spill_triggered() {
+            return Ok(());
+        }
+        if last_round + 1 > self.max_spill_round {
+            return Err(JoinError::ExceedMaxSpillRound { max: self.max_spill_round });
+        }
+        let round = |disks: &DisksByWorker, p: usize| -> Vec<_> { disks.iter().filter_map(|w| w[p].get()).collect() };
+        for p in self.spilled_partitions() {
+            let (build, probe) = (round(&self.build_rows_in_disk, p), round(&self.probe_rows_in_disk, p));
+            if !build.is_empty() {
+                let part =
+                    RestorePartition { build_side_chunks: build, probe_side_chunks: probe, round: last_round + 1 };
+                self.write(|s| s.stack.push(part));
             }
-            if last_round + 1 > self.max_spill_round {
-                return Err(JoinError::ExceedMaxSpillRound { max: self.max_spill_round });
-            }
-            for p in 0..self.partitions {
-                if !s.spilled_partitions[p] {
-                    continue;
-                }
-                let build: Vec<_> = (0..self.concurrency).filter_map(|w| s.build_rows_in_disk[w][p].clone()).collect();
-                let probe: Vec<_> = (0..self.concurrency).filter_map(|w| s.probe_rows_in_disk[w][p].clone()).collect();
-                if !build.is_empty() {
-                    s.stack.push(RestorePartition {
-                        build_side_chunks: build,
-                        probe_side_chunks: probe,
-                        round: last_round + 1,
-                    });
-                }
-            }
-            s.spilled_partitions.iter_mut().for_each(|b| *b = false);
-            s.build_rows_in_disk.iter_mut().flatten().for_each(|d| *d = None);
-            s.probe_rows_in_disk.iter_mut().flatten().for_each(|d| *d = None);
-            s.spill_triggered = false;
-            self.spilled_valid_row_num.reset();
-            s.partition_bytes.iter_mut().for_each(|b| *b = 0);
-            s.status = Status::NotSpilled;
-            Ok(())
-        })
+        }
+        // reset()
+        (0..self.partitions).for_each(|p| self.spilled_partitions.write_u8(p, 0));
+        self.build_rows_in_disk.iter().chain(&self.probe_rows_in_disk).flatten().for_each(|d| d.set(None));
+        self.spill_triggered.set(false);
+        self.spilled_valid_row_num.reset();
+        // TiDB's reset() leaves spillStatus as it is: a `needSpill` set after `tryToSpill`'s check
+        // makes the next round's first safe point spill (audit H11). The round's row tables are
+        // released (`resetHashTableContextForRestore`).
+        self.write(|s| s.partition_bytes.iter_mut().for_each(|b| *b = 0));
+        Ok(())
     }
 
     /// Pops the next partition to restore (LIFO).
@@ -623,6 +738,7 @@ impl HashJoinSpillHelper {
 
     /// Records a spill in round `round`; `before_hash_table` for `tryToSpill`.
     pub fn note_spill(&self, round: usize, before_hash_table: bool) {
+        let all = self.are_all_partitions_spilled();
         self.write(|s| {
             let st = &mut s.stats;
             if before_hash_table {
@@ -631,7 +747,6 @@ impl HashJoinSpillHelper {
                 st.spilled_during_build = true;
             }
             st.respilled |= round > 0;
-            let all = s.spilled_partitions.iter().all(|&b| b);
             st.all_partitions_spilled |= all;
             st.all_partitions_spilled_in_round1 |= all && round == 0;
         });
@@ -642,6 +757,10 @@ impl HashJoinSpillHelper {
         self.write(|s| s.stats.max_round = s.stats.max_round.max(round));
     }
 }
+
+/// The message of TiDB's `PanicOnExceed` (`exeerrors.ErrMemoryExceedForQuery`), the connection id
+/// of the model's session being 0.
+pub const MEMORY_EXCEEDED: &str = "Your query has been cancelled due to exceeding the allowed memory limit for a single SQL query. Please try narrowing your query scope or increase the tidb_mem_quota_query limit and try again.[conn=0]";
 
 /// `spilledValidRowNum` (since PR #59255): the valid rows spilled in a round, for EXPLAIN ANALYZE.
 #[derive(Clone, Debug)]
@@ -697,53 +816,64 @@ impl SpilledValidRowNum {
 }
 
 /// `spillBuildSegmentToDisk` and `spillSegmentsToDiskImpl`: every row of `segments` as one chunk
-/// per segment.
+/// per segment, each built in the worker's `tmpSpillBuildSideChunks` buffer, its valid-key flags in
+/// the worker's `validJoinKeysBuffer`.
 fn spill_build_segment_to_disk(
     segments: &[Arc<RowTableSegment>],
     disk: &DataInDiskByChunks,
     counter: &SpilledValidRowNum,
+    buffers: &SpillBuffers,
 ) -> Result<(), JoinError> {
     let _f = frame(SPILL_BUILD_SEGMENT_TO_DISK);
     let _g = frame(SPILL_SEGMENTS_TO_DISK_IMPL);
+    buffers.valid_join_keys.with_mut(Vec::clear);
+    buffers.tmp_spill_build_side_chunk.with_mut(Vec::clear);
     for seg in segments {
-        let valid = generate_spilled_valid_join_key(seg, counter);
-        let rows: Vec<EncodedRow> = (0..seg.row_count())
-            .map(|i| {
+        generate_spilled_valid_join_key(seg, counter, &buffers.valid_join_keys);
+        let valid = buffers.valid_join_keys.get();
+        buffers.tmp_spill_build_side_chunk.with_mut(|chunk| {
+            chunk.extend((0..seg.row_count()).map(|i| {
                 let mut bytes = seg.row_bytes(i);
                 // The next pointer is meaningless on disk (and the used flag is never set yet).
                 bytes[..8].fill(0);
                 EncodedRow { hash: seg.hash_values[i], valid: valid[i], bytes }
-            })
-            .collect();
+            }))
+        });
+        let rows = buffers.tmp_spill_build_side_chunk.with_mut(std::mem::take);
         disk.add(&encode_build_rows(&rows))?;
     }
     Ok(())
 }
 
-/// `generateSpilledValidJoinKey`: the segment's valid-key flag per row; counts the valid rows in
-/// the helper's shared counter (since PR #59255).
-fn generate_spilled_valid_join_key(seg: &RowTableSegment, counter: &SpilledValidRowNum) -> Vec<bool> {
+/// `generateSpilledValidJoinKey`: the segment's valid-key flag per row, in the worker's buffer;
+/// counts the valid rows in the helper's shared counter (since PR #59255).
+fn generate_spilled_valid_join_key(
+    seg: &RowTableSegment,
+    counter: &SpilledValidRowNum,
+    buffer: &CheckedField<Vec<bool>>,
+) {
     let _f = frame(GENERATE_SPILLED_VALID_JOIN_KEY);
-    let mut valid = vec![false; seg.row_count()];
-    seg.valid_join_key_pos.iter().for_each(|&i| valid[i] = true);
+    buffer.with_mut(|valid| {
+        valid.clear();
+        valid.resize(seg.row_count(), false);
+        seg.valid_join_key_pos.iter().for_each(|&i| valid[i] = true);
+    });
     counter.add(seg.valid_join_key_pos.len());
-    valid
 }
 
-/// The probe side's view of the round's spill state.
+/// The probe side's view of the round's spill state: the helper's unlocked fields, read by the
+/// probe workers after the build finished.
 #[derive(Debug)]
 pub struct RoundSpill {
     /// The helper.
     pub helper: Arc<HashJoinSpillHelper>,
-    /// Partitions spilled in this round, fixed once the build finished.
-    pub spilled: Vec<bool>,
     /// Whether the round is a restore round (`inRestore`).
     pub in_restore: bool,
 }
 
 impl ProbeSpill for RoundSpill {
     fn is_spilled(&self, p: usize) -> bool {
-        self.spilled[p]
+        self.helper.is_partition_spilled(p)
     }
 
     fn spill_probe_rows(&self, worker: usize, rows: Vec<(usize, ProbeRow)>) -> Result<(), JoinError> {
@@ -751,7 +881,7 @@ impl ProbeSpill for RoundSpill {
     }
 
     fn skip_probe(&self) -> bool {
-        let all = self.spilled.iter().all(|&s| s);
+        let all = self.helper.are_all_partitions_spilled();
         if all && self.in_restore {
             self.helper.mark_probe_skipped_in_restore();
         }
@@ -783,6 +913,28 @@ mod tests {
             ProbeRow { row: vec![], key: None, hash: 0 },
         ];
         assert_eq!(decode_probe_rows(&encode_probe_rows(&rows)), rows);
+    }
+
+    /// Audit H17: `validJoinKeysBuffer[w]` and `tmpSpillBuildSideChunks[w]` are the helper's, one
+    /// per worker, shared by every spill: two spill goroutines of one worker that nothing ordered
+    /// would race on them (TiDB never starts two; the buffers used to be locals, where nothing
+    /// could be seen).
+    #[test]
+    fn h17_a_workers_spill_buffers_are_shared_checked_memory() {
+        use harness::{explore, go, Strategy};
+        let o = explore(&Strategy::random(1, 20), || {
+            let helper = HashJoinSpillHelper::new(None, 2, 1, 1, None).expect("spill files");
+            let (buffers, counter) = (helper.buffers[0].clone(), helper.spilled_valid_row_num.clone());
+            let spill = move || {
+                let disk = SpillFiles::Memory.create("f").expect("file");
+                spill_build_segment_to_disk(&[], &disk, &counter, &buffers).expect("spilled");
+            };
+            let other = go::go(spill.clone());
+            spill();
+            other.join();
+        });
+        let race = o.failure.as_ref().and_then(|f| f.kind.race()).unwrap_or_else(|| panic!("no race: {o}"));
+        assert_eq!(race.object, "hashJoinSpillHelper.validJoinKeysBuffer[0]", "{o}");
     }
 
     #[test]

@@ -112,6 +112,7 @@ fn h3_a_spill_goroutine_reading_an_unset_builder_dereferences_nil() {
     let dir = parent.path().to_path_buf();
     let o = explore(&Strategy::random(1, 1), move || {
         let spill = HashJoinSpillHelper::new(Some(1), 2, 2, 1, Some(&dir)).expect("spill dir");
+        spill.set_can_spill_flag(true);
         spill.consume(&[8, 8]);
         assert!(spill.is_spill_needed());
         let workers = vec![BuildWorkerV2::new(0, 2)];
@@ -298,6 +299,7 @@ fn h13_the_end_of_input_spill_runs_even_with_nothing_new() {
         let spill = spill.with_tidb(&spec_bugs("8746e39b65"), Arc::new(kill));
         let workers = vec![BuildWorkerV2::new(0, 2)];
         workers[0].builder.set(Some(RowTableBuilder::new(0, 2, 2)));
+        spill.set_can_spill_flag(true);
         spill.consume(&[8, 8]);
         spill.spill_row_table(&workers).expect("the first spill passes the killer check");
         assert_eq!(spill.spill_remaining_rows(&workers), Err(JoinError::QueryInterrupted));
@@ -385,4 +387,57 @@ fn all_partitions_spilled_in_round1_loses_the_null_key_probe_rows() {
     });
     assert!(o.failure.is_none(), "{o}");
     assert!(all_spilled.load(Ordering::Relaxed) > 0, "round 1 never spilled every partition: {o}");
+}
+
+/// Audit H7: TiDB reads and writes `spilledPartitions` and `spillTriggered` with no lock, and
+/// relies on the build's end for order. A probe-side read that nothing orders after a spill is a
+/// race on the helper's field; when the model kept the helper under its mutex, the lock ordered
+/// the two and nothing was reported.
+#[test]
+fn h7_the_spill_helpers_unlocked_fields_are_checked_memory() {
+    use harness::go;
+    use join_model::build_worker::BuildWorkerV2;
+    use join_model::row_table::RowTableBuilder;
+    use join_model::spill::HashJoinSpillHelper;
+    let o = explore(&Strategy::random(1, 50), || {
+        let spill = Arc::new(HashJoinSpillHelper::new(Some(1), 2, 2, 1, None).expect("spill files"));
+        let workers = vec![BuildWorkerV2::new(0, 2)];
+        workers[0].builder.set(Some(RowTableBuilder::new(0, 2, 2)));
+        spill.set_can_spill_flag(true);
+        spill.consume(&[8, 8]);
+        let s = spill.clone();
+        let spiller = go::go(move || s.spill_row_table(&workers).expect("spills"));
+        let _ = spill.is_partition_spilled(0);
+        spiller.join();
+    });
+    let failure = o.failure.as_ref().unwrap_or_else(|| panic!("no race: {o}"));
+    let report = failure.kind.race().unwrap_or_else(|| panic!("not a race: {o}"));
+    assert_eq!(report.object, "hashJoinSpillHelper.spilledPartitions", "{o}");
+}
+
+/// Audit H11: the memory action runs on whichever goroutine consumes memory. The probe child's
+/// chunks are charged on the probe fetcher's goroutine; a chunk that takes the session over the
+/// quota while the join holds too little to spill, or after the row tables are merged
+/// (`canSpill` false), runs the fallback action: TiDB's `PanicOnExceed` cancels the query there,
+/// and the fetcher's handler hands the panic to `Next`. When only split workers charged memory,
+/// per chunk of build rows, this join (nothing to spill on the build side) always succeeded.
+#[test]
+fn h11_the_probe_fetcher_runs_the_memory_action_and_its_fallback() {
+    use join_model::frames::FETCH_PROBE_SIDE_CHUNKS;
+    use join_model::spill::MEMORY_EXCEEDED;
+    let spec = spec_at("8746e39b65", JoinType::Inner, BuildSide::Right);
+    let (left, right) = (int_rows(&[[1, 10], [2, 20], [3, 30], [4, 40]]), int_rows(&[[1, 1]]));
+    // Each probe chunk is 32 bytes: over a 24-byte quota whatever the build holds.
+    let config =
+        ExecConfig { concurrency: 2, chunk_size: 2, quota: Some(24), child_memory: true, ..ExecConfig::default() };
+    let c = Arc::new((spec, config, left, right));
+    let o = explore(&Strategy::random(1, 100), move || {
+        let (spec, config, left, right) = &*c;
+        let (b, p) = spec.split(left, right);
+        let err = HashJoinV2Exec::new(spec.clone(), config.clone(), b, p).run_to_end().expect_err("cancelled");
+        assert_eq!(err.to_string(), MEMORY_EXCEEDED);
+    });
+    assert!(o.failure.is_none(), "{o}");
+    let oom = o.recovered.iter().find(|r| r.message == MEMORY_EXCEEDED).unwrap_or_else(|| panic!("{o}"));
+    assert!(oom.stack.iter().any(|f| f == FETCH_PROBE_SIDE_CHUNKS), "{:?}", oom.stack);
 }

@@ -37,6 +37,7 @@
 //! segment_rows = 4
 //! quota = 16                         # bytes; absent: never spill
 //! max_spill_round = 2
+//! child_memory = false               # true: the children's chunks count against the quota
 //!
 //! [close]                            # executor only: Close after this many result chunks
 //! after_chunks = 1
@@ -298,11 +299,23 @@ pub struct Exec {
     pub quota: Option<usize>,
     /// Spill round limit.
     pub max_spill_round: usize,
+    /// Whether the children's chunks are charged to the quota too (the memory action then runs
+    /// on the fetchers; `HashJoinSpillHelper::charging_children`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub child_memory: bool,
 }
 
 impl Default for Exec {
     fn default() -> Exec {
-        Exec { concurrency: 2, chunk_size: 1, max_chunk_size: None, segment_rows: 4, quota: None, max_spill_round: 2 }
+        Exec {
+            concurrency: 2,
+            chunk_size: 1,
+            max_chunk_size: None,
+            segment_rows: 4,
+            quota: None,
+            max_spill_round: 2,
+            child_memory: false,
+        }
     }
 }
 

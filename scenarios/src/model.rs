@@ -436,6 +436,7 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
         segment_rows: e.segment_rows,
         quota: e.quota,
         max_spill_round: e.max_spill_round,
+        child_memory: e.child_memory,
         bugs,
         failpoints,
         ..ExecConfig::default()

@@ -699,11 +699,13 @@ impl HashJoinSpillHelper {
     /// `prepareForRestoring`: after a round, pushes every spilled partition on the restore stack
     /// and resets the round's spill state. Fails past the round limit.
     pub fn prepare_for_restoring(&self, last_round: usize) -> Result<(), JoinError> {
-        if !self.is_spill_triggered() {
-            return Ok(());
-        }
+        // The round limit first, whether or not anything spilled (audit H16): a join whose
+        // restore rounds reach `maxSpillRound` fails even when the last one fit in memory.
         if last_round + 1 > self.max_spill_round {
             return Err(JoinError::ExceedMaxSpillRound { max: self.max_spill_round });
+        }
+        if !self.is_spill_triggered() {
+            return Ok(());
         }
         let round = |disks: &DisksByWorker, p: usize| -> Vec<_> { disks.iter().filter_map(|w| w[p].get()).collect() };
         for p in self.spilled_partitions() {

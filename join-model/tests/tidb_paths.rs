@@ -441,3 +441,41 @@ fn h11_the_probe_fetcher_runs_the_memory_action_and_its_fallback() {
     let oom = o.recovered.iter().find(|r| r.message == MEMORY_EXCEEDED).unwrap_or_else(|| panic!("{o}"));
     assert!(oom.stack.iter().any(|f| f == FETCH_PROBE_SIDE_CHUNKS), "{:?}", oom.stack);
 }
+
+/// Audit I2: TiDB's `rowTables[w][p]` and a builder's per-partition state are distinct memory
+/// per partition, so two goroutines touching different partitions of one worker never race. When
+/// the model had one checked field per worker for all partitions, this schedule was a race.
+#[test]
+fn i2_disjoint_partitions_of_one_worker_do_not_race() {
+    use harness::go;
+    use join_model::build_worker::BuildWorkerV2;
+    use join_model::row_table::RowTableBuilder;
+    let o = explore(&Strategy::random(1, 50), || {
+        let worker = BuildWorkerV2::new(0, 2);
+        let builder = RowTableBuilder::new(0, 2, 1);
+        let row = |p: u64| join_model::row_table::EncodedRow { hash: p, valid: true, bytes: vec![0; 16] };
+        let (w, b) = (worker.clone(), builder.clone());
+        let other = go::go(move || {
+            b.append(1, row(1), &w.row_tables, false);
+        });
+        builder.append(0, row(0), &worker.row_tables, false);
+        other.join();
+        assert_eq!(worker.row_tables.iter().map(|t| t.with(|t| t.segments.len())).collect::<Vec<_>>(), [1, 1]);
+    });
+    assert!(o.failure.is_none(), "{o}");
+}
+
+/// Audit H16: `prepareForRestoring` checks the round limit before anything else, so a join whose
+/// restore rounds reach `maxSpillRound` fails even when its last round spilled nothing. The model
+/// used to return the rows.
+#[test]
+fn h16_the_round_limit_is_checked_before_looking_for_spills() {
+    use join_model::error::JoinError;
+    use join_model::spill::HashJoinSpillHelper;
+    let o = explore(&Strategy::random(1, 1), || {
+        let spill = HashJoinSpillHelper::new(Some(100), 2, 2, 1, None).expect("spill files");
+        assert_eq!(spill.prepare_for_restoring(1), Ok(()));
+        assert_eq!(spill.prepare_for_restoring(2), Err(JoinError::ExceedMaxSpillRound { max: 2 }));
+    });
+    assert!(o.failure.is_none(), "{o}");
+}

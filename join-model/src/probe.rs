@@ -65,7 +65,7 @@ impl JoinProbe {
 
     /// `joinProbe.Probe`: appends result rows to `chk` until it holds `cap` rows or the chunk is
     /// probed to its end; one row at most per step, so `chk` never exceeds `cap`. Each join type
-    /// walks a probe row's chain as TiDB's probe for it does ([`ProbeKind`]).
+    /// walks a probe row's chain as TiDB's probe for it does.
     pub fn probe(&mut self, spec: &JoinSpec, table: &HashTableV2, chk: &mut Vec<Row>, cap: usize) {
         let kind = ProbeKind::of(spec);
         let (probe_frame, path_frame) = ProbeKind::frames(spec);

@@ -441,7 +441,7 @@ impl HashJoinSpillHelper {
     }
 
     /// `memTracker.Consume` of rows appended to partitions, on the calling goroutine (a split
-    /// worker, once per chunk): see [`HashJoinSpillHelper::charge`].
+    /// worker, once per chunk), and the memory action when it takes the session over the quota.
     pub fn consume(&self, per_partition: &[usize]) {
         self.charge(per_partition, 0);
     }

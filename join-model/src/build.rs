@@ -10,7 +10,6 @@
 use std::sync::Arc;
 
 use harness::go::{self, frame, select, AtomicBool, Chan, WaitGroup};
-use harness::memory::CheckedField;
 
 use crate::bugs::{Bug, Bugs};
 use crate::build_worker::BuildWorkerV2;
@@ -443,13 +442,27 @@ fn append_rows(
     hash_of: impl Fn(u64) -> u64,
     failpoint: &str,
 ) -> Result<(), JoinError> {
-    // The SQL killer's check before the chunk's rows are appended (`processOneChunk`,
-    // `processOneRestoredChunk` at its first row).
-    if !rows.is_empty() {
-        ctx.failpoints.hit(if ctx.round == 0 { "killedDuringBuild" } else { "killedDuringRestoreBuild" })?;
+    // The SQL killer's checks as TiDB places them: round 1 checks twice before the rows
+    // (`processOneChunk`, row_table_builder.go:120, 137), then before rows 0, 10, 20, … and the
+    // last (`appendToRowTable`, 345); a restore round before rows 0, 100, … (208).
+    let kill = |i: usize, last: usize| match ctx.round {
+        0 if i % 10 == 0 || i == last => ctx.failpoints.hit("killedDuringBuild"),
+        0 => Ok(()),
+        _ if i % 100 == 0 => ctx.failpoints.hit("killedDuringRestoreBuild"),
+        _ => Ok(()),
+    };
+    if ctx.round == 0 && !rows.is_empty() {
+        ctx.failpoints.hit("killedDuringBuild")?;
+        ctx.failpoints.hit("killedDuringBuild")?;
     }
+    let last = rows.len().saturating_sub(1);
     let mut bytes = vec![0; ctx.partitions];
-    for mut row in rows {
+    let mut killed = Ok(());
+    for (i, mut row) in rows.into_iter().enumerate() {
+        killed = kill(i, last);
+        if killed.is_err() {
+            break;
+        }
         row.hash = hash_of(row.hash);
         let p = partition_index(row.hash, ctx.partitions);
         bytes[p] += row.bytes.len();
@@ -457,6 +470,7 @@ fn append_rows(
     }
     // The chunk's rows are charged at once (TiDB charges each segment as it is finalized).
     ctx.spill.consume(&bytes);
+    killed?;
     // TiDB's `splitPartitionPanic` follows `processOneChunk`: the chunk's rows are in the row
     // table and their memory is charged when it fires.
     ctx.failpoints.hit(failpoint)
@@ -473,18 +487,54 @@ pub fn merge_row_tables(workers: &[Arc<BuildWorkerV2>], partitions: usize, spill
         .collect()
 }
 
-/// `createBuildTasks` and `buildHashTable`: one task per in-memory partition, built by the build
-/// workers, one writer per sub-table.
+/// A build task: segments `start..end` of partition `partition`'s sub-table (`buildTask`).
+type BuildTask = (usize, usize, usize);
+
+/// `createTasks` (`hash_join_v2.go:1208-1275`): one task per partition when there are as many
+/// build workers as partitions and every partition holds about as many segments as the average
+/// (`checkBalance`, within 80%); else tasks of `totalSegmentCnt / Concurrency` segments, handed out
+/// round-robin over the partitions, several per partition when it holds more.
+fn build_tasks(segments: &[usize], concurrency: usize) -> Vec<BuildTask> {
+    let total: usize = segments.iter().sum();
+    let avg = total / segments.len();
+    let threshold = (avg as f64 * 0.8) as usize;
+    let balanced = concurrency == segments.len() && segments.iter().all(|&n| n.abs_diff(avg) <= threshold);
+    if balanced {
+        return segments.iter().enumerate().map(|(p, &n)| (p, 0, n)).collect();
+    }
+    let step = (total / concurrency).max(1);
+    let mut start = vec![0; segments.len()];
+    let mut tasks = Vec::new();
+    loop {
+        let before = tasks.len();
+        for (p, &n) in segments.iter().enumerate() {
+            if start[p] < n {
+                let end = (start[p] + step).min(n);
+                tasks.push((p, start[p], end));
+                start[p] = end;
+            }
+        }
+        if tasks.len() == before {
+            return tasks;
+        }
+    }
+}
+
+/// `createBuildTasks` and `buildHashTable`: the sub-tables are made here (`newSubTable`), then
+/// `createTasks` hands out build tasks ([`build_tasks`]) to the build workers, which link their
+/// segments' rows (`subTable.build`).
 fn build_hash_table(ctx: &Arc<BuildCtx>, merged: Vec<Option<RowTable>>) -> Result<HashTableV2, JoinError> {
     let phase = Phase::new(ctx.workers.len());
-    let tasks: Chan<usize> = Chan::new("buildTaskCh", ctx.workers.len());
-    let merged = Arc::new(merged);
-    let tables: Arc<Vec<CheckedField<Option<SubTable>>>> =
-        Arc::new((0..ctx.partitions).map(|p| CheckedField::new(format!("hashTable.tables[{p}]"), None)).collect());
+    let task_ch: Chan<BuildTask> = Chan::new("buildTaskCh", ctx.workers.len());
+    let tables: Arc<Vec<Option<Arc<SubTable>>>> = Arc::new(
+        merged.iter().enumerate().map(|(p, rows)| rows.as_ref().map(|r| Arc::new(SubTable::new(p, r)))).collect(),
+    );
+    let segments: Vec<usize> = merged.iter().map(|r| r.as_ref().map_or(0, |r| r.segments.len())).collect();
+    let tasks = build_tasks(&segments, ctx.workers.len());
     phase.wg.add(1);
     {
-        let (ctx, phase, tasks, merged) = (ctx.clone(), phase.clone(), tasks.clone(), merged.clone());
-        let (handler, tasks2) = (phase.clone(), tasks.clone());
+        let (ctx, phase, task_ch) = (ctx.clone(), phase.clone(), task_ch.clone());
+        let (handler, tasks2) = (phase.clone(), task_ch.clone());
         run_with_recover(
             None,
             move || {
@@ -494,8 +544,8 @@ fn build_hash_table(ctx: &Arc<BuildCtx>, merged: Vec<Option<RowTable>>) -> Resul
                 match ctx.failpoints.hit("createTasksPanic") {
                     Err(e) => phase.handle_err(e),
                     Ok(()) => {
-                        for p in (0..merged.len()).filter(|&p| merged[p].is_some()) {
-                            let (mut send, mut stop) = (tasks.send_case(p), phase.done.recv_case());
+                        for task in tasks {
+                            let (mut send, mut stop) = (task_ch.send_case(task), phase.done.recv_case());
                             if select(&mut [&mut send, &mut stop]) != 0 {
                                 break;
                             }
@@ -515,27 +565,28 @@ fn build_hash_table(ctx: &Arc<BuildCtx>, merged: Vec<Option<RowTable>>) -> Resul
     }
     for _ in &ctx.workers {
         phase.wg.add(1);
-        let (ctx, phase, tasks, merged, tables) =
-            (ctx.clone(), phase.clone(), tasks.clone(), merged.clone(), tables.clone());
+        let (ctx, phase, task_ch, tables) = (ctx.clone(), phase.clone(), task_ch.clone(), tables.clone());
         let handler = phase.clone();
         run_with_recover(
             None,
             move || {
                 let _f = frame(BUILD_HASH_TABLE);
-                while let Some(p) = tasks.recv() {
+                while let Some((p, start, end)) = task_ch.recv() {
                     if let Err(e) = ctx.failpoints.hit("buildHashTablePanic") {
                         phase.handle_err(e);
                         break;
                     }
-                    let rows = merged[p].as_ref().expect("tasks are for in-memory partitions");
-                    tables[p].set(Some(SubTable::build(p, rows)));
+                    // A spilled partition's task links nothing (its sub-table is empty in TiDB).
+                    if let Some(sub) = &tables[p] {
+                        sub.build_segments(start, end);
+                    }
                 }
             },
             move |r| handler.worker_recovered(r),
         );
     }
     phase.wait_job_done()?;
-    Ok(HashTableV2 { tables: tables.iter().map(|t| t.with_mut(Option::take)).collect() })
+    Ok(HashTableV2 { tables: tables.to_vec() })
 }
 
 /// The whole build in the calling goroutine, for slices whose subject is the probe.
@@ -549,5 +600,65 @@ pub fn build_in_memory(spec: &JoinSpec, rows: &[Row], concurrency: usize, segmen
     }
     builder.finalize_all(&worker.row_tables);
     let merged = merge_row_tables(&[worker], partitions, &vec![false; partitions]);
-    HashTableV2 { tables: merged.into_iter().enumerate().map(|(p, t)| t.map(|t| SubTable::build(p, &t))).collect() }
+    HashTableV2 {
+        tables: merged.into_iter().enumerate().map(|(p, t)| t.map(|t| Arc::new(SubTable::build(p, &t)))).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// TiDB's `createTasks`: one task per partition only when the workers match the partitions
+    /// and the segment counts are balanced; else tasks of `total / Concurrency` segments, round
+    /// robin, several per partition (audit H14; the model used to make one task per partition).
+    #[test]
+    fn create_tasks_splits_unbalanced_partitions() {
+        assert_eq!(build_tasks(&[2, 2], 2), vec![(0, 0, 2), (1, 0, 2)]);
+        // 3 workers, 4 partitions: unbalanced whatever the counts; step 6 / 3 = 2.
+        assert_eq!(build_tasks(&[4, 0, 1, 1], 3), vec![(0, 0, 2), (2, 0, 1), (3, 0, 1), (0, 2, 4)]);
+        // 2 workers, 2 partitions: 5 and 1 segments are within 80% of the average 3 (2.4, cut to
+        // 2), 6 and 1 are not (average 3 again); then the step is 7 / 2 = 3.
+        assert_eq!(build_tasks(&[5, 1], 2), vec![(0, 0, 5), (1, 0, 1)]);
+        assert_eq!(build_tasks(&[6, 1], 2), vec![(0, 0, 3), (1, 0, 1), (0, 3, 6)]);
+    }
+
+    /// Two build workers link rows of one sub-table at once, each a range of its segments, with
+    /// a CAS on the bucket head and a plain write of the row's next pointer after it
+    /// (`atomicUpdateHashValue`): no race, and every row is in its bucket's chain.
+    #[test]
+    fn two_tasks_build_one_sub_table_with_cas() {
+        use harness::{explore, go, Strategy};
+        let o = explore(&Strategy::random(1, 200), || {
+            let spec = JoinSpec::new(
+                crate::JoinType::Inner,
+                crate::BuildSide::Right,
+                (vec![crate::ColType::Int], vec![0]),
+                (vec![crate::ColType::Int], vec![0]),
+                &Bugs::fixed(),
+            );
+            let worker = BuildWorkerV2::new(0, 1);
+            let builder = RowTableBuilder::new(0, 1, 2);
+            for k in [1i64, 1, 1, 1] {
+                builder.append(0, encode_build_row(&spec, &vec![crate::Value::Int(k)]), &worker.row_tables, false);
+            }
+            let rows = worker.row_tables[0].with(Clone::clone);
+            let sub = Arc::new(SubTable::new(0, &rows));
+            let other = {
+                let sub = sub.clone();
+                go::go(move || sub.build_segments(1, 2))
+            };
+            sub.build_segments(0, 1);
+            other.join();
+            let hash = rows.segments[0].hash_values[0];
+            let mut chain = 0;
+            let mut at = sub.lookup(hash);
+            while let Some(ptr) = at {
+                chain += 1;
+                at = sub.next(ptr);
+            }
+            assert_eq!(chain, 4, "every row of the key is linked");
+        });
+        assert!(o.failure.is_none(), "{o}");
+    }
 }

@@ -699,10 +699,22 @@ fn wait_join_workers(sh: &Arc<Shared>, worker_wg: &WaitGroup, round: &Arc<Checke
                 }
                 let all = table.all_rows();
                 // The scan reads what no goroutine writes any more (every probe worker is done),
-                // so it runs at once; its rows go out a full chunk at a time, as TiDB's do.
+                // so it runs at once; its rows go out a full chunk at a time, as TiDB's do, each
+                // pass of `ScanRowTable` ending with the SQL killer's check (outer_join_probe.go:140).
                 let cap = sh.config.result_chunk_rows();
-                for row in scan_row_table(&sh.spec, &all[scan_range(all.len(), w, n)]) {
-                    result.chk.as_mut().expect("the scan holds its chunk").push(row);
+                let mut rows = scan_row_table(&sh.spec, &all[scan_range(all.len(), w, n)]).into_iter().peekable();
+                // `for !IsScanRowTableDone()`: a pass walks rows until the chunk is full or the
+                // range ends.
+                while rows.peek().is_some() {
+                    let chk = result.chk.as_mut().expect("the scan holds its chunk");
+                    while chk.len() < cap {
+                        let Some(row) = rows.next() else { break };
+                        chk.extend(row);
+                    }
+                    if let Err(e) = sh.failpoints.hit("killedDuringProbe") {
+                        result.err = Some(e);
+                        break;
+                    }
                     if !send_if_full(&mut result, cap, &sh.join_result, &sh.join_chk_resource[w], &sh.close) {
                         return;
                     }

@@ -1,9 +1,11 @@
 //! `hashTableV2` (`hash_table_v2.go`): one sub-table per partition, bucket heads in a checked
 //! buffer and each row's next pointer in its first 8 bytes.
 //!
-//! The model builds a sub-table with one writer, as TiDB does when the number of build workers
-//! equals the number of partitions and segments are balanced; so next pointers and bucket heads
-//! are plain accesses, ordered before probing by `buildFinished`.
+//! A build task links a range of a sub-table's segments. A task that owns the whole sub-table
+//! writes bucket heads with plain accesses (`updateHashValue`); when several tasks share a
+//! sub-table (`createTasks` when the work is unbalanced), each links its rows with a CAS on the
+//! bucket head and then a plain write of the row's next pointer (`atomicUpdateHashValue`). Both are
+//! ordered before probing by `buildFinished`.
 
 use std::sync::Arc;
 
@@ -40,24 +42,50 @@ pub struct SubTable {
 }
 
 impl SubTable {
-    /// Builds the sub-table of `partition` from its merged row table (`buildHashTable`): links
-    /// every valid row into its bucket's chain.
-    pub fn build(partition: usize, rows: &RowTable) -> SubTable {
+    /// `newSubTable`: the sub-table of `partition` over its merged row table, with a bucket
+    /// array sized for its valid rows and no row linked yet.
+    pub fn new(partition: usize, rows: &RowTable) -> SubTable {
         let valid: usize = rows.segments.iter().map(|s| s.valid_join_key_pos.len()).sum();
         let buckets_len = valid.max(1).next_power_of_two();
         let buckets = CheckedBuf::new(format!("hashTableV2.subTable[{partition}].hashTable"), buckets_len * 8);
-        let mask = buckets_len as u64 - 1;
-        for (si, seg) in rows.segments.iter().enumerate() {
+        SubTable { buckets, mask: buckets_len as u64 - 1, segments: rows.segments.clone() }
+    }
+
+    /// Builds the sub-table of `partition` from its merged row table in one task.
+    pub fn build(partition: usize, rows: &RowTable) -> SubTable {
+        let sub = SubTable::new(partition, rows);
+        sub.build_segments(0, sub.segments.len());
+        sub
+    }
+
+    /// `subTable.build(start, end)`: links every valid row of segments `start..end` into its
+    /// bucket's chain; with plain writes when the range is the whole sub-table, else with a CAS
+    /// on the bucket head, as other tasks link rows of the same sub-table at the same time.
+    pub fn build_segments(&self, start: usize, end: usize) {
+        let whole = start == 0 && end == self.segments.len();
+        for (si, seg) in self.segments.iter().enumerate().take(end).skip(start) {
             for &pos in &seg.valid_join_key_pos {
-                let bucket = (seg.hash_values[pos] & mask) as usize * 8;
+                let bucket = (seg.hash_values[pos] & self.mask) as usize * 8;
                 let row_start = seg.row_start_offset[pos];
-                let head = buckets.read_u64(bucket);
-                // setNextRowAddress, then the bucket points at the new row.
-                seg.raw_data.write_u64(row_start, head);
-                buckets.write_u64(bucket, RowPtr { segment: si, row_start }.encode());
+                let row = RowPtr { segment: si, row_start }.encode();
+                if whole {
+                    // updateHashValue
+                    let head = self.buckets.read_u64(bucket);
+                    self.buckets.write_u64(bucket, row);
+                    seg.raw_data.write_u64(row_start, head);
+                } else {
+                    // atomicUpdateHashValue: the row's next pointer is written after the CAS
+                    // published the row.
+                    loop {
+                        let head = self.buckets.atomic_load_u64(bucket);
+                        if self.buckets.atomic_cas_u64(bucket, head, row) {
+                            seg.raw_data.write_u64(row_start, head);
+                            break;
+                        }
+                    }
+                }
             }
         }
-        SubTable { buckets, mask, segments: rows.segments.clone() }
     }
 
     /// The first row of `hash`'s bucket (`lookup`).
@@ -88,7 +116,7 @@ impl SubTable {
 #[derive(Debug, Default)]
 pub struct HashTableV2 {
     /// Sub-tables by partition.
-    pub tables: Vec<Option<SubTable>>,
+    pub tables: Vec<Option<Arc<SubTable>>>,
 }
 
 impl HashTableV2 {
@@ -99,6 +127,6 @@ impl HashTableV2 {
 
     /// Every row of every in-memory partition, for scanning.
     pub fn all_rows(&self) -> Vec<(&SubTable, RowPtr)> {
-        self.tables.iter().flatten().flat_map(|t| t.all_rows().map(move |p| (t, p))).collect()
+        self.tables.iter().flatten().flat_map(|t| t.all_rows().map(move |p| (&**t, p))).collect()
     }
 }

@@ -237,10 +237,11 @@ fn decode(spec: &JoinSpec, seg: &harness::memory::CheckedBuf, ptr: RowPtr) -> Ro
     spec.meta.decode_row(seg, ptr.row_start, spec.need_used_flag())
 }
 
-/// `ScanRowTable` for one scan worker: emits, from `rows` (a contiguous range of the whole hash
-/// table, `InitForScanRowTable`), the unmatched rows NULL-extended (outer joins), the used rows
-/// (semi joins building the left side) or the unused ones (anti semi joins building it).
-pub fn scan_row_table(spec: &JoinSpec, rows: &[(&SubTable, RowPtr)]) -> Vec<Row> {
+/// `ScanRowTable` for one scan worker, row by row over `rows` (a contiguous range of the whole
+/// hash table, `InitForScanRowTable`): what each row emits, if anything: the unmatched rows
+/// NULL-extended (outer joins), the used rows (semi joins building the left side) or the unused
+/// ones (anti semi joins building it).
+pub fn scan_row_table(spec: &JoinSpec, rows: &[(&SubTable, RowPtr)]) -> Vec<Option<Row>> {
     let (name, emit_used) = match spec.join_type {
         JoinType::Semi => (SEMI_SCAN_ROW_TABLE, true),
         JoinType::AntiSemi => (ANTI_SEMI_SCAN_ROW_TABLE, false),
@@ -248,14 +249,16 @@ pub fn scan_row_table(spec: &JoinSpec, rows: &[(&SubTable, RowPtr)]) -> Vec<Row>
     };
     let _f = frame(name);
     rows.iter()
-        .filter(|(sub, ptr)| spec.meta.is_current_row_used(&sub.segment(*ptr).raw_data, ptr.row_start) == emit_used)
         .map(|(sub, ptr)| {
-            let build = spec.meta.decode_row(&sub.segment(*ptr).raw_data, ptr.row_start, false);
-            if spec.join_type.is_semi_family() {
-                spec.semi_result(&build, None)
-            } else {
-                spec.combine(Some(&build), None)
-            }
+            let seg = &sub.segment(*ptr).raw_data;
+            (spec.meta.is_current_row_used(seg, ptr.row_start) == emit_used).then(|| {
+                let build = spec.meta.decode_row(seg, ptr.row_start, false);
+                if spec.join_type.is_semi_family() {
+                    spec.semi_result(&build, None)
+                } else {
+                    spec.combine(Some(&build), None)
+                }
+            })
         })
         .collect()
 }

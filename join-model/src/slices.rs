@@ -160,7 +160,7 @@ pub fn probe_slice(input: Arc<JoinInput>, workers: usize) {
         if spec.need_used_flag() {
             let _f = frame(SCAN_ROW_TABLE_AFTER_PROBE_DONE);
             let all = table.all_rows();
-            rows.extend(scan_row_table(&spec, &all[scan_range(all.len(), 0, 1)]));
+            rows.extend(scan_row_table(&spec, &all[scan_range(all.len(), 0, 1)]).into_iter().flatten());
         }
     }
     results.close();

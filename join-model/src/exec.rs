@@ -168,8 +168,13 @@ impl ScanGate {
 pub struct HashJoinV2Exec {
     spec: Arc<JoinSpec>,
     config: ExecConfig,
+    build_rows: Vec<Row>,
+    probe_rows: Vec<Row>,
     build_chunks: Vec<Vec<Row>>,
     probe_chunks: Vec<Vec<Row>>,
+    /// `BuildWorkers`: made with the executor, kept across `Close` and `Open` (as under Apply),
+    /// builders included.
+    build_workers: Vec<Arc<BuildWorkerV2>>,
     shared: Option<Arc<Shared>>,
     prepared: bool,
     closed: bool,
@@ -180,11 +185,15 @@ pub struct HashJoinV2Exec {
 impl HashJoinV2Exec {
     /// An executor over in-memory children (the build and probe inputs, in chunks).
     pub fn new(spec: JoinSpec, config: ExecConfig, build: &[Row], probe: &[Row]) -> HashJoinV2Exec {
-        let chunk = config.chunk_size.max(1);
+        let n = config.concurrency.max(1);
+        let partitions = partition_number(n);
         HashJoinV2Exec {
             spec: Arc::new(spec),
-            build_chunks: build.chunks(chunk).map(<[Row]>::to_vec).collect(),
-            probe_chunks: probe.chunks(chunk).map(<[Row]>::to_vec).collect(),
+            build_rows: build.to_vec(),
+            probe_rows: probe.to_vec(),
+            build_chunks: Vec::new(),
+            probe_chunks: Vec::new(),
+            build_workers: (0..n).map(|w| BuildWorkerV2::new(w, partitions)).collect(),
             config,
             shared: None,
             prepared: false,
@@ -194,9 +203,19 @@ impl HashJoinV2Exec {
         }
     }
 
-    /// `Open`: creates the channels, the workers and the spill helper (with its directory).
+    /// `Open`: creates the channels and the spill helper (with its directory), and asks the
+    /// children for their rows again. It may follow a `Close`, as Apply re-opens its inner side
+    /// for each outer row: the build workers stay, with the builders of the last run (TiDB makes
+    /// them once, with the executor); their row tables are made anew (`initHashTableContext`).
     pub fn open(&mut self) -> Result<(), JoinError> {
         let n = self.config.concurrency.max(1);
+        let chunk = self.config.chunk_size.max(1);
+        self.build_chunks = self.build_rows.chunks(chunk).map(<[Row]>::to_vec).collect();
+        self.probe_chunks = self.probe_rows.chunks(chunk).map(<[Row]>::to_vec).collect();
+        (self.prepared, self.closed, self.fired) = (false, false, None);
+        for w in &self.build_workers {
+            w.row_tables.iter().for_each(|t| t.with_mut(|r| r.segments.clear()));
+        }
         let partitions = partition_number(n);
         let failpoints = Arc::new(self.config.failpoints.clone());
         let spill = HashJoinSpillHelper::new(
@@ -213,7 +232,7 @@ impl HashJoinV2Exec {
             config: self.config.clone(),
             partitions,
             spill: Arc::new(spill),
-            build_workers: (0..n).map(|w| BuildWorkerV2::new(w, partitions)).collect(),
+            build_workers: self.build_workers.clone(),
             close: Chan::new("closeCh", 0),
             finished: AtomicBool::new(false),
             join_result: Chan::new("joinResultCh", n + 1),
@@ -298,6 +317,11 @@ impl HashJoinV2Exec {
         self.stats = shared.spill.stats();
         self.fired = shared.failpoints.fired().map(str::to_string);
         // Dropping the last reference to the spill helper removes its directory.
+    }
+
+    /// `BuildWorkers`, kept across `Close` and `Open`.
+    pub fn build_workers(&self) -> &[Arc<BuildWorkerV2>] {
+        &self.build_workers
     }
 
     /// What spilled, once the executor is closed.

@@ -479,3 +479,39 @@ fn h16_the_round_limit_is_checked_before_looking_for_spills() {
     });
     assert!(o.failure.is_none(), "{o}");
 }
+
+/// Executor reuse (issue 17): `Open` after `Close` on the same executor, as Apply runs its inner
+/// side once per outer row. TiDB makes `BuildWorkers` once, with the executor, so a re-opened
+/// executor's workers still hold the last run's builders until the next build replaces them; the
+/// model used to make new workers (with no builder) in every `Open`. Each run spills and equals
+/// the reference join.
+#[test]
+fn reopen_keeps_the_build_workers_builders() {
+    let spec = spec_at("8746e39b65", JoinType::LeftOuter, BuildSide::Right);
+    let keys: Vec<[i64; 2]> = (0..12).map(|i| [i % 5, i]).collect();
+    let (left, right) = (int_rows(&keys), int_rows(&keys));
+    let want = sorted(reference_join(&spec, &left, &right));
+    let config =
+        ExecConfig { concurrency: 2, chunk_size: 2, quota: Some(120), max_spill_round: 8, ..ExecConfig::default() };
+    let c = Arc::new((spec, config, left, right, want));
+    let o = explore(&Strategy::random(1, 50), move || {
+        let (spec, config, left, right, want) = &*c;
+        let (b, p) = spec.split(left, right);
+        let mut exec = HashJoinV2Exec::new(spec.clone(), config.clone(), b, p);
+        for run in 0..3 {
+            let kept = exec.build_workers()[0].builder.get();
+            assert_eq!(kept.is_some(), run > 0, "run {run}: the builder of the last run");
+            exec.open().expect("opens");
+            let still = exec.build_workers()[0].builder.get();
+            assert!(matches!((&kept, &still), (Some(a), Some(b)) if Arc::ptr_eq(a, b)) || run == 0, "Open keeps it");
+            let mut got = Vec::new();
+            while let Some(chunk) = exec.next().expect("no error") {
+                got.extend(chunk);
+            }
+            exec.close();
+            assert_eq!(&sorted(got), want, "run {run}");
+            assert!(exec.spill_stats().spilled_during_build || exec.spill_stats().spilled_before_hash_table);
+        }
+    });
+    assert!(o.failure.is_none(), "{o}");
+}

@@ -38,6 +38,7 @@
 //! quota = 16                         # bytes; absent: never spill
 //! max_spill_round = 2
 //! child_memory = false               # true: the children's chunks count against the quota
+//! reopen = 0                         # executor: runs of the same executor after the first
 //!
 //! [close]                            # executor only: Close after this many result chunks
 //! after_chunks = 1
@@ -303,6 +304,13 @@ pub struct Exec {
     /// on the fetchers; `HashJoinSpillHelper::charging_children`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub child_memory: bool,
+    /// Runs of the same executor after the first (`Open` after `Close`, as Apply does).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reopen: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Default for Exec {
@@ -315,6 +323,7 @@ impl Default for Exec {
             quota: None,
             max_spill_round: 2,
             child_memory: false,
+            reopen: 0,
         }
     }
 }

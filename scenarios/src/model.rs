@@ -161,6 +161,8 @@ pub struct Model {
     right: Vec<Row>,
     restore: Vec<Vec<Vec<Row>>>,
     config: ExecConfig,
+    /// Runs of the executor after the first (`exec.reopen`).
+    reopen: usize,
     expect: Expect,
     commit: Commit,
 }
@@ -174,6 +176,8 @@ const MAX_CONCURRENCY: usize = 64;
 const MAX_ROWS: usize = 100_000;
 /// Most spill rounds.
 const MAX_SPILL_ROUNDS: usize = 16;
+/// Most runs of one executor after the first.
+const MAX_REOPEN: usize = 100;
 /// Most columns a side: generated rows hold `MAX_ROWS` times as many values.
 const MAX_COLUMNS: usize = 64;
 /// The largest preemption bound: loom and DPOR exhaust every slice at 3 (README), an iterative
@@ -325,12 +329,13 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
     }
     // Limits: beyond them a run takes gigabytes or hours, and a zero would be clamped silently.
     let e = &s.exec;
-    let limits: [(&str, usize, usize, usize); 5] = [
+    let limits: [(&str, usize, usize, usize); 6] = [
         ("exec.concurrency", e.concurrency, 1, MAX_CONCURRENCY),
         ("exec.chunk_size", e.chunk_size, 1, MAX_ROWS),
         ("exec.max_chunk_size", e.max_chunk_size.unwrap_or(e.chunk_size), 1, MAX_ROWS),
         ("exec.segment_rows", e.segment_rows, 1, MAX_ROWS),
         ("exec.max_spill_round", e.max_spill_round, 1, MAX_SPILL_ROUNDS),
+        ("exec.reopen", e.reopen, 0, MAX_REOPEN),
     ];
     for (field, value, min, max) in limits {
         if value < min || value > max {
@@ -449,7 +454,24 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
         return Err(err("expect.outcome", "a join closed early has no result or error to expect".into()));
     }
     let close_after = s.close.map(|c| c.after_chunks);
-    Ok(Model { target: s.target, close_after, spec, left, right, restore, config, expect: s.expect.clone(), commit })
+    if e.reopen > 0 && (s.target != Target::Executor || s.close.is_some()) {
+        return Err(err(
+            "exec.reopen",
+            "re-opening runs the whole executor to its end (target = \"executor\", no [close])".into(),
+        ));
+    }
+    Ok(Model {
+        target: s.target,
+        close_after,
+        spec,
+        left,
+        right,
+        restore,
+        config,
+        reopen: e.reopen,
+        expect: s.expect.clone(),
+        commit,
+    })
 }
 
 impl Model {
@@ -542,37 +564,46 @@ impl Model {
                     exec.close();
                     return;
                 }
-                let result = exec.run_to_end();
-                if self.expect == Expect::Sound {
-                    match (result, exec.failpoint_fired()) {
-                        (Ok(_), Some(at)) => panic!("{WRONG_RESULT}: the join succeeded after failpoint {at} fired"),
-                        (Ok(got), None) => self.check_rows(got),
-                        (Err(_), _) => {}
-                    }
-                    return;
+                // The first run, then `reopen` more on the same executor, as Apply runs its
+                // inner side once per outer row.
+                for _ in 0..=self.reopen {
+                    let result = exec.run_to_end();
+                    self.check_run(result, exec.failpoint_fired());
                 }
-                if matches!(self.expect, Expect::Panic { .. } | Expect::Deadlock { .. } | Expect::Leak { .. }) {
-                    // The executions that do not crash or hang may end either way; the crash or
-                    // the hang is the finding.
-                    return;
-                }
-                match result {
-                    Ok(_) if matches!(self.expect, Expect::Error { .. }) => {
-                        panic!("the join succeeded where the scenario expects an error")
-                    }
-                    Ok(_) if matches!(self.expect, Expect::WrongResult { error: Some(_), .. }) => {
-                        panic!("{WRONG_RESULT}: the join succeeded where an error was due")
-                    }
-                    Ok(got) => self.check_rows(got),
-                    Err(e) => {
-                        let due = self.expect.error_due().is_some_and(|m| e.to_string().starts_with(m));
-                        // A wrong result sought with no error named: an execution that fails is
-                        // not the symptom, whatever its error.
-                        let any = matches!(self.expect, Expect::WrongResult { error: None, .. });
-                        if !due && !any {
-                            panic!("join failed: {e}")
-                        }
-                    }
+            }
+        }
+    }
+
+    /// Checks one run of the whole executor against the expectation.
+    fn check_run(&self, result: Result<Vec<Row>, join_model::JoinError>, fired: Option<&str>) {
+        if self.expect == Expect::Sound {
+            match (result, fired) {
+                (Ok(_), Some(at)) => panic!("{WRONG_RESULT}: the join succeeded after failpoint {at} fired"),
+                (Ok(got), None) => self.check_rows(got),
+                (Err(_), _) => {}
+            }
+            return;
+        }
+        if matches!(self.expect, Expect::Panic { .. } | Expect::Deadlock { .. } | Expect::Leak { .. }) {
+            // The executions that do not crash or hang may end either way; the crash or the hang
+            // is the finding.
+            return;
+        }
+        match result {
+            Ok(_) if matches!(self.expect, Expect::Error { .. }) => {
+                panic!("the join succeeded where the scenario expects an error")
+            }
+            Ok(_) if matches!(self.expect, Expect::WrongResult { error: Some(_), .. }) => {
+                panic!("{WRONG_RESULT}: the join succeeded where an error was due")
+            }
+            Ok(got) => self.check_rows(got),
+            Err(e) => {
+                let due = self.expect.error_due().is_some_and(|m| e.to_string().starts_with(m));
+                // A wrong result sought with no error named: an execution that fails is not the
+                // symptom, whatever its error.
+                let any = matches!(self.expect, Expect::WrongResult { error: None, .. });
+                if !due && !any {
+                    panic!("join failed: {e}")
                 }
             }
         }

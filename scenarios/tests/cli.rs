@@ -525,6 +525,13 @@ fn settings_out_of_range_are_bad_input() {
     assert_refused(&text, "exec.max_spill_round: 1000000 is outside 1..=16");
     let text = edited("race1-fixed.toml", "max_chunk_size = 1024", "max_chunk_size = 0");
     assert_refused(&text, "exec.max_chunk_size: 0 is outside 1..=100000");
+    let text = edited("race1-fixed.toml", "max_chunk_size = 1024", "max_chunk_size = 1024\nreopen = 1");
+    assert_refused(
+        &text,
+        "exec.reopen: re-opening runs the whole executor to its end (target = \"executor\", no [close])",
+    );
+    let text = edited("reopen-spill-fixed.toml", "reopen = 2", "reopen = 101");
+    assert_refused(&text, "exec.reopen: 101 is outside 0..=100");
     // A setting the slice would ignore is refused, not run as if it mattered.
     let text = edited("race2-fixed.toml", "[exec]", "[exec]\nmax_chunk_size = 8");
     assert_refused(

@@ -20,7 +20,7 @@ use crate::hash_table::{HashTableV2, SubTable};
 use crate::row_table::{hash_key, partition_index, partition_number, rehash, EncodedRow, RowTable, RowTableBuilder};
 use crate::spec::JoinSpec;
 use crate::spill::{decode_build_rows, DataInDiskByChunks, HashJoinSpillHelper};
-use crate::types::Row;
+use crate::types::{Row, Value};
 
 /// What one round's build shares.
 #[derive(Debug)]
@@ -105,10 +105,10 @@ impl Phase {
 
 /// The bytes a child's chunk holds (its values: 8 per integer, a string's length, 1 per NULL).
 pub fn chunk_bytes(rows: &[Row]) -> usize {
-    let value = |v: &crate::types::Value| match v {
-        crate::types::Value::Str(s) => s.len(),
-        crate::types::Value::Int(_) => 8,
-        crate::types::Value::Null => 1,
+    let value = |v: &Value| match v {
+        Value::Str(s) => s.len(),
+        Value::Int(_) => 8,
+        Value::Null => 1,
     };
     rows.iter().flatten().map(value).sum()
 }

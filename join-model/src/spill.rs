@@ -382,7 +382,6 @@ impl HashJoinSpillHelper {
             state: CheckedField::new("hashJoinSpillHelper.spillStatus", state),
             can_spill: AtomicBool::new(false),
             charge_children: false,
-
             spill_triggered: CheckedField::new("hashJoinSpillHelper.spillTriggered", false),
             spilled_partitions: CheckedBuf::new("hashJoinSpillHelper.spilledPartitions", partitions),
             build_rows_in_disk: disks("buildRowsInDisk", concurrency, partitions),

@@ -19,7 +19,7 @@ use crate::frames::*;
 use crate::hash_table::{HashTableV2, SubTable};
 use crate::row_table::{hash_key, partition_index, partition_number, rehash, EncodedRow, RowTable, RowTableBuilder};
 use crate::spec::JoinSpec;
-use crate::spill::{decode_build_rows, DataInDiskByChunks, HashJoinSpillHelper};
+use crate::spill::{decode_build_rows, hash_table_memory_usage, DataInDiskByChunks, HashJoinSpillHelper, MemoryCharge};
 use crate::types::{Row, Value};
 
 /// What one round's build shares.
@@ -142,16 +142,31 @@ pub fn fetch_and_build_hash_table_impl(ctx: &Arc<BuildCtx>, source: BuildSource)
     build_hash_table(ctx, merged)
 }
 
-/// `tryToSpill` (`hash_join_v2.go:190-222`): a spill asked for after the last safe point is done
-/// here, between the row tables and the hash table. (TiDB first charges the hash table's memory
-/// here, which may ask for the spill itself; the model does not charge it, audit H11.)
+/// `tryToSpill` (`hash_join_v2.go:190-222`): charged as TiDB does ([`MemoryCharge::Tidb`]), the
+/// hash table's memory first, which may run the memory action on this goroutine; a spill asked
+/// for by then (by this charge or after the last safe point) is done here, between the row tables
+/// and the hash table, and each spilled partition is charged an empty table.
 fn try_to_spill(ctx: &BuildCtx, merged: &mut [Option<RowTable>]) -> Result<(), JoinError> {
+    let tidb = ctx.spill.charge == MemoryCharge::Tidb;
+    if tidb {
+        let valid = |t: &Option<RowTable>| {
+            t.as_ref().map_or(0, |t| t.segments.iter().map(|s| s.valid_join_key_pos.len()).sum())
+        };
+        let usage: Vec<usize> = merged.iter().map(|t| hash_table_memory_usage(valid(t))).collect();
+        ctx.spill.consume(&usage);
+    }
     if !ctx.spill.is_spill_needed() {
         return Ok(());
     }
     ctx.spill.spill_row_table(&ctx.workers)?;
     ctx.spill.note_spill(ctx.round, true);
-    (0..ctx.partitions).filter(|&p| ctx.spill.is_partition_spilled(p)).for_each(|p| merged[p] = None);
+    let spilled: Vec<usize> = (0..ctx.partitions).filter(|&p| ctx.spill.is_partition_spilled(p)).collect();
+    spilled.iter().for_each(|&p| merged[p] = None);
+    if tidb {
+        let empty = hash_table_memory_usage(0);
+        let usage: Vec<usize> = (0..ctx.partitions).map(|p| if spilled.contains(&p) { empty } else { 0 }).collect();
+        ctx.spill.consume(&usage);
+    }
     Ok(())
 }
 
@@ -388,7 +403,7 @@ fn split_partition_and_append_to_row_table(
         }
     }
     if !has_err {
-        builder.finalize_all(&worker.row_tables);
+        finalize_remaining(ctx, worker, &builder);
     }
 }
 
@@ -428,12 +443,13 @@ fn split_partition_and_append_to_row_table_for_restore(
     // executed in controller."
     wait_for_controller.recv();
     if !has_err {
-        builder.finalize_all(&worker.row_tables);
+        finalize_remaining(ctx, worker, &builder);
     }
 }
 
 /// Appends encoded rows to the builder, partitioned by `hash_of(row.hash)`, and charges their
-/// memory to the tracker on this goroutine.
+/// memory to the tracker on this goroutine: the chunk's rows at once, or each segment finalized
+/// ([`MemoryCharge`]).
 fn append_rows(
     ctx: &BuildCtx,
     worker: &BuildWorkerV2,
@@ -456,6 +472,7 @@ fn append_rows(
         ctx.failpoints.hit("killedDuringBuild")?;
     }
     let last = rows.len().saturating_sub(1);
+    let tidb = ctx.spill.charge == MemoryCharge::Tidb;
     let mut bytes = vec![0; ctx.partitions];
     let mut killed = Ok(());
     for (i, mut row) in rows.into_iter().enumerate() {
@@ -465,15 +482,40 @@ fn append_rows(
         }
         row.hash = hash_of(row.hash);
         let p = partition_index(row.hash, ctx.partitions);
-        bytes[p] += row.bytes.len();
-        builder.append(p, row, &worker.row_tables, ctx.round == 0);
+        let row_bytes = row.bytes.len();
+        let finalized = builder.append(p, row, &worker.row_tables, ctx.round == 0);
+        if !tidb {
+            bytes[p] += row_bytes;
+        } else if finalized > 0 {
+            // `finalizeCurrentSeg` with `needConsume`: the segment is charged as it is finalized.
+            charge_segment(ctx, p, finalized);
+        }
     }
-    // The chunk's rows are charged at once (TiDB charges each segment as it is finalized).
-    ctx.spill.consume(&bytes);
+    // Scaled: the chunk's rows are charged at once.
+    if !tidb {
+        ctx.spill.consume(&bytes);
+    }
     killed?;
     // TiDB's `splitPartitionPanic` follows `processOneChunk`: the chunk's rows are in the row
     // table and their memory is charged when it fires.
     ctx.failpoints.hit(failpoint)
+}
+
+/// Charges a finalized segment of `bytes` in partition `p`.
+fn charge_segment(ctx: &BuildCtx, p: usize, bytes: usize) {
+    let mut usage = vec![0; ctx.partitions];
+    usage[p] = bytes;
+    ctx.spill.consume(&usage);
+}
+
+/// `appendRemainingRowLocations` at the end of a split worker's input: every open segment is
+/// finalized, and charged as TiDB does ([`MemoryCharge::Tidb`]).
+fn finalize_remaining(ctx: &BuildCtx, worker: &BuildWorkerV2, builder: &RowTableBuilder) {
+    for (p, bytes) in builder.finalize_all(&worker.row_tables).into_iter().enumerate() {
+        if bytes > 0 && ctx.spill.charge == MemoryCharge::Tidb {
+            charge_segment(ctx, p, bytes);
+        }
+    }
 }
 
 /// `mergeRowTablesToHashTable`: concatenates every worker's row table of each in-memory partition.

@@ -24,7 +24,7 @@ use crate::probe_worker::{
 };
 use crate::row_table::{hash_key, partition_number, rehash};
 use crate::spec::JoinSpec;
-use crate::spill::{decode_probe_rows, DataInDiskByChunks, HashJoinSpillHelper, RoundSpill, SpillStats};
+use crate::spill::{decode_probe_rows, DataInDiskByChunks, HashJoinSpillHelper, MemoryCharge, RoundSpill, SpillStats};
 use crate::types::Row;
 
 /// How the executor runs.
@@ -50,9 +50,9 @@ pub struct ExecConfig {
     /// Where the spill files go: a new temporary directory under this one, removed with the
     /// executor; `None`: memory-backed files (`spill::SpillFiles`).
     pub spill_dir: Option<PathBuf>,
-    /// Whether the children's chunks are charged to the quota, so that the memory action also runs
-    /// on the build and probe fetchers (`HashJoinSpillHelper::charging_children`).
-    pub child_memory: bool,
+    /// Where memory is charged to the quota: scaled to the model's quotas, or as TiDB does (the
+    /// memory action then also runs on the fetchers and in `tryToSpill`).
+    pub memory: MemoryCharge,
 }
 
 impl ExecConfig {
@@ -74,7 +74,7 @@ impl Default for ExecConfig {
             bugs: Bugs::fixed(),
             failpoints: Failpoints::none(),
             spill_dir: None,
-            child_memory: false,
+            memory: MemoryCharge::Scaled,
         }
     }
 }
@@ -226,7 +226,7 @@ impl HashJoinV2Exec {
             self.config.spill_dir.as_deref(),
         )?
         .with_tidb(&self.config.bugs, failpoints.clone())
-        .charging_children(self.config.child_memory);
+        .charging(self.config.memory);
         self.shared = Some(Arc::new(Shared {
             spec: self.spec.clone(),
             config: self.config.clone(),

@@ -199,11 +199,10 @@ impl RowTableBuilder {
         bytes
     }
 
-    /// `appendRemainingRowLocations`: finalizes every open segment at the end of input.
-    pub fn finalize_all(&self, row_tables: &[CheckedField<RowTable>]) {
-        for p in 0..self.parts.len() {
-            self.finalize_current_seg(p, row_tables);
-        }
+    /// `appendRemainingRowLocations`: finalizes every open segment at the end of input; returns
+    /// the bytes of each partition's finalized segment (0 where there was none).
+    pub fn finalize_all(&self, row_tables: &[CheckedField<RowTable>]) -> Vec<usize> {
+        (0..self.parts.len()).map(|p| self.finalize_current_seg(p, row_tables)).collect()
     }
 }
 

@@ -289,6 +289,29 @@ pub struct SpillStats {
     pub max_round: usize,
 }
 
+/// Where and when the join's memory is charged to the quota (audit H11).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MemoryCharge {
+    /// Scaled to the model's quotas (tens to hundreds of bytes, so that a few rows spill): a split
+    /// worker charges each chunk's rows at once; the children's chunks and the hash table are not
+    /// charged (at these quotas one chunk, or the hash table's floor of 32 buckets, is a large
+    /// part of the quota, where at TiDB's megabytes it is a small one).
+    #[default]
+    Scaled,
+    /// As TiDB at its commit: a split worker charges each segment as it finalizes it
+    /// (`finalizeCurrentSeg` with `needConsume`; open segments are never charged), the fetchers
+    /// charge their children's chunks, and `tryToSpill` charges the hash table (a bucket of 8
+    /// bytes per valid row, to the next power of two, at least 32) before building it, and a
+    /// 32-bucket table for each partition it spilled.
+    Tidb,
+}
+
+/// `getHashTableMemoryUsage`: 8 bytes a bucket, as many buckets as the next power of two of the
+/// valid rows, at least 32.
+pub fn hash_table_memory_usage(valid_rows: usize) -> usize {
+    valid_rows.next_power_of_two().max(32) * 8
+}
+
 /// `hashJoinSpillHelper`.
 pub struct HashJoinSpillHelper {
     /// The memory quota in bytes (`bytesLimit`); `None` disables spilling.
@@ -303,8 +326,8 @@ pub struct HashJoinSpillHelper {
     state: CheckedField<SpillState>,
     // `canSpillFlag` (audit H11).
     can_spill: AtomicBool,
-    // Whether the children's chunks are charged to the session's tracker.
-    charge_children: bool,
+    /// Where memory is charged.
+    pub charge: MemoryCharge,
     // Fields TiDB reads and writes with no lock (audit H7), relying on the build's end
     // (`buildFinished`) and the round's WaitGroups for order: "spillTriggered can only be set in
     // build stage, so it's ok to get it without lock" (base_join_probe.go:260). One byte per
@@ -381,7 +404,7 @@ impl HashJoinSpillHelper {
             cond,
             state: CheckedField::new("hashJoinSpillHelper.spillStatus", state),
             can_spill: AtomicBool::new(false),
-            charge_children: false,
+            charge: MemoryCharge::Scaled,
             spill_triggered: CheckedField::new("hashJoinSpillHelper.spillTriggered", false),
             spilled_partitions: CheckedBuf::new("hashJoinSpillHelper.spilledPartitions", partitions),
             build_rows_in_disk: disks("buildRowsInDisk", concurrency, partitions),
@@ -406,13 +429,9 @@ impl HashJoinSpillHelper {
         HashJoinSpillHelper { loom_slice: true, ..self }
     }
 
-    /// The helper with the children's chunks charged to the session's tracker too, as TiDB's
-    /// children that track their memory do. Off by default: at the model's quotas (tens to hundreds
-    /// of bytes, so that a few rows spill) one chunk is a large part of the quota, where in TiDB
-    /// (quotas of megabytes and more) it is a small one; charged, it makes the action's fallback
-    /// cancel joins that TiDB at its scale would run.
-    pub fn charging_children(self, charge: bool) -> HashJoinSpillHelper {
-        HashJoinSpillHelper { charge_children: charge, ..self }
+    /// The helper charging memory as `charge` says.
+    pub fn charging(self, charge: MemoryCharge) -> HashJoinSpillHelper {
+        HashJoinSpillHelper { charge, ..self }
     }
 
     /// The helper as TiDB had it with `bugs`, with the executor's failpoints: its spills check the
@@ -439,8 +458,9 @@ impl HashJoinSpillHelper {
         &self.files
     }
 
-    /// `memTracker.Consume` of rows appended to partitions, on the calling goroutine (a split
-    /// worker, once per chunk), and the memory action when it takes the session over the quota.
+    /// `memTracker.Consume` of bytes held by partitions (rows, and with [`MemoryCharge::Tidb`]
+    /// the hash table), on the calling goroutine, and the memory action when it takes the
+    /// session over the quota.
     pub fn consume(&self, per_partition: &[usize]) {
         self.charge(per_partition, 0);
     }
@@ -493,9 +513,9 @@ impl HashJoinSpillHelper {
 
     /// A child's `Next` replaced the chunk it holds (`old` bytes) with one of `new` bytes, charged
     /// to the child's tracker under the same root: the action may run on the fetcher's goroutine.
-    /// Nothing when the children's memory is not charged ([`HashJoinSpillHelper::charging_children`]).
+    /// Nothing unless memory is charged as TiDB does ([`MemoryCharge::Tidb`]).
     pub fn child_chunk(&self, old: usize, new: usize) {
-        if !self.charge_children {
+        if self.charge != MemoryCharge::Tidb {
             return;
         }
         self.charge(&[], new as i64);
@@ -576,23 +596,26 @@ impl HashJoinSpillHelper {
         r
     }
 
-    /// `choosePartitionsToSpill`: already spilled partitions first, then the largest unspilled
-    /// ones until what stays in memory is at most half the quota (`memFactorAfterSpill`); at
-    /// least one.
+    /// `choosePartitionsToSpill` (spill_helper.go:239-295): the partitions spilled so far if
+    /// spilling them again leaves the join at most half the quota (`memFactorAfterSpill`), so none
+    /// when nothing spilled yet and the join is already there; else also the largest unspilled
+    /// ones, until it is.
     fn choose_partitions_to_spill(&self) -> Vec<usize> {
         let usage = self.read(|s| s.partition_bytes.clone());
-        let consumed: usize = usage.iter().sum();
+        let target = self.bytes_limit.map_or(f64::MAX, |l| l as f64 * 0.5);
         let mut parts = self.spilled_partitions();
-        let mut remaining = consumed.saturating_sub(parts.iter().map(|&p| usage[p]).sum());
+        let mut after = usage.iter().sum::<usize>() as f64 - parts.iter().map(|&p| usage[p] as f64).sum::<f64>();
+        if after <= target {
+            return parts;
+        }
         let mut rest: Vec<usize> = (0..self.partitions).filter(|&p| !parts.contains(&p)).collect();
         rest.sort_by_key(|&p| std::cmp::Reverse(usage[p]));
-        let target = self.bytes_limit.unwrap_or(usize::MAX) / 2;
         for p in rest {
-            if remaining <= target && !parts.is_empty() {
+            parts.push(p);
+            after -= usage[p] as f64;
+            if after <= target {
                 break;
             }
-            parts.push(p);
-            remaining = remaining.saturating_sub(usage[p]);
         }
         parts
     }

@@ -424,12 +424,17 @@ fn h7_the_spill_helpers_unlocked_fields_are_checked_memory() {
 #[test]
 fn h11_the_probe_fetcher_runs_the_memory_action_and_its_fallback() {
     use join_model::frames::FETCH_PROBE_SIDE_CHUNKS;
-    use join_model::spill::MEMORY_EXCEEDED;
+    use join_model::spill::{MemoryCharge, MEMORY_EXCEEDED};
     let spec = spec_at("8746e39b65", JoinType::Inner, BuildSide::Right);
     let (left, right) = (int_rows(&[[1, 10], [2, 20], [3, 30], [4, 40]]), int_rows(&[[1, 1]]));
     // Each probe chunk is 32 bytes: over a 24-byte quota whatever the build holds.
-    let config =
-        ExecConfig { concurrency: 2, chunk_size: 2, quota: Some(24), child_memory: true, ..ExecConfig::default() };
+    let config = ExecConfig {
+        concurrency: 2,
+        chunk_size: 2,
+        quota: Some(24),
+        memory: MemoryCharge::Tidb,
+        ..ExecConfig::default()
+    };
     let c = Arc::new((spec, config, left, right));
     let o = explore(&Strategy::random(1, 100), move || {
         let (spec, config, left, right) = &*c;
@@ -514,4 +519,33 @@ fn reopen_keeps_the_build_workers_builders() {
         }
     });
     assert!(o.failure.is_none(), "{o}");
+}
+
+/// Audit H11, `tryToSpill`: charged as TiDB does, the hash table's memory (a 32-bucket floor per
+/// partition) is charged before the hash table is built, and that charge alone can ask for the
+/// spill, which `tryToSpill` then does between the row tables and the hash table. Scaled to the
+/// model's quotas (the default), the same join fits and never spills.
+#[test]
+fn h11_try_to_spill_charges_the_hash_table_and_spills_for_it() {
+    use join_model::spill::MemoryCharge;
+    let spec = spec_at("8746e39b65", JoinType::Inner, BuildSide::Right);
+    let (left, right) = (int_rows(&[[1, 10], [2, 20]]), int_rows(&[[1, 1], [2, 2], [3, 3], [4, 4]]));
+    let want = sorted(reference_join(&spec, &left, &right));
+    for (memory, spills) in [(MemoryCharge::Scaled, false), (MemoryCharge::Tidb, true)] {
+        // 100 bytes of rows, then 512 of hash table (two partitions of 32 buckets) and the
+        // children's chunks: over 640 in round 1, under it in the restore rounds.
+        let config =
+            ExecConfig { concurrency: 2, quota: Some(640), max_spill_round: 8, memory, ..ExecConfig::default() };
+        let c = Arc::new((spec.clone(), config, left.clone(), right.clone(), want.clone()));
+        let o = explore(&Strategy::random(1, 50), move || {
+            let (spec, config, left, right, want) = &*c;
+            let (b, p) = spec.split(left, right);
+            let mut exec = HashJoinV2Exec::new(spec.clone(), config.clone(), b, p);
+            assert_eq!(&sorted(exec.run_to_end().expect("joins")), want);
+            let stats = exec.spill_stats();
+            assert_eq!(stats.spilled_before_hash_table, spills, "{memory:?}");
+            assert!(spills || !stats.spilled_during_build, "{memory:?}");
+        });
+        assert!(o.failure.is_none(), "{o}");
+    }
 }

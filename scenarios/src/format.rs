@@ -37,7 +37,7 @@
 //! segment_rows = 4
 //! quota = 16                         # bytes; absent: never spill
 //! max_spill_round = 2
-//! child_memory = false               # true: the children's chunks count against the quota
+//! memory = "scaled"                 # "tidb": charged per segment, children and hash table too
 //! reopen = 0                         # executor: runs of the same executor after the first
 //!
 //! [close]                            # executor only: Close after this many result chunks
@@ -300,10 +300,9 @@ pub struct Exec {
     pub quota: Option<usize>,
     /// Spill round limit.
     pub max_spill_round: usize,
-    /// Whether the children's chunks are charged to the quota too (the memory action then runs
-    /// on the fetchers; `HashJoinSpillHelper::charging_children`).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub child_memory: bool,
+    /// Where memory is charged to the quota: `scaled` to the model's byte-sized quotas, or `tidb`
+    /// as TiDB does (`join_model::spill::MemoryCharge`).
+    pub memory: MemorySpec,
     /// Runs of the same executor after the first (`Open` after `Close`, as Apply does).
     #[serde(skip_serializing_if = "is_zero")]
     pub reopen: usize,
@@ -322,10 +321,20 @@ impl Default for Exec {
             segment_rows: 4,
             quota: None,
             max_spill_round: 2,
-            child_memory: false,
+            memory: MemorySpec::Scaled,
             reopen: 0,
         }
     }
+}
+
+/// Where memory is charged to the quota.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub enum MemorySpec {
+    #[default]
+    Scaled,
+    Tidb,
 }
 
 /// One strategy.

@@ -13,6 +13,7 @@ use join_model::failpoint::{FailAction, Failpoints};
 use join_model::reference::{reference_join, sorted};
 use join_model::slices::{probe_slice, restore_build_slice, round1_build_slice, JoinInput, RestoreInput};
 use join_model::spec::{CmpOp, OtherCondition};
+use join_model::spill::MemoryCharge;
 use join_model::tidb::{self, Commit};
 use join_model::{Bug, Bugs, BuildSide, ColType, JoinSpec, JoinType, Row, Value};
 
@@ -20,8 +21,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::format::{
-    field_line, ColSpec, Expect, FailActionSpec, Generate, JoinTypeSpec, OtherSpec, Scenario, SideSpec, StrategySpec,
-    Target, ValueSpec,
+    field_line, ColSpec, Expect, FailActionSpec, Generate, JoinTypeSpec, MemorySpec, OtherSpec, Scenario, SideSpec,
+    StrategySpec, Target, ValueSpec,
 };
 
 /// A scenario that cannot be built (a semantic error the format cannot catch).
@@ -441,7 +442,10 @@ pub fn build(s: &Scenario) -> Result<Model, BuildError> {
         segment_rows: e.segment_rows,
         quota: e.quota,
         max_spill_round: e.max_spill_round,
-        child_memory: e.child_memory,
+        memory: match e.memory {
+            MemorySpec::Scaled => MemoryCharge::Scaled,
+            MemorySpec::Tidb => MemoryCharge::Tidb,
+        },
         bugs,
         failpoints,
         ..ExecConfig::default()

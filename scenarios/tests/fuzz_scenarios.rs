@@ -81,7 +81,7 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     ("exec", "segment_rows", &["0", "2", "4"]),
     ("exec", "quota", &["0", "16", "300"]),
     ("exec", "max_spill_round", &["0", "1", "2", "16"]),
-    ("exec", "child_memory", &["true", "false", "1"]),
+    ("exec", "memory", &["\"scaled\"", "\"tidb\"", "\"huge\""]),
     ("exec", "reopen", &["0", "1", "1000"]),
     ("close", "after_chunks", &["0", "1", "3"]),
     ("failpoint", "name", &["\"Issue59377\"", "\"splitPartitionPanic\"", "\"issue51998\"", "\"nope\""]),

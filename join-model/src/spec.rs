@@ -116,15 +116,6 @@ impl JoinSpec {
     ) -> JoinSpec {
         assert_eq!(left_keys.len(), right_keys.len(), "one key column per side per equality");
         assert!(join_type.allows(build_side), "{join_type:?} cannot build the {build_side:?} side");
-        let (bt, bk, pt, pk) = match build_side {
-            BuildSide::Left => (&left_types, &left_keys, &right_types, &right_keys),
-            BuildSide::Right => (&right_types, &right_keys, &left_types, &left_keys),
-        };
-        let build_key_types: Vec<ColType> = bk.iter().map(|&i| bt[i]).collect();
-        let probe_key_types: Vec<ColType> = pk.iter().map(|&i| pt[i]).collect();
-        // Mixed signed/unsigned keys change only the layout (a sign flag); the model's values do
-        // not carry signedness, so it joins keys of one type per equality.
-        assert_eq!(build_key_types, probe_key_types, "key column types must match across sides");
         let rule = if bugs.has(Bug::UsedFlagLayout) { NullMapRule::Pre57451 } else { NullMapRule::Post57451 };
         let length = if bugs.has(Bug::LengthField64) { LengthField::Pre57458U64 } else { LengthField::U32 };
         let null_map_read = if bugs.has(Bug::NullBitRead) {

@@ -134,7 +134,7 @@ pub fn fetch_and_build_hash_table_impl(ctx: &Arc<BuildCtx>, source: BuildSource)
     let (src, wait_for_controller) = fetch_build_side_rows(ctx, &phase, source.clone());
     split_and_append_to_row_table(ctx, &phase, &src, wait_for_controller.as_ref(), &source);
     phase.wait_job_done()?;
-    let spilled: Vec<bool> = (0..ctx.partitions).map(|p| ctx.spill.is_partition_spilled(p)).collect();
+    let spilled = ctx.spill.spilled_flags();
     let mut merged = merge_row_tables(&ctx.workers, ctx.partitions, &spilled);
     try_to_spill(ctx, &mut merged)?;
     // "After merging row tables, hash join can not spill any more."
@@ -160,7 +160,7 @@ fn try_to_spill(ctx: &BuildCtx, merged: &mut [Option<RowTable>]) -> Result<(), J
     }
     ctx.spill.spill_row_table(&ctx.workers)?;
     ctx.spill.note_spill(ctx.round, true);
-    let spilled: Vec<usize> = (0..ctx.partitions).filter(|&p| ctx.spill.is_partition_spilled(p)).collect();
+    let spilled = ctx.spill.spilled_partitions();
     spilled.iter().for_each(|&p| merged[p] = None);
     if tidb {
         let empty = hash_table_memory_usage(0);

@@ -68,7 +68,7 @@ impl JoinProbe {
     /// walks a probe row's chain as TiDB's probe for it does.
     pub fn probe(&mut self, spec: &JoinSpec, table: &HashTableV2, chk: &mut Vec<Row>, cap: usize) {
         let kind = ProbeKind::of(spec);
-        let (probe_frame, path_frame) = ProbeKind::frames(spec);
+        let (probe_frame, path_frame) = kind.frames(spec);
         let _probe = frame(probe_frame);
         let _path = path_frame.map(frame);
         while chk.len() < cap && !self.is_current_chunk_probe_done() {
@@ -198,9 +198,9 @@ impl ProbeKind {
 
     /// TiDB's `Probe` of the join type and the function it calls for this build side and
     /// condition, as stack frames.
-    fn frames(spec: &JoinSpec) -> (&'static str, Option<&'static str>) {
+    fn frames(self, spec: &JoinSpec) -> (&'static str, Option<&'static str>) {
         let (left_build, other) = (spec.build_side == crate::types::BuildSide::Left, spec.other.is_some());
-        match (spec.join_type, ProbeKind::of(spec)) {
+        match (spec.join_type, self) {
             (JoinType::Inner, _) => (INNER_JOIN_PROBE, None),
             (_, ProbeKind::OuterSideBuild) => (OUTER_JOIN_PROBE, Some(PROBE_FOR_OUTER_SIDE_BUILD)),
             (_, ProbeKind::InnerSideBuild) => (OUTER_JOIN_PROBE, Some(PROBE_FOR_INNER_SIDE_BUILD)),
@@ -208,24 +208,27 @@ impl ProbeKind {
                 LEFT_OUTER_SEMI_JOIN_PROBE,
                 Some(if other { LOSJ_PROBE_WITH_OTHER_CONDITION } else { LOSJ_PROBE_WITHOUT_OTHER_CONDITION }),
             ),
-            (JoinType::Semi, _) => (
-                SEMI_JOIN_PROBE,
-                Some(match (left_build, other) {
-                    (true, false) => SEMI_LEFT_BUILD_NO_OTHER_CONDITION,
-                    (true, true) => SEMI_LEFT_BUILD_HAS_OTHER_CONDITION,
-                    (false, false) => SEMI_RIGHT_BUILD_NO_OTHER_CONDITION,
-                    (false, true) => SEMI_RIGHT_BUILD_HAS_OTHER_CONDITION,
-                }),
-            ),
-            _ => (
-                ANTI_SEMI_JOIN_PROBE,
-                Some(match (left_build, other) {
-                    (true, false) => ANTI_SEMI_LEFT_BUILD_NO_OTHER_CONDITION,
-                    (true, true) => ANTI_SEMI_LEFT_BUILD_HAS_OTHER_CONDITION,
-                    (false, false) => ANTI_SEMI_RIGHT_BUILD_NO_OTHER_CONDITION,
-                    (false, true) => ANTI_SEMI_RIGHT_BUILD_HAS_OTHER_CONDITION,
-                }),
-            ),
+            // Semi and anti semi: which side is built, then whether there is an other condition.
+            (join_type, _) => {
+                let (probe, paths) = if join_type == JoinType::Semi {
+                    let paths = [
+                        SEMI_LEFT_BUILD_NO_OTHER_CONDITION,
+                        SEMI_LEFT_BUILD_HAS_OTHER_CONDITION,
+                        SEMI_RIGHT_BUILD_NO_OTHER_CONDITION,
+                        SEMI_RIGHT_BUILD_HAS_OTHER_CONDITION,
+                    ];
+                    (SEMI_JOIN_PROBE, paths)
+                } else {
+                    let paths = [
+                        ANTI_SEMI_LEFT_BUILD_NO_OTHER_CONDITION,
+                        ANTI_SEMI_LEFT_BUILD_HAS_OTHER_CONDITION,
+                        ANTI_SEMI_RIGHT_BUILD_NO_OTHER_CONDITION,
+                        ANTI_SEMI_RIGHT_BUILD_HAS_OTHER_CONDITION,
+                    ];
+                    (ANTI_SEMI_JOIN_PROBE, paths)
+                };
+                (probe, Some(paths[2 * usize::from(!left_build) + usize::from(other)]))
+            }
         }
     }
 }

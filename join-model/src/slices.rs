@@ -280,7 +280,7 @@ fn build_slice(input: &RestoreInput, restore: bool) {
     }
     phase.wait_job_done().expect("no error in the restore slice");
     // Every row is in memory or in a spill file of this round, once.
-    let spilled: Vec<bool> = (0..partitions).map(|p| helper.is_partition_spilled(p)).collect();
+    let spilled = helper.spilled_flags();
     let mut got: Vec<(u64, Vec<u8>)> = Vec::new();
     for table in merge_row_tables(&ctx.workers, partitions, &spilled).into_iter().flatten() {
         for seg in &table.segments {

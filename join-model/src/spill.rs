@@ -539,12 +539,17 @@ impl HashJoinSpillHelper {
 
     /// `areAllPartitionsSpilled`.
     pub fn are_all_partitions_spilled(&self) -> bool {
-        (0..self.partitions).all(|p| self.is_partition_spilled(p))
+        self.spilled_flags().into_iter().all(|s| s)
     }
 
     /// `getSpilledPartitions`.
-    fn spilled_partitions(&self) -> Vec<usize> {
+    pub fn spilled_partitions(&self) -> Vec<usize> {
         (0..self.partitions).filter(|&p| self.is_partition_spilled(p)).collect()
+    }
+
+    /// Whether each partition spilled in this round.
+    pub fn spilled_flags(&self) -> Vec<bool> {
+        (0..self.partitions).map(|p| self.is_partition_spilled(p)).collect()
     }
 
     /// Reads the helper's state under `cond.L`.

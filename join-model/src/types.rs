@@ -90,6 +90,15 @@ impl JoinType {
         JoinType::AntiLeftOuterSemi,
     ];
 
+    /// Every join type with every build side it allows ([`JoinType::allows`]): 12 pairs.
+    pub fn with_build_sides() -> Vec<(JoinType, BuildSide)> {
+        JoinType::ALL
+            .into_iter()
+            .flat_map(|jt| [BuildSide::Left, BuildSide::Right].map(|bs| (jt, bs)))
+            .filter(|(jt, bs)| jt.allows(*bs))
+            .collect()
+    }
+
     /// Whether `build` may be this join's build side: the left outer semi joins build the right
     /// side only (`NewJoinProbe` panics otherwise; the planner fixes the side).
     pub fn allows(self, build: BuildSide) -> bool {

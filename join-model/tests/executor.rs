@@ -92,12 +92,7 @@ pub fn case(join_type: JoinType, build_side: BuildSide, config: ExecConfig) -> C
 /// condition (`left.1 < right.1`, on the string column).
 fn kinds() -> Vec<(JoinType, BuildSide, Option<OtherCondition>)> {
     let other = OtherCondition { left: 1, op: CmpOp::Lt, right: 1 };
-    JoinType::ALL
-        .into_iter()
-        .flat_map(|jt| [BuildSide::Left, BuildSide::Right].map(|bs| (jt, bs)))
-        .filter(|(jt, bs)| jt.allows(*bs))
-        .flat_map(|(jt, bs)| [None, Some(other)].map(|o| (jt, bs, o)))
-        .collect()
+    JoinType::with_build_sides().into_iter().flat_map(|(jt, bs)| [None, Some(other)].map(|o| (jt, bs, o))).collect()
 }
 
 fn kind_case(jt: JoinType, bs: BuildSide, other: Option<OtherCondition>, config: ExecConfig) -> Case {

@@ -30,11 +30,7 @@ fn side() -> impl Strategy<Value = Vec<Row>> {
 /// Every join type with a build side TiDB allows it, and maybe an other condition on the string
 /// columns.
 fn kind() -> impl Strategy<Value = (JoinType, BuildSide, Option<OtherCondition>)> {
-    let pairs: Vec<(JoinType, BuildSide)> = JoinType::ALL
-        .into_iter()
-        .flat_map(|jt| [BuildSide::Left, BuildSide::Right].map(|bs| (jt, bs)))
-        .filter(|(jt, bs)| jt.allows(*bs))
-        .collect();
+    let pairs = JoinType::with_build_sides();
     let ops = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];
     let other =
         prop::option::of(prop::sample::select(ops.to_vec()).prop_map(|op| OtherCondition { left: 1, op, right: 1 }));

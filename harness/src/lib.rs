@@ -36,7 +36,7 @@ mod runtime;
 pub mod schedule;
 pub mod triage;
 
-pub use explore::{explore, explore_jobs, Failure, Kind, Outcome, Progress, Shard, Strategy};
+pub use explore::{estimate_dpor, explore, explore_jobs, Failure, Kind, Outcome, Progress, Shard, Strategy};
 pub use runtime::Backend;
 pub use schedule::Schedule;
 pub use triage::{minimize, replay};

@@ -120,13 +120,15 @@ fn buffer_words() {
 }
 
 /// A lock attempt that finds the mutex held and parks is no interleaving of its own (its order
-/// with the holder's unlock changes nothing): 6 interleavings (3! orders), in 21 executions where
-/// 43 ran when each failed attempt was a write of the mutex (and counted 42 "interleavings").
+/// with the holder's unlock changes nothing): 6 interleavings (3! orders), in 25 executions where
+/// 43 ran when each failed attempt was a write of the mutex (and counted 42 "interleavings"). (21
+/// when the explorer merged each execution's races before taking the next branch; in waves of 16
+/// a branch can be added that an earlier merge would have shown covered.)
 #[test]
 fn mutex_counter_matches_loom() {
     let o = assert_same_interleavings_fewer_executions(mutex_counter);
     assert_eq!(o.distinct, Some(6), "{o}");
-    assert!(o.executions <= 21, "{o}");
+    assert!(o.executions <= 25, "{o}");
 }
 
 /// 24 interleavings in 40 executions (288 in 288 when failed attempts were writes).
@@ -292,4 +294,23 @@ fn failed_polls_are_not_interleavings() {
     assert!(ten.failure.is_none() && ten.exhaustive && ten.executions == 2, "{ten}");
     assert!(loom.failure.is_none() && loom.exhaustive, "{loom}");
     assert!(ten.executions < loom.executions, "dpor: {ten}\nloom: {loom}");
+}
+
+/// The size estimate against exact counts: on each model it lies between 0.7 times the
+/// interleavings unbounded DPOR reaches and the executions it runs (the estimate sees the branches
+/// its own probes' races ask for, not those of other subtrees, nor executions that end asleep).
+/// Measured with 300 probes: 8.9 (6 interleavings, 25 executions), 25.9 (24, 40), 2 (2, 2),
+/// 3.0 (4, 4), 13.1 (12, 120).
+#[test]
+fn the_size_estimate_lies_between_the_interleavings_and_the_executions() {
+    let models: [fn(); 5] = [mutex_counter, producers_consumer, mostly_independent, buffer_words, || select_workers(2)];
+    for model in models {
+        let exact = explore(&UNBOUNDED_DPOR, model);
+        assert!(exact.exhaustive, "{exact}");
+        let e = harness::estimate_dpor(model, 300, 1);
+        assert_eq!((e.probes, e.stopped.as_deref()), (300, None), "{e:?}");
+        let (distinct, executions) = (exact.distinct.expect("counted") as f64, exact.executions as f64);
+        let est = e.executions.mean;
+        assert!(est >= 0.7 * distinct && est <= executions, "estimate {est:.1}, exact: {exact}");
+    }
 }

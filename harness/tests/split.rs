@@ -1,11 +1,12 @@
-//! A random exploration split by execution: shards that cover one run cover the same executions
-//! and interleavings, and jobs give the outcome one thread gives.
+//! Explorations split: a random one by execution (shards that cover one run cover the same
+//! executions and interleavings), a DPOR one by branch (shards that cover one run reach the same
+//! interleavings); jobs give the outcome one thread gives.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use harness::explore::explore_logged;
-use harness::go::{self, Mutex};
+use harness::go::{self, AtomicUint64, Mutex};
 use harness::{explore, explore_jobs, Outcome, Shard, Strategy};
 
 /// Three goroutines append their number under a mutex: six orders, clean.
@@ -76,5 +77,66 @@ fn jobs_give_what_one_thread_gives() {
         assert_eq!(counts(&two), counts(&one), "seed {seed}: {one}\n{two}");
         let (a, b) = (one.failure.expect("failed"), two.failure.expect("failed"));
         assert_eq!((a.kind.summary(), a.schedule), (b.kind.summary(), b.schedule), "seed {seed}");
+    }
+}
+
+/// Three goroutines each take a mutex twice and add to a counter in between: enough branches for
+/// DPOR's shards to split (clean).
+fn three_lockers() {
+    let m = Arc::new(Mutex::new("m"));
+    let n = AtomicUint64::new(0);
+    let gs: Vec<_> = (0..3)
+        .map(|_| {
+            let (m, n) = (m.clone(), n.clone());
+            go::go(move || {
+                for _ in 0..2 {
+                    let _g = m.lock();
+                    n.add(1);
+                }
+            })
+        })
+        .collect();
+    gs.into_iter().for_each(|g| g.join());
+}
+
+/// DPOR on two and three jobs: the same executions, interleavings and verdict as on one, and the
+/// same failing execution with the same schedule; bounded (iterative) and unbounded.
+#[test]
+fn dpor_jobs_give_what_one_thread_gives() {
+    let strategies = [Strategy::dpor(None), Strategy::dpor(Some(2)), Strategy::dpor(Some(1)).with_iterative(false)];
+    for s in &strategies {
+        for model in [three_appends, three_lockers, reverse_order_fails] {
+            let one = explore(s, model);
+            for jobs in [2, 3] {
+                let many = explore_jobs(s, jobs, model);
+                let what = |o: &Outcome| (counts(o), o.exhaustive, o.bound);
+                assert_eq!(what(&many), what(&one), "{s}, {jobs} jobs:\n{one}\n{many}");
+                let schedule = |o: &Outcome| o.failure.as_ref().map(|f| (f.kind.summary(), f.schedule.clone()));
+                assert_eq!(schedule(&many), schedule(&one), "{s}, {jobs} jobs");
+            }
+        }
+    }
+    // The failing model fails under DPOR (else the comparison above says little).
+    assert!(explore(&Strategy::dpor(None), reverse_order_fails).failure.is_some());
+}
+
+/// DPOR's shards: each explores part of the tree, and together they reach exactly the
+/// interleavings one run reaches (their hashes), unbounded and bounded.
+#[test]
+fn dpor_shards_reach_what_one_run_reaches() {
+    for whole in [Strategy::dpor(None), Strategy::dpor(Some(2)).with_iterative(false)] {
+        let (one, log) = explore_logged(&whole, three_lockers);
+        assert!(one.exhaustive, "{one}");
+        let all: BTreeSet<u64> = log.into_iter().map(|(_, h)| h).collect();
+        assert_eq!(Some(all.len() as u64), one.distinct, "{one}");
+        let mut union = BTreeSet::new();
+        for k in 0..3 {
+            let (o, log) = explore_logged(&whole.clone().with_shard(Shard { k, n: 3 }), three_lockers);
+            assert!(o.exhaustive && o.failure.is_none(), "shard {k}: {o}");
+            // The shard took its share: it ran less than the whole.
+            assert!(o.executions < one.executions, "shard {k} ran {} of {}: {whole}", o.executions, one.executions);
+            union.extend(log.into_iter().map(|(_, h)| h));
+        }
+        assert_eq!(union, all, "{whole}");
     }
 }

@@ -508,10 +508,16 @@ impl Model {
     }
 
     /// Explores the model under `strategy` on `jobs` threads: a random exploration split by
-    /// execution (the outcome one thread gives), any other on one thread.
+    /// execution, a DPOR one by branch (the outcome one thread gives), any other on one thread.
     pub fn explore_jobs(&self, strategy: &Strategy, jobs: usize) -> Outcome {
         let m = Arc::new(self.clone());
         harness::explore_jobs(strategy, jobs, move || m.run_once())
+    }
+
+    /// Estimates the size of the model's unbounded DPOR search from `probes` random probes.
+    pub fn estimate_dpor(&self, probes: u64, seed: u64) -> harness::explore::SpaceEstimate {
+        let m = Arc::new(self.clone());
+        harness::estimate_dpor(move || m.run_once(), probes, seed)
     }
 
     /// Replays a recorded schedule exactly, with its trace.

@@ -6,6 +6,12 @@ use scenarios::format::load_dir;
 use scenarios::model::build_at;
 use scenarios::{schedules, verdict};
 
+/// Explorations allocate at every step of every execution, and with several jobs free on one
+/// thread what another allocated: mimalloc runs DPOR about a third faster than the system
+/// allocator on one job, and lets two jobs scale.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args = Arguments::from_args();
     let trials = match load_dir(&scenarios::catalog_dir()) {

@@ -22,6 +22,8 @@ use rustc_hash::FxHashSet;
 
 use shuttle::scheduler::{Schedule as ShuttleSchedule, Scheduler, Task, TaskId};
 
+pub use dpor::estimate::{Interval, SpaceEstimate};
+pub use dpor::WAVE as DPOR_WAVE;
 pub use split::{explore_jobs, Shard};
 pub use strategy::{Kind, Progress, Strategy};
 
@@ -134,34 +136,36 @@ where
     explore_logged(strategy, model).0
 }
 
-/// Which execution of a random exploration runs (its index in the whole, shards and jobs aside),
-/// where the exploration stops, and each ended execution's `(index, interleaving hash)`.
+/// Which execution of a random or DPOR exploration runs (its index in the whole, shards and jobs
+/// aside), where a random one stops, each ended execution's `(index, interleaving hash)`, and the
+/// DPOR explorer the jobs share.
 pub(crate) struct Indexing {
     current: Arc<AtomicU64>,
     stop_at: Arc<AtomicU64>,
     log: split::Log,
+    waves: Option<Arc<dpor::Waves>>,
 }
 
-/// [`explore`], also returning `(index, interleaving hash)` of every execution of a random
-/// exploration that ended (empty for other strategies): what shards are checked by, since shards
-/// that cover one run must cover the same interleavings.
+/// [`explore`], also returning `(index, interleaving hash)` of every execution of a random or
+/// DPOR exploration that ended (empty for other strategies): what shards are checked by, since
+/// shards that cover one run must cover the same interleavings.
 pub fn explore_logged<F>(strategy: &Strategy, model: F) -> (Outcome, Vec<(u64, u64)>)
 where
     F: Fn() + Send + Sync + 'static,
 {
-    explore_indexed(strategy, model, Arc::new(AtomicU64::new(u64::MAX)))
+    explore_indexed(strategy, model, Indexing::new(Arc::new(AtomicU64::new(u64::MAX)), None))
 }
 
-/// [`explore_logged`], with executions from `stop_at` on not started.
-pub(crate) fn explore_indexed<F>(strategy: &Strategy, model: F, stop_at: Arc<AtomicU64>) -> (Outcome, Vec<(u64, u64)>)
+/// [`explore_logged`] with `indexing`: random executions from its `stop_at` on are not started,
+/// and DPOR runs as a worker of its explorer when it has one.
+pub(crate) fn explore_indexed<F>(strategy: &Strategy, model: F, indexing: Indexing) -> (Outcome, Vec<(u64, u64)>)
 where
     F: Fn() + Send + Sync + 'static,
 {
-    let indexing = Indexing::new(stop_at);
     let bound = Cell::new(None);
     let progress = strategy.progress().cloned().unwrap_or_default();
-    let random = matches!(strategy.kind(), Kind::Random { .. });
-    let mut outcome = explore_with(strategy, &progress, random.then_some(&indexing), model, |body, executions| {
+    let indexed = matches!(strategy.kind(), Kind::Random { .. } | Kind::Dpor { .. });
+    let mut outcome = explore_with(strategy, &progress, indexed.then_some(&indexing), model, |body, executions| {
         let set_bound = |b: Option<usize>| {
             bound.set(b);
             progress.counters().bound.store(b.map_or(0, |b| b as u64 + 1), Ordering::Relaxed);
@@ -171,6 +175,23 @@ where
     outcome.bound = bound.get();
     let log = std::mem::take(&mut *indexing.log.lock());
     (outcome, log)
+}
+
+/// Estimates how many executions unbounded DPOR runs on `model`, from `probes` random walks down
+/// the explorer's tree seeded by `seed` (Knuth's estimator; see `explore/dpor/estimate.rs`). A
+/// probe execution that fails ends the estimate, which says so.
+pub fn estimate_dpor<F>(model: F, probes: u64, seed: u64) -> SpaceEstimate
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let walks = Arc::new(dpor::estimate::Probes::new(seed, probes));
+    let label = Strategy::dpor(None);
+    let w = walks.clone();
+    let outcome = explore_with(&label, &Progress::default(), None, model, move |body, _| {
+        let worker = dpor::DporWorker::new(w, Arc::default());
+        shuttle::Runner::new(worker, shuttle_config()).run(move || body());
+    });
+    walks.estimate(outcome.failure.map(|f| f.kind.summary()))
 }
 
 /// What one run along a plan produced: its outcome, the decisions taken, and what it recorded.
@@ -310,7 +331,7 @@ where
                 None
             }
             kind => Some(Failure {
-                // A random exploration's executions are numbered as in the whole, shards aside.
+                // Random and DPOR executions are numbered as in the whole, shards and jobs aside.
                 execution: indexing.map_or(executions, |ix| ix.current.load(Ordering::SeqCst) + 1),
                 kind,
                 schedule: backend.controls_schedule().then(record::schedule),
@@ -383,12 +404,16 @@ fn run(
             }
         }
         Kind::Dpor { .. } => {
-            for b in strategy.rounds() {
-                set_bound(b);
-                if limits.reached() {
-                    break;
-                }
-                run_shuttle(dpor::DporScheduler::new(b), &limits, &body);
+            // The explorer keeps the rounds and the limits; a job's worker shares its jobs'.
+            let waves = indexing.waves.clone().unwrap_or_else(|| dpor::Waves::new(strategy));
+            let worker = dpor::DporWorker::new(waves.clone(), indexing.current.clone());
+            let body = body.clone();
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                shuttle::Runner::new(worker, shuttle_config()).run(move || body());
+            }));
+            set_bound(waves.bound());
+            if let Err(payload) = result {
+                resume_unwind(payload)
             }
         }
         Kind::Random { seed, iterations } => {

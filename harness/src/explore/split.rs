@@ -14,6 +14,7 @@ use parking_lot::Mutex;
 use rustc_hash::FxHashSet;
 use shuttle::scheduler::{RandomScheduler, Schedule as ShuttleSchedule, Scheduler, Task, TaskId};
 
+use super::dpor::Waves;
 use super::{explore_indexed, Indexing, Kind, Outcome, Progress, Strategy};
 
 /// Executions `k`, `k + n`, `k + 2n`, … of an exploration (0-based `k < n`).
@@ -98,17 +99,20 @@ impl Scheduler for SplitRandom {
 }
 
 /// Explores `model` under `strategy` with `jobs` threads. A random exploration is split by
-/// execution index over the jobs, and the outcome is the one a single thread computes (times and
-/// the order of recovered panics aside): the same failing execution, the same counts. Other
+/// execution index over the jobs; a DPOR exploration's jobs are workers of one explorer, each
+/// running the next branch of its wave. The outcome is the one a single thread computes (times
+/// and the order of recovered panics aside): the same failing execution, the same counts. Other
 /// strategies run on one thread.
 pub fn explore_jobs<F>(strategy: &Strategy, jobs: usize, model: F) -> Outcome
 where
     F: Fn() + Send + Sync + 'static,
 {
     let jobs = jobs.max(1) as u64;
-    if jobs == 1 || !matches!(strategy.kind(), Kind::Random { .. }) {
+    let dpor = matches!(strategy.kind(), Kind::Dpor { .. });
+    if jobs == 1 || !(dpor || matches!(strategy.kind(), Kind::Random { .. })) {
         return super::explore(strategy, model);
     }
+    let waves = dpor.then(|| Waves::new(strategy));
     let model = Arc::new(model);
     let stop_at = Arc::new(AtomicU64::new(u64::MAX));
     let start = std::time::Instant::now();
@@ -129,14 +133,16 @@ where
         }
         let handles: Vec<_> = (0..jobs)
             .map(|j| {
-                let shard = strategy.shard().split(j, jobs);
+                // A random job runs a shard of the shard; DPOR's explorer keeps the shard itself.
+                let shard = if dpor { strategy.shard() } else { strategy.shard().split(j, jobs) };
                 let job = strategy.clone().with_shard(shard).with_progress(progresses[j as usize].clone());
-                let (model, stop_at) = (model.clone(), stop_at.clone());
+                let (model, stop_at, waves) = (model.clone(), stop_at.clone(), waves.clone());
                 // The main thread's stack size: explorations recurse as deep on a job as there.
                 let builder = std::thread::Builder::new().name(format!("explore-job-{j}")).stack_size(8 << 20);
                 builder
                     .spawn_scoped(scope, move || {
-                        let (outcome, log) = explore_indexed(&job, move || model(), stop_at.clone());
+                        let indexing = Indexing::new(stop_at.clone(), waves);
+                        let (outcome, log) = explore_indexed(&job, move || model(), indexing);
                         if let Some(f) = &outcome.failure {
                             stop_at.fetch_min(f.execution - 1, Ordering::SeqCst);
                         }
@@ -149,12 +155,17 @@ where
         done.store(true, Ordering::Relaxed);
         results
     });
-    merge(strategy, results, start.elapsed())
+    merge(strategy, results, start.elapsed(), waves.as_deref())
 }
 
 /// One outcome from the jobs' outcomes and their logs of `(execution index, interleaving hash)`:
 /// what one thread running every index in order would have returned.
-fn merge(strategy: &Strategy, results: Vec<(Outcome, Vec<(u64, u64)>)>, elapsed: std::time::Duration) -> Outcome {
+fn merge(
+    strategy: &Strategy,
+    results: Vec<(Outcome, Vec<(u64, u64)>)>,
+    elapsed: std::time::Duration,
+    waves: Option<&Waves>,
+) -> Outcome {
     let failing =
         results.iter().filter_map(|(o, _)| o.failure.as_ref().map(|f| (f.execution, o))).min_by_key(|(e, _)| *e);
     // With a failure at execution F (1-based), one thread ran executions 1..=F and counted the
@@ -179,15 +190,17 @@ fn merge(strategy: &Strategy, results: Vec<(Outcome, Vec<(u64, u64)>)>, elapsed:
     };
     let incomplete = results.iter().find_map(|(o, _)| o.incomplete.clone()).filter(|_| executions == 0);
     let distinct = seen.len() as u64 + u64::from(failing.is_some());
+    let exhaustive =
+        failing.is_none() && incomplete.is_none() && strategy.exhausts() && !strategy.limited(executions, elapsed);
     Outcome {
         strategy: strategy.clone(),
         executions,
         elapsed,
-        exhaustive: false,
+        exhaustive,
         first_ready_case_only: false,
         failure: failing.and_then(|(_, o)| o.failure.clone()),
         distinct: Some(distinct),
-        bound: None,
+        bound: waves.and_then(Waves::bound),
         incomplete,
         recovered,
     }
@@ -197,7 +210,7 @@ fn merge(strategy: &Strategy, results: Vec<(Outcome, Vec<(u64, u64)>)>, elapsed:
 pub(crate) type Log = Arc<Mutex<Vec<(u64, u64)>>>;
 
 impl Indexing {
-    pub(crate) fn new(stop_at: Arc<AtomicU64>) -> Indexing {
-        Indexing { current: Arc::default(), stop_at, log: Log::default() }
+    pub(crate) fn new(stop_at: Arc<AtomicU64>, waves: Option<Arc<Waves>>) -> Indexing {
+        Indexing { current: Arc::default(), stop_at, log: Log::default(), waves }
     }
 }

@@ -196,9 +196,10 @@ impl Strategy {
         self
     }
 
-    /// Runs only the executions of `shard` of a random exploration (0-based `k` of `n`): `n`
-    /// runs with shards `0..n` cover exactly the executions of one run. Other strategies cannot
-    /// be split by execution and ignore it.
+    /// Runs only shard `k` of `n` (0-based) of a random or DPOR exploration: of a random one, the
+    /// executions `k`, `k + n`, …, so that shards `0..n` run exactly one run's executions; of a
+    /// DPOR one, every `n`th branch from the point where enough wait (see `explore/dpor/waves.rs`),
+    /// so that shards `0..n` reach every interleaving one run reaches. Other strategies ignore it.
     pub fn with_shard(mut self, shard: Shard) -> Strategy {
         self.shard = shard;
         self
@@ -271,14 +272,13 @@ impl fmt::Display for Strategy {
                     Some(b) => write!(f, "preemption bound {b}")?,
                     None => write!(f, "unbounded")?,
                 }
+                self.shard_label(f)?;
                 self.limits(f)?;
                 write!(f, ")")
             }
             Kind::Random { seed, iterations } => {
                 write!(f, "shuttle-random(seed {seed}, {iterations} executions")?;
-                if self.shard != Shard::ALL {
-                    write!(f, ", shard {}/{}", self.shard.k + 1, self.shard.n)?;
-                }
+                self.shard_label(f)?;
                 self.limits(f)?;
                 write!(f, ")")
             }
@@ -300,6 +300,14 @@ impl fmt::Display for Strategy {
 }
 
 impl Strategy {
+    /// The shard as a label shows it (1-based): `, shard 2/3`.
+    fn shard_label(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.shard == Shard::ALL {
+            true => Ok(()),
+            false => write!(f, ", shard {}/{}", self.shard.k + 1, self.shard.n),
+        }
+    }
+
     /// The limits as a label shows them: `, at most N executions, at most 60s`.
     fn limits(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut sep = if matches!(self.kind, Kind::Dfs) { "" } else { ", " };

@@ -14,8 +14,7 @@
 //! memory is not an operation: the race detector checks it, and a race-free access is ordered by
 //! the operations anyway.
 //!
-//! **Per execution:** replay the path to the deepest node with a branch left, take that branch,
-//! then run on, preferring the running goroutine and never a sleeping one. Each operation's direct
+//! **Per execution:** replay the path to a node with a branch left, take that branch, then run on, preferring the running goroutine and never a sleeping one. Each operation's direct
 //! predecessors on its objects (the last write, or for a write the reads since) that no other path
 //! orders before it race with it; the state before such a predecessor must also be explored
 //! starting with one of the *initials* of the reversed order (the goroutines that can go first
@@ -38,7 +37,16 @@
 //!
 //! **Under a preemption bound** a branch that would exceed it is never taken, and each race also
 //! tries the racer at the last context switch before it (as loom does, after Coons et al.,
-//! "Bounded partial-order reduction", OOPSLA 2013). Sleep sets are off: see [`DporScheduler::sleep_sets`].
+//! "Bounded partial-order reduction", OOPSLA 2013). Sleep sets are off: see `Tree::sleep_sets`.
+//!
+//! **Waves and jobs.** The explored decisions form a tree (`tree.rs`); branches are taken from it
+//! deepest first, `waves::WAVE` at a time, run by one worker or several, and merged back in the order
+//! taken (`waves.rs`): the executions, their numbering and the first failure do not depend on the
+//! number of workers. A worker ([`DporWorker`]) runs one execution at a time: it replays its
+//! branch's path, runs on, and returns the decisions it made and what its races ask for.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
 use smallvec::SmallVec;
@@ -46,68 +54,48 @@ use smallvec::SmallVec;
 use crate::runtime::clock::VectorClock as Clock;
 use crate::runtime::record::{self, Access};
 
+pub(crate) mod estimate;
+mod tree;
+mod waves;
+
+use tree::{Branch, Explored, Point, PointKind, Request, Step};
+pub(crate) use waves::Waves;
+pub use waves::WAVE;
+
 /// An operation a goroutine is about to do: its task and what it touches.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Op {
-    task: usize,
-    access: Access,
+pub(super) struct Op {
+    pub(super) task: usize,
+    pub(super) access: Access,
 }
 
 impl Op {
-    fn depends_on(&self, other: &Op) -> bool {
+    pub(super) fn depends_on(&self, other: &Op) -> bool {
         let (a, b) = (&self.access, &other.access);
         self.task == other.task || ((a.write || b.write) && a.labels.iter().any(|l| b.labels.contains(l)))
     }
 }
 
-/// A scheduling decision on the current path.
-#[derive(Debug)]
-struct Node {
-    /// The runnable goroutines and what each does next.
-    runnable: SmallVec<[Op; 8]>,
-    /// The goroutine that ran into this decision, if it could go on: running another preempts it.
-    current: Option<usize>,
-    /// Preemptions on the path before this node.
-    preemptions: usize,
-    /// The goroutine chosen on the current path.
-    chosen: usize,
-    /// Branches still to explore.
-    todo: SmallVec<[usize; 2]>,
-    /// Branches explored or being explored.
-    done: SmallVec<[usize; 4]>,
-    /// The sleep set on arriving here.
-    sleep: SmallVec<[Op; 4]>,
-}
-
-impl Node {
-    fn cost(&self, task: usize) -> usize {
-        usize::from(self.current.is_some_and(|c| c != task))
-    }
-
-    fn op(&self, task: usize) -> Option<Op> {
-        self.runnable.iter().find(|o| o.task == task).cloned()
-    }
-
-    /// Whether a branch starting with `task` is explored, scheduled or asleep here.
-    fn covers(&self, task: usize) -> bool {
-        self.done.contains(&task) || self.todo.contains(&task) || asleep(&self.sleep, task)
-    }
-}
-
-fn asleep(sleep: &[Op], task: usize) -> bool {
+pub(super) fn asleep(sleep: &[Op], task: usize) -> bool {
     sleep.iter().any(|s| s.task == task)
 }
 
-/// A select's choice on the current path: the ready cases it offered (see
-/// `runtime::backend::choose_case`). Every option is explored: Go picks uniformly among ready cases.
-#[derive(Debug)]
-struct ChoiceNode {
-    /// Scheduling decisions made before it: it happens in the step node `at - 1` chose.
-    at: usize,
-    options: Vec<u64>,
-    chosen: u64,
-    /// Options still to explore.
-    todo: Vec<u64>,
+/// What an operation that announced `announced` did, now that it ran: the same, or, when it was
+/// a failed attempt that parked (`retracted`: the registrations it left), a read of what it
+/// announced plus a write of those registrations (see `runtime::record::retract`).
+pub(super) fn ran(announced: Access, retracted: Option<&[u64]>) -> Access {
+    match retracted {
+        None => announced,
+        Some(registered) => {
+            let mut labels = announced.labels;
+            for &l in registered {
+                if !labels.contains(&l) {
+                    labels.push(l);
+                }
+            }
+            Access { labels, write: !registered.is_empty() }
+        }
+    }
 }
 
 /// An operation of the running execution, with its vector clock.
@@ -126,26 +114,45 @@ impl Event {
     }
 }
 
-/// The DPOR explorer (see the module documentation).
-pub(crate) struct DporScheduler {
-    bound: Option<usize>,
-    executions: u64,
-    nodes: Vec<Node>,
-    /// The select choices on the current path, in order.
-    choices: Vec<ChoiceNode>,
-    /// The first node this execution explores anew; nodes before it are replayed, and the races
-    /// of their operations were handled when they first ran.
-    branch: usize,
-    /// The node whose sleep set is rebuilt as the execution replays it: the branch's node, or for
-    /// a new choice, the node whose step makes it.
-    resume: usize,
-    run: Run,
+/// Where a worker gets its branches and gives back what their executions found: the explorer's
+/// [`Waves`], or the estimator's probes.
+pub(crate) trait Branches: Send + Sync {
+    /// The next branch, its execution's index and the preemption bound; `None` when over.
+    fn next(&self) -> Option<(u64, Option<usize>, Branch)>;
+    /// The execution numbered `index` ended and found `explored`.
+    fn finish(&self, index: u64, explored: Explored);
+    /// The execution numbered `index` failed.
+    fn fail(&self, index: u64);
+}
+
+/// A worker of the DPOR explorer: a shuttle [`Scheduler`] running the branches its source hands
+/// it, one execution each (see the module documentation).
+pub(crate) struct DporWorker {
+    waves: Arc<dyn Branches>,
+    /// The index of the execution running now, for the outcome and the per-execution log.
+    index: Arc<AtomicU64>,
+    run: Option<Run>,
+    /// The last execution's path, whose start the next one shares (see `Run::new`).
+    path: Path,
+}
+
+/// The decisions on a path: scheduling decisions (point and goroutine) and select choices (point
+/// and option).
+#[derive(Default)]
+struct Path {
+    steps: Vec<(Arc<Point>, usize)>,
+    choices: Vec<(Arc<Point>, u64)>,
 }
 
 /// The state of one execution.
-#[derive(Default)]
 struct Run {
-    depth: usize,
+    index: u64,
+    bound: Option<usize>,
+    branch: Branch,
+    /// The path, replayed then made anew.
+    path: Path,
+    /// What the execution adds to the tree.
+    explored: Explored,
     /// Per task, what it does next.
     next: Vec<Access>,
     /// Per task, its clock.
@@ -157,99 +164,108 @@ struct Run {
     sleep: SmallVec<[Op; 4]>,
     /// Every runnable goroutine was asleep or over the bound: the rest is covered elsewhere.
     redundant: bool,
-    /// Select choices made so far.
-    choices: usize,
+    /// Scheduling decisions and select choices made so far (a redundant execution makes none).
+    decided: usize,
+    made: usize,
     /// The goroutine scheduled at the last decision, and that decision's depth: its operation is
     /// recorded once the goroutine has run it and reached its next scheduling point, when it is
     /// known whether it was a failed attempt (see `runtime::record::retract`).
     pending: Option<(usize, usize)>,
 }
 
-impl DporScheduler {
-    /// An explorer with at most `bound` preemptions per execution (`None`: unbounded).
-    pub(crate) fn new(bound: Option<usize>) -> DporScheduler {
-        DporScheduler {
-            bound,
-            executions: 0,
-            nodes: Vec::new(),
-            choices: Vec::new(),
-            branch: 0,
-            resume: 0,
-            run: Run::default(),
+impl DporWorker {
+    /// A worker taking its branches from `waves`; it stores the index of each execution it starts
+    /// in `index`.
+    pub(crate) fn new(waves: Arc<dyn Branches>, index: Arc<AtomicU64>) -> DporWorker {
+        DporWorker { waves, index, run: None, path: Path::default() }
+    }
+}
+
+impl Drop for DporWorker {
+    fn drop(&mut self) {
+        // An execution that did not end through `new_execution` failed (its panic is unwinding).
+        if let Some(run) = self.run.take() {
+            self.waves.fail(run.index);
         }
     }
+}
 
-    /// Sleep sets are sound only without a bound: the explored order of two independent
-    /// operations may need more preemptions than the one a sleep set then skips (checked against a
-    /// plain bounded search, which found interleavings that bounded search with sleep sets missed).
-    fn sleep_sets(&self) -> bool {
-        self.bound.is_none()
-    }
-
-    fn within_bound(&self, node: &Node, task: usize) -> bool {
-        self.bound.is_none_or(|b| node.preemptions + node.cost(task) <= b)
-    }
-
-    /// Picks the deepest unexplored branch, a goroutine at a scheduling node or an option at a
-    /// select choice; `false` when none is left. A choice made in the step of node `i` lies
-    /// between node `i` and node `i + 1`.
-    fn next_branch(&mut self) -> bool {
-        loop {
-            let node = self.nodes.len().checked_sub(1);
-            let choice_deeper = match (node, self.choices.last()) {
-                (_, None) => false,
-                (None, Some(_)) => true,
-                (Some(i), Some(c)) => c.at > i,
+impl Path {
+    /// Makes this path (the last execution's) the path of `branch`. The two usually share a long
+    /// start, which is kept: the points are shared with the tree and the other workers, and
+    /// counting references to them step by step would make the workers contend.
+    fn follow(&mut self, branch: &Branch) {
+        let mut differ = Vec::new();
+        let mut edge = branch.edge.as_deref();
+        while let Some(e) = edge {
+            let (p, chosen) = (&e.point, e.chosen);
+            let same = match p.kind {
+                PointKind::Step(_) => {
+                    self.steps.get(p.steps_before).is_some_and(|(q, c)| Arc::ptr_eq(p, q) && *c as u64 == chosen)
+                }
+                PointKind::Choice { .. } => {
+                    self.choices.get(p.choices_before).is_some_and(|(q, c)| Arc::ptr_eq(p, q) && *c == chosen)
+                }
             };
-            if choice_deeper {
-                let c = self.choices.last_mut().expect("a choice");
-                if let Some(option) = c.todo.pop() {
-                    c.chosen = option;
-                    (self.branch, self.resume) = (c.at, c.at.saturating_sub(1));
-                    return true;
-                }
-                self.choices.pop();
-            } else if let Some(node) = self.nodes.last_mut() {
-                if let Some(task) = node.todo.pop() {
-                    node.chosen = task;
-                    node.done.push(task);
-                    self.branch = self.nodes.len() - 1;
-                    self.resume = self.branch;
-                    return true;
-                }
-                self.nodes.pop();
-            } else {
-                return false;
+            if same {
+                break;
+            }
+            differ.push(e);
+            edge = e.parent.as_deref();
+        }
+        // Everything up to the shared decision stays.
+        let (steps, choices) = edge.map_or((0, 0), |e| match e.point.kind {
+            PointKind::Step(_) => (e.point.steps_before + 1, e.point.choices_before),
+            PointKind::Choice { .. } => (e.point.steps_before, e.point.choices_before + 1),
+        });
+        self.steps.truncate(steps);
+        self.choices.truncate(choices);
+        for e in differ.into_iter().rev() {
+            match e.point.kind {
+                PointKind::Step(_) => self.steps.push((e.point.clone(), e.chosen as usize)),
+                PointKind::Choice { .. } => self.choices.push((e.point.clone(), e.chosen)),
             }
         }
     }
+}
 
-    /// The goroutine a fresh node runs: the current one if it may, else the lowest-numbered one
+impl Run {
+    fn new(index: u64, bound: Option<usize>, branch: Branch, mut path: Path) -> Run {
+        path.follow(&branch);
+        Run {
+            index,
+            bound,
+            branch,
+            path,
+            explored: Explored::default(),
+            next: Vec::new(),
+            clocks: Vec::new(),
+            objects: Default::default(),
+            events: Vec::new(),
+            runnable_before: SmallVec::new(),
+            sleep: SmallVec::new(),
+            redundant: false,
+            decided: 0,
+            made: 0,
+            pending: None,
+        }
+    }
+
+    /// The goroutine a fresh step runs: the current one if it may, else the lowest-numbered one
     /// that is awake and within the bound.
-    fn pick(&self, node: &Node) -> Option<usize> {
-        let awake = |t: usize| !asleep(&node.sleep, t) && self.within_bound(node, t);
-        node.current.filter(|&c| awake(c)).or_else(|| node.runnable.iter().map(|o| o.task).filter(|&t| awake(t)).min())
+    fn pick(&self, step: &Step) -> Option<usize> {
+        let awake = |t: usize| !asleep(&step.sleep, t) && step.within(self.bound, t);
+        step.current.filter(|&c| awake(c)).or_else(|| step.runnable.iter().map(|o| o.task).filter(|&t| awake(t)).min())
     }
 
     /// Records the operation scheduled at the last decision, now that it ran: what it announced,
     /// or, when it was a failed attempt that parked, a read of what it announced plus a write of
     /// the registrations it left (see `runtime::record::retract`).
     fn complete_pending(&mut self) {
-        if let Some((task, d)) = self.run.pending.take() {
-            let announced = self.run.next[task].clone();
-            match record::take_retracted() {
-                None => self.execute(task, d, announced, None),
-                Some(registered) => {
-                    let mut labels = announced.labels;
-                    for &l in &registered {
-                        if !labels.contains(&l) {
-                            labels.push(l);
-                        }
-                    }
-                    let access = Access { labels, write: !registered.is_empty() };
-                    self.execute(task, d, access, Some(&registered))
-                }
-            }
+        if let Some((task, d)) = self.pending.take() {
+            let retracted = record::take_retracted();
+            let access = ran(self.next[task].clone(), retracted.as_deref());
+            self.execute(task, d, access, retracted.as_deref())
         }
     }
 
@@ -259,15 +275,14 @@ impl DporScheduler {
     /// it first, but later writes do not race with it, as they would only reorder a wait with its
     /// end.
     fn execute(&mut self, task: usize, d: usize, access: Access, failed: Option<&[u64]>) {
-        let run = &mut self.run;
         let op = Op { task, access };
-        let mut own = run.clocks[task].clone();
+        let mut own = self.clocks[task].clone();
         own.tick(task);
         // The operations this one depends on directly: a write on the reads since the last write
         // (or on that write if none), a read on the last write.
         let mut preds: SmallVec<[usize; 4]> = SmallVec::new();
         for &label in &op.access.labels {
-            let (last_write, reads) = run.objects.entry(label).or_default();
+            let (last_write, reads) = self.objects.entry(label).or_default();
             let writes = match failed {
                 None => op.access.write,
                 Some(registered) => registered.contains(&label),
@@ -288,11 +303,12 @@ impl DporScheduler {
                 }
             }
         }
+        let events = &self.events;
         // The clock of this operation without its edge from `skip`.
         let without = |skip: Option<usize>| {
             let mut c = own.clone();
             for &i in preds.iter().filter(|&&i| Some(i) != skip) {
-                c.join(&run.events[i].clock);
+                c.join(&events[i].clock);
             }
             c
         };
@@ -300,43 +316,41 @@ impl DporScheduler {
         // races with it: the two can be reordered.
         let races: SmallVec<[(usize, Clock); 2]> = preds
             .iter()
-            .filter(|&&i| run.events[i].task != task)
+            .filter(|&&i| events[i].task != task)
             .map(|&i| (i, without(Some(i))))
-            .filter(|(i, c)| !run.events[*i].precedes(c))
+            .filter(|(i, c)| !events[*i].precedes(c))
             .collect();
         let clock = without(None);
-        run.clocks[task] = clock.clone();
-        run.sleep.retain(|s| !s.depends_on(&op));
-        run.events.push(Event { task, clock, own });
+        self.clocks[task] = clock.clone();
+        self.sleep.retain(|s| !s.depends_on(&op));
+        self.events.push(Event { task, clock, own });
         // Races whose later operation was replayed were handled when it first ran.
-        if d >= self.branch {
+        if d >= self.branch.first_new {
             for (i, reversed) in races {
                 self.backtrack(i, d, &reversed);
             }
         }
     }
 
-    /// Makes sure the state before event `i` is also explored with event `j` (which races with it)
-    /// reordered before it.
+    /// Asks that the state before event `i` also be explored with event `j` (which races with
+    /// it) reordered before it.
     fn backtrack(&mut self, i: usize, j: usize, reversed: &Clock) {
         let initials = self.initials(i, j, reversed);
-        let racer = self.run.events[j].task;
-        if !initials.iter().any(|&t| self.nodes[i].covers(t)) {
-            let pick = if initials.contains(&racer) { racer } else { initials[0] };
-            self.add(i, pick);
-        }
+        let racer = self.events[j].task;
+        let steps = &self.path.steps;
+        self.explored.requests.push(Request::Reverse { at: steps[i].0.id, initials, racer });
         if self.bound.is_some() {
             // The bound makes otherwise independent orders differ in cost: also try the racer at
-            // the last context switch before `i` (or the first node), as loom does.
-            let c = (1..i).rev().find(|&c| self.nodes[c].chosen != self.nodes[c - 1].chosen).unwrap_or(0);
-            self.add(c, racer);
+            // the last context switch before `i` (or the first step), as loom does.
+            let c = (1..i).rev().find(|&c| steps[c].1 != steps[c - 1].1).unwrap_or(0);
+            self.explored.requests.push(Request::Add { at: steps[c].0.id, task: racer });
         }
     }
 
     /// The goroutines whose next operation can come first in the events that do not happen after
     /// event `i`, followed by event `j` with its edge from `i` removed (clock `reversed`).
     fn initials(&self, i: usize, j: usize, reversed: &Clock) -> SmallVec<[usize; 8]> {
-        let events = &self.run.events;
+        let events = &self.events;
         let first = &events[i];
         let after_first = |e: &Event| first.precedes(&e.clock);
         // The initials of the events that do not happen after `i`, then `j`: events with no
@@ -357,61 +371,48 @@ impl DporScheduler {
         }
         initials
     }
-
-    /// Schedules `task` as a branch of node `n` (every runnable goroutine, if it cannot run there).
-    fn add(&mut self, n: usize, task: usize) {
-        let node = &self.nodes[n];
-        let tasks: SmallVec<[usize; 8]> = if node.op(task).is_some() {
-            SmallVec::from_slice(&[task])
-        } else {
-            node.runnable.iter().map(|o| o.task).collect()
-        };
-        for t in tasks {
-            let node = &self.nodes[n];
-            if !node.covers(t) && self.within_bound(node, t) {
-                self.nodes[n].todo.push(t);
-            }
-        }
-    }
 }
 
-impl Scheduler for DporScheduler {
+impl Scheduler for DporWorker {
     fn new_execution(&mut self) -> Option<Schedule> {
-        // The last operation of the previous execution.
-        self.complete_pending();
-        if self.executions > 0 && !self.next_branch() {
-            return None;
+        if let Some(mut run) = self.run.take() {
+            // The last operation of the previous execution.
+            run.complete_pending();
+            self.waves.finish(run.index, run.explored);
+            self.path = run.path;
         }
-        self.executions += 1;
-        self.run = Run::default();
+        let (index, bound, branch) = self.waves.next()?;
+        self.index.store(index, Ordering::SeqCst);
+        self.run = Some(Run::new(index, bound, branch, std::mem::take(&mut self.path)));
         record::take_announced();
         record::take_retracted();
         Some(Schedule::new(0))
     }
 
     fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
-        let d = self.run.depth;
+        let run = self.run.as_mut().expect("an execution is running");
+        let d = run.decided;
         let ids: SmallVec<[usize; 8]> = runnable.iter().map(|t| usize::from(t.id())).collect();
         let current = current.map(usize::from);
         let max = ids.iter().copied().chain(current).max().unwrap_or(0);
-        if self.run.next.len() <= max {
-            self.run.next.resize(max + 1, Access::default());
-            self.run.clocks.resize(max + 1, Clock::default());
+        if run.next.len() <= max {
+            run.next.resize(max + 1, Access::default());
+            run.clocks.resize(max + 1, Clock::default());
         }
-        self.complete_pending();
+        run.complete_pending();
         if let Some(c) = current {
-            self.run.next[c] = record::take_announced();
+            run.next[c] = record::take_announced();
         }
         // A goroutine that could not run before the last operation was enabled by it.
-        if let Some(last) = self.run.events.last() {
+        if let Some(last) = run.events.last() {
             let clock = last.clock.clone();
-            for &t in ids.iter().filter(|t| !self.run.runnable_before.contains(t)) {
-                self.run.clocks[t].join(&clock);
+            for &t in ids.iter().filter(|t| !run.runnable_before.contains(t)) {
+                run.clocks[t].join(&clock);
             }
         }
-        self.run.runnable_before = ids.clone();
+        run.runnable_before = ids.clone();
         let running_on = current.filter(|c| !is_yielding && ids.contains(c));
-        if self.run.redundant {
+        if run.redundant {
             // Covered by another execution: finish without preempting.
             return Some(fallback(runnable, current, running_on));
         }
@@ -422,63 +423,64 @@ impl Scheduler for DporScheduler {
             ids.retain(|t| *t != c);
         }
 
-        let chosen = if d < self.nodes.len() {
-            let node = &self.nodes[d];
-            let same = node.runnable.len() == ids.len() && node.runnable.iter().all(|o| ids.contains(&o.task));
+        let chosen = if d < run.path.steps.len() {
+            let (point, chosen) = &run.path.steps[d];
+            let step = point.step();
+            let same = step.runnable.len() == ids.len() && step.runnable.iter().all(|o| ids.contains(&o.task));
             assert!(
                 same,
                 "dpor: replaying step {d} found other runnable goroutines than before; the model is not deterministic"
             );
-            if d == self.resume && self.sleep_sets() {
-                // The branch starts with the node's earlier branches asleep.
-                let earlier = node.done.iter().filter(|&&t| t != node.chosen).filter_map(|&t| node.op(t));
-                self.run.sleep = node.sleep.iter().cloned().chain(earlier).collect();
+            if run.branch.resume == Some(d) {
+                run.sleep = run.branch.sleep.clone();
             }
-            node.chosen
+            *chosen
         } else {
-            let preemptions = self.nodes.last().map_or(0, |p| p.preemptions + p.cost(p.chosen));
-            let node = Node {
-                runnable: ids.iter().map(|&t| Op { task: t, access: self.run.next[t].clone() }).collect(),
+            let preemptions = run.path.steps.last().map_or(0, |(p, chosen)| p.step().preemptions_after(*chosen));
+            let step = Step {
+                runnable: ids.iter().map(|&t| Op { task: t, access: run.next[t].clone() }).collect(),
                 current: running_on,
                 preemptions,
-                chosen: usize::MAX,
-                todo: SmallVec::new(),
-                done: SmallVec::new(),
-                sleep: self.run.sleep.clone(),
+                sleep: run.sleep.clone(),
             };
-            let Some(t) = self.pick(&node) else {
+            let Some(t) = run.pick(&step) else {
                 // Covered by another execution: finish without preempting.
-                self.run.redundant = true;
+                run.redundant = true;
                 return Some(fallback(runnable, current, running_on));
             };
-            self.nodes.push(Node { chosen: t, done: SmallVec::from_slice(&[t]), ..node });
+            let point = Arc::new(Point::new(d, run.made, PointKind::Step(step)));
+            run.explored.tail.push((point.clone(), t as u64));
+            run.path.steps.push((point, t));
             t
         };
-        self.run.pending = Some((chosen, d));
-        self.run.depth += 1;
+        run.pending = Some((chosen, d));
+        run.decided += 1;
         Some(TaskId::from(chosen))
     }
 
     fn next_u64(&mut self) -> u64 {
+        let run = self.run.as_mut().expect("an execution is running");
         // Only a select with several ready cases offers a choice.
         let Some(options) = record::take_offer() else { return 0 };
-        let k = self.run.choices;
-        self.run.choices += 1;
-        if let Some(c) = self.choices.get(k) {
+        let k = run.made;
+        run.made += 1;
+        if let Some((point, chosen)) = run.path.choices.get(k) {
+            let PointKind::Choice { options: before, .. } = &point.kind else { unreachable!("a choice") };
             assert!(
-                c.options == options,
+                *before == options,
                 "dpor: replaying choice {k} found other ready select cases than before; the model is not deterministic"
             );
-            return c.chosen;
+            return *chosen;
         }
-        if self.run.redundant {
+        if run.redundant {
             // Covered by another execution: no new branches.
             return options[0];
         }
-        let mut todo = options[1..].to_vec();
-        todo.reverse();
-        self.choices.push(ChoiceNode { at: self.run.depth, chosen: options[0], options, todo });
-        self.choices[k].chosen
+        let first = options[0];
+        let point = Arc::new(Point::new(run.decided, k, PointKind::Choice { options }));
+        run.explored.tail.push((point.clone(), first));
+        run.path.choices.push((point, first));
+        first
     }
 }
 

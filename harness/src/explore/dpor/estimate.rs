@@ -1,0 +1,177 @@
+//! The size of a model's unbounded DPOR search before running it: Knuth's estimator ("Estimating
+//! the efficiency of backtrack programs", 1975) walked down the explorer's own tree.
+//!
+//! A probe runs the explorer's first execution and merges its races into a tree of its own, then
+//! walks down the path from the top. At each decision it takes one of the decision's branches (the
+//! one taken and those the races asked for so far) uniformly at random: the branch taken, it goes
+//! on down the same path; another, it runs that branch, with the branches before it asleep as the
+//! explorer would have them, merges its races and goes on down the new path. The probe's weight
+//! is the product, over the decisions of its final path, of their branches as its tree has them at
+//! the end (those that later executions of the probe asked for included).
+//!
+//! A decision's branches are only those the probe's own executions asked for: the explorer also
+//! adds those that executions in other subtrees ask for, runs executions that end with every
+//! goroutine asleep, and skips branches covered elsewhere. The estimate is therefore biased, and
+//! measures the interleavings more than the executions: on every space `harness/tests/dpor.rs`
+//! and BENCHMARKS.md compare it with, it lies between about 0.7 times the exact interleavings and
+//! the exact executions. Knuth's estimator is also heavy-tailed: the 95% interval (normal
+//! approximation) is a guide, not a guarantee.
+
+use parking_lot::Mutex;
+
+use super::tree::{Branch, Explored, Tree};
+use super::Branches;
+use crate::explore::split::execution_seed;
+
+/// An estimate with its 95% interval (normal approximation).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Interval {
+    /// The mean over the probes.
+    pub mean: f64,
+    /// Half the width of the 95% interval: 1.96 standard errors.
+    pub half_width: f64,
+}
+
+impl Interval {
+    fn of(samples: &[f64]) -> Interval {
+        let n = samples.len().max(1) as f64;
+        let mean = samples.iter().sum::<f64>() / n;
+        let var = samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+        Interval { mean, half_width: 1.96 * (var / n).sqrt() }
+    }
+
+    /// Whether `x` lies in the interval.
+    pub fn contains(&self, x: f64) -> bool {
+        (self.mean - self.half_width..=self.mean + self.half_width).contains(&x)
+    }
+}
+
+/// How large a model's unbounded DPOR search is, estimated from random probes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpaceEstimate {
+    /// Probes completed.
+    pub probes: u64,
+    /// The explorer's executions, estimated (see `explore/dpor/estimate.rs` for what the estimate
+    /// tracks).
+    pub executions: Interval,
+    /// Executions the probes ran.
+    pub cost: u64,
+    /// The probe execution that failed (a data race, a panic, a deadlock), if one did: the
+    /// estimate covers the probes before it.
+    pub stopped: Option<String>,
+}
+
+/// The probes' walks, handing branches to one worker.
+pub(crate) struct Probes {
+    state: Mutex<Walk>,
+}
+
+struct Walk {
+    seed: u64,
+    probes: u64,
+    /// The probe walking now (0-based) and its draws so far.
+    probe: u64,
+    draws: u64,
+    tree: Tree,
+    /// The points of the current path, by depth.
+    path: Vec<u64>,
+    /// The depth the walk has reached.
+    cursor: usize,
+    /// The branch to run next, and the one running.
+    next: Option<Branch>,
+    running: Option<Branch>,
+    samples: Vec<f64>,
+    executions: u64,
+    over: bool,
+}
+
+impl Probes {
+    pub(crate) fn new(seed: u64, probes: u64) -> Probes {
+        let mut tree = Tree::kept();
+        let next = tree.take().filter(|_| probes > 0);
+        let walk = Walk {
+            seed,
+            probes,
+            probe: 0,
+            draws: 0,
+            tree,
+            path: Vec::new(),
+            cursor: 0,
+            over: next.is_none(),
+            next,
+            running: None,
+            samples: Vec::new(),
+            executions: 0,
+        };
+        Probes { state: Mutex::new(walk) }
+    }
+
+    /// The estimate from the probes completed.
+    pub(crate) fn estimate(&self, stopped: Option<String>) -> SpaceEstimate {
+        let w = self.state.lock();
+        SpaceEstimate {
+            probes: w.samples.len() as u64,
+            executions: Interval::of(&w.samples),
+            cost: w.executions,
+            stopped,
+        }
+    }
+}
+
+impl Walk {
+    fn draw(&mut self, n: usize) -> usize {
+        self.draws += 1;
+        (execution_seed(execution_seed(self.seed, self.probe), self.draws) % n as u64) as usize
+    }
+
+    /// Walks down the path to the next branch to run, or to the end of the probe.
+    fn walk(&mut self) {
+        while let Some(&id) = self.path.get(self.cursor) {
+            self.cursor += 1;
+            let k = self.tree.children(id);
+            if k == 1 {
+                continue;
+            }
+            let i = self.draw(k);
+            if i > 0 {
+                self.next = Some(self.tree.take_nth(id, i));
+                return;
+            }
+        }
+        // The end of the path: a leaf.
+        self.samples.push(self.path.iter().map(|&id| self.tree.children(id) as f64).product());
+        self.probe += 1;
+        if self.probe == self.probes {
+            self.over = true;
+            return;
+        }
+        (self.tree, self.path, self.cursor, self.draws) = (Tree::kept(), Vec::new(), 0, 0);
+        self.next = self.tree.take();
+    }
+}
+
+impl Branches for Probes {
+    fn next(&self) -> Option<(u64, Option<usize>, Branch)> {
+        let mut w = self.state.lock();
+        let branch = w.next.take().filter(|_| !w.over)?;
+        w.running = Some(branch.clone());
+        w.executions += 1;
+        Some((w.executions - 1, None, branch))
+    }
+
+    fn finish(&self, _index: u64, explored: Explored) {
+        let mut w = self.state.lock();
+        let branch = w.running.take().expect("a branch ran");
+        // The new path: the old one down to the branch's decision, then what the execution added.
+        let keep = branch.edge.as_ref().map_or(0, |e| e.point.depth() + 1);
+        w.path.truncate(keep);
+        let tail: Vec<u64> = explored.tail.iter().map(|(p, _)| p.id).collect();
+        w.path.extend(tail);
+        w.tree.merge(&branch, explored);
+        w.walk();
+    }
+
+    fn fail(&self, _index: u64) {
+        self.state.lock().over = true;
+    }
+}

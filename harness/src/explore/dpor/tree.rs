@@ -270,9 +270,21 @@ impl Tree {
     }
 
     /// Adds what the execution of `branch` found.
-    pub(super) fn merge(&mut self, branch: &Branch, explored: Explored) {
+    pub(super) fn merge(&mut self, branch: &Branch, mut explored: Explored) {
         let mut parent = branch.edge.as_ref().map(|e| e.point.id);
         let mut prefix = branch.edge.clone();
+        if !self.keep {
+            // The decisions below the last one with a branch to take, or that a race names, would
+            // be pruned as soon as added: they are not added.
+            let named = |p: &Point| {
+                explored.requests.iter().any(|r| match r {
+                    Request::Reverse { at, .. } | Request::Add { at, .. } => *at == p.id,
+                })
+            };
+            let more = |p: &Point| matches!(&p.kind, PointKind::Choice { options } if options.len() > 1);
+            let needed = explored.tail.iter().rposition(|(p, _)| more(p) || named(p));
+            explored.tail.truncate(needed.map_or(0, |i| i + 1));
+        }
         for (point, chosen) in explored.tail {
             if let Some(p) = parent {
                 self.entries.get_mut(&p).expect("the path lives").alive += 1;

@@ -34,7 +34,10 @@ pub struct Interval {
 
 impl Interval {
     fn of(samples: &[f64]) -> Interval {
-        let n = samples.len().max(1) as f64;
+        if samples.is_empty() {
+            return Interval { mean: 0.0, half_width: 0.0 };
+        }
+        let n = samples.len() as f64;
         let mean = samples.iter().sum::<f64>() / n;
         let var = samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
         Interval { mean, half_width: 1.96 * (var / n).sqrt() }

@@ -804,11 +804,16 @@ fn run(
         if let Some(e) = estimate {
             // Knuth's estimator down the explorer's own tree, made before exploring (biased: it
             // tracks the interleavings more than the executions; README).
-            let stopped = e.stopped.map_or(String::new(), |s| format!("; a probe failed: {s}"));
-            println!(
-                "    estimate: {:.0} ± {:.0} executions (95%, {} probes, {} executions){stopped}",
-                e.executions.mean, e.executions.half_width, e.probes, e.cost
-            );
+            match (e.probes, e.stopped) {
+                (0, Some(s)) => println!("    estimate: none, the first probe found: {}", short_frames(&s)),
+                (n, stopped) => println!(
+                    "    estimate: {:.0} ± {:.0} executions (95%, {n} probes, {} executions){}",
+                    e.executions.mean,
+                    e.executions.half_width,
+                    e.cost,
+                    stopped.map_or(String::new(), |s| format!("; then a probe found: {}", short_frames(&s)))
+                ),
+            }
         }
         if !verdict.ok {
             // shuttle's own lines, kept aside while exploring: here they may help.

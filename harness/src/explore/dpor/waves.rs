@@ -1,5 +1,6 @@
 //! The DPOR explorer's waves: up to [`WAVE`] branches taken from the tree at a time, run by any
-//! number of workers, and merged back in the order they were taken once all have run.
+//! number of workers, and merged back in the order they were taken (each as soon as those before
+//! it are); the next wave is taken once all are merged.
 //!
 //! Which branches run and in which order their results are merged depends on the model alone, not
 //! on how many workers there are or which finishes first: one job and many run the same executions,

@@ -407,7 +407,6 @@ fn run(
             // The explorer keeps the rounds and the limits; a job's worker shares its jobs'.
             let waves = indexing.waves.clone().unwrap_or_else(|| dpor::Waves::new(strategy));
             let worker = dpor::DporWorker::new(waves.clone(), indexing.current.clone());
-            let body = body.clone();
             let result = catch_unwind(AssertUnwindSafe(|| {
                 shuttle::Runner::new(worker, shuttle_config()).run(move || body());
             }));

@@ -46,7 +46,6 @@ struct State {
     taken: usize,
     results: Vec<Option<Explored>>,
     merged: usize,
-    running: usize,
     /// The lowest index in the wave whose execution failed.
     failed: Option<usize>,
     /// Executions taken before the wave.
@@ -73,7 +72,6 @@ impl Waves {
             taken: 0,
             results: Vec::new(),
             merged: 0,
-            running: 0,
             failed: None,
             base: 0,
             cap: strategy.max_executions(),
@@ -108,7 +106,6 @@ impl Branches for Waves {
             if st.taken < st.wave.len() && st.failed.is_none_or(|f| st.taken < f) {
                 let i = st.taken;
                 st.taken += 1;
-                st.running += 1;
                 return Some((st.base + i as u64, st.tree.bound(), st.wave[i].clone()));
             }
             if st.complete() {
@@ -126,7 +123,6 @@ impl Branches for Waves {
         let mut st = self.state.lock();
         let i = (index - st.base) as usize;
         st.results[i] = Some(explored);
-        st.running -= 1;
         st.merge_ready();
         self.turn.notify_all();
     }
@@ -136,7 +132,6 @@ impl Branches for Waves {
         let mut st = self.state.lock();
         let i = (index - st.base) as usize;
         st.failed = Some(st.failed.map_or(i, |f| f.min(i)));
-        st.running -= 1;
         self.turn.notify_all();
     }
 }

@@ -507,6 +507,13 @@ impl Model {
         explore(strategy, move || m.run_once())
     }
 
+    /// Explores the model under `strategy`, with the index and interleaving hash of every DPOR
+    /// execution that ended (see [`harness::explore::explore_logged`]).
+    pub fn explore_logged(&self, strategy: &Strategy) -> (Outcome, Vec<(u64, u64)>) {
+        let m = Arc::new(self.clone());
+        harness::explore::explore_logged(strategy, move || m.run_once())
+    }
+
     /// Explores the model under `strategy` on `jobs` threads: a random exploration split by
     /// execution, a DPOR one by branch (the outcome one thread gives), any other on one thread.
     pub fn explore_jobs(&self, strategy: &Strategy, jobs: usize) -> Outcome {

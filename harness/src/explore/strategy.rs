@@ -29,6 +29,9 @@ pub enum Kind {
         preemption_bound: Option<usize>,
         /// With a bound, explore at bound 0, then 1, … up to it, as loom does.
         iterative: bool,
+        /// Partial-order reduction on (`false`: every schedule within the bound, the plain bounded
+        /// search the reduced one is checked against).
+        reduction: bool,
     },
     /// shuttle's uniform random scheduler.
     Random {
@@ -142,7 +145,14 @@ impl Strategy {
 
     /// joinrace's DPOR: with a bound, reached iteratively; `None` explores every interleaving.
     pub const fn dpor(preemption_bound: Option<usize>) -> Strategy {
-        Strategy::of(Kind::Dpor { preemption_bound, iterative: preemption_bound.is_some() })
+        Strategy::of(Kind::Dpor { preemption_bound, iterative: preemption_bound.is_some(), reduction: true })
+    }
+
+    /// A plain bounded search: every schedule with at most `preemption_bound` preemptions (counted
+    /// as DPOR counts them), run by the DPOR explorer with its reduction off; what bounded DPOR
+    /// must reach (every interleaving of it) and the cost it saves.
+    pub const fn bounded_dfs(preemption_bound: usize) -> Strategy {
+        Strategy::of(Kind::Dpor { preemption_bound: Some(preemption_bound), iterative: false, reduction: false })
     }
 
     /// shuttle random with a seed.
@@ -254,7 +264,7 @@ impl Strategy {
     pub(crate) fn rounds(&self) -> Vec<Option<usize>> {
         match self.kind {
             Kind::Loom { preemption_bound: Some(b), iterative: true }
-            | Kind::Dpor { preemption_bound: Some(b), iterative: true } => (0..=b).map(Some).collect(),
+            | Kind::Dpor { preemption_bound: Some(b), iterative: true, .. } => (0..=b).map(Some).collect(),
             Kind::Loom { preemption_bound, .. } | Kind::Dpor { preemption_bound, .. } => vec![preemption_bound],
             _ => vec![None],
         }
@@ -264,8 +274,12 @@ impl Strategy {
 impl fmt::Display for Strategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            Kind::Loom { preemption_bound, iterative } | Kind::Dpor { preemption_bound, iterative } => {
-                let name = if matches!(self.kind, Kind::Loom { .. }) { "loom" } else { "dpor" };
+            Kind::Loom { preemption_bound, iterative } | Kind::Dpor { preemption_bound, iterative, .. } => {
+                let name = match self.kind {
+                    Kind::Loom { .. } => "loom",
+                    Kind::Dpor { reduction: false, .. } => "bounded-dfs",
+                    _ => "dpor",
+                };
                 write!(f, "{name}(")?;
                 match preemption_bound {
                     Some(b) if *iterative => write!(f, "preemption bound 0..={b}")?,

@@ -37,7 +37,8 @@
 //!
 //! **Under a preemption bound** a branch that would exceed it is never taken, and each race also
 //! tries the racer at the last context switch before it (as loom does, after Coons et al.,
-//! "Bounded partial-order reduction", OOPSLA 2013). Sleep sets are off: see `Tree::sleep_sets`.
+//! "Bounded partial-order reduction", OOPSLA 2013). Only the goroutine that ran into a decision
+//! sleeps in its other branches: see `Tree::sleeps`.
 //!
 //! **Waves and jobs.** The explored decisions form a tree (`tree.rs`); branches are taken from it
 //! deepest first, `waves::WAVE` at a time, run by one worker or several, and merged back in the order

@@ -171,6 +171,8 @@ impl Entry {
 /// The tree of one round (one preemption bound).
 pub(super) struct Tree {
     bound: Option<usize>,
+    /// Partial-order reduction on; off, every schedule within the bound is a branch.
+    reduction: bool,
     /// Keep points with nothing left to explore (the estimator walks the tree after merging).
     keep: bool,
     /// The round's first execution is still to run.
@@ -182,13 +184,14 @@ pub(super) struct Tree {
 }
 
 impl Tree {
-    pub(super) fn new(bound: Option<usize>) -> Tree {
-        Tree { bound, keep: false, first: true, entries: FxHashMap::default(), heap: BinaryHeap::new(), added: 0 }
+    pub(super) fn new(bound: Option<usize>, reduction: bool) -> Tree {
+        let (entries, heap) = (FxHashMap::default(), BinaryHeap::new());
+        Tree { bound, reduction, keep: false, first: true, entries, heap, added: 0 }
     }
 
     /// An unbounded tree that keeps every point, for the estimator's walks.
     pub(super) fn kept() -> Tree {
-        Tree { keep: true, ..Tree::new(None) }
+        Tree { keep: true, ..Tree::new(None, true) }
     }
 
     /// The branches of point `id` taken or to take.
@@ -219,11 +222,18 @@ impl Tree {
         self.heap.len() + usize::from(self.first)
     }
 
-    /// Sleep sets are sound only without a bound: the explored order of two independent
-    /// operations may need more preemptions than the one a sleep set then skips (checked against a
-    /// plain bounded search, which found interleavings that bounded search with sleep sets missed).
-    pub(super) fn sleep_sets(&self) -> bool {
-        self.bound.is_none()
+    /// Whether a branch of `at` starts with its earlier branch `task` asleep.
+    ///
+    /// Unbounded, every earlier branch sleeps. Under a preemption bound only the goroutine that ran
+    /// into `at` (running it costs no preemption) may: an execution that preempts it for `u` and
+    /// runs its operation `t` later, every operation between independent of `t`, has an equivalent
+    /// with `t` moved first whose preemptions are no more (the preemption for `u` becomes at most
+    /// the one from `t` to `u`, and taking `t` out of the middle adds none), so it is within the
+    /// bound in `t`'s branch. For another goroutine the equivalent can cost one preemption more
+    /// than the execution and fall outside the bound: a plain bounded search found interleavings
+    /// that bounded search with every earlier branch asleep missed (`harness/tests/dpor.rs`).
+    fn sleeps(&self, at: &Step, task: usize) -> bool {
+        self.reduction && (self.bound.is_none() || at.current == Some(task))
     }
 
     /// Takes the deepest branch left (the latest added among equals).
@@ -257,15 +267,10 @@ impl Tree {
         };
         let Some((at, chosen)) = resume else { return Branch { edge, first_new, ..Branch::default() } };
         let step = at.step();
-        let sleep = match self.sleep_sets() {
-            // The branch starts with the point's earlier branches asleep.
-            true => {
-                let done = &self.entries[&at.id].done;
-                let earlier = done.iter().filter(|&&t| t != chosen).filter_map(|&t| step.op(t as usize)).cloned();
-                step.sleep.iter().cloned().chain(earlier).collect()
-            }
-            false => SmallVec::new(),
-        };
+        // The branch starts with the point's earlier branches asleep, those that may sleep.
+        let done = &self.entries[&at.id].done;
+        let earlier = done.iter().map(|&t| t as usize).filter(|&t| t as u64 != chosen && self.sleeps(step, t));
+        let sleep = step.sleep.iter().cloned().chain(earlier.filter_map(|t| step.op(t)).cloned()).collect();
         Branch { edge, first_new, resume: Some(at.steps_before), sleep }
     }
 
@@ -273,7 +278,7 @@ impl Tree {
     pub(super) fn merge(&mut self, branch: &Branch, mut explored: Explored) {
         let mut parent = branch.edge.as_ref().map(|e| e.point.id);
         let mut prefix = branch.edge.clone();
-        if !self.keep {
+        if !self.keep && self.reduction {
             // The decisions below the last one with a branch to take, or that a race names, would
             // be pruned as soon as added: they are not added.
             let named = |p: &Point| {
@@ -292,6 +297,11 @@ impl Tree {
             let id = point.id;
             let options = match &point.kind {
                 PointKind::Choice { options, .. } => options[1..].to_vec(),
+                // Without reduction, every other goroutine within the bound.
+                PointKind::Step(step) if !self.reduction => {
+                    let others = step.runnable.iter().map(|o| o.task).filter(|&t| t as u64 != chosen);
+                    others.filter(|&t| step.within(self.bound, t)).map(|t| t as u64).collect()
+                }
                 PointKind::Step(_) => Vec::new(),
             };
             let entry = Entry {
@@ -303,7 +313,7 @@ impl Tree {
                 alive: 0,
             };
             self.entries.insert(id, entry);
-            // A select's other ready cases, the second first.
+            // A select's other ready cases (or goroutines), the second first.
             for option in options.into_iter().rev() {
                 self.push(id, option);
             }
@@ -311,7 +321,8 @@ impl Tree {
             parent = Some(id);
         }
         self.finish(branch);
-        for request in explored.requests {
+        let requests = if self.reduction { explored.requests } else { Vec::new() };
+        for request in requests {
             match request {
                 Request::Reverse { at, initials, racer } => {
                     if !initials.iter().any(|&t| self.entries[&at].covers(t)) {

@@ -22,7 +22,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::tree::{Branch, Explored, Tree};
 use super::Branches;
-use crate::explore::{Progress, Shard, Strategy};
+use crate::explore::{Kind, Progress, Shard, Strategy};
 
 /// DPOR branches taken at a time. Larger waves keep more workers busy between merges; a branch merged
 /// later than it would be one at a time may add a branch another had already added.
@@ -39,6 +39,8 @@ pub(crate) struct Waves {
 
 struct State {
     rounds: std::vec::IntoIter<Option<usize>>,
+    /// Partial-order reduction on (see `Kind::Dpor`).
+    reduction: bool,
     tree: Tree,
     /// The wave running: its branches, how many are taken, what each found, how many of those
     /// are merged into the tree (in order, as they come).
@@ -65,9 +67,11 @@ impl Waves {
     pub(crate) fn new(strategy: &Strategy) -> Arc<Waves> {
         let mut rounds = strategy.rounds().into_iter();
         let first = rounds.next().expect("at least one round");
+        let reduction = !matches!(strategy.kind(), Kind::Dpor { reduction: false, .. });
         let mut state = State {
             rounds,
-            tree: Tree::new(first),
+            reduction,
+            tree: Tree::new(first, reduction),
             wave: Vec::new(),
             taken: 0,
             results: Vec::new(),
@@ -177,7 +181,7 @@ impl State {
                 return true;
             }
             let Some(bound) = self.rounds.next() else { return false };
-            (self.tree, self.cut) = (Tree::new(bound), false);
+            (self.tree, self.cut) = (Tree::new(bound, self.reduction), false);
             self.show_bound();
         }
     }

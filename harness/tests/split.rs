@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use harness::explore::explore_logged;
 use harness::go::{self, AtomicUint64, Mutex};
-use harness::{explore, explore_jobs, Outcome, Shard, Strategy};
+use harness::{explore, explore_jobs, Kind, Outcome, Shard, Strategy};
 
 /// Three goroutines append their number under a mutex: six orders, clean.
 fn three_appends() {
@@ -47,36 +47,42 @@ fn counts(o: &Outcome) -> (u64, Option<u64>, Option<u64>) {
 }
 
 /// Three shards run disjoint executions whose union is the single run's, execution by execution
-/// (index and interleaving hash).
+/// (index and interleaving hash); random and PCT. A PCT shard also runs execution 0, which
+/// measures the horizon its change points are drawn over (`explore/pct.rs`).
 #[test]
 fn shards_cover_exactly_one_run() {
-    let whole = Strategy::random(7, 300);
-    let (one, log) = explore_logged(&whole, three_appends);
-    let all: BTreeSet<(u64, u64)> = log.into_iter().collect();
-    let mut union = BTreeSet::new();
-    let mut executions = 0;
-    for k in 0..3 {
-        let (o, log) = explore_logged(&whole.clone().with_shard(Shard { k, n: 3 }), three_appends);
-        assert!(log.iter().all(|(i, _)| i % 3 == k), "shard {k} ran another's execution");
-        executions += o.executions;
-        union.extend(log);
+    for whole in [Strategy::random(7, 300), Strategy::pct(7, 300, 3)] {
+        let pct = matches!(whole.kind(), Kind::Pct { .. });
+        let (one, log) = explore_logged(&whole, three_appends);
+        let all: BTreeSet<(u64, u64)> = log.into_iter().collect();
+        let mut union = BTreeSet::new();
+        let mut executions = 0;
+        for k in 0..3 {
+            let (o, log) = explore_logged(&whole.clone().with_shard(Shard { k, n: 3 }), three_appends);
+            let own = |i: u64| i % 3 == k || pct && i == 0;
+            assert!(log.iter().all(|(i, _)| own(*i)), "{whole}: shard {k} ran another's execution");
+            executions += o.executions - u64::from(pct && k > 0);
+            union.extend(log);
+        }
+        assert_eq!((executions, union.len()), (one.executions, all.len()), "{whole}");
+        assert_eq!(union, all, "{whole}");
+        assert_eq!(one.distinct, Some(6), "{one}");
     }
-    assert_eq!((executions, union.len()), (one.executions, all.len()));
-    assert_eq!(union, all);
-    assert_eq!(one.distinct, Some(6), "{one}");
 }
 
-/// Two jobs: the same counts as one thread, clean or failing, and the same failing execution.
+/// Two jobs: the same counts as one thread, clean or failing, and the same failing execution;
+/// random and PCT.
 #[test]
 fn jobs_give_what_one_thread_gives() {
     for seed in 0..8 {
-        let s = Strategy::random(seed, 200);
-        assert_eq!(counts(&explore_jobs(&s, 2, three_appends)), counts(&explore(&s, three_appends)), "seed {seed}");
-        let (one, two) = (explore(&s, reverse_order_fails), explore_jobs(&s, 2, reverse_order_fails));
-        assert!(one.failure.is_some(), "seed {seed}: {one}");
-        assert_eq!(counts(&two), counts(&one), "seed {seed}: {one}\n{two}");
-        let (a, b) = (one.failure.expect("failed"), two.failure.expect("failed"));
-        assert_eq!((a.kind.summary(), a.schedule), (b.kind.summary(), b.schedule), "seed {seed}");
+        for s in [Strategy::random(seed, 200), Strategy::pct(seed, 200, 3)] {
+            assert_eq!(counts(&explore_jobs(&s, 2, three_appends)), counts(&explore(&s, three_appends)), "{s}");
+            let (one, two) = (explore(&s, reverse_order_fails), explore_jobs(&s, 2, reverse_order_fails));
+            assert!(one.failure.is_some(), "{one}");
+            assert_eq!(counts(&two), counts(&one), "{one}\n{two}");
+            let (a, b) = (one.failure.expect("failed"), two.failure.expect("failed"));
+            assert_eq!((a.kind.summary(), a.schedule), (b.kind.summary(), b.schedule), "{s}");
+        }
     }
 }
 

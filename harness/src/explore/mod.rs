@@ -6,6 +6,7 @@
 
 mod dpor;
 mod hook;
+mod pct;
 pub(crate) mod replay;
 mod split;
 mod strategy;
@@ -136,14 +137,15 @@ where
     explore_logged(strategy, model).0
 }
 
-/// Which execution of a random or DPOR exploration runs (its index in the whole, shards and jobs
-/// aside), where a random one stops, each ended execution's `(index, interleaving hash)`, and the
-/// DPOR explorer the jobs share.
+/// Which execution of a random, PCT or DPOR exploration runs (its index in the whole, shards and
+/// jobs aside), where a random or PCT one stops, each ended execution's `(index, interleaving
+/// hash)`, the DPOR explorer the jobs share, and PCT's horizon once measured (`explore/pct.rs`).
 pub(crate) struct Indexing {
     current: Arc<AtomicU64>,
     stop_at: Arc<AtomicU64>,
     log: split::Log,
     waves: Option<Arc<dpor::Waves>>,
+    horizon: Arc<std::sync::OnceLock<usize>>,
 }
 
 /// [`explore`], also returning `(index, interleaving hash)` of every execution of a random or
@@ -164,7 +166,7 @@ where
 {
     let bound = Cell::new(None);
     let progress = strategy.progress().cloned().unwrap_or_default();
-    let indexed = matches!(strategy.kind(), Kind::Random { .. } | Kind::Dpor { .. });
+    let indexed = matches!(strategy.kind(), Kind::Random { .. } | Kind::Pct { .. } | Kind::Dpor { .. });
     let mut outcome = explore_with(strategy, &progress, indexed.then_some(&indexing), model, |body, executions| {
         let set_bound = |b: Option<usize>| {
             bound.set(b);
@@ -377,7 +379,7 @@ fn run(
     executions: &Arc<AtomicU64>,
     indexing: &Indexing,
 ) {
-    use shuttle::scheduler::{DfsScheduler, PctScheduler};
+    use shuttle::scheduler::DfsScheduler;
     let n = |x: u64| usize::try_from(x).unwrap_or(usize::MAX);
     let start = Instant::now();
     let limits = Limits { strategy: strategy.clone(), start, executions: executions.clone() };
@@ -422,7 +424,11 @@ fn run(
             run_shuttle(split::SplitRandom::new(*seed, end, strategy.shard(), stop_at, current), &limits, &body)
         }
         Kind::Pct { seed, iterations, depth } => {
-            run_shuttle(PctScheduler::new_from_seed(*seed, *depth, n(*iterations)), &limits, &body)
+            let end = strategy.max_executions().map_or(*iterations, |m| m.min(*iterations));
+            let (stop_at, current) = (indexing.stop_at.clone(), indexing.current.clone());
+            let pct =
+                pct::SplitPct::new((*seed, *depth, end), strategy.shard(), indexing.horizon.clone(), stop_at, current);
+            run_shuttle(pct, &limits, &body)
         }
         Kind::Dfs => run_shuttle(DfsScheduler::new(None, false), &limits, &body),
         Kind::Std { iterations } => {

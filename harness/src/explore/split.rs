@@ -8,7 +8,7 @@
 //! shards or jobs that take disjoint subsets cover, together, what one run covers.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 use rustc_hash::FxHashSet;
@@ -109,13 +109,31 @@ where
 {
     let jobs = jobs.max(1) as u64;
     let dpor = matches!(strategy.kind(), Kind::Dpor { .. });
-    if jobs == 1 || !(dpor || matches!(strategy.kind(), Kind::Random { .. })) {
+    let pct = matches!(strategy.kind(), Kind::Pct { .. });
+    if jobs == 1 || !(dpor || pct || matches!(strategy.kind(), Kind::Random { .. })) {
         return super::explore(strategy, model);
     }
     let waves = dpor.then(|| Waves::new(strategy));
     let model = Arc::new(model);
     let stop_at = Arc::new(AtomicU64::new(u64::MAX));
     let start = std::time::Instant::now();
+    let horizon: Arc<OnceLock<usize>> = Arc::default();
+    let mut first = Vec::new();
+    if pct {
+        // PCT's execution 0 measures the horizon the others draw their change points over: it
+        // runs first, and the jobs split the rest.
+        let m = model.clone();
+        let only_first = Arc::new(AtomicU64::new(1));
+        let indexing = Indexing { horizon: horizon.clone(), ..Indexing::new(only_first, None) };
+        let calibration = explore_indexed(strategy, move || m(), indexing);
+        match horizon.get() {
+            None => return merge(strategy, vec![calibration], start.elapsed(), None),
+            // No step had two goroutines to choose from: one thread says so.
+            Some(0) => return super::explore(strategy, move || model()),
+            Some(_) => {}
+        }
+        first.push(calibration);
+    }
     let progresses: Vec<Progress> = (0..jobs).map(|_| Progress::new()).collect();
     let done = std::sync::atomic::AtomicBool::new(false);
     let results: Vec<(Outcome, Vec<(u64, u64)>)> = std::thread::scope(|scope| {
@@ -136,12 +154,12 @@ where
                 // A random job runs a shard of the shard; DPOR's explorer keeps the shard itself.
                 let shard = if dpor { strategy.shard() } else { strategy.shard().split(j, jobs) };
                 let job = strategy.clone().with_shard(shard).with_progress(progresses[j as usize].clone());
-                let (model, stop_at, waves) = (model.clone(), stop_at.clone(), waves.clone());
+                let (model, stop_at, waves, horizon) = (model.clone(), stop_at.clone(), waves.clone(), horizon.clone());
                 // The main thread's stack size: explorations recurse as deep on a job as there.
                 let builder = std::thread::Builder::new().name(format!("explore-job-{j}")).stack_size(8 << 20);
                 builder
                     .spawn_scoped(scope, move || {
-                        let indexing = Indexing::new(stop_at.clone(), waves);
+                        let indexing = Indexing { horizon, ..Indexing::new(stop_at.clone(), waves) };
                         let (outcome, log) = explore_indexed(&job, move || model(), indexing);
                         if let Some(f) = &outcome.failure {
                             stop_at.fetch_min(f.execution - 1, Ordering::SeqCst);
@@ -151,7 +169,8 @@ where
                     .expect("a job thread starts")
             })
             .collect();
-        let results = handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect();
+        let joined = handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        let results = first.into_iter().chain(joined).collect();
         done.store(true, Ordering::Relaxed);
         results
     });
@@ -211,6 +230,6 @@ pub(crate) type Log = Arc<Mutex<Vec<(u64, u64)>>>;
 
 impl Indexing {
     pub(crate) fn new(stop_at: Arc<AtomicU64>, waves: Option<Arc<Waves>>) -> Indexing {
-        Indexing { current: Arc::default(), stop_at, log: Log::default(), waves }
+        Indexing { current: Arc::default(), stop_at, log: Log::default(), waves, horizon: Arc::default() }
     }
 }

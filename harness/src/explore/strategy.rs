@@ -40,7 +40,8 @@ pub enum Kind {
         /// Number of executions.
         iterations: u64,
     },
-    /// shuttle's PCT scheduler (probabilistic concurrency testing).
+    /// PCT (probabilistic concurrency testing) on shuttle: shuttle's algorithm, each execution
+    /// seeded by its index so that jobs and shards split it (`explore/pct.rs`).
     Pct {
         /// Seed of the first execution.
         seed: u64,
@@ -160,7 +161,7 @@ impl Strategy {
         Strategy::of(Kind::Random { seed, iterations })
     }
 
-    /// shuttle PCT with a seed.
+    /// PCT on shuttle with a seed.
     pub const fn pct(seed: u64, iterations: u64, depth: usize) -> Strategy {
         Strategy::of(Kind::Pct { seed, iterations, depth })
     }
@@ -206,10 +207,12 @@ impl Strategy {
         self
     }
 
-    /// Runs only shard `k` of `n` (0-based) of a random or DPOR exploration: of a random one, the
-    /// executions `k`, `k + n`, …, so that shards `0..n` run exactly one run's executions; of a
-    /// DPOR one, every `n`th branch from the point where enough wait (see `explore/dpor/waves.rs`),
-    /// so that shards `0..n` reach every interleaving one run reaches. Other strategies ignore it.
+    /// Runs only shard `k` of `n` (0-based) of a random, PCT or DPOR exploration: of a random one,
+    /// the executions `k`, `k + n`, …, so that shards `0..n` run exactly one run's executions; of a
+    /// PCT one the same, and execution 0 in every shard, which measures the horizon the others draw
+    /// their change points over (see `explore/pct.rs`); of a DPOR one, every `n`th branch from the
+    /// point where enough wait (see `explore/dpor/waves.rs`), so that shards `0..n` reach every
+    /// interleaving one run reaches. Other strategies ignore it.
     pub fn with_shard(mut self, shard: Shard) -> Strategy {
         self.shard = shard;
         self
@@ -298,6 +301,7 @@ impl fmt::Display for Strategy {
             }
             Kind::Pct { seed, iterations, depth } => {
                 write!(f, "shuttle-pct(seed {seed}, {iterations} executions, depth {depth}")?;
+                self.shard_label(f)?;
                 self.limits(f)?;
                 write!(f, ")")
             }

@@ -177,7 +177,7 @@ fn main() {
             }
             let _ = writeln!(
                 md,
-                "| {race} | shuttle {name}, seed 1 | {} in {} | not found in {} ({} reached the racy path; raw shuttle has no race detector) | - |",
+                "| {race} | shuttle {name}, seed 1 (joinrace: seeded per execution) | {} in {} | not found in {} ({} reached the racy path; raw shuttle has no race detector) | - |",
                 found(&o),
                 secs(o.elapsed),
                 r.executions,
@@ -192,12 +192,12 @@ fn main() {
         let (med, max, missed) = seeds(m, |s| Strategy::pct(s, 1_000, depth));
         if race == 2 {
             targets.push((
-                "race 2 under shuttle PCT: median of 20 seeds ≤ 5".into(),
+                "race 2 under PCT: median of 20 seeds ≤ 5".into(),
                 format!("{med}"),
                 med <= 5 && missed == 0,
             ));
         }
-        let _ = writeln!(md, "| {race} | shuttle PCT depth {depth}, 1,000 executions | {med} | {max} | {missed} |");
+        let _ = writeln!(md, "| {race} | PCT depth {depth} (joinrace's, seeded per execution), 1,000 executions | {med} | {max} | {missed} |");
         let (med, max, missed) = seeds(m, |s| Strategy::random(s, 1_000));
         let _ = writeln!(md, "| {race} | shuttle random, 1,000 executions | {med} | {max} | {missed} |");
     }
@@ -408,6 +408,8 @@ fn jobs_section(md: &mut String, targets: &mut Vec<(String, String, bool)>, [r1f
         (2, r2f, Strategy::dpor(None), "DPOR, unbounded"),
         (1, r1f, Strategy::random(1, 20_000), "random, 20,000 executions"),
         (2, r2f, Strategy::random(1, 20_000), "random, 20,000 executions"),
+        (1, r1f, Strategy::pct(1, 20_000, 3), "PCT depth 3, 20,000 executions"),
+        (2, r2f, Strategy::pct(1, 20_000, 3), "PCT depth 3, 20,000 executions"),
     ];
     for (race, m, strategy, label) in runs {
         let one = m.explore_jobs(&strategy, 1);
@@ -433,8 +435,9 @@ fn jobs_section(md: &mut String, targets: &mut Vec<(String, String, bool)>, [r1f
         md,
         "\nDPOR's jobs are workers of one explorer: it hands out its branches {} at a time, deepest first, and merges \
          what each execution found in the order handed out, so the executions and their numbering do not depend on \
-         the number of jobs. PCT cannot be split this way (its change points depend on the step counts of the \
-         executions before): `joinrace run` runs PCT explorations side by side instead.",
+         the number of jobs. Random and PCT draw each execution from the seed and its index, so jobs split the \
+         indices; PCT's execution 0 runs first, alone, and measures the length the others draw their change points \
+         over.",
         harness::explore::DPOR_WAVE
     );
 }

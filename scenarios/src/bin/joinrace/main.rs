@@ -68,17 +68,18 @@ enum Command {
         /// Writes failing schedules as found, without minimising them first.
         #[arg(long)]
         no_minimize: bool,
-        /// Threads (default: the machine's cores): a random exploration's executions are split
-        /// over them, a DPOR exploration's waves of branches too, and loom and PCT explorations
+        /// Threads (default: the machine's cores): a random or PCT exploration's executions are
+        /// split over them, a DPOR exploration's waves of branches too, and loom explorations
         /// (which cannot be split) run this many at once; rows, counts and verdicts are those of
         /// one thread.
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
         jobs: Option<u16>,
         /// Runs shard K of N (1-based) of this run, so that N machines cover what one run covers:
-        /// the executions K, K+N, K+2N, … of every random exploration that must stay clean, every
-        /// Nth branch of such a DPOR exploration once it has enough (the shards together reach
-        /// every interleaving one run reaches, some twice), and every Nth of the other
-        /// explorations, whole, starting at the Kth.
+        /// the executions K, K+N, K+2N, … of every random or PCT exploration that must stay clean
+        /// (and PCT's execution 1, which measures what the others draw over), every Nth branch of
+        /// such a DPOR exploration once it has enough (the shards together reach every
+        /// interleaving one run reaches, some twice), and every Nth of the other explorations,
+        /// whole, starting at the Kth.
         #[arg(long, value_parser = parse_shard, value_name = "K/N")]
         shard: Option<Shard>,
     },
@@ -400,10 +401,10 @@ type Explored = (Outcome, Vec<String>, Option<SpaceEstimate>);
 /// Probes of the size estimate printed for unbounded DPOR: a fraction of a second on the catalog.
 const ESTIMATE_PROBES: u64 = 300;
 
-/// Whether explorations of `st` are split over jobs and shards (random by execution, DPOR by
-/// branch); the others run whole.
+/// Whether explorations of `st` are split over jobs and shards (random and PCT by execution, DPOR
+/// by branch); the others (loom) run whole.
 fn splits(st: &StrategySpec) -> bool {
-    matches!(st.kind(), "random" | "dpor")
+    matches!(st.kind(), "random" | "pct" | "dpor")
 }
 
 /// How a run is spread: threads in this process, and the share of the whole run it covers.
@@ -718,7 +719,7 @@ fn run(
             s.strategies.iter().flat_map(|st| st.with_seeds(seed, seeds.as_ref())).map(move |st| (i, st))
         })
         .collect();
-    // A shard runs its share of every random or DPOR exploration that must stay clean (each shard
+    // A shard runs its share of every random, PCT or DPOR exploration that must stay clean (each shard
     // must, and together they cover one run), and every Nth of the others, whole: an expected
     // failure must be found by one machine, or no machine could tell it was missed.
     let shard = split.shard;
@@ -741,7 +742,7 @@ fn run(
     // Columns as wide as this run's names, so that rows fit 120 columns; what was found goes on a
     // line of its own below the row, with short frame names (`joinrace replay` has the report).
     let name_w = chosen.iter().map(|(_, s)| s.name.len()).max().unwrap_or(0).max(8);
-    // A shard's share of a random or DPOR exploration is named with the shard: `random-s1:2/3`.
+    // A shard's share of a random, PCT or DPOR exploration is named with the shard: `random-s1:2/3`.
     let label = |st: &StrategySpec, shard: &Shard| match *shard == Shard::ALL {
         true => st.name(),
         false => format!("{}:{}/{}", st.name(), shard.k + 1, shard.n),
@@ -752,9 +753,9 @@ fn run(
         "scenario", "strategy", "executions", "distinct", "scope", "time"
     );
     RUNS_TOTAL.store(runs.len(), Ordering::SeqCst);
-    // With several jobs the explorations that cannot be split run on threads first; the random
-    // and DPOR ones then run one at a time, split over the threads, while the rows are printed in
-    // order.
+    // With several jobs the explorations that cannot be split run on threads first; the random,
+    // PCT and DPOR ones then run one at a time, split over the threads, while the rows are printed
+    // in order.
     let unsplit: Vec<(usize, StrategySpec)> =
         runs.iter().filter(|(_, st, _)| split.jobs > 1 && !splits(st)).map(|(i, st, _)| (*i, st.clone())).collect();
     let mut done = explore_all(&models, &unsplit, split.jobs).into_iter();

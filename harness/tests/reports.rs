@@ -9,8 +9,7 @@ const SNAPSHOTS: &str = "../../fixtures/snapshots/harness";
 
 fn probe_workers_share_a_row() {
     let seg = CheckedBuf::new("rowTableSegment.rawData", 48);
-    seg.label_region(0, 24, "row 0");
-    seg.label_region(24, 24, "row 1");
+    seg.label_rows(&[0, 24]);
     let peer = seg.clone();
     let w = go::go(move || {
         let _a = frame("pkg/util.(*WaitGroupWrapper).RunWithRecover.func1");

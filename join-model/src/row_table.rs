@@ -184,10 +184,7 @@ impl RowTableBuilder {
         let n = self.segments_made.fetch_add(1, Ordering::Relaxed) + 1;
         let raw =
             CheckedBuf::from_bytes(format!("rowTableSegment[w{} p{partition} #{n}].rawData", self.worker), &seg.bytes);
-        for (i, &start) in seg.row_start_offset.iter().enumerate() {
-            let end = seg.row_start_offset.get(i + 1).copied().unwrap_or(seg.bytes.len());
-            raw.label_region(start, end - start, format!("row {i}"));
-        }
+        raw.label_rows(&seg.row_start_offset);
         let bytes = seg.bytes.len();
         let segment = Arc::new(RowTableSegment {
             raw_data: raw,

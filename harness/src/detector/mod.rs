@@ -67,13 +67,20 @@ pub(crate) struct Shadow {
     bytes: Vec<ByteShadow>,
     label: Arc<str>,
     base: u64,
-    regions: Vec<(usize, usize, String)>,
+    regions: Vec<(usize, usize, Region)>,
     /// The object's identity in the interleaving hash and to the DPOR explorer (see
     /// [`record::new_object`]).
     identity: u64,
     /// Per byte, how many writes it has seen: with the access's bytes, its position in the
     /// interleaving hash. Reads between two writes commute, and so do accesses to different bytes.
     byte_writes: Vec<u32>,
+}
+
+/// What a region of an object is called in reports; a row is named only when a report needs it
+/// (a segment labels every row it holds, in every execution).
+enum Region {
+    Named(String),
+    Row(usize),
 }
 
 /// How an access touches memory.
@@ -118,7 +125,14 @@ impl Shadow {
 
     /// Names bytes `start..start+len` (a row, a field) for reports.
     pub(crate) fn label_region(&mut self, start: usize, len: usize, name: String) {
-        self.regions.push((start, start + len, name));
+        self.regions.push((start, start + len, Region::Named(name)));
+    }
+
+    /// Names the rows starting at `starts` (ascending; the last ends with the object) `row 0`,
+    /// `row 1`, … for reports.
+    pub(crate) fn label_rows(&mut self, starts: &[usize]) {
+        let ends = starts.iter().skip(1).copied().chain(std::iter::once(self.bytes.len()));
+        self.regions.extend(starts.iter().zip(ends).enumerate().map(|(i, (&s, e))| (s, e, Region::Row(i))));
     }
 
     /// Checks an access by the calling goroutine `g` and records it. Returns the race report if
@@ -167,14 +181,23 @@ impl Shadow {
             size: spec.size as u32,
             location: spec.location,
         };
-        // The first byte with a racing access names it; a write before a read.
-        let conflict = self.bytes[spec.offset..end].iter().find_map(|b| {
-            let racing = |write: bool| b.0.iter().find(|p| p.write == write && p.races_with(&cur, &gr.clock));
-            racing(true).or_else(|| racing(false)).copied()
-        });
+        // The first byte with a racing access names it; a write before a read. Each byte is
+        // checked before it is updated, in one pass.
+        let clock = &gr.clock;
+        let mut conflict = None;
         for b in &mut self.bytes[spec.offset..end] {
-            b.0.retain(|p| !p.subsumed_by(&cur, &gr.clock));
-            b.0.push(cur);
+            if conflict.is_none() {
+                let racing = |write: bool| b.0.iter().find(|p| p.write == write && p.races_with(&cur, clock));
+                conflict = racing(true).or_else(|| racing(false)).copied();
+            }
+            match b.0.as_mut_slice() {
+                // Most often the byte holds one access the new one subsumes.
+                [only] if only.subsumed_by(&cur, clock) => *only = cur,
+                _ => {
+                    b.0.retain(|p| !p.subsumed_by(&cur, clock));
+                    b.0.push(cur);
+                }
+            }
         }
         let prev = conflict?;
         let report = Box::new(RaceReport {
@@ -182,12 +205,12 @@ impl Shadow {
             previous: self.describe(st, &prev),
             object: self.label.to_string(),
             object_size: self.bytes.len(),
-            region: self
-                .regions
-                .iter()
-                .rev()
-                .find(|(s, e, _)| *s <= spec.offset && spec.offset < *e)
-                .map(|(s, _, name)| (name.clone(), *s)),
+            region: self.regions.iter().rev().find(|(s, e, _)| *s <= spec.offset && spec.offset < *e).map(
+                |(s, _, name)| match name {
+                    Region::Named(n) => (n.clone(), *s),
+                    Region::Row(i) => (format!("row {i}"), *s),
+                },
+            ),
         });
         st.fail(FailureKind::DataRace(report.clone()));
         Some(report)

@@ -172,6 +172,13 @@ impl CheckedBuf {
         self.inner.state.lock().shadow.label_region(start, len, name.into());
     }
 
+    /// Names the rows starting at byte offsets `starts` (ascending; the last row ends with the
+    /// buffer) `row 0`, `row 1`, … for race reports, formatting a name only when a report needs
+    /// it. Not an access.
+    pub fn label_rows(&self, starts: &[usize]) {
+        self.inner.state.lock().shadow.label_rows(starts);
+    }
+
     plain_ops! {
         read_u8 write_u8 u8;
         read_u16 write_u16 u16;

@@ -349,22 +349,23 @@ impl Run {
             c
         };
         // A direct predecessor by another goroutine that nothing else orders before this operation
-        // races with it: the two can be reordered.
-        let races: SmallVec<[(usize, Clock); 2]> = preds
-            .iter()
-            .filter(|&&i| events[i].task != task)
-            .map(|&i| (i, without(Some(i))))
-            .filter(|(i, c)| !events[*i].precedes(c))
-            .collect();
+        // races with it: the two can be reordered. Races whose later operation is replayed were
+        // handled when it first ran.
+        let races: SmallVec<[(usize, Clock); 2]> = match d >= self.branch.first_new {
+            true => preds
+                .iter()
+                .filter(|&&i| events[i].task != task)
+                .map(|&i| (i, without(Some(i))))
+                .filter(|(i, c)| !events[*i].precedes(c))
+                .collect(),
+            false => SmallVec::new(),
+        };
         let clock = without(None);
         self.clocks[task] = clock.clone();
         self.sleep.retain(|s| !s.depends_on(&op));
         self.events.push(Event { task, clock, own });
-        // Races whose later operation was replayed were handled when it first ran.
-        if d >= self.branch.first_new {
-            for (i, reversed) in races {
-                self.backtrack(i, d, &reversed);
-            }
+        for (i, reversed) in races {
+            self.backtrack(i, d, &reversed);
         }
     }
 

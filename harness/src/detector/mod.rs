@@ -55,9 +55,11 @@ impl Rec {
 }
 
 /// The accesses of one byte that no later access subsumed, in the order they happened. Usually
-/// one (a race-free plain write leaves only itself), so it is kept inline.
+/// one (a race-free plain write leaves only itself) or two (a write, then another goroutine's
+/// read), kept inline: on the slices under DPOR, two inline run 4.5 to 6.3% fewer instructions
+/// than one (cachegrind), which allocates for every byte read after a write.
 #[derive(Clone, Default)]
-struct ByteShadow(SmallVec<[Rec; 1]>);
+struct ByteShadow(SmallVec<[Rec; 2]>);
 
 /// Tells a read's term in the interleaving hash from a write's.
 const READ: u64 = 0x5eed_0f4e_ad00_0001;

@@ -148,8 +148,8 @@ pub(crate) struct Indexing {
     horizon: Arc<std::sync::OnceLock<usize>>,
 }
 
-/// [`explore`], also returning `(index, interleaving hash)` of every execution of a random or
-/// DPOR exploration that ended (empty for other strategies): what shards are checked by, since
+/// [`explore`], also returning `(index, interleaving hash)` of every execution of a random, PCT
+/// or DPOR exploration that ended (empty for other strategies): what shards are checked by, since
 /// shards that cover one run must cover the same interleavings.
 pub fn explore_logged<F>(strategy: &Strategy, model: F) -> (Outcome, Vec<(u64, u64)>)
 where

@@ -10,8 +10,10 @@
 //! 0 runs the oldest goroutine first (as shuttle's first does) and measures the *horizon*, its
 //! number of counted steps; every later execution draws its priorities and change points from a
 //! generator seeded by the exploration's seed and its own index, over that horizon. So any subset
-//! of the indices runs as it runs within the whole. The one difference from shuttle: an execution
-//! longer than the first gets no change point past the horizon.
+//! of the indices runs as it runs within the whole. Where it differs from shuttle: an execution
+//! longer than the first gets no change point past the horizon; a goroutine's priority is drawn
+//! when it is first runnable (shuttle swaps it with a random earlier one's); `select` draws from
+//! the execution's generator.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};

@@ -1,5 +1,6 @@
-//! Random exploration split by execution: over the threads of one process ([`explore_jobs`]) and
-//! over machines (a [`Shard`] of the executions).
+//! Random and PCT explorations split by execution: over the threads of one process
+//! ([`explore_jobs`], which also runs a DPOR exploration's workers) and over machines (a [`Shard`]
+//! of the executions). PCT's scheduler is `pct.rs`; this file holds random's.
 //!
 //! shuttle's random scheduler draws each execution's seed from the generator the execution before
 //! drew its random values from, so execution 7 cannot run without executions 1 to 6. Here every
@@ -98,11 +99,11 @@ impl Scheduler for SplitRandom {
     }
 }
 
-/// Explores `model` under `strategy` with `jobs` threads. A random exploration is split by
-/// execution index over the jobs; a DPOR exploration's jobs are workers of one explorer, each
-/// running the next branch of its wave. The outcome is the one a single thread computes (times
-/// and the order of recovered panics aside): the same failing execution, the same counts. Other
-/// strategies run on one thread.
+/// Explores `model` under `strategy` with `jobs` threads. A random or PCT exploration is split by
+/// execution index over the jobs (PCT's execution 0 first, alone); a DPOR exploration's jobs are
+/// workers of one explorer, each running the next branch of its wave. The outcome is the one a
+/// single thread computes (times and the order of recovered panics aside): the same failing
+/// execution, the same counts. Other strategies run on one thread.
 pub fn explore_jobs<F>(strategy: &Strategy, jobs: usize, model: F) -> Outcome
 where
     F: Fn() + Send + Sync + 'static,

@@ -25,5 +25,7 @@ mod dpor;
 mod go_semantics;
 // A random exploration split over shards and jobs.
 mod split;
+// PCT: change points are what preempt.
+mod pct;
 // A select with several ready cases: every choice explored, or the outcome says it was not.
 mod select_choice;

@@ -33,9 +33,10 @@ pub enum Kind {
         /// search the reduced one is checked against).
         reduction: bool,
     },
-    /// shuttle's uniform random scheduler.
+    /// shuttle's uniform random scheduler, afresh for each execution (`explore/split.rs`).
     Random {
-        /// Seed of the first execution; the run is a function of it.
+        /// The exploration's seed: execution `i` is seeded by it and `i`; the run is a function
+        /// of it.
         seed: u64,
         /// Number of executions.
         iterations: u64,
@@ -43,7 +44,7 @@ pub enum Kind {
     /// PCT (probabilistic concurrency testing) on shuttle: shuttle's algorithm, each execution
     /// seeded by its index so that jobs and shards split it (`explore/pct.rs`).
     Pct {
-        /// Seed of the first execution.
+        /// The exploration's seed: execution `i` draws from it and `i`.
         seed: u64,
         /// Number of executions.
         iterations: u64,

@@ -63,7 +63,7 @@ impl SpillFiles {
                 (OpenOptions::new().create_new(true).read(true).write(true).open(path).map_err(io_error)?, false)
             }
         };
-        Ok(DataInDiskByChunks { file: FileLock::new(Chunks { file: Some(file), index: Vec::new() }), pooled })
+        Ok(DataInDiskByChunks { chunks: FileLock::new(Chunks { file: Some(file), index: Vec::new() }), pooled })
     }
 }
 
@@ -96,7 +96,7 @@ fn memfd(_name: &str) -> Result<File, JoinError> {
 pub struct DataInDiskByChunks {
     // I/O plumbing, not modelled state: the lock is never held across a harness operation, so
     // no goroutine switch happens under it.
-    file: FileLock<Chunks>,
+    chunks: FileLock<Chunks>,
     /// A memory-backed file, pooled when dropped.
     pooled: bool,
 }
@@ -116,7 +116,7 @@ impl Chunks {
 
 impl Drop for DataInDiskByChunks {
     fn drop(&mut self) {
-        let Some(file) = self.file.get_mut().file.take().filter(|_| self.pooled) else { return };
+        let Some(file) = self.chunks.get_mut().file.take().filter(|_| self.pooled) else { return };
         POOL.with(|p| {
             let mut pool = p.borrow_mut();
             if pool.len() < POOLED {
@@ -129,7 +129,7 @@ impl Drop for DataInDiskByChunks {
 impl DataInDiskByChunks {
     /// `Add`: appends one chunk of records.
     pub fn add(&self, bytes: &[u8]) -> Result<(), JoinError> {
-        let mut chunks = self.file.lock();
+        let mut chunks = self.chunks.lock();
         let offset = chunks.index.last().map_or(0, |(o, len)| o + len);
         chunks.file().write_all_at(bytes, offset).map_err(io_error)?;
         chunks.index.push((offset, bytes.len() as u64));
@@ -138,12 +138,12 @@ impl DataInDiskByChunks {
 
     /// `NumChunks`.
     pub fn num_chunks(&self) -> usize {
-        self.file.lock().index.len()
+        self.chunks.lock().index.len()
     }
 
     /// `GetChunk`: chunk `i`'s bytes.
     pub fn get_chunk(&self, i: usize) -> Result<Vec<u8>, JoinError> {
-        let chunks = self.file.lock();
+        let chunks = self.chunks.lock();
         let (offset, len) = chunks.index[i];
         let mut buf = vec![0; len as usize];
         chunks.file().read_exact_at(&mut buf, offset).map_err(io_error)?;

@@ -22,6 +22,14 @@ pub fn catalog_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("catalog")
 }
 
+/// The catalog scenario `name` and its model, for tests and benchmarks: a catalog file is part of
+/// this source tree, so one that does not load or build is a bug and panics.
+pub fn catalog_scenario(name: &str) -> (format::Scenario, model::Model) {
+    let s = format::load(&catalog_dir().join(format!("{name}.toml"))).expect("catalog file");
+    let model = model::build(&s).expect("valid scenario");
+    (s, model)
+}
+
 /// The joinrace checkout `from` is in: the nearest of `from` and its ancestors that has a
 /// `scenarios/catalog` directory. A program found this way works wherever it was built or
 /// installed, as long as it runs inside a checkout.

@@ -10,14 +10,11 @@
 use std::collections::BTreeSet;
 
 use harness::Strategy;
-use scenarios::format::load;
-use scenarios::model::build;
 
 #[test]
 fn bounded_dpor_reaches_every_interleaving_a_plain_bounded_search_reaches_on_the_slices() {
     for (name, bounds) in [("race1-fixed", 0..=2), ("race2-fixed", 0..=2), ("null-bit-read-55465-fixed", 0..=1)] {
-        let s = load(&scenarios::catalog_dir().join(format!("{name}.toml"))).expect("catalog file");
-        let model = build(&s).expect("valid scenario");
+        let (_, model) = scenarios::catalog_scenario(name);
         for b in bounds {
             let reached = |strategy: &Strategy| {
                 let (o, log) = model.explore_logged(strategy);

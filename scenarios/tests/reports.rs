@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use harness::report::{Access, AccessKind, RaceReport};
-use scenarios::format::load;
 use scenarios::model::build;
 
 fn fixtures() -> PathBuf {
@@ -32,8 +31,7 @@ fn seed(name: &str) -> BTreeMap<String, Vec<String>> {
 
 /// The first strategy's race report of a catalog scenario.
 fn report(scenario: &str) -> RaceReport {
-    let s = load(&scenarios::catalog_dir().join(format!("{scenario}.toml"))).expect("catalog file");
-    let model = build(&s).expect("valid scenario");
+    let (s, model) = scenarios::catalog_scenario(scenario);
     let outcome = model.explore(&s.strategies[0].strategy());
     outcome.race().cloned().unwrap_or_else(|| panic!("{scenario}: no race: {outcome}"))
 }

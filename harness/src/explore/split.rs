@@ -152,7 +152,8 @@ where
         }
         let handles: Vec<_> = (0..jobs)
             .map(|j| {
-                // A random job runs a shard of the shard; DPOR's explorer keeps the shard itself.
+                // A random or PCT job runs a shard of the shard; DPOR's explorer keeps the shard
+                // itself.
                 let shard = if dpor { strategy.shard() } else { strategy.shard().split(j, jobs) };
                 let job = strategy.clone().with_shard(shard).with_progress(progresses[j as usize].clone());
                 let (model, stop_at, waves, horizon) = (model.clone(), stop_at.clone(), waves.clone(), horizon.clone());

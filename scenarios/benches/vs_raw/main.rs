@@ -18,8 +18,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use harness::{Outcome, Strategy};
-use scenarios::format::load;
-use scenarios::model::{build, Model};
+use scenarios::model::Model;
 
 use raw::{RawRun, Variant};
 
@@ -33,8 +32,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const SEEDS: std::ops::Range<u64> = 1..21;
 
 fn model(name: &str) -> Model {
-    let s = load(&scenarios::catalog_dir().join(format!("{name}.toml"))).expect("catalog file");
-    build(&s).expect("valid scenario")
+    scenarios::catalog_scenario(name).1
 }
 
 fn loom(bound: usize, iterative: bool) -> Strategy {
@@ -293,18 +291,8 @@ fn main() {
     }
 }
 
-/// Race, model, version, bound, cap.
-type DporRun<'a> = (u32, &'a Model, &'a str, Option<usize>, Option<u64>);
-
-/// Iterative on the buggy versions (detection, as loom's detection rows), at the bound directly on
-/// the fixed ones (exhausting, as loom's exhaustion rows).
-fn dpor(bound: Option<usize>, iterative: bool, max_executions: Option<u64>) -> Strategy {
-    let s = Strategy::dpor(bound).with_iterative(iterative);
-    match max_executions {
-        Some(m) => s.with_max_executions(m),
-        None => s,
-    }
-}
+/// Race, model, version, bound.
+type DporRun<'a> = (u32, &'a Model, &'a str, Option<usize>);
 
 /// joinrace's own DPOR on the same slices: detection, and exhausting the fixed versions.
 fn dpor_section(
@@ -317,19 +305,21 @@ fn dpor_section(
     let _ = writeln!(md, "| race | version | bound | executions | distinct interleavings | executions per distinct | time | exec/s | result | size estimate (300 probes) |");
     let _ = writeln!(md, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |");
     let runs: [DporRun; 9] = [
-        (1, r1, "buggy", None, None),
-        (2, r2, "buggy", Some(3), None),
-        (2, r2, "buggy", None, None),
-        (1, r1f, "fixed", Some(2), None),
-        (1, r1f, "fixed", Some(3), None),
-        (1, r1f, "fixed", None, None),
-        (2, r2f, "fixed", Some(2), None),
-        (2, r2f, "fixed", Some(3), None),
-        (2, r2f, "fixed", None, None),
+        (1, r1, "buggy", None),
+        (2, r2, "buggy", Some(3)),
+        (2, r2, "buggy", None),
+        (1, r1f, "fixed", Some(2)),
+        (1, r1f, "fixed", Some(3)),
+        (1, r1f, "fixed", None),
+        (2, r2f, "fixed", Some(2)),
+        (2, r2f, "fixed", Some(3)),
+        (2, r2f, "fixed", None),
     ];
-    for (race, m, version, bound, cap) in runs {
+    for (race, m, version, bound) in runs {
+        // Iterative on the buggy versions (detection, as loom's detection rows), at the bound
+        // directly on the fixed ones (exhausting, as loom's exhaustion rows).
         let iterative = version == "buggy";
-        let o = m.explore(&dpor(bound, iterative, cap));
+        let o = m.explore(&Strategy::dpor(bound).with_iterative(iterative));
         let per_distinct = per_distinct(&o);
         let bound_text = match bound {
             Some(b) if iterative => format!("0, 1, … {b}"),
@@ -388,9 +378,9 @@ fn dpor_section(
          order may be the only one within the bound (with every earlier branch asleep, bounded DPOR missed \
          interleavings a plain bounded search reached; `scenarios/tests/bounded.rs` checks the rule against it). \
          Preemptions are counted at shuttle's scheduling points, where more interleavings fit a bound than under \
-         loom. Both fixed slices are exhausted with no bound at all. The size estimate (Knuth's estimator walked down the explorer's own tree, \
-         `harness/src/explore/dpor/estimate.rs`) sees only the branches its own probes' races ask for: it is \
-         biased, and meant to land between the interleavings and the executions."
+         loom. Both fixed slices are exhausted with no bound at all. The size estimate (Knuth's estimator walked \
+         down the explorer's own tree, `harness/src/explore/dpor/estimate.rs`) sees only the branches its own \
+         probes' races ask for: it is biased, and meant to land between the interleavings and the executions."
     );
 }
 

@@ -189,6 +189,11 @@ impl Tree {
         Tree { bound, reduction, keep: false, first: true, entries, heap, added: 0 }
     }
 
+    /// The tree of the round after this one, at preemption bound `bound`.
+    pub(super) fn next_round(&self, bound: Option<usize>) -> Tree {
+        Tree::new(bound, self.reduction)
+    }
+
     /// An unbounded tree that keeps every point, for the estimator's walks.
     pub(super) fn kept() -> Tree {
         Tree { keep: true, ..Tree::new(None, true) }

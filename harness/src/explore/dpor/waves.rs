@@ -39,8 +39,6 @@ pub(crate) struct Waves {
 
 struct State {
     rounds: std::vec::IntoIter<Option<usize>>,
-    /// Partial-order reduction on (see `Kind::Dpor`).
-    reduction: bool,
     tree: Tree,
     /// The wave running: its branches, how many are taken, what each found, how many of those
     /// are merged into the tree (in order, as they come).
@@ -70,7 +68,6 @@ impl Waves {
         let reduction = !matches!(strategy.kind(), Kind::Dpor { reduction: false, .. });
         let mut state = State {
             rounds,
-            reduction,
             tree: Tree::new(first, reduction),
             wave: Vec::new(),
             taken: 0,
@@ -181,7 +178,7 @@ impl State {
                 return true;
             }
             let Some(bound) = self.rounds.next() else { return false };
-            (self.tree, self.cut) = (Tree::new(bound, self.reduction), false);
+            (self.tree, self.cut) = (self.tree.next_round(bound), false);
             self.show_bound();
         }
     }

@@ -359,10 +359,13 @@ fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec, split: S
     let strategy = st.strategy().with_shard(split.shard);
     let estimate = matches!(st, StrategySpec::Dpor { preemption_bound: None, max_executions: None, .. })
         .then(|| model.estimate_dpor(ESTIMATE_PROBES, 1));
-    // A shard runs its share of a random exploration's executions.
+    // A shard runs its share of a random or PCT exploration's executions, and every PCT shard
+    // execution 0 (`harness/src/explore/pct.rs`).
+    let Shard { k, n } = split.shard;
+    let share = |t: u64| t.saturating_sub(k).div_ceil(n) + u64::from(st.kind() == "pct" && k > 0 && t > 0);
     let total = st
         .total()
-        .map(|t| if st.kind() == "random" { t.saturating_sub(split.shard.k).div_ceil(split.shard.n) } else { t })
+        .map(|t| if matches!(st.kind(), "random" | "pct") { share(t) } else { t })
         .or_else(|| estimate.as_ref().filter(|e| e.stopped.is_none()).map(|e| e.executions.mean.round() as u64));
     let bar = capture.progress_bar(total);
     let template = match total {

@@ -2,7 +2,7 @@
 //! executions and interleavings), a DPOR one by branch (shards that cover one run reach the same
 //! interleavings); jobs give the outcome one thread gives.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use harness::explore::explore_logged;
@@ -71,12 +71,27 @@ fn shards_cover_exactly_one_run() {
 }
 
 /// Two jobs: the same counts as one thread, clean or failing, and the same failing execution;
-/// random and PCT.
+/// random and PCT. The jobs did split the run: its executions ran on both job threads (an
+/// `explore_jobs` that ran one thread would pass the comparisons).
 #[test]
 fn jobs_give_what_one_thread_gives() {
     for seed in 0..8 {
         for s in [Strategy::random(seed, 200), Strategy::pct(seed, 200, 3)] {
-            assert_eq!(counts(&explore_jobs(&s, 2, three_appends)), counts(&explore(&s, three_appends)), "{s}");
+            let threads: Arc<std::sync::Mutex<HashSet<_>>> = Arc::default();
+            let seen = threads.clone();
+            let model = move || {
+                seen.lock().expect("no panic holding it").insert(std::thread::current().name().map(str::to_owned));
+                three_appends()
+            };
+            assert_eq!(counts(&explore_jobs(&s, 2, model)), counts(&explore(&s, three_appends)), "{s}");
+            let jobs = threads
+                .lock()
+                .expect("no panic holding it")
+                .iter()
+                .flatten()
+                .filter(|n| n.starts_with("explore-job-"))
+                .count();
+            assert_eq!(jobs, 2, "{s}: executions ran on {jobs} job threads");
             let (one, two) = (explore(&s, reverse_order_fails), explore_jobs(&s, 2, reverse_order_fails));
             assert!(one.failure.is_some(), "{one}");
             assert_eq!(counts(&two), counts(&one), "{one}\n{two}");

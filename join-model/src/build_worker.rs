@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use harness::memory::CheckedField;
+use harness::memory::{CheckedField, Name};
 
 use crate::row_table::{RowTable, RowTableBuilder};
 
@@ -24,10 +24,11 @@ impl BuildWorkerV2 {
     pub fn new(worker_id: usize, partitions: usize) -> Arc<BuildWorkerV2> {
         Arc::new(BuildWorkerV2 {
             worker_id,
-            builder: CheckedField::new(format!("BuildWorkers[{worker_id}].builder"), None),
+            builder: CheckedField::new(Name::template("BuildWorkers[{}].builder", &[worker_id]), None),
             row_tables: (0..partitions)
                 .map(|p| {
-                    CheckedField::new(format!("hashTableContext.rowTables[{worker_id}][{p}]"), RowTable::default())
+                    let name = Name::template("hashTableContext.rowTables[{}][{}]", &[worker_id, p]);
+                    CheckedField::new(name, RowTable::default())
                 })
                 .collect(),
         })

@@ -122,11 +122,11 @@ enum ScanGate {
 
 impl ScanGate {
     fn new(bugs: &Bugs) -> ScanGate {
-        let field = |name: &str| CheckedField::new(format!("probeSideTupleFetcherBase.{name}"), false);
+        let field = |name: &'static str| CheckedField::new(name, false);
         match (bugs.has(Bug::ScanAfterFailedBuild), bugs.has(Bug::ScanWithoutBuildSuccess)) {
             (true, _) => ScanGate::Always,
-            (false, true) => ScanGate::CanSkip(field("canSkipScanRowTable")),
-            (false, false) => ScanGate::BuildSuccess(field("buildSuccess")),
+            (false, true) => ScanGate::CanSkip(field("probeSideTupleFetcherBase.canSkipScanRowTable")),
+            (false, false) => ScanGate::BuildSuccess(field("probeSideTupleFetcherBase.buildSuccess")),
         }
     }
 

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use harness::memory::CheckedBuf;
+use harness::memory::{CheckedBuf, Name};
 
 use crate::row_table::{RowTable, RowTableSegment};
 
@@ -47,7 +47,8 @@ impl SubTable {
     pub fn new(partition: usize, rows: &RowTable) -> SubTable {
         let valid: usize = rows.segments.iter().map(|s| s.valid_join_key_pos.len()).sum();
         let buckets_len = valid.max(1).next_power_of_two();
-        let buckets = CheckedBuf::new(format!("hashTableV2.subTable[{partition}].hashTable"), buckets_len * 8);
+        let name = Name::template("hashTableV2.subTable[{}].hashTable", &[partition]);
+        let buckets = CheckedBuf::new(name, buckets_len * 8);
         SubTable { buckets, mask: buckets_len as u64 - 1, segments: rows.segments.clone() }
     }
 

@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use harness::memory::{CheckedBuf, CheckedField};
+use harness::memory::{CheckedBuf, CheckedField, Name};
 
 /// FNV-64a, the hash TiDB applies to serialized keys.
 pub fn hash_key(key: &[u8]) -> u64 {
@@ -119,7 +119,7 @@ impl RowTableBuilder {
     pub fn new(worker: usize, partitions: usize, max_rows_per_segment: usize) -> Arc<RowTableBuilder> {
         let part = |p| {
             CheckedField::new(
-                format!("rowTableBuilder[{worker}].rowNumberInCurrentRowTableSeg[{p}]"),
+                Name::template("rowTableBuilder[{}].rowNumberInCurrentRowTableSeg[{}]", &[worker, p]),
                 PartitionBuilder::default(),
             )
         };
@@ -182,8 +182,8 @@ impl RowTableBuilder {
         });
         let Some(seg) = taken else { return 0 };
         let n = self.segments_made.fetch_add(1, Ordering::Relaxed) + 1;
-        let raw =
-            CheckedBuf::from_bytes(format!("rowTableSegment[w{} p{partition} #{n}].rawData", self.worker), &seg.bytes);
+        let name = Name::template("rowTableSegment[w{} p{} #{}].rawData", &[self.worker, partition, n]);
+        let raw = CheckedBuf::from_bytes(name, &seg.bytes);
         raw.label_rows(&seg.row_start_offset);
         let bytes = seg.bytes.len();
         let segment = Arc::new(RowTableSegment {

@@ -9,7 +9,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use harness::go::{frame, AtomicBool, Chan, Cond, Mutex, WaitGroup};
-use harness::memory::{CheckedBuf, CheckedField};
+use harness::memory::{CheckedBuf, CheckedField, Name};
 use parking_lot::Mutex as FileLock;
 
 use crate::bugs::{Bug, Bugs};
@@ -286,12 +286,11 @@ struct SpillState {
 /// probe worker `w` and the round driver, with no lock: ordered by the build's end.
 type DisksByWorker = Vec<Vec<Arc<CheckedField<Option<Arc<DataInDiskByChunks>>>>>>;
 
-fn disks(name: &str, workers: usize, partitions: usize) -> DisksByWorker {
+/// `template` names field `[w][p]` (`hashJoinSpillHelper.buildRowsInDisk[{}][{}]`).
+fn disks(template: &'static str, workers: usize, partitions: usize) -> DisksByWorker {
     (0..workers)
         .map(|w| {
-            (0..partitions)
-                .map(|p| Arc::new(CheckedField::new(format!("hashJoinSpillHelper.{name}[{w}][{p}]"), None)))
-                .collect()
+            (0..partitions).map(|p| Arc::new(CheckedField::new(Name::template(template, &[w, p]), None))).collect()
         })
         .collect()
 }
@@ -421,11 +420,11 @@ impl HashJoinSpillHelper {
         let buffers = (0..concurrency)
             .map(|w| SpillBuffers {
                 valid_join_keys: Arc::new(CheckedField::new(
-                    format!("hashJoinSpillHelper.validJoinKeysBuffer[{w}]"),
+                    Name::template("hashJoinSpillHelper.validJoinKeysBuffer[{}]", &[w]),
                     Vec::new(),
                 )),
                 tmp_spill_build_side_chunk: Arc::new(CheckedField::new(
-                    format!("hashJoinSpillHelper.tmpSpillBuildSideChunks[{w}]"),
+                    Name::template("hashJoinSpillHelper.tmpSpillBuildSideChunks[{}]", &[w]),
                     Vec::new(),
                 )),
             })
@@ -442,8 +441,8 @@ impl HashJoinSpillHelper {
             charge: MemoryCharge::Scaled,
             spill_triggered: CheckedField::new("hashJoinSpillHelper.spillTriggered", false),
             spilled_partitions: CheckedBuf::new("hashJoinSpillHelper.spilledPartitions", partitions),
-            build_rows_in_disk: disks("buildRowsInDisk", concurrency, partitions),
-            probe_rows_in_disk: disks("probeRowsInDisk", concurrency, partitions),
+            build_rows_in_disk: disks("hashJoinSpillHelper.buildRowsInDisk[{}][{}]", concurrency, partitions),
+            probe_rows_in_disk: disks("hashJoinSpillHelper.probeRowsInDisk[{}][{}]", concurrency, partitions),
             buffers,
             spilled_valid_row_num: SpilledValidRowNum {
                 num: CheckedBuf::new("hashJoinSpillHelper.spilledValidRowNum", 8),

@@ -7,6 +7,11 @@
 //! goroutine). Detection needs no scheduling points: accesses are checked where they happen, and the
 //! clocks, kept by the Go primitives, say what is ordered.
 //!
+//! The shadow is kept as runs of bytes that hold the same accesses: a field is always accessed
+//! whole, so it is one run, and a row buffer has about one run per field it has seen accessed.
+//! An access costs its runs, not its bytes (a builder's field of a few hundred bytes had cost a
+//! third of a restore slice's instructions under DPOR).
+//!
 //! A new access subsumes a recorded one that happens before it and is no stronger (a write is
 //! stronger than a read, a plain access than an atomic one): whatever would race with the old one
 //! from then on races with the new one too, so the old one is dropped. Nothing else is: a plain
@@ -52,30 +57,105 @@ impl Rec {
         let ordered = self.goroutine == cur.goroutine || clock.covers(self.goroutine as usize, self.epoch);
         ordered && (cur.write || !self.write) && (!cur.atomic || self.atomic)
     }
+
+    /// The same access (recorded by the same access of the same bytes).
+    fn same(&self, other: &Rec) -> bool {
+        (self.goroutine, self.epoch, self.atomic, self.write, self.stack, self.offset, self.size)
+            == (other.goroutine, other.epoch, other.atomic, other.write, other.stack, other.offset, other.size)
+            && std::ptr::eq(self.location, other.location)
+    }
 }
 
-/// The accesses of one byte that no later access subsumed, in the order they happened. Usually
-/// one (a race-free plain write leaves only itself) or two (a write, then another goroutine's
-/// read), kept inline: on the slices under DPOR, two inline run 4.5 to 6.3% fewer instructions
-/// than one (cachegrind), which allocates for every byte read after a write.
-#[derive(Clone, Default)]
-struct ByteShadow(SmallVec<[Rec; 2]>);
+/// Bytes `start` up to the next run's start that hold the same accesses, those no later access
+/// subsumed, in the order they happened, and have seen the same number of writes. Usually one
+/// access (a race-free plain write leaves only itself) or two (a write, then another goroutine's
+/// read), kept inline.
+#[derive(Clone)]
+struct Run {
+    start: usize,
+    writes: u32,
+    recs: SmallVec<[Rec; 2]>,
+}
+
+impl Run {
+    fn same(&self, other: &Run) -> bool {
+        self.writes == other.writes
+            && self.recs.len() == other.recs.len()
+            && self.recs.iter().zip(&other.recs).all(|(a, b)| a.same(b))
+    }
+}
+
+/// A checked object's name in reports. A templated name (`rowTables[{}][{}]` with 1 and 3) is
+/// formatted only when something prints it: a model creates tens of such objects per execution
+/// (their `format!` was 5% of a restore slice's instructions), and reports are rare.
+#[derive(Clone, Debug)]
+pub struct Name(NameKind);
+
+#[derive(Clone, Debug)]
+enum NameKind {
+    Static(&'static str),
+    Text(Arc<str>),
+    Template(&'static str, SmallVec<[usize; 3]>),
+}
+
+impl Name {
+    /// `template` with its `{}`s replaced by `values` in order:
+    /// `Name::template("rowTables[{}][{}]", &[1, 3])` prints `rowTables[1][3]`.
+    pub fn template(template: &'static str, values: &[usize]) -> Name {
+        debug_assert_eq!(template.matches("{}").count(), values.len(), "one value per {{}} in {template}");
+        Name(NameKind::Template(template, SmallVec::from_slice(values)))
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            NameKind::Static(t) => f.write_str(t),
+            NameKind::Text(t) => f.write_str(t),
+            NameKind::Template(template, values) => {
+                let mut parts = template.split("{}");
+                f.write_str(parts.next().unwrap_or_default())?;
+                for (part, v) in parts.zip(values) {
+                    write!(f, "{v}{part}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl From<String> for Name {
+    fn from(s: String) -> Name {
+        Name(NameKind::Text(s.into()))
+    }
+}
+
+impl From<&'static str> for Name {
+    fn from(s: &'static str) -> Name {
+        Name(NameKind::Static(s))
+    }
+}
+
+impl From<Arc<str>> for Name {
+    fn from(s: Arc<str>) -> Name {
+        Name(NameKind::Text(s))
+    }
+}
 
 /// Tells a read's term in the interleaving hash from a write's.
 const READ: u64 = 0x5eed_0f4e_ad00_0001;
 
 /// Shadow memory of one checked object, and what the report needs to name it.
 pub(crate) struct Shadow {
-    bytes: Vec<ByteShadow>,
-    label: Arc<str>,
+    /// Ascending by start, the first at 0: together they cover the object.
+    runs: Vec<Run>,
+    len: usize,
+    label: Name,
     base: u64,
     regions: Vec<(usize, usize, Region)>,
     /// The object's identity in the interleaving hash and to the DPOR explorer (see
     /// [`record::new_object`]).
     identity: u64,
-    /// Per byte, how many writes it has seen: with the access's bytes, its position in the
-    /// interleaving hash. Reads between two writes commute, and so do accesses to different bytes.
-    byte_writes: Vec<u32>,
 }
 
 /// What a region of an object is called in reports; a row is named only when a report needs it
@@ -100,16 +180,35 @@ pub(crate) struct AccessSpec {
 }
 
 impl Shadow {
-    pub(crate) fn new(label: Arc<str>, base: u64, size: usize) -> Shadow {
+    pub(crate) fn new(label: impl Into<Name>, base: u64, size: usize) -> Shadow {
         Shadow {
-            // Built one by one: `vec![x; n]` clones `x` through `SmallVec`'s iterator, a profile's 6%.
-            bytes: std::iter::repeat_with(ByteShadow::default).take(size).collect(),
-            label,
+            runs: vec![Run { start: 0, writes: 0, recs: SmallVec::new() }],
+            len: size,
+            label: label.into(),
             base,
             regions: Vec::new(),
             identity: record::new_object(),
-            byte_writes: vec![0; size],
         }
+    }
+
+    /// The index of the run starting at byte `at` (the number of runs if `at` is the end),
+    /// splitting the run that holds it.
+    fn split(&mut self, at: usize) -> usize {
+        if at == self.len {
+            return self.runs.len();
+        }
+        let i = self.runs.partition_point(|r| r.start <= at) - 1;
+        if self.runs[i].start == at {
+            return i;
+        }
+        let run = Run { start: at, ..self.runs[i].clone() };
+        self.runs.insert(i + 1, run);
+        i + 1
+    }
+
+    /// Where run `i` ends.
+    fn end_of(&self, i: usize) -> usize {
+        self.runs.get(i + 1).map_or(self.len, |r| r.start)
     }
 
     /// The identity of the 8-byte word holding byte `offset`, for the DPOR explorer.
@@ -117,7 +216,7 @@ impl Shadow {
         self.identity.wrapping_add((offset / 8) as u64)
     }
 
-    pub(crate) fn label(&self) -> &Arc<str> {
+    pub(crate) fn label(&self) -> &Name {
         &self.label
     }
 
@@ -133,7 +232,7 @@ impl Shadow {
     /// Names the rows starting at `starts` (ascending; the last ends with the object) `row 0`,
     /// `row 1`, … for reports.
     pub(crate) fn label_rows(&mut self, starts: &[usize]) {
-        let ends = starts.iter().skip(1).copied().chain(std::iter::once(self.bytes.len()));
+        let ends = starts.iter().skip(1).copied().chain(std::iter::once(self.len));
         self.regions.extend(starts.iter().zip(ends).enumerate().map(|(i, (&s, e))| (s, e, Region::Row(i))));
     }
 
@@ -142,11 +241,11 @@ impl Shadow {
     pub(crate) fn access(&mut self, st: &mut ExecState, g: usize, spec: AccessSpec) -> Option<Box<RaceReport>> {
         let end = spec.offset + spec.size;
         assert!(
-            end <= self.bytes.len(),
+            end <= self.len,
             "access [{}, {end}) out of range for {} ({} bytes)",
             spec.offset,
             self.label,
-            self.bytes.len()
+            self.len
         );
         let gr = &st.goroutines[g];
         let mut stack = gr.stack;
@@ -155,11 +254,8 @@ impl Shadow {
         }
         let addr = self.base + spec.offset as u64;
         let write = spec.kind == AccessKind::Write;
-        let bytes = &mut self.byte_writes[spec.offset..end];
-        let position = bytes.iter().fold(0u32, |h, &n| h.wrapping_mul(0x0100_0193) ^ n);
-        if write {
-            bytes.iter_mut().for_each(|n| *n += 1);
-        }
+        let (first, last) = (self.split(spec.offset), self.split(end));
+        let position = self.position(first, last);
         let range = ((spec.offset as u64) << 8) | spec.size as u64;
         let kind = if write { 0 } else { READ };
         record::depend(self.identity ^ range.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ kind, position, g);
@@ -183,30 +279,32 @@ impl Shadow {
             size: spec.size as u32,
             location: spec.location,
         };
-        // The first byte with a racing access names it; a write before a read. Each byte is
+        // The first byte with a racing access names it; a write before a read. Each run is
         // checked before it is updated, in one pass.
         let clock = &gr.clock;
         let mut conflict = None;
-        for b in &mut self.bytes[spec.offset..end] {
+        for run in &mut self.runs[first..last] {
             if conflict.is_none() {
-                let racing = |write: bool| b.0.iter().find(|p| p.write == write && p.races_with(&cur, clock));
+                let racing = |write: bool| run.recs.iter().find(|p| p.write == write && p.races_with(&cur, clock));
                 conflict = racing(true).or_else(|| racing(false)).copied();
             }
-            match b.0.as_mut_slice() {
-                // Most often the byte holds one access the new one subsumes.
+            match run.recs.as_mut_slice() {
+                // Most often the run holds one access the new one subsumes.
                 [only] if only.subsumed_by(&cur, clock) => *only = cur,
                 _ => {
-                    b.0.retain(|p| !p.subsumed_by(&cur, clock));
-                    b.0.push(cur);
+                    run.recs.retain(|p| !p.subsumed_by(&cur, clock));
+                    run.recs.push(cur);
                 }
             }
+            run.writes += u32::from(write);
         }
+        self.join(first, last);
         let prev = conflict?;
         let report = Box::new(RaceReport {
             current: self.describe(st, &cur),
             previous: self.describe(st, &prev),
             object: self.label.to_string(),
-            object_size: self.bytes.len(),
+            object_size: self.len,
             region: self.regions.iter().rev().find(|(s, e, _)| *s <= spec.offset && spec.offset < *e).map(
                 |(s, _, name)| match name {
                     Region::Named(n) => (n.clone(), *s),
@@ -216,6 +314,39 @@ impl Shadow {
         });
         st.fail(FailureKind::DataRace(report.clone()));
         Some(report)
+    }
+
+    /// The access's position in the interleaving hash: the writes each of its bytes saw before,
+    /// folded over the stretches of bytes that saw equally many (runs `first..last`).
+    fn position(&self, first: usize, last: usize) -> u32 {
+        const PRIME: u32 = 0x0100_0193;
+        let mut position = 0u32;
+        let mut stretch: Option<(u32, usize)> = None;
+        for i in first..last {
+            let (writes, len) = (self.runs[i].writes, self.end_of(i) - self.runs[i].start);
+            stretch = match stretch {
+                Some((w, n)) if w == writes => Some((w, n + len)),
+                Some((w, n)) => {
+                    position = (position.wrapping_mul(PRIME) ^ w).wrapping_mul(PRIME) ^ n as u32;
+                    Some((writes, len))
+                }
+                None => Some((writes, len)),
+            };
+        }
+        if let Some((w, n)) = stretch {
+            position = (position.wrapping_mul(PRIME) ^ w).wrapping_mul(PRIME) ^ n as u32;
+        }
+        position
+    }
+
+    /// Joins the runs around and between `first..last` that now hold the same.
+    fn join(&mut self, first: usize, last: usize) {
+        let to = last.min(self.runs.len() - 1);
+        for i in (first.max(1)..=to).rev() {
+            if self.runs[i - 1].same(&self.runs[i]) {
+                self.runs.remove(i);
+            }
+        }
     }
 
     fn describe(&self, st: &ExecState, r: &Rec) -> Access {
@@ -242,21 +373,29 @@ mod tests {
     use crate::runtime::Backend;
     use crate::runtime::{set_current, Execution, Goroutine};
 
+    impl Shadow {
+        /// How many accesses byte `at` holds.
+        fn recs_at(&self, at: usize) -> usize {
+            self.runs[self.runs.partition_point(|r| r.start <= at) - 1].recs.len()
+        }
+    }
+
     /// Runs `f` on an execution with goroutines 1 and 2 besides main, unordered with each other,
     /// and one 16-byte object.
-    fn with_shadow(f: impl FnOnce(&mut ExecState, &mut Shadow)) {
+    fn with_shadow<R>(f: impl FnOnce(&mut ExecState, &mut Shadow) -> R) -> R {
         let exec = Execution::start(Backend::Std);
-        {
+        let r = {
             let mut st = exec.state.lock();
             for g in 1..=2 {
                 let mut clock = VectorClock::default();
                 clock.set(g, 1);
                 st.goroutines.push(Goroutine::new(clock, None));
             }
-            let mut shadow = Shadow::new("x".into(), 0x1000, 16);
-            f(&mut st, &mut shadow);
-        }
+            let mut shadow = Shadow::new("x", 0x1000, 16);
+            f(&mut st, &mut shadow)
+        };
         set_current(None);
+        r
     }
 
     /// One access by `g` (atomic ones tick the goroutine's clock, as their sync does).
@@ -319,13 +458,13 @@ mod tests {
         with_shadow(|st, sh| {
             access(st, sh, 1, (0, 1), false, true);
             access(st, sh, 1, (0, 1), false, false);
-            assert_eq!(sh.bytes[0].0.len(), 1, "a plain read subsumes its goroutine's atomic read");
+            assert_eq!(sh.recs_at(0), 1, "a plain read subsumes its goroutine's atomic read");
             access(st, sh, 1, (0, 1), true, true);
-            assert_eq!(sh.bytes[0].0.len(), 2, "an atomic write does not subsume a plain read");
+            assert_eq!(sh.recs_at(0), 2, "an atomic write does not subsume a plain read");
             let c1 = st.goroutines[1].clock.clone();
             st.goroutines[2].clock.join(&c1);
             assert!(!access(st, sh, 2, (0, 1), true, false));
-            assert_eq!(sh.bytes[0].0.len(), 1, "a race-free plain write leaves only itself");
+            assert_eq!(sh.recs_at(0), 1, "a race-free plain write leaves only itself");
         });
     }
 
@@ -340,6 +479,105 @@ mod tests {
             size: 4,
             location: Location::caller(),
         }
+    }
+
+    /// The runs hold, byte for byte, what a shadow of one access list per byte holds (the layout
+    /// before runs), and the first racing access they name and the positions they give are its.
+    #[test]
+    fn runs_behave_as_bytes() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+        let access = (1usize..=2, 0usize..16, 1usize..=8, any::<bool>(), any::<bool>(), any::<bool>());
+        let mut runner = TestRunner::new(Config { cases: 300, ..Config::default() });
+        runner
+            .run(&proptest::collection::vec(access, 1..24), |accesses| {
+                with_shadow(|st, sh| {
+                    let mut bytes: Vec<SmallVec<[Rec; 2]>> = vec![SmallVec::new(); 16];
+                    let mut writes = [0u32; 16];
+                    for (g, offset, size, write, atomic, sync) in accesses {
+                        let size = size.min(16 - offset);
+                        if sync {
+                            // Orders what goroutine 3 - g did so far before g's next access.
+                            let other = st.goroutines[3 - g].clock.clone();
+                            st.goroutines[g].clock.join(&other);
+                            st.goroutines[3 - g].clock.tick(3 - g);
+                        }
+                        let clock = st.goroutines[g].clock.clone();
+                        let loc = Location::caller();
+                        let cur = Rec {
+                            goroutine: g as u32,
+                            epoch: clock.get(g),
+                            atomic,
+                            write,
+                            stack: StackDepot::EMPTY,
+                            offset: offset as u32,
+                            size: size as u32,
+                            location: loc,
+                        };
+                        let mut expected = None;
+                        let mut stretch: Vec<(u32, usize)> = Vec::new();
+                        for (b, n) in bytes[offset..offset + size].iter_mut().zip(&mut writes[offset..offset + size]) {
+                            if expected.is_none() {
+                                let racing = |w: bool| b.iter().find(|p| p.write == w && p.races_with(&cur, &clock));
+                                expected = racing(true).or_else(|| racing(false)).copied();
+                            }
+                            b.retain(|p| !p.subsumed_by(&cur, &clock));
+                            b.push(cur);
+                            match stretch.last_mut() {
+                                Some((w, len)) if *w == *n => *len += 1,
+                                _ => stretch.push((*n, 1)),
+                            }
+                            *n += u32::from(write);
+                        }
+                        let (first, last) = (sh.split(offset), sh.split(offset + size));
+                        prop_assert_eq!(sh.position(first, last), fold(&stretch));
+                        sh.join(first, last);
+                        let spec = AccessSpec {
+                            offset,
+                            size,
+                            kind: if write { AccessKind::Write } else { AccessKind::Read },
+                            atomic,
+                            frames: &[],
+                            location: loc,
+                        };
+                        let found = sh.access(st, g, spec);
+                        st.failure = None;
+                        prop_assert_eq!(
+                            found.map(|r| (r.previous.goroutine, r.previous.offset, r.previous.size)),
+                            expected.map(|p| (
+                                ExecState::go_id(p.goroutine as usize),
+                                p.offset as usize,
+                                p.size as usize
+                            ))
+                        );
+                        for (at, b) in bytes.iter().enumerate() {
+                            let run = &sh.runs[sh.runs.partition_point(|r| r.start <= at) - 1];
+                            prop_assert!(run.recs.len() == b.len() && run.recs.iter().zip(b).all(|(x, y)| x.same(y)));
+                            prop_assert_eq!(run.writes, writes[at]);
+                        }
+                        prop_assert!(sh.runs.windows(2).all(|w| !w[0].same(&w[1])), "adjacent runs that hold the same");
+                        if atomic {
+                            st.goroutines[g].clock.tick(g);
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .unwrap();
+
+        fn fold(stretch: &[(u32, usize)]) -> u32 {
+            stretch
+                .iter()
+                .fold(0u32, |h, &(w, n)| (h.wrapping_mul(0x0100_0193) ^ w).wrapping_mul(0x0100_0193) ^ n as u32)
+        }
+    }
+
+    #[test]
+    fn names_print_their_values_in_place() {
+        assert_eq!(Name::template("rowTables[{}][{}]", &[1, 3]).to_string(), "rowTables[1][3]");
+        assert_eq!(Name::template("seg[w{} p{}].rawData", &[0, 12]).to_string(), "seg[w0 p12].rawData");
+        assert_eq!(Name::from("x.y").to_string(), "x.y");
+        assert_eq!(Name::from(String::from("a[2]")).to_string(), "a[2]");
     }
 
     #[test]

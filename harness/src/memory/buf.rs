@@ -1,14 +1,14 @@
 //! `CheckedBuf`: a byte buffer with plain and atomic accesses of 1, 2, 4 and 8 bytes at any offset
 //! (a row table segment's raw data).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::panic::Location;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
 
-use super::{check, spec, stop_on_race};
+use super::{check, spec, stop_on_race, Name};
 use crate::detector::Shadow;
 use crate::report::AccessKind;
 use crate::runtime;
@@ -38,8 +38,9 @@ struct Inner {
 struct State {
     data: Vec<u8>,
     shadow: Shadow,
-    /// Sync clocks of the addresses atomic operations used, by offset.
-    sync: HashMap<usize, VectorClock>,
+    /// Sync clocks of the addresses atomic operations used, by offset (hashed without
+    /// `RandomState`, whose keys cost a thread-local read per buffer).
+    sync: FxHashMap<usize, VectorClock>,
 }
 
 impl fmt::Debug for CheckedBuf {
@@ -122,9 +123,8 @@ word!(u8 u16 u32 u64);
 
 impl CheckedBuf {
     /// A zeroed buffer of `len` bytes, named `label` in reports.
-    pub fn new(label: impl Into<String>, len: usize) -> CheckedBuf {
+    pub fn new(label: impl Into<Name>, len: usize) -> CheckedBuf {
         let exec = runtime::current();
-        let label: Arc<str> = label.into().into();
         let base = exec.alloc_addr(len);
         let words = exec.backend.buffer_tokens(len);
         CheckedBuf {
@@ -133,7 +133,7 @@ impl CheckedBuf {
                 state: Mutex::new(State {
                     data: vec![0; len],
                     shadow: Shadow::new(label, base, len),
-                    sync: HashMap::new(),
+                    sync: FxHashMap::default(),
                 }),
             }),
         }
@@ -141,7 +141,7 @@ impl CheckedBuf {
 
     /// A buffer holding `bytes`, named `label` in reports. Creating it is not an access: the bytes
     /// are published the way the buffer itself is (say, through a channel or a `go` statement).
-    pub fn from_bytes(label: impl Into<String>, bytes: &[u8]) -> CheckedBuf {
+    pub fn from_bytes(label: impl Into<Name>, bytes: &[u8]) -> CheckedBuf {
         let buf = CheckedBuf::new(label, bytes.len());
         buf.inner.state.lock().data.copy_from_slice(bytes);
         buf

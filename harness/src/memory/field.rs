@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{check, spec, stop_on_race};
+use super::{check, spec, stop_on_race, Name};
 use crate::detector::Shadow;
 use crate::report::AccessKind;
 use crate::runtime;
@@ -34,11 +34,11 @@ impl<T> CheckedField<T> {
     /// A field holding `value`, named `label` in reports. Creating it is not an access: the value
     /// is published to other goroutines the way the field itself is (say, by the `go` statement
     /// that hands them the struct).
-    pub fn new(label: impl Into<String>, value: T) -> CheckedField<T> {
+    pub fn new(label: impl Into<Name>, value: T) -> CheckedField<T> {
         let exec = runtime::current();
         let size = size_of::<T>().max(1);
         let base = exec.alloc_addr(size);
-        CheckedField { inner: Arc::new(Mutex::new((value, Shadow::new(label.into().into(), base, size)))) }
+        CheckedField { inner: Arc::new(Mutex::new((value, Shadow::new(label, base, size)))) }
     }
 
     /// The field's address, as reports print it.

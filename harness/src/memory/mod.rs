@@ -6,6 +6,7 @@
 mod buf;
 mod field;
 
+pub use crate::detector::Name;
 pub use buf::CheckedBuf;
 pub use field::{CheckedField, NIL_DEREFERENCE};
 

@@ -136,10 +136,17 @@ pub(crate) fn goroutine_name(frames: &[String]) -> Option<String> {
 
 /// What an operation does to shared state, as the DPOR explorer sees it: the objects it touches,
 /// and whether it writes them (loads of one object commute).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Access {
     pub(crate) labels: SmallVec<[u64; 2]>,
     pub(crate) write: bool,
+}
+
+/// A copy by `SmallVec::from_slice`, as `VectorClock`'s (the explorer copies one per step).
+impl Clone for Access {
+    fn clone(&self) -> Access {
+        Access { labels: SmallVec::from_slice(&self.labels), write: self.write }
+    }
 }
 
 /// What a run asks of the record besides the steps.

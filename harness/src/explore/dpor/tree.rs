@@ -135,6 +135,23 @@ pub(crate) struct Explored {
     pub(super) requests: Vec<Request>,
 }
 
+impl Explored {
+    /// Drops the decisions below the last one with a branch to take or that a race names: a tree
+    /// with partial-order reduction that keeps nothing explored would prune them as soon as it
+    /// added them. Done by the worker, before the explorer's lock.
+    pub(super) fn trim(&mut self) {
+        let requests = &self.requests;
+        let named = |p: &Point| {
+            requests.iter().any(|r| match r {
+                Request::Reverse { at, .. } | Request::Add { at, .. } => *at == p.id,
+            })
+        };
+        let more = |p: &Point| matches!(&p.kind, PointKind::Choice { options } if options.len() > 1);
+        let needed = self.tail.iter().rposition(|(p, _)| more(p) || named(p));
+        self.tail.truncate(needed.map_or(0, |i| i + 1));
+    }
+}
+
 /// What a race asks of a decision on the path.
 #[derive(Debug)]
 pub(super) enum Request {
@@ -279,22 +296,10 @@ impl Tree {
         Branch { edge, first_new, resume: Some(at.steps_before), sleep }
     }
 
-    /// Adds what the execution of `branch` found.
-    pub(super) fn merge(&mut self, branch: &Branch, mut explored: Explored) {
+    /// Adds what the execution of `branch` found (trimmed or not: see [`Explored::trim`]).
+    pub(super) fn merge(&mut self, branch: &Branch, explored: Explored) {
         let mut parent = branch.edge.as_ref().map(|e| e.point.id);
         let mut prefix = branch.edge.clone();
-        if !self.keep && self.reduction {
-            // The decisions below the last one with a branch to take, or that a race names, would
-            // be pruned as soon as added: they are not added.
-            let named = |p: &Point| {
-                explored.requests.iter().any(|r| match r {
-                    Request::Reverse { at, .. } | Request::Add { at, .. } => *at == p.id,
-                })
-            };
-            let more = |p: &Point| matches!(&p.kind, PointKind::Choice { options } if options.len() > 1);
-            let needed = explored.tail.iter().rposition(|(p, _)| more(p) || named(p));
-            explored.tail.truncate(needed.map_or(0, |i| i + 1));
-        }
         for (point, chosen) in explored.tail {
             if let Some(p) = parent {
                 self.entries.get_mut(&p).expect("the path lives").alive += 1;

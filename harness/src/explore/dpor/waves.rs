@@ -14,11 +14,11 @@
 //! together the shards cover every interleaving one run covers, and may run some twice.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::tree::{Branch, Explored, Tree};
 use super::Branches;
@@ -31,10 +31,20 @@ pub const WAVE: usize = 16;
 /// A shard takes its share once this many branches per shard wait.
 pub(crate) const CUT_PER_SHARD: usize = 4;
 
+/// How long a worker waiting for the wave's last executions spins before it sleeps: waking a
+/// sleeping thread takes longer than an execution on this machine's VMs, and the wait is usually
+/// for one execution, on another core.
+const SPIN: Duration = Duration::from_micros(300);
+
 /// The explorer's state shared by its workers.
 pub(crate) struct Waves {
     state: Mutex<State>,
     turn: Condvar,
+    /// Partial-order reduction on (see [`Explored::trim`]).
+    reduction: bool,
+    /// Counts the changes a waiting worker waits for (an execution ended or failed, a wave was
+    /// taken, the exploration ended), so that it can watch for one without the lock.
+    changes: AtomicU64,
 }
 
 struct State {
@@ -85,7 +95,7 @@ impl Waves {
         };
         state.show_bound();
         state.over = !state.form();
-        Arc::new(Waves { state: Mutex::new(state), turn: Condvar::new() })
+        Arc::new(Waves { state: Mutex::new(state), turn: Condvar::new(), reduction, changes: AtomicU64::new(0) })
     }
 
     /// The preemption bound of the round running now (the last one, when over).
@@ -113,19 +123,27 @@ impl Branches for Waves {
                 if st.failed.is_some() || !st.next_wave() {
                     st.over = true;
                 }
-                self.turn.notify_all();
+                self.changed();
                 continue;
             }
-            self.turn.wait(&mut st);
+            let seen = self.changes.load(Ordering::Relaxed);
+            let changed = MutexGuard::unlocked(&mut st, || self.spin_while_unchanged(seen));
+            // A change after the spin is made under the lock, which is held from here to the wait.
+            if !changed && self.changes.load(Ordering::Relaxed) == seen {
+                self.turn.wait(&mut st);
+            }
         }
     }
 
-    fn finish(&self, index: u64, explored: Explored) {
+    fn finish(&self, index: u64, mut explored: Explored) {
+        if self.reduction {
+            explored.trim();
+        }
         let mut st = self.state.lock();
         let i = (index - st.base) as usize;
         st.results[i] = Some(explored);
         st.merge_ready();
-        self.turn.notify_all();
+        self.changed();
     }
 
     /// The exploration ends once the executions before it ran.
@@ -133,7 +151,32 @@ impl Branches for Waves {
         let mut st = self.state.lock();
         let i = (index - st.base) as usize;
         st.failed = Some(st.failed.map_or(i, |f| f.min(i)));
+        self.changed();
+    }
+}
+
+impl Waves {
+    /// Tells waiting workers that the state changed (called under the lock).
+    fn changed(&self) {
+        self.changes.fetch_add(1, Ordering::Release);
         self.turn.notify_all();
+    }
+
+    /// Spins, without the lock, until the state changes from `seen` or [`SPIN`] passes; whether it
+    /// changed.
+    fn spin_while_unchanged(&self, seen: u64) -> bool {
+        let start = Instant::now();
+        loop {
+            for _ in 0..64 {
+                if self.changes.load(Ordering::Acquire) != seen {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if start.elapsed() >= SPIN {
+                return false;
+            }
+        }
     }
 }
 

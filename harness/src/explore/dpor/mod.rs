@@ -135,7 +135,19 @@ pub(crate) struct DporWorker {
     run: Option<Run>,
     /// The last execution's path, whose start the next one shares (see `Run::new`).
     path: Path,
+    /// The last execution's tables, emptied, for the next one to fill without growing them again.
+    spare: Spare,
 }
+
+/// Per-execution tables kept from one execution to the next.
+#[derive(Default)]
+struct Spare {
+    objects: Objects,
+    events: Vec<Event>,
+}
+
+/// Per object, its last write and the reads since (events).
+type Objects = rustc_hash::FxHashMap<u64, (Option<usize>, SmallVec<[usize; 4]>)>;
 
 /// The decisions on a path: scheduling decisions and select choices, as the worker's own copies
 /// of what replaying them needs. Points are shared with the tree and the other workers: holding
@@ -194,8 +206,7 @@ struct Run {
     next: Vec<Access>,
     /// Per task, its clock.
     clocks: Vec<Clock>,
-    /// Per object, its last write and the reads since (events).
-    objects: rustc_hash::FxHashMap<u64, (Option<usize>, SmallVec<[usize; 4]>)>,
+    objects: Objects,
     events: Vec<Event>,
     runnable_before: SmallVec<[usize; 8]>,
     sleep: SmallVec<[Op; 4]>,
@@ -214,7 +225,7 @@ impl DporWorker {
     /// A worker taking its branches from `waves`; it stores the index of each execution it starts
     /// in `index`.
     pub(crate) fn new(waves: Arc<dyn Branches>, index: Arc<AtomicU64>) -> DporWorker {
-        DporWorker { waves, index, run: None, path: Path::default() }
+        DporWorker { waves, index, run: None, path: Path::default(), spare: Spare::default() }
     }
 }
 
@@ -266,8 +277,11 @@ impl Path {
 }
 
 impl Run {
-    fn new(index: u64, bound: Option<usize>, branch: Branch, mut path: Path) -> Run {
+    fn new(index: u64, bound: Option<usize>, branch: Branch, mut path: Path, spare: Spare) -> Run {
         path.follow(&branch);
+        let Spare { mut objects, mut events } = spare;
+        objects.clear();
+        events.clear();
         Run {
             index,
             bound,
@@ -276,8 +290,8 @@ impl Run {
             explored: Explored::default(),
             next: Vec::new(),
             clocks: Vec::new(),
-            objects: Default::default(),
-            events: Vec::new(),
+            objects,
+            events,
             runnable_before: SmallVec::new(),
             sleep: SmallVec::new(),
             redundant: false,
@@ -417,10 +431,12 @@ impl Scheduler for DporWorker {
             run.complete_pending();
             self.waves.finish(run.index, run.explored);
             self.path = run.path;
+            self.spare = Spare { objects: run.objects, events: run.events };
         }
         let (index, bound, branch) = self.waves.next()?;
         self.index.store(index, Ordering::SeqCst);
-        self.run = Some(Run::new(index, bound, branch, std::mem::take(&mut self.path)));
+        let (path, spare) = (std::mem::take(&mut self.path), std::mem::take(&mut self.spare));
+        self.run = Some(Run::new(index, bound, branch, path, spare));
         record::take_announced();
         record::take_retracted();
         Some(Schedule::new(0))
@@ -447,7 +463,7 @@ impl Scheduler for DporWorker {
                 run.clocks[t].join(&clock);
             }
         }
-        run.runnable_before = ids.clone();
+        run.runnable_before = SmallVec::from_slice(&ids);
         let running_on = current.filter(|c| !is_yielding && ids.contains(c));
         if run.redundant {
             // Covered by another execution: finish without preempting.

@@ -320,23 +320,19 @@ impl Shadow {
     /// folded over the stretches of bytes that saw equally many (runs `first..last`).
     fn position(&self, first: usize, last: usize) -> u32 {
         const PRIME: u32 = 0x0100_0193;
-        let mut position = 0u32;
-        let mut stretch: Option<(u32, usize)> = None;
+        let fold = |h: u32, (w, n): (u32, usize)| (h.wrapping_mul(PRIME) ^ w).wrapping_mul(PRIME) ^ n as u32;
+        let (mut position, mut stretch) = (0u32, None);
         for i in first..last {
             let (writes, len) = (self.runs[i].writes, self.end_of(i) - self.runs[i].start);
             stretch = match stretch {
                 Some((w, n)) if w == writes => Some((w, n + len)),
-                Some((w, n)) => {
-                    position = (position.wrapping_mul(PRIME) ^ w).wrapping_mul(PRIME) ^ n as u32;
+                done => {
+                    position = done.map_or(position, |d| fold(position, d));
                     Some((writes, len))
                 }
-                None => Some((writes, len)),
             };
         }
-        if let Some((w, n)) = stretch {
-            position = (position.wrapping_mul(PRIME) ^ w).wrapping_mul(PRIME) ^ n as u32;
-        }
-        position
+        stretch.map_or(position, |d| fold(position, d))
     }
 
     /// Joins the runs around and between `first..last` that now hold the same.

@@ -127,9 +127,9 @@ impl Branches for Waves {
                 continue;
             }
             let seen = self.changes.load(Ordering::Relaxed);
-            let changed = MutexGuard::unlocked(&mut st, || self.spin_while_unchanged(seen));
+            MutexGuard::unlocked(&mut st, || self.spin_while_unchanged(seen));
             // A change after the spin is made under the lock, which is held from here to the wait.
-            if !changed && self.changes.load(Ordering::Relaxed) == seen {
+            if self.changes.load(Ordering::Relaxed) == seen {
                 self.turn.wait(&mut st);
             }
         }
@@ -162,19 +162,15 @@ impl Waves {
         self.turn.notify_all();
     }
 
-    /// Spins, without the lock, until the state changes from `seen` or [`SPIN`] passes; whether it
-    /// changed.
-    fn spin_while_unchanged(&self, seen: u64) -> bool {
+    /// Spins, without the lock, until the state changes from `seen` or [`SPIN`] passes.
+    fn spin_while_unchanged(&self, seen: u64) {
         let start = Instant::now();
-        loop {
+        while start.elapsed() < SPIN {
             for _ in 0..64 {
                 if self.changes.load(Ordering::Acquire) != seen {
-                    return true;
+                    return;
                 }
                 std::hint::spin_loop();
-            }
-            if start.elapsed() >= SPIN {
-                return false;
             }
         }
     }

@@ -123,23 +123,25 @@ fn buffer_words() {
 }
 
 /// A lock attempt that finds the mutex held and parks is no interleaving of its own (its order
-/// with the holder's unlock changes nothing): 6 interleavings (3! orders), in 25 executions where
-/// 43 ran when each failed attempt was a write of the mutex (and counted 42 "interleavings"). (21
-/// when the explorer merged each execution's races before taking the next branch; in waves of 16
-/// a branch can be added that an earlier merge would have shown covered.)
+/// with the holder's unlock changes nothing): 6 interleavings (3! orders), in 24 executions where
+/// 43 ran when each failed attempt was a write of the mutex (and counted 42 "interleavings"), and
+/// 25 before a branch whose own decision fails was cut short. (21 when the explorer merged each
+/// execution's races before taking the next branch; in waves of 16 a branch can be added that an
+/// earlier merge would have shown covered.)
 #[test]
 fn mutex_counter_matches_loom() {
     let o = assert_same_interleavings_fewer_executions(mutex_counter);
     assert_eq!(o.distinct, Some(6), "{o}");
-    assert!(o.executions <= 25, "{o}");
+    assert!(o.executions <= 24, "{o}");
 }
 
-/// 24 interleavings in 40 executions (288 in 288 when failed attempts were writes).
+/// 24 interleavings in 30 executions (40 before failed attempts were cut short and stood in for,
+/// 288 in 288 when they were writes).
 #[test]
 fn producers_consumer_matches_loom() {
     let o = assert_same_interleavings_fewer_executions(producers_consumer);
     assert_eq!(o.distinct, Some(24), "{o}");
-    assert!(o.executions <= 40, "{o}");
+    assert!(o.executions <= 30, "{o}");
 }
 
 #[test]
@@ -189,9 +191,10 @@ fn select_reaches_at_least_what_loom_reaches() {
     let (loom, dpor) = both(|| select_workers(1));
     assert!(dpor.distinct >= loom.distinct, "loom: {loom}\ndpor: {dpor}");
     // Every ready case of each select explored, and polls that park no interleavings of their
-    // own: 12 interleavings in 121 executions (3,907 executions, 3,888 counted, before either).
+    // own: 12 interleavings in 48 executions (3,907 executions, 3,888 counted, before either; 120
+    // while two parkings on `close` raced as writes of its receivers).
     let two = explore(&UNBOUNDED_DPOR, || select_workers(2));
-    assert!(two.exhaustive && two.executions <= 121, "{two}");
+    assert!(two.exhaustive && two.executions <= 48, "{two}");
     assert_eq!(two.distinct, Some(12), "{two}");
     // One-sided check of completeness: 20,000 random executions reach no interleaving more.
     let random = explore(&Strategy::random(7, 20_000), || select_workers(2));
@@ -349,4 +352,45 @@ fn bounded_dpor_reaches_every_interleaving_a_plain_bounded_search_reaches() {
             assert!(dpor.executions <= plain.executions, "{name}, bound {b}:\nplain: {plain}\ndpor: {dpor}");
         }
     }
+}
+
+/// Two goroutines park receiving on an unbuffered channel, then take a mutex; main hands each a
+/// value through a `select` send case (ready only while a receiver is parked).
+fn handoff_by_select() {
+    let c: Chan<u64> = Chan::new("c", 0);
+    let m = Mutex::new("m");
+    let buf = CheckedBuf::new("sum", 8);
+    let gs: Vec<_> = (0..2)
+        .map(|_| {
+            let (c, m, buf) = (c.clone(), m.clone(), buf.clone());
+            go::go(move || {
+                let v = c.recv().expect("a value");
+                let _g = m.lock();
+                buf.write_u64(0, buf.read_u64(0) + v);
+            })
+        })
+        .collect();
+    for v in 1..=2 {
+        let mut s = c.send_case(v);
+        select(&mut [&mut s]);
+    }
+    for g in gs {
+        g.join();
+    }
+    assert_eq!(buf.read_u64(0), 3);
+}
+
+/// Registrations commute: two receivers parking on an unbuffered channel in either order leave
+/// the same, and only a `select` send case observes them. 4 interleavings, as loom's unbounded
+/// DPOR counts them (in 346,798 executions, too slow for a test), in 44 executions: 88 when each
+/// parking was a write of the channel's receivers, so that two parkings raced.
+#[test]
+fn parked_receivers_commute() {
+    let o = explore(&UNBOUNDED_DPOR, handoff_by_select);
+    assert!(o.failure.is_none() && o.exhaustive, "{o}");
+    assert_eq!(o.distinct, Some(4), "{o}");
+    assert!(o.executions <= 44, "{o}");
+    // One-sided check of completeness: random executions reach no interleaving more.
+    let random = explore(&Strategy::random(7, 20_000), handoff_by_select);
+    assert!(random.failure.is_none() && random.distinct <= o.distinct, "random: {random}\ndpor: {o}");
 }

@@ -28,7 +28,14 @@
 //! blocking operation that found it must wait and parked (`runtime::record::retract`) was a read
 //! of its objects, so it races with the write that made it wait (and the explorer tries it first
 //! too) but not with the writes after it, which would only reorder a wait with its end; and a
-//! write of what it registered that others observe (an unbuffered channel's parked receivers).
+//! read of what it registered that others observe (an unbuffered channel's parked receivers,
+//! which only a `select`'s send case, a write of them, observes: two goroutines parking in either
+//! order leave the same). Unbounded, a failed attempt that registered nothing changed nothing but
+//! parking its goroutine, so the state after it is the state before with one goroutine fewer: as
+//! the branch's own decision it shows the goroutine cannot go first there (the reversal the
+//! branch was for is impossible), and the execution runs on as a redundant one; past the branch,
+//! the next decision stands in for the one it was made at (`Step::stand_in`): races ask for
+//! branches there, and the goroutine taken next counts as explored there.
 //!
 //! **Select choices.** A `select` with several ready cases offers them (`next_u64`); each option
 //! is a branch of its own, explored depth-first like a scheduling node's goroutines, between the
@@ -83,7 +90,7 @@ pub(super) fn asleep(sleep: &[Op], task: usize) -> bool {
 
 /// What an operation that announced `announced` did, now that it ran: the same, or, when it was
 /// a failed attempt that parked (`retracted`: the registrations it left), a read of what it
-/// announced plus a write of those registrations (see `runtime::record::retract`).
+/// announced and of those registrations (see `runtime::record::retract`).
 pub(super) fn ran(announced: Access, retracted: Option<&[u64]>) -> Access {
     match retracted {
         None => announced,
@@ -94,7 +101,7 @@ pub(super) fn ran(announced: Access, retracted: Option<&[u64]>) -> Access {
                     labels.push(l);
                 }
             }
-            Access { labels, write: !registered.is_empty() }
+            Access { labels, write: false }
         }
     }
 }
@@ -165,6 +172,8 @@ struct StepCopy {
     runnable: SmallVec<[usize; 8]>,
     /// Preemptions on the path after it.
     preemptions: usize,
+    /// The point races ask for branches at instead (see `Step::stand_in`).
+    stand_in: Option<u64>,
 }
 
 /// A select choice on a path.
@@ -175,6 +184,11 @@ struct ChoiceCopy {
 }
 
 impl StepCopy {
+    /// The point a race before this decision asks for a branch at.
+    fn target(&self) -> u64 {
+        self.stand_in.unwrap_or(self.point)
+    }
+
     fn of(point: &Point, chosen: usize) -> StepCopy {
         let step = point.step();
         StepCopy {
@@ -182,6 +196,7 @@ impl StepCopy {
             chosen,
             runnable: step.runnable.iter().map(|o| o.task).collect(),
             preemptions: step.preemptions_after(chosen),
+            stand_in: step.stand_in,
         }
     }
 }
@@ -219,6 +234,9 @@ struct Run {
     /// recorded once the goroutine has run it and reached its next scheduling point, when it is
     /// known whether it was a failed attempt (see `runtime::record::retract`).
     pending: Option<(usize, usize)>,
+    /// The last decision, when its operation was a failed attempt that changed nothing (no
+    /// registrations) and the decision was made anew past the branch.
+    failed: Option<usize>,
 }
 
 impl DporWorker {
@@ -298,6 +316,7 @@ impl Run {
             decided: 0,
             made: 0,
             pending: None,
+            failed: None,
         }
     }
 
@@ -309,21 +328,36 @@ impl Run {
     }
 
     /// Records the operation scheduled at the last decision, now that it ran: what it announced,
-    /// or, when it was a failed attempt that parked, a read of what it announced plus a write of
-    /// the registrations it left (see `runtime::record::retract`).
+    /// or, when it was a failed attempt that parked, a read of what it announced and of the
+    /// registrations it left (see `runtime::record::retract`).
+    ///
+    /// Unbounded, a failed attempt that left no registration changed nothing but parking its
+    /// goroutine. As the branch's own decision, the goroutine could not go first there, which is
+    /// what the branch was for: the rest is covered by the point's other branches, and the
+    /// execution runs on as a redundant one. Past the branch, the next decision stands in for this
+    /// one (`Step::stand_in`).
     fn complete_pending(&mut self) {
         if let Some((task, d)) = self.pending.take() {
             let retracted = record::take_retracted();
             let access = ran(self.next[task].clone(), retracted.as_deref());
-            self.execute(task, d, access, retracted.as_deref())
+            self.execute(task, d, access, retracted.as_deref());
+            let changed_nothing = retracted.is_some_and(|r| r.is_empty()) && self.bound.is_none();
+            let fork = d == self.branch.first_new && self.branch.edge.as_ref().is_some_and(|e| e.point.is_step());
+            match (changed_nothing, fork) {
+                (true, true) => self.redundant = true,
+                (true, false) if d > self.branch.first_new => self.failed = Some(d),
+                _ => {}
+            }
         }
     }
 
     /// Records that `task` ran the operation `access` at depth `d`, finds the races it completes,
-    /// and updates the sleep set. A failed attempt (`failed`: the registrations it wrote) reads
-    /// its other objects: it races with the write that made it wait, so the explorer also tries
-    /// it first, but later writes do not race with it, as they would only reorder a wait with its
-    /// end.
+    /// and updates the sleep set. A failed attempt (`failed`: the registrations it left) reads its
+    /// objects: it races with the write that made it wait, so the explorer also tries it first,
+    /// but later writes do not race with it, as they would only reorder a wait with its end. Its
+    /// registrations are reads that stay, so a later write of them (a select's send case, ready
+    /// only while a receiver is parked) races with them; two goroutines parking in either order
+    /// leave the same.
     fn execute(&mut self, task: usize, d: usize, access: Access, failed: Option<&[u64]>) {
         let op = Op { task, access };
         let mut own = self.clocks[task].clone();
@@ -333,9 +367,9 @@ impl Run {
         let mut preds: SmallVec<[usize; 4]> = SmallVec::new();
         for &label in &op.access.labels {
             let (last_write, reads) = self.objects.entry(label).or_default();
-            let writes = match failed {
-                None => op.access.write,
-                Some(registered) => registered.contains(&label),
+            let (writes, stays) = match failed {
+                None => (op.access.write, true),
+                Some(registered) => (false, registered.contains(&label)),
             };
             let before: SmallVec<[usize; 4]> = match (writes, reads.is_empty()) {
                 (true, false) => reads.clone(),
@@ -344,7 +378,7 @@ impl Run {
             if writes {
                 *last_write = Some(d);
                 reads.clear();
-            } else if failed.is_none() {
+            } else if stays {
                 reads.push(d);
             }
             for i in before {
@@ -389,7 +423,7 @@ impl Run {
         let initials = self.initials(i, j, reversed);
         let racer = self.events[j].task;
         let steps = &self.path.steps;
-        self.explored.requests.push(Request::Reverse { at: steps[i].point, initials, racer });
+        self.explored.requests.push(Request::Reverse { at: steps[i].target(), initials, racer });
         if self.bound.is_some() {
             // The bound makes otherwise independent orders differ in cost: also try the racer at
             // the last context switch before `i` (or the first step), as loom does.
@@ -490,17 +524,23 @@ impl Scheduler for DporWorker {
             chosen
         } else {
             let preemptions = run.path.steps.last().map_or(0, |s| s.preemptions);
+            // After a failed attempt that changed nothing, the decision it was made at.
+            let stand_in = run.failed.take().filter(|&f| f + 1 == d).map(|f| run.path.steps[f].target());
             let step = Step {
                 runnable: ids.iter().map(|&t| Op { task: t, access: run.next[t].clone() }).collect(),
                 current: running_on,
                 preemptions,
                 sleep: run.sleep.clone(),
+                stand_in,
             };
             let Some(t) = run.pick(&step) else {
                 // Covered by another execution: finish without preempting.
                 run.redundant = true;
                 return Some(fallback(runnable, current, running_on));
             };
+            if let Some(at) = stand_in {
+                run.explored.requests.push(Request::Cover { at, task: t });
+            }
             let point = Point::new(d, run.made, PointKind::Step(step));
             run.path.steps.push(StepCopy::of(&point, t));
             run.explored.tail.push((Arc::new(point), t as u64));

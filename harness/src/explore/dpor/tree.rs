@@ -65,6 +65,11 @@ pub(super) struct Step {
     pub(super) preemptions: usize,
     /// The sleep set on arriving here.
     pub(super) sleep: SmallVec<[Op; 4]>,
+    /// The decision this one stands for, when the operations since it were failed attempts that
+    /// changed nothing (unbounded only): the state here is the state there with those goroutines
+    /// parked, so races ask for branches there, and the goroutine taken here counts as explored
+    /// there (see `Request::Cover`).
+    pub(super) stand_in: Option<u64>,
 }
 
 impl Point {
@@ -75,6 +80,10 @@ impl Point {
     /// Decisions of both kinds before it: its depth in the tree.
     pub(super) fn depth(&self) -> usize {
         self.steps_before + self.choices_before
+    }
+
+    pub(super) fn is_step(&self) -> bool {
+        matches!(self.kind, PointKind::Step(_))
     }
 
     pub(super) fn step(&self) -> &Step {
@@ -143,7 +152,7 @@ impl Explored {
         let requests = &self.requests;
         let named = |p: &Point| {
             requests.iter().any(|r| match r {
-                Request::Reverse { at, .. } | Request::Add { at, .. } => *at == p.id,
+                Request::Reverse { at, .. } | Request::Add { at, .. } | Request::Cover { at, .. } => *at == p.id,
             })
         };
         let more = |p: &Point| matches!(&p.kind, PointKind::Choice { options } if options.len() > 1);
@@ -160,6 +169,9 @@ pub(super) enum Request {
     Reverse { at: u64, initials: SmallVec<[usize; 8]>, racer: usize },
     /// Explore `task` at point `at` (every runnable goroutine, if it cannot run there).
     Add { at: u64, task: usize },
+    /// `task` is explored at point `at`: a decision standing in for `at` took it (see
+    /// `Step::stand_in`).
+    Cover { at: u64, task: usize },
 }
 
 /// A point with branches to explore or being explored.
@@ -173,6 +185,9 @@ struct Entry {
     todo: SmallVec<[u64; 2]>,
     /// Branches explored or being explored.
     done: SmallVec<[u64; 4]>,
+    /// Goroutines explored through a decision standing in for this one (`Step::stand_in`): not
+    /// branches of this point, but explored here as far as races and sleep sets go.
+    covered: SmallVec<[usize; 2]>,
     /// Live points right below it, and branches of it being explored.
     alive: usize,
 }
@@ -181,7 +196,10 @@ impl Entry {
     /// Whether a branch starting with `task` is explored, scheduled or asleep here.
     fn covers(&self, task: usize) -> bool {
         let t = task as u64;
-        self.done.contains(&t) || self.todo.contains(&t) || self.point.step().sleep.iter().any(|s| s.task == task)
+        self.done.contains(&t)
+            || self.todo.contains(&t)
+            || self.covered.contains(&task)
+            || self.point.step().sleep.iter().any(|s| s.task == task)
     }
 }
 
@@ -290,8 +308,9 @@ impl Tree {
         let Some((at, chosen)) = resume else { return Branch { edge, first_new, ..Branch::default() } };
         let step = at.step();
         // The branch starts with the point's earlier branches asleep, those that may sleep.
-        let done = &self.entries[&at.id].done;
-        let earlier = done.iter().map(|&t| t as usize).filter(|&t| t as u64 != chosen && self.sleeps(step, t));
+        let entry = &self.entries[&at.id];
+        let explored = entry.done.iter().map(|&t| t as usize).chain(entry.covered.iter().copied());
+        let earlier = explored.filter(|&t| t as u64 != chosen && self.sleeps(step, t));
         let sleep = step.sleep.iter().cloned().chain(earlier.filter_map(|t| step.op(t)).cloned()).collect();
         Branch { edge, first_new, resume: Some(at.steps_before), sleep }
     }
@@ -320,6 +339,7 @@ impl Tree {
                 parent,
                 todo: SmallVec::new(),
                 done: SmallVec::from_slice(&[chosen]),
+                covered: SmallVec::new(),
                 alive: 0,
             };
             self.entries.insert(id, entry);
@@ -341,6 +361,12 @@ impl Tree {
                     }
                 }
                 Request::Add { at, task } => self.add(at, task),
+                Request::Cover { at, task } => {
+                    let e = self.entries.get_mut(&at).expect("a point a request names lives");
+                    if !e.covers(task) {
+                        e.covered.push(task);
+                    }
+                }
             }
         }
         self.prune(parent);

@@ -335,7 +335,9 @@ impl Run {
     /// goroutine. As the branch's own decision, the goroutine could not go first there, which is
     /// what the branch was for: the rest is covered by the point's other branches, and the
     /// execution runs on as a redundant one. Past the branch, the next decision stands in for this
-    /// one (`Step::stand_in`).
+    /// one (`Step::stand_in`). Not for the decision before when the same goroutine touched nothing
+    /// there (it started, or returned from parking, then failed): the point's later branches sleep
+    /// on that operation, which nothing wakes, and would never run the goroutine.
     fn complete_pending(&mut self) {
         if let Some((task, d)) = self.pending.take() {
             let retracted = record::take_retracted();

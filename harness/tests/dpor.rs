@@ -135,13 +135,14 @@ fn mutex_counter_matches_loom() {
     assert!(o.executions <= 24, "{o}");
 }
 
-/// 24 interleavings in 30 executions (40 before failed attempts were cut short and stood in for,
+/// 24 interleavings in 31 executions (30 before the explorer, switching, preferred a goroutine
+/// whose next step touches nothing; 40 before failed attempts were cut short and stood in for,
 /// 288 in 288 when they were writes).
 #[test]
 fn producers_consumer_matches_loom() {
     let o = assert_same_interleavings_fewer_executions(producers_consumer);
     assert_eq!(o.distinct, Some(24), "{o}");
-    assert!(o.executions <= 30, "{o}");
+    assert!(o.executions <= 31, "{o}");
 }
 
 #[test]
@@ -204,7 +205,8 @@ fn select_reaches_at_least_what_loom_reaches() {
 /// shuttle's plain depth-first search runs every schedule, so it counts every interleaving (it
 /// cannot run a `select`, which asks for random data, nor the larger models in time).
 /// `nested_locks` parks goroutines in the middle of executions, where a failed attempt's next
-/// decision stands in for its own: 6 interleavings in 19 executions (34 before; the plain search
+/// decision stands in for its own: 6 interleavings in 20 executions (34 before, 19 before the
+/// explorer, switching, preferred a goroutine whose next step touches nothing; the plain search
 /// runs 25,576).
 #[test]
 fn every_interleaving_a_plain_search_reaches() {
@@ -215,7 +217,7 @@ fn every_interleaving_a_plain_search_reaches() {
         assert_eq!(dpor.distinct, dfs.distinct, "dfs: {dfs}\ndpor: {dpor}");
     }
     let nested = explore(&UNBOUNDED_DPOR, nested_locks);
-    assert!(nested.executions <= 19, "{nested}");
+    assert!(nested.executions <= 20, "{nested}");
 }
 
 /// Main and a goroutine each add to one counter twice; the order main, goroutine, main,

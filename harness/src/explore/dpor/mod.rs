@@ -320,23 +320,24 @@ impl Run {
         }
     }
 
-    /// The goroutine a fresh step runs: the current one if it may, else (unbounded) one whose next
-    /// step touches nothing (it starts, or returns from parking), else the lowest-numbered one
-    /// that is awake and within the bound.
+    /// The goroutine a fresh step runs: the current one if it may, else one whose next step
+    /// touches nothing (it starts, or returns from parking), else the lowest-numbered one that is
+    /// awake and within the bound (when the current one cannot go on, switching costs nothing).
     ///
     /// Any choice is complete; this one is a heuristic. Run at once, a goroutine's step that
     /// touches nothing leaves its next operation announced at the decisions after it, where a
-    /// branch that takes the goroutine runs that operation itself: one that fails there is cut
-    /// short (see `complete_pending`). Measured unbounded: `race1-fixed` 301,989 → 253,122
-    /// executions, `race2-fixed` 11,108 → 7,060, the same interleavings; one execution more on
-    /// two small models of `harness/tests/dpor.rs`. Preferring such a goroutine even over the
-    /// current one ran 182,487 and 6,611, but made a ping-pong through an unbuffered channel
-    /// (`failed_polls_are_not_interleavings`) grow with its length instead of staying at 2.
+    /// branch that takes the goroutine runs that operation itself: unbounded, one that fails there
+    /// is cut short (see `complete_pending`). Measured: `race1-fixed` unbounded 301,989 → 253,122
+    /// executions, at bound 2 12,459 → 9,502, at bound 3 115,903 → 84,060; `race2-fixed`
+    /// unbounded 11,108 → 7,060, at bound 2 1,720 → 1,136; the same interleavings; one execution
+    /// more on two small models of `harness/tests/dpor.rs`. Preferring such a goroutine even over
+    /// the current one ran 182,487 and 6,611 unbounded, but made a ping-pong through an unbuffered
+    /// channel (`failed_polls_are_not_interleavings`) grow with its length instead of staying at 2.
     fn pick(&self, step: &Step) -> Option<usize> {
         let awake = |t: usize| !asleep(&step.sleep, t) && step.within(self.bound, t);
         let quiet = || {
             let touch_nothing = step.runnable.iter().filter(|o| o.access.labels.is_empty());
-            touch_nothing.map(|o| o.task).filter(|&t| awake(t)).min().filter(|_| self.bound.is_none())
+            touch_nothing.map(|o| o.task).filter(|&t| awake(t)).min()
         };
         let lowest = || step.runnable.iter().map(|o| o.task).filter(|&t| awake(t)).min();
         step.current.filter(|&c| awake(c)).or_else(quiet).or_else(lowest)

@@ -14,12 +14,14 @@
 //! memory is not an operation: the race detector checks it, and a race-free access is ordered by
 //! the operations anyway.
 //!
-//! **Per execution:** replay the path to a node with a branch left, take that branch, then run on, preferring the running goroutine and never a sleeping one. Each operation's direct
-//! predecessors on its objects (the last write, or for a write the reads since) that no other path
-//! orders before it race with it; the state before such a predecessor must also be explored
-//! starting with one of the *initials* of the reversed order (the goroutines that can go first
-//! among the operations that do not happen after the predecessor, then the racing operation),
-//! unless one of them is explored, scheduled or asleep there. A sleep set holds the operations
+//! **Per execution:** replay the path to a node with a branch left, take that branch, then run
+//! on, preferring the running goroutine (when it cannot go on, one whose next step touches
+//! nothing) and never a sleeping one. Each operation's direct predecessors on its objects (the
+//! last write, or for a write the reads since) that no other path orders before it race with it;
+//! the state before such a predecessor must also be explored starting with one of the
+//! *initials* of the reversed order (the goroutines that can go first among the operations that
+//! do not happen after the predecessor, then the racing operation), unless one of them is
+//! explored, scheduled or asleep there. A sleep set holds the operations
 //! whose continuations are all explored; they sleep until a dependent operation runs. When every
 //! runnable goroutine sleeps, the rest of the execution is covered by another: it runs to its end
 //! without preemption and adds nothing to the search.

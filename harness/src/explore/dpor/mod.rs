@@ -21,10 +21,10 @@
 //! the state before such a predecessor must also be explored starting with one of the
 //! *initials* of the reversed order (the goroutines that can go first among the operations that
 //! do not happen after the predecessor, then the racing operation), unless one of them is
-//! explored, scheduled or asleep there. A sleep set holds the operations
-//! whose continuations are all explored; they sleep until a dependent operation runs. When every
-//! runnable goroutine sleeps, the rest of the execution is covered by another: it runs to its end
-//! without preemption and adds nothing to the search.
+//! explored, scheduled or asleep there. A sleep set holds the operations whose continuations are
+//! all explored; they sleep until a dependent operation runs. When every runnable goroutine
+//! sleeps, the rest of the execution is covered by another: it runs to its end without preemption
+//! and adds nothing to the search.
 //!
 //! **Failed attempts.** An operation is recorded once it ran, at the next scheduling point: a
 //! blocking operation that found it must wait and parked (`runtime::record::retract`) was a read

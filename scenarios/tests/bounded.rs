@@ -4,7 +4,7 @@
 //! TiDB's races live in, at the bounds a plain search exhausts in seconds (about 16 s in all).
 //!
 //! Measured 2026-12-06: `race1-fixed` at bound 2, 1,396 interleavings in 73,293 plain executions
-//! and 9,502 DPOR ones; `race2-fixed` at bound 2, 248 in 16,868 and 1,136. With every earlier
+//! and 8,876 DPOR ones; `race2-fixed` at bound 2, 248 in 16,868 and 1,000. With every earlier
 //! branch asleep, as unbounded, DPOR missed 4 of `race1-fixed`'s 8 at bound 0.
 
 use std::collections::BTreeSet;

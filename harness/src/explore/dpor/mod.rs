@@ -236,9 +236,9 @@ struct Run {
     /// recorded once the goroutine has run it and reached its next scheduling point, when it is
     /// known whether it was a failed attempt (see `runtime::record::retract`).
     pending: Option<(usize, usize)>,
-    /// The last decision, when its operation was a failed attempt that changed nothing (no
-    /// registrations) and the decision was made anew past the branch.
-    failed: Option<usize>,
+    /// The point the next decision stands in for (`Step::stand_in`): set when the last decision,
+    /// made anew past the branch, ran a failed attempt that changed nothing (no registrations).
+    stands_for: Option<u64>,
 }
 
 impl DporWorker {
@@ -318,7 +318,7 @@ impl Run {
             decided: 0,
             made: 0,
             pending: None,
-            failed: None,
+            stands_for: None,
         }
     }
 
@@ -337,12 +337,12 @@ impl Run {
     /// channel (`failed_polls_are_not_interleavings`) grow with its length instead of staying at 2.
     fn pick(&self, step: &Step) -> Option<usize> {
         let awake = |t: usize| !asleep(&step.sleep, t) && step.within(self.bound, t);
-        let quiet = || {
-            let touch_nothing = step.runnable.iter().filter(|o| o.access.labels.is_empty());
-            touch_nothing.map(|o| o.task).filter(|&t| awake(t)).min()
+        // Among the others, those that touch nothing first, then by number.
+        let other = || {
+            let others = step.runnable.iter().filter(|o| awake(o.task));
+            others.min_by_key(|o| (!o.access.labels.is_empty(), o.task)).map(|o| o.task)
         };
-        let lowest = || step.runnable.iter().map(|o| o.task).filter(|&t| awake(t)).min();
-        step.current.filter(|&c| awake(c)).or_else(quiet).or_else(lowest)
+        step.current.filter(|&c| awake(c)).or_else(other)
     }
 
     /// Records the operation scheduled at the last decision, now that it ran: what it announced,
@@ -361,12 +361,13 @@ impl Run {
             let retracted = record::take_retracted();
             let access = ran(self.next[task].clone(), retracted.as_deref());
             self.execute(task, d, access, retracted.as_deref());
-            let changed_nothing = retracted.is_some_and(|r| r.is_empty()) && self.bound.is_none();
-            let fork = d == self.branch.first_new && self.branch.edge.as_ref().is_some_and(|e| e.point.is_step());
-            match (changed_nothing, fork) {
-                (true, true) => self.redundant = true,
-                (true, false) if d > self.branch.first_new => self.failed = Some(d),
-                _ => {}
+            if !(retracted.is_some_and(|r| r.is_empty()) && self.bound.is_none()) {
+                return;
+            }
+            if d > self.branch.first_new {
+                self.stands_for = Some(self.path.steps[d].target());
+            } else if d == self.branch.first_new && self.branch.edge.as_ref().is_some_and(|e| e.point.is_step()) {
+                self.redundant = true;
             }
         }
     }
@@ -387,10 +388,8 @@ impl Run {
         let mut preds: SmallVec<[usize; 4]> = SmallVec::new();
         for &label in &op.access.labels {
             let (last_write, reads) = self.objects.entry(label).or_default();
-            let (writes, stays) = match failed {
-                None => (op.access.write, true),
-                Some(registered) => (false, registered.contains(&label)),
-            };
+            // A failed attempt writes nothing (see `ran`); only its registrations stay as reads.
+            let (writes, stays) = (op.access.write, failed.is_none_or(|r| r.contains(&label)));
             let before: SmallVec<[usize; 4]> = match (writes, reads.is_empty()) {
                 (true, false) => reads.clone(),
                 _ => last_write.iter().copied().collect(),
@@ -545,7 +544,7 @@ impl Scheduler for DporWorker {
         } else {
             let preemptions = run.path.steps.last().map_or(0, |s| s.preemptions);
             // After a failed attempt that changed nothing, the decision it was made at.
-            let stand_in = run.failed.take().filter(|&f| f + 1 == d).map(|f| run.path.steps[f].target());
+            let stand_in = run.stands_for.take();
             let step = Step {
                 runnable: ids.iter().map(|&t| Op { task: t, access: run.next[t].clone() }).collect(),
                 current: running_on,

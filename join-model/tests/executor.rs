@@ -170,25 +170,47 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 /// round, and exceeding the round limit. Which one happens depends on the schedule, so each quota
 /// is explored (std threads, 1,000 shuttle executions) and must show its situation in at least one
 /// execution, while every execution equals the reference join (or, for the last, fails with the
-/// round-limit error); no spill file is left behind.
-#[test]
-fn five_quota_situations() {
-    type Seen = fn(&SpillStats) -> bool;
-    let situations: [(&str, usize, usize, Seen); 5] = [
-        ("some partitions during build", 250, 8, |s| s.spilled_during_build && !s.all_partitions_spilled),
-        ("all partitions", 100, 8, |s| s.all_partitions_spilled),
-        ("between row table and hash table", 500, 8, |s| s.spilled_before_hash_table),
-        ("re-spill in a restore round", 250, 8, |s| s.respilled),
-        ("exceeding the round limit", 150, 1, |_| true),
-    ];
-    // One join per shape: inner, outer with the outer side built, outer with it probed.
-    let kinds = [
-        (JoinType::Inner, BuildSide::Right),
-        (JoinType::LeftOuter, BuildSide::Left),
-        (JoinType::RightOuter, BuildSide::Left),
-    ];
-    for (i, (name, quota, rounds, seen)) in situations.into_iter().enumerate() {
-        let must_fail = i == 4;
+/// round-limit error); no spill file is left behind. One test per situation, so that the test
+/// threads share them.
+mod five_quota_situations {
+    use super::*;
+
+    #[test]
+    fn some_partitions_during_build() {
+        situation(250, 8, |s| s.spilled_during_build && !s.all_partitions_spilled);
+    }
+
+    #[test]
+    fn all_partitions() {
+        situation(100, 8, |s| s.all_partitions_spilled);
+    }
+
+    #[test]
+    fn between_row_table_and_hash_table() {
+        situation(500, 8, |s| s.spilled_before_hash_table);
+    }
+
+    #[test]
+    fn respill_in_a_restore_round() {
+        situation(250, 8, |s| s.respilled);
+    }
+
+    /// One round allowed: every execution must fail with the round-limit error.
+    #[test]
+    fn exceeding_the_round_limit() {
+        situation(150, 1, |_| true);
+    }
+
+    /// Explores `quota` (scaled to each join's row size) with `rounds` spill rounds allowed, for
+    /// one join per shape; `seen` must hold after at least one execution of each.
+    fn situation(quota: usize, rounds: usize, seen: fn(&SpillStats) -> bool) {
+        let must_fail = rounds == 1;
+        // One join per shape: inner, outer with the outer side built, outer with it probed.
+        let kinds = [
+            (JoinType::Inner, BuildSide::Right),
+            (JoinType::LeftOuter, BuildSide::Left),
+            (JoinType::RightOuter, BuildSide::Left),
+        ];
         for (jt, bs) in kinds {
             let parent = spill_parent();
             // The quotas were chosen for 32-byte build rows (with a used flag); scale them to this
@@ -223,11 +245,11 @@ fn five_quota_situations() {
                         hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                 });
-                assert!(o.failure.is_none(), "{name}, {jt:?} build {bs:?}: {o}");
+                assert!(o.failure.is_none(), "{jt:?} build {bs:?}: {o}");
             }
             let hits = hits.load(std::sync::atomic::Ordering::Relaxed);
-            assert!(hits > 0, "{name}, {jt:?} build {bs:?}: never happened in 1,010 executions");
-            assert_eq!(leftover(parent.path()), Vec::<std::path::PathBuf>::new(), "{name}: spill files left");
+            assert!(hits > 0, "{jt:?} build {bs:?}: never happened in 1,010 executions");
+            assert_eq!(leftover(parent.path()), Vec::<std::path::PathBuf>::new(), "spill files left");
         }
     }
 }

@@ -393,15 +393,18 @@ fn jobs_section(md: &mut String, targets: &mut Vec<(String, String, bool)>, [r1f
     let _ = writeln!(md, "\n## One exploration on {cores} cores (`--jobs`)\n");
     let _ = writeln!(
         md,
-        "Each configuration runs {ROUNDS} times on one job, each run followed at once by one on {cores}; the \
-         speed-up is the median of the {ROUNDS} pairs' ratios (this machine's speed drifts by a third within an \
-         hour, and a pair's two runs see about the same machine), the times are the medians.\n"
+        "Each configuration runs {ROUNDS} times on one job, each run followed at once by one on {cores}, then by \
+         {cores} independent one-job runs of it at once; the speed-up is the median of the {ROUNDS} pairs' ratios \
+         (this machine's speed drifts by a third within an hour, and a pair's two runs see about the same \
+         machine), the times are the medians. The machine's ceiling is what {cores} runs that share nothing but \
+         the machine (and the allocator) get through: {cores} times the one-job time over the time the \
+         independent runs took together, the median of the {ROUNDS} rounds.\n"
     );
     let _ = writeln!(
         md,
-        "| race | exploration | executions | distinct | 1 job | {cores} jobs | speed-up | pairs' ratios | counts identical |"
+        "| race | exploration | executions | distinct | 1 job | {cores} jobs | speed-up | pairs' ratios | machine's ceiling | counts identical |"
     );
-    let _ = writeln!(md, "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |");
+    let _ = writeln!(md, "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |");
     let runs = [
         (1, r1f, Strategy::dpor(None), "DPOR, unbounded"),
         (2, r2f, Strategy::dpor(None), "DPOR, unbounded"),
@@ -417,10 +420,20 @@ fn jobs_section(md: &mut String, targets: &mut Vec<(String, String, bool)>, [r1f
     };
     for (race, m, strategy, label) in runs {
         let what = |o: &Outcome| (o.executions, o.distinct, o.exhaustive);
-        let pairs: Vec<(Outcome, Outcome)> =
-            (0..ROUNDS).map(|_| (m.explore_jobs(&strategy, 1), m.explore_jobs(&strategy, cores))).collect();
+        let (mut ceilings, mut independent) = (Vec::new(), Vec::new());
+        let pairs: Vec<(Outcome, Outcome)> = (0..ROUNDS)
+            .map(|_| {
+                let (one, all) = (m.explore_jobs(&strategy, 1), m.explore_jobs(&strategy, cores));
+                let (outcomes, took) = apart(m, &strategy, cores);
+                ceilings.push(cores as f64 * one.elapsed.as_secs_f64() / took.as_secs_f64().max(1e-9));
+                independent.extend(outcomes);
+                (one, all)
+            })
+            .collect();
+        let ceiling = median(ceilings);
         let first = what(&pairs[0].0);
-        let same = pairs.iter().all(|(o, a)| what(o) == first && what(a) == first);
+        let same = pairs.iter().all(|(o, a)| what(o) == first && what(a) == first)
+            && independent.iter().all(|o| what(o) == first);
         let ratios: Vec<f64> =
             pairs.iter().map(|(o, a)| o.elapsed.as_secs_f64() / a.elapsed.as_secs_f64().max(1e-9)).collect();
         let speedup = median(ratios.clone());
@@ -434,7 +447,7 @@ fn jobs_section(md: &mut String, targets: &mut Vec<(String, String, bool)>, [r1f
         ));
         let _ = writeln!(
             md,
-            "| {race} | {label} | {} | {} | {} | {} | {speedup:.2}× | {lo:.2} to {hi:.2} | {} |",
+            "| {race} | {label} | {} | {} | {} | {} | {speedup:.2}× | {lo:.2} to {hi:.2} | {ceiling:.2}× | {} |",
             pairs[0].0.executions,
             pairs[0].0.distinct.unwrap_or(0),
             secs(one),
@@ -451,6 +464,22 @@ fn jobs_section(md: &mut String, targets: &mut Vec<(String, String, bool)>, [r1f
          over.",
         harness::explore::DPOR_WAVE
     );
+}
+
+/// `n` independent one-job runs of `strategy` on `m`, started at once, and the time they took
+/// together.
+fn apart(m: &Model, strategy: &Strategy, n: usize) -> (Vec<Outcome>, Duration) {
+    let start = std::time::Instant::now();
+    let outcomes = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..n)
+            .map(|_| {
+                let b = std::thread::Builder::new().stack_size(8 << 20);
+                b.spawn_scoped(s, || m.explore_jobs(strategy, 1)).expect("spawn a run")
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().expect("an independent run")).collect()
+    });
+    (outcomes, start.elapsed())
 }
 
 /// Date, CPU and core count, and the compiler, for the report's header.

@@ -123,26 +123,27 @@ fn buffer_words() {
 }
 
 /// A lock attempt that finds the mutex held and parks is no interleaving of its own (its order
-/// with the holder's unlock changes nothing): 6 interleavings (3! orders), in 24 executions where
-/// 43 ran when each failed attempt was a write of the mutex (and counted 42 "interleavings"), and
-/// 25 before a branch whose own decision fails was cut short. (21 when the explorer merged each
+/// with the holder's unlock changes nothing): 6 interleavings (3! orders), in 18 executions where
+/// 43 ran when each failed attempt was a write of the mutex (and counted 42 "interleavings"), 25
+/// before a branch whose own decision fails was cut short, and 24 before a spawned goroutine's
+/// start ran at once. (21 when the explorer merged each
 /// execution's races before taking the next branch; in waves of 16 a branch can be added that an
 /// earlier merge would have shown covered.)
 #[test]
 fn mutex_counter_matches_loom() {
     let o = assert_same_interleavings_fewer_executions(mutex_counter);
     assert_eq!(o.distinct, Some(6), "{o}");
-    assert!(o.executions <= 24, "{o}");
+    assert!(o.executions <= 18, "{o}");
 }
 
-/// 24 interleavings in 31 executions (30 before the explorer, switching, preferred a goroutine
-/// whose next step touches nothing; 40 before failed attempts were cut short and stood in for,
-/// 288 in 288 when they were writes).
+/// 24 interleavings in 28 executions (31 before a spawned goroutine's start ran at once, 30 before
+/// the explorer, switching, preferred a goroutine whose next step touches nothing; 40 before
+/// failed attempts were cut short and stood in for, 288 in 288 when they were writes).
 #[test]
 fn producers_consumer_matches_loom() {
     let o = assert_same_interleavings_fewer_executions(producers_consumer);
     assert_eq!(o.distinct, Some(24), "{o}");
-    assert!(o.executions <= 31, "{o}");
+    assert!(o.executions <= 28, "{o}");
 }
 
 #[test]
@@ -192,10 +193,11 @@ fn select_reaches_at_least_what_loom_reaches() {
     let (loom, dpor) = both(|| select_workers(1));
     assert!(dpor.distinct >= loom.distinct, "loom: {loom}\ndpor: {dpor}");
     // Every ready case of each select explored, and polls that park no interleavings of their
-    // own: 12 interleavings in 48 executions (3,907 executions, 3,888 counted, before either; 120
-    // while two parkings on `close` raced as writes of its receivers).
+    // own: 12 interleavings in 28 executions (3,907 executions, 3,888 counted, before either; 120
+    // while two parkings on `close` raced as writes of its receivers; 48 before a spawned
+    // goroutine's start ran at once).
     let two = explore(&UNBOUNDED_DPOR, || select_workers(2));
-    assert!(two.exhaustive && two.executions <= 48, "{two}");
+    assert!(two.exhaustive && two.executions <= 28, "{two}");
     assert_eq!(two.distinct, Some(12), "{two}");
     // One-sided check of completeness: 20,000 random executions reach no interleaving more.
     let random = explore(&Strategy::random(7, 20_000), || select_workers(2));
@@ -309,22 +311,22 @@ fn failed_polls_are_not_interleavings() {
     assert!(ten.executions < loom.executions, "dpor: {ten}\nloom: {loom}");
 }
 
-/// The size estimate against exact counts: on each model it lies between 0.7 times the
-/// interleavings unbounded DPOR reaches and the executions it runs (the estimate sees the branches
-/// its own probes' races ask for, not those of other subtrees, nor executions that end asleep).
-/// Measured with 300 probes: 8.9 (6 interleavings, 25 executions), 25.9 (24, 40), 2 (2, 2),
-/// 3.0 (4, 4), 13.1 (12, 120).
+/// The size estimate against exact counts: on each model it lies within 15% of the executions
+/// unbounded DPOR runs. Measured with 300 probes, seeds 1 to 4: 17.1 to 18.0 (18 executions),
+/// 24.8 to 29.2 (28), 2 (2), 4.0 (4), 27.9 to 28.7 (28); the 95% interval held the exact count in
+/// 19 of those 20 estimates. Before probes shared the branches they found, each probe saw only
+/// the branches its own executions asked for, and the estimate was 8.9 (25 executions) to 25.9
+/// (40) on the explorer of that time, and 13.5 (28) on this one, under the interleavings (24).
 #[test]
-fn the_size_estimate_lies_between_the_interleavings_and_the_executions() {
+fn the_size_estimate_lies_near_the_executions() {
     let models: [fn(); 5] = [mutex_counter, producers_consumer, mostly_independent, buffer_words, || select_workers(2)];
     for model in models {
         let exact = explore(&UNBOUNDED_DPOR, model);
         assert!(exact.exhaustive, "{exact}");
         let e = harness::estimate_dpor(model, 300, 1);
         assert_eq!((e.probes, e.stopped.as_deref()), (300, None), "{e:?}");
-        let (distinct, executions) = (exact.distinct.expect("counted") as f64, exact.executions as f64);
-        let est = e.executions.mean;
-        assert!(est >= 0.7 * distinct && est <= executions, "estimate {est:.1}, exact: {exact}");
+        let (est, executions) = (e.executions.mean, exact.executions as f64);
+        assert!((est - executions).abs() <= 0.15 * executions, "estimate {est:.1}, exact: {exact}");
     }
 }
 

@@ -379,8 +379,9 @@ fn dpor_section(
          interleavings a plain bounded search reached; `scenarios/tests/bounded.rs` checks the rule against it). \
          Preemptions are counted at shuttle's scheduling points, where more interleavings fit a bound than under \
          loom. Both fixed slices are exhausted with no bound at all. The size estimate (Knuth's estimator walked \
-         down the explorer's own tree, `harness/src/explore/dpor/estimate.rs`) sees only the branches its own \
-         probes' races ask for: it is biased, and meant to land between the interleavings and the executions."
+         down the explorer's own tree, `harness/src/explore/dpor/estimate.rs`, its probes sharing the branches \
+         they find at each decision) tracks the executions on small spaces; on these, where few probes reach the \
+         deep decisions, it stays low, and is meant to land between the interleavings and the executions."
     );
 }
 

@@ -9,15 +9,20 @@
 //! is the product, over the decisions of its final path, of their branches as its tree has them at
 //! the end (those that later executions of the probe asked for included).
 //!
-//! A decision's branches are only those the probe's own executions asked for: the explorer also
-//! adds those that executions in other subtrees ask for, runs executions that end with every
-//! goroutine asleep, and skips branches covered elsewhere. The estimate is therefore biased, and
-//! measures the interleavings more than the executions: on every space `harness/tests/dpor.rs`
-//! and BENCHMARKS.md compare it with, it lies between about 0.7 times the exact interleavings and
-//! the exact executions. Knuth's estimator is also heavy-tailed: the 95% interval (normal
-//! approximation) is a guide, not a guarantee.
+//! The explorer adds to a decision the branches that executions anywhere below it ask for, and a
+//! probe runs only a few of those executions. So probes share what they find: a decision reached
+//! by the same decisions from the top is the same decision at the same state (the model is
+//! deterministic), and the branches earlier probes found there are offered to it (`Tree::offer`)
+//! before the probe draws. A probe alone missed branches that executions in other subtrees ask for
+//! and fell under the interleavings on small spaces; sharing, the estimate tracks the executions
+//! on every small model `harness/tests/dpor.rs` checks (within 15%). The samples are then not
+//! independent (later probes know more), and on large spaces decisions deep down are reached by
+//! few probes, so the estimate stays low there (BENCHMARKS.md: a third of the executions on the
+//! race 1 slice). Knuth's estimator is also heavy-tailed: the 95% interval (normal approximation)
+//! is a guide, not a guarantee.
 
 use parking_lot::Mutex;
+use smallvec::SmallVec;
 
 use super::tree::{Branch, Explored, Tree};
 use super::Branches;
@@ -86,6 +91,9 @@ struct Walk {
     samples: Vec<f64>,
     executions: u64,
     over: bool,
+    /// The branches earlier probes found at each scheduling decision with more than one, by its
+    /// key (`Tree::key`).
+    learned: rustc_hash::FxHashMap<u64, SmallVec<[u64; 4]>>,
 }
 
 impl Probes {
@@ -105,6 +113,7 @@ impl Probes {
             running: None,
             samples: Vec::new(),
             executions: 0,
+            learned: Default::default(),
         };
         Probes { state: Mutex::new(walk) }
     }
@@ -131,6 +140,9 @@ impl Walk {
     fn walk(&mut self) {
         while let Some(&id) = self.path.get(self.cursor) {
             self.cursor += 1;
+            if let Some(values) = self.learned.get(&self.tree.key(id)) {
+                self.tree.offer(id, values);
+            }
             let k = self.tree.children(id);
             if k == 1 {
                 continue;
@@ -143,6 +155,14 @@ impl Walk {
         }
         // The end of the path: a leaf.
         self.samples.push(self.path.iter().map(|&id| self.tree.children(id) as f64).product());
+        for (key, values) in self.tree.branching() {
+            let known = self.learned.entry(key).or_default();
+            for v in values {
+                if !known.contains(&v) {
+                    known.push(v);
+                }
+            }
+        }
         self.probe += 1;
         if self.probe == self.probes {
             self.over = true;

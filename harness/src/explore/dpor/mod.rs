@@ -15,8 +15,9 @@
 //! the operations anyway.
 //!
 //! **Per execution:** replay the path to a node with a branch left, take that branch, then run
-//! on, preferring the running goroutine (when it cannot go on, one whose next step touches
-//! nothing) and never a sleeping one. Each operation's direct predecessors on its objects (the
+//! on, preferring the running goroutine (unbounded, after the start of each goroutine it spawns,
+//! which touches nothing; when it cannot go on, one whose next step touches nothing) and never a
+//! sleeping one. Each operation's direct predecessors on its objects (the
 //! last write, or for a write the reads since) that no other path orders before it race with it;
 //! the state before such a predecessor must also be explored starting with one of the
 //! *initials* of the reversed order (the goroutines that can go first among the operations that
@@ -239,6 +240,9 @@ struct Run {
     /// The point the next decision stands in for (`Step::stand_in`): set when the last decision,
     /// made anew past the branch, ran a failed attempt that changed nothing (no registrations).
     stands_for: Option<u64>,
+    /// Unbounded, the goroutine that could go on when a step that touched nothing was taken
+    /// instead (a start run at once, see `Run::pick`): the decisions after it return to it.
+    return_to: Option<usize>,
 }
 
 impl DporWorker {
@@ -319,35 +323,54 @@ impl Run {
             made: 0,
             pending: None,
             stands_for: None,
+            return_to: None,
         }
     }
 
-    /// The goroutine a fresh step runs: the current one if it may, else one whose next step
-    /// touches nothing (it starts, or returns from parking), else the lowest-numbered one that is
-    /// awake and within the bound (when the current one cannot go on, switching costs nothing).
+    /// The goroutine a fresh step runs. Unbounded: a goroutine that was just spawned and has not
+    /// started (its step touches nothing), else the goroutine that ran before such starts, else
+    /// the current one if it may, else one whose next step touches nothing (it returns from
+    /// parking), else the lowest-numbered one that is awake. Under a bound: the same without the
+    /// first two (there a switch to a start and back would cost two preemptions).
     ///
-    /// Any choice is complete; this one is a heuristic. Run at once, a goroutine's step that
-    /// touches nothing leaves its next operation announced at the decisions after it, where a
-    /// branch that takes the goroutine runs that operation itself: unbounded, one that fails there
-    /// is cut short (see `complete_pending`). Measured: `race1-fixed` unbounded 301,989 → 253,122
-    /// executions, at bound 2 12,459 → 9,502, at bound 3 115,903 → 84,060; `race2-fixed`
-    /// unbounded 11,108 → 7,060, at bound 2 1,720 → 1,136; the same interleavings; one execution
-    /// more on two small models of `harness/tests/dpor.rs`. Preferring such a goroutine even over
-    /// the current one ran 182,487 and 6,611 unbounded, but made a ping-pong through an unbuffered
-    /// channel (`failed_polls_are_not_interleavings`) grow with its length instead of staying at 2.
-    /// Two more, unbounded, tried and not shipped: a spawned goroutine's start run at once, then
-    /// back to the spawner, ran 238,372 and 3,399 (1.54 per interleaving) and fewer on every small
-    /// model, but the size estimate fell to 0.56 of `producers_consumer`'s interleavings, under
-    /// its checked 0.7 (it misses the branches other subtrees ask for); the start run at once and
-    /// the started goroutine kept on ran 115,106 and 3,528, but more on five small models.
+    /// Any choice is complete; this one is a heuristic. A start touches nothing, so it commutes
+    /// with every operation: run at once, then back to the spawner, the goroutine's first
+    /// operation is announced at every decision after its spawn, where a branch that takes the
+    /// goroutine runs that operation itself (one that fails there is cut short, see
+    /// `complete_pending`). Measured unbounded: `race1-fixed` 253,122 → 238,372 executions,
+    /// `race2-fixed` 7,060 → 3,399 (3.2 → 1.54 per interleaving), fewer on every small model of
+    /// `harness/tests/dpor.rs` (`select_workers(2)` 48 → 28), the same interleavings. Picking a
+    /// goroutine returning from parking first when switching, before that: `race1-fixed`
+    /// unbounded 301,989 → 253,122, at bound 2 12,459 → 9,502, at bound 3 115,903 → 84,060;
+    /// `race2-fixed` unbounded 11,108 → 7,060, at bound 2 1,720 → 1,136. Tried and not shipped:
+    /// a goroutine returning from parking run at once too, then back (`race1-fixed` 269,444, and
+    /// more on `select_workers(2)`); and the start run at once with the started goroutine kept on
+    /// (115,106 and 3,528, but more on five small models, and a ping-pong through an unbuffered
+    /// channel, `failed_polls_are_not_interleavings`, that grew with its length instead of
+    /// staying at 2).
     fn pick(&self, step: &Step) -> Option<usize> {
         let awake = |t: usize| !asleep(&step.sleep, t) && step.within(self.bound, t);
+        if self.bound.is_none() {
+            let runnable = |t: usize| step.runnable.iter().any(|o| o.task == t);
+            if let Some(t) = step.runnable.iter().map(|o| o.task).filter(|&t| self.unstarted(t) && awake(t)).min() {
+                return Some(t);
+            }
+            if let Some(r) = self.return_to.filter(|&r| awake(r) && runnable(r)) {
+                return Some(r);
+            }
+        }
         // Among the others, those that touch nothing first, then by number.
         let other = || {
             let others = step.runnable.iter().filter(|o| awake(o.task));
             others.min_by_key(|o| (!o.access.labels.is_empty(), o.task)).map(|o| o.task)
         };
         step.current.filter(|&c| awake(c)).or_else(other)
+    }
+
+    /// Whether goroutine `t` was spawned and has not run a step yet (its clock has no tick of its
+    /// own; its next step, the start, touches nothing).
+    fn unstarted(&self, t: usize) -> bool {
+        self.clocks[t].get(t) == 0 && self.next[t].labels.is_empty()
     }
 
     /// Records the operation scheduled at the last decision, now that it ran: what it announced,
@@ -570,6 +593,18 @@ impl Scheduler for DporWorker {
             run.explored.tail.push((Arc::new(point), t as u64));
             t
         };
+        // Replayed or made anew: a step that touches nothing (a start run at once, see `Run::pick`)
+        // taken while another goroutine could go on is a detour, which the next decisions end by
+        // returning to that goroutine; a step that touches something ends it.
+        if run.bound.is_none() {
+            if run.next[chosen].labels.is_empty() {
+                if let Some(c) = running_on.filter(|&c| c != chosen) {
+                    run.return_to.get_or_insert(c);
+                }
+            } else {
+                run.return_to = None;
+            }
+        }
         run.pending = Some((chosen, d));
         run.decided += 1;
         Some(TaskId::from(chosen))

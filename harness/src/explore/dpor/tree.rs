@@ -190,6 +190,13 @@ struct Entry {
     covered: SmallVec<[usize; 2]>,
     /// Live points right below it, and branches of it being explored.
     alive: usize,
+    /// The decisions that lead to it from the top, hashed (see [`Tree::key`]).
+    key: u64,
+}
+
+/// The key of the point after taking `chosen` at the point keyed `parent`.
+fn path_key(parent: u64, chosen: u64) -> u64 {
+    crate::explore::split::execution_seed(parent ^ 0x9e37_79b9_7f4a_7c15, chosen)
 }
 
 impl Entry {
@@ -238,6 +245,31 @@ impl Tree {
     pub(super) fn children(&self, id: u64) -> usize {
         let e = &self.entries[&id];
         e.done.len() + e.todo.len()
+    }
+
+    /// The decisions that lead to point `id` from the top, hashed: points of different trees of
+    /// one model with the same key are the same decision, at the same state.
+    pub(super) fn key(&self, id: u64) -> u64 {
+        self.entries[&id].key
+    }
+
+    /// The branches of every scheduling decision with more than one, by key.
+    pub(super) fn branching(&self) -> impl Iterator<Item = (u64, impl Iterator<Item = u64> + '_)> + '_ {
+        let steps = self.entries.values().filter(|e| matches!(e.point.kind, PointKind::Step(_)));
+        steps.filter(|e| e.done.len() + e.todo.len() > 1).map(|e| (e.key, e.done.iter().chain(&e.todo).copied()))
+    }
+
+    /// Offers point `id` the branches `values` (found at the same decision elsewhere): those not
+    /// explored, scheduled or asleep here become branches to do.
+    pub(super) fn offer(&mut self, id: u64, values: &[u64]) {
+        if !self.entries[&id].point.is_step() {
+            return;
+        }
+        for &v in values {
+            if !self.entries[&id].covers(v as usize) {
+                self.push(id, v);
+            }
+        }
     }
 
     /// Takes branch `i` of point `id`, counting the branches taken first (those done, then those to
@@ -333,10 +365,16 @@ impl Tree {
                 }
                 PointKind::Step(_) => Vec::new(),
             };
+            // The path from the top, hashed: the same decisions lead to the same state.
+            let key = match (&prefix, parent) {
+                (Some(edge), Some(p)) => path_key(self.entries[&p].key, edge.chosen),
+                _ => 0,
+            };
             let entry = Entry {
                 point: point.clone(),
                 prefix: prefix.clone(),
                 parent,
+                key,
                 todo: SmallVec::new(),
                 done: SmallVec::from_slice(&[chosen]),
                 covered: SmallVec::new(),

@@ -17,8 +17,8 @@
 //! **Per execution:** replay the path to a node with a branch left, take that branch, then run
 //! on, preferring the running goroutine (unbounded, after the start of each goroutine it spawns,
 //! which touches nothing; when it cannot go on, one whose next step touches nothing) and never a
-//! sleeping one. Each operation's direct predecessors on its objects (the
-//! last write, or for a write the reads since) that no other path orders before it race with it;
+//! sleeping one. Each operation's direct predecessors on its objects (the last write, or for a
+//! write the reads since) that no other path orders before it race with it;
 //! the state before such a predecessor must also be explored starting with one of the
 //! *initials* of the reversed order (the goroutines that can go first among the operations that
 //! do not happen after the predecessor, then the racing operation), unless one of them is

@@ -255,8 +255,8 @@ impl Tree {
 
     /// The branches of every scheduling decision with more than one, by key.
     pub(super) fn branching(&self) -> impl Iterator<Item = (u64, impl Iterator<Item = u64> + '_)> + '_ {
-        let steps = self.entries.values().filter(|e| matches!(e.point.kind, PointKind::Step(_)));
-        steps.filter(|e| e.done.len() + e.todo.len() > 1).map(|e| (e.key, e.done.iter().chain(&e.todo).copied()))
+        let steps = self.entries.values().filter(|e| e.point.is_step() && e.done.len() + e.todo.len() > 1);
+        steps.map(|e| (e.key, e.done.iter().chain(&e.todo).copied()))
     }
 
     /// Offers point `id` the branches `values` (found at the same decision elsewhere): those not

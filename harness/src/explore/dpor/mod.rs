@@ -368,9 +368,9 @@ impl Run {
     }
 
     /// Whether goroutine `t` was spawned and has not run a step yet (its clock has no tick of its
-    /// own; its next step, the start, touches nothing).
+    /// own, so it has announced nothing: its next step, the start, touches nothing).
     fn unstarted(&self, t: usize) -> bool {
-        self.clocks[t].get(t) == 0 && self.next[t].labels.is_empty()
+        self.clocks[t].get(t) == 0
     }
 
     /// Records the operation scheduled at the last decision, now that it ran: what it announced,

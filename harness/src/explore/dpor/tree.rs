@@ -259,16 +259,11 @@ impl Tree {
         steps.map(|e| (e.key, e.done.iter().chain(&e.todo).copied()))
     }
 
-    /// Offers point `id` the branches `values` (found at the same decision elsewhere): those not
-    /// explored, scheduled or asleep here become branches to do.
+    /// Offers scheduling decision `id` the branches `values` found at the same decision elsewhere
+    /// (`Tree::branching`): those not explored, scheduled or asleep here become branches to do.
     pub(super) fn offer(&mut self, id: u64, values: &[u64]) {
-        if !self.entries[&id].point.is_step() {
-            return;
-        }
         for &v in values {
-            if !self.entries[&id].covers(v as usize) {
-                self.push(id, v);
-            }
+            self.add(id, v as usize);
         }
     }
 
@@ -366,10 +361,7 @@ impl Tree {
                 PointKind::Step(_) => Vec::new(),
             };
             // The path from the top, hashed: the same decisions lead to the same state.
-            let key = match (&prefix, parent) {
-                (Some(edge), Some(p)) => path_key(self.entries[&p].key, edge.chosen),
-                _ => 0,
-            };
+            let key = prefix.as_ref().map_or(0, |e| path_key(self.entries[&e.point.id].key, e.chosen));
             let entry = Entry {
                 point: point.clone(),
                 prefix: prefix.clone(),

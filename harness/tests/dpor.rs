@@ -127,8 +127,8 @@ fn buffer_words() {
 /// 43 ran when each failed attempt was a write of the mutex (and counted 42 "interleavings"), 25
 /// before a branch whose own decision fails was cut short, and 24 before a spawned goroutine's
 /// start ran at once. (21, before that, when the explorer merged each execution's races before
-/// taking the next branch; in waves of 16 a branch can be added that an earlier merge would have
-/// shown covered.)
+/// taking the next branch; with several branches taken before their races are merged, a branch
+/// can be added that an earlier merge would have shown covered.)
 #[test]
 fn mutex_counter_matches_loom() {
     let o = assert_same_interleavings_fewer_executions(mutex_counter);

@@ -24,7 +24,7 @@ use rustc_hash::FxHashSet;
 use shuttle::scheduler::{Schedule as ShuttleSchedule, Scheduler, Task, TaskId};
 
 pub use dpor::estimate::{Interval, SpaceEstimate};
-pub use dpor::WAVE as DPOR_WAVE;
+pub use dpor::WINDOW as DPOR_WINDOW;
 pub use split::{explore_jobs, Shard};
 pub use strategy::{Kind, Progress, Strategy};
 
@@ -144,7 +144,7 @@ pub(crate) struct Indexing {
     current: Arc<AtomicU64>,
     stop_at: Arc<AtomicU64>,
     log: split::Log,
-    waves: Option<Arc<dpor::Waves>>,
+    window: Option<Arc<dpor::Window>>,
     horizon: Arc<std::sync::OnceLock<usize>>,
 }
 
@@ -407,12 +407,12 @@ fn run(
         }
         Kind::Dpor { .. } => {
             // The explorer keeps the rounds and the limits; a job's worker shares its jobs'.
-            let waves = indexing.waves.clone().unwrap_or_else(|| dpor::Waves::new(strategy));
-            let worker = dpor::DporWorker::new(waves.clone(), indexing.current.clone());
+            let window = indexing.window.clone().unwrap_or_else(|| dpor::Window::new(strategy));
+            let worker = dpor::DporWorker::new(window.clone(), indexing.current.clone());
             let result = catch_unwind(AssertUnwindSafe(|| {
                 shuttle::Runner::new(worker, shuttle_config()).run(move || body());
             }));
-            set_bound(waves.bound());
+            set_bound(window.bound());
             if let Err(payload) = result {
                 resume_unwind(payload)
             }

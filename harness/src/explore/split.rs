@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use rustc_hash::FxHashSet;
 use shuttle::scheduler::{RandomScheduler, Schedule as ShuttleSchedule, Scheduler, Task, TaskId};
 
-use super::dpor::Waves;
+use super::dpor::Window;
 use super::{explore_indexed, Indexing, Kind, Outcome, Progress, Strategy};
 
 /// Executions `k`, `k + n`, `k + 2n`, … of an exploration (0-based `k < n`).
@@ -101,7 +101,7 @@ impl Scheduler for SplitRandom {
 
 /// Explores `model` under `strategy` with `jobs` threads. A random or PCT exploration is split by
 /// execution index over the jobs (PCT's execution 0 first, alone); a DPOR exploration's jobs are
-/// workers of one explorer, each running the next branch of its wave. The outcome is the one a
+/// workers of one explorer, each running the next branch of its window. The outcome is the one a
 /// single thread computes (times and the order of recovered panics aside): the same failing
 /// execution, the same counts. Other strategies run on one thread.
 pub fn explore_jobs<F>(strategy: &Strategy, jobs: usize, model: F) -> Outcome
@@ -114,7 +114,7 @@ where
     if jobs == 1 || !(dpor || pct || matches!(strategy.kind(), Kind::Random { .. })) {
         return super::explore(strategy, model);
     }
-    let waves = dpor.then(|| Waves::new(strategy));
+    let window = dpor.then(|| Window::new(strategy));
     let model = Arc::new(model);
     let stop_at = Arc::new(AtomicU64::new(u64::MAX));
     let start = std::time::Instant::now();
@@ -156,12 +156,13 @@ where
                 // itself.
                 let shard = if dpor { strategy.shard() } else { strategy.shard().split(j, jobs) };
                 let job = strategy.clone().with_shard(shard).with_progress(progresses[j as usize].clone());
-                let (model, stop_at, waves, horizon) = (model.clone(), stop_at.clone(), waves.clone(), horizon.clone());
+                let (model, stop_at, window, horizon) =
+                    (model.clone(), stop_at.clone(), window.clone(), horizon.clone());
                 // The main thread's stack size: explorations recurse as deep on a job as there.
                 let builder = std::thread::Builder::new().name(format!("explore-job-{j}")).stack_size(8 << 20);
                 builder
                     .spawn_scoped(scope, move || {
-                        let indexing = Indexing { horizon, ..Indexing::new(stop_at.clone(), waves) };
+                        let indexing = Indexing { horizon, ..Indexing::new(stop_at.clone(), window) };
                         let (outcome, log) = explore_indexed(&job, move || model(), indexing);
                         if let Some(f) = &outcome.failure {
                             stop_at.fetch_min(f.execution - 1, Ordering::SeqCst);
@@ -176,7 +177,7 @@ where
         done.store(true, Ordering::Relaxed);
         results
     });
-    merge(strategy, results, start.elapsed(), waves.as_deref())
+    merge(strategy, results, start.elapsed(), window.as_deref())
 }
 
 /// One outcome from the jobs' outcomes and their logs of `(execution index, interleaving hash)`:
@@ -185,7 +186,7 @@ fn merge(
     strategy: &Strategy,
     results: Vec<(Outcome, Vec<(u64, u64)>)>,
     elapsed: std::time::Duration,
-    waves: Option<&Waves>,
+    window: Option<&Window>,
 ) -> Outcome {
     let failing =
         results.iter().filter_map(|(o, _)| o.failure.as_ref().map(|f| (f.execution, o))).min_by_key(|(e, _)| *e);
@@ -221,7 +222,7 @@ fn merge(
         first_ready_case_only: false,
         failure: failing.and_then(|(_, o)| o.failure.clone()),
         distinct: Some(distinct),
-        bound: waves.and_then(Waves::bound),
+        bound: window.and_then(Window::bound),
         incomplete,
         recovered,
     }
@@ -231,7 +232,7 @@ fn merge(
 pub(crate) type Log = Arc<Mutex<Vec<(u64, u64)>>>;
 
 impl Indexing {
-    pub(crate) fn new(stop_at: Arc<AtomicU64>, waves: Option<Arc<Waves>>) -> Indexing {
-        Indexing { current: Arc::default(), stop_at, log: Log::default(), waves, horizon: Arc::default() }
+    pub(crate) fn new(stop_at: Arc<AtomicU64>, window: Option<Arc<Window>>) -> Indexing {
+        Indexing { current: Arc::default(), stop_at, log: Log::default(), window, horizon: Arc::default() }
     }
 }

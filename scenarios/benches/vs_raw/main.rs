@@ -458,12 +458,12 @@ fn jobs_section(md: &mut String, targets: &mut Vec<(String, String, bool)>, [r1f
     }
     let _ = writeln!(
         md,
-        "\nDPOR's jobs are workers of one explorer: it hands out its branches {} at a time, deepest first, and merges \
-         what each execution found in the order handed out, so the executions and their numbering do not depend on \
-         the number of jobs. Random and PCT draw each execution from the seed and its index, so jobs split the \
-         indices; PCT's execution 0 runs first, alone, and measures the length the others draw their change points \
-         over.",
-        harness::explore::DPOR_WAVE
+        "\nDPOR's jobs are workers of one explorer: it keeps a window of up to {} branches taken from its tree \
+         (deepest first) and not yet merged, merges what each execution found in the order taken and tops the window \
+         up after each merge, so the executions and their numbering do not depend on the number of jobs. Random \
+         and PCT draw each execution from the seed and its index, so jobs split the indices; PCT's execution 0 runs \
+         first, alone, and measures the length the others draw their change points over.",
+        harness::explore::DPOR_WINDOW
     );
 }
 

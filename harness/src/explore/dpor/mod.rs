@@ -50,9 +50,10 @@
 //! "Bounded partial-order reduction", OOPSLA 2013). Only the goroutine that ran into a decision
 //! sleeps in its other branches: see `Tree::sleeps`.
 //!
-//! **Waves and jobs.** The explored decisions form a tree (`tree.rs`); branches are taken from it
-//! deepest first, `waves::WAVE` at a time, run by one worker or several, and merged back in the order
-//! taken (`waves.rs`): the executions, their numbering and the first failure do not depend on the
+//! **The window and jobs.** The explored decisions form a tree (`tree.rs`); branches are taken
+//! from it deepest first into a window of up to `window::WINDOW` not yet merged, run by one worker
+//! or several, and merged back in the order taken, each merge topping the window up
+//! (`window.rs`): the executions, their numbering and the first failure do not depend on the
 //! number of workers. A worker ([`DporWorker`]) runs one execution at a time: it replays its
 //! branch's path, runs on, and returns the decisions it made and what its races ask for.
 
@@ -67,11 +68,11 @@ use crate::runtime::record::{self, Access};
 
 pub(crate) mod estimate;
 mod tree;
-mod waves;
+mod window;
 
 use tree::{Branch, Explored, Point, PointKind, Request, Step};
-pub(crate) use waves::Waves;
-pub use waves::WAVE;
+pub(crate) use window::Window;
+pub use window::WINDOW;
 
 /// An operation a goroutine is about to do: its task and what it touches.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -126,7 +127,7 @@ impl Event {
 }
 
 /// Where a worker gets its branches and gives back what their executions found: the explorer's
-/// [`Waves`], or the estimator's probes.
+/// [`Window`], or the estimator's probes.
 pub(crate) trait Branches: Send + Sync {
     /// The next branch, its execution's index and the preemption bound; `None` when over.
     fn next(&self) -> Option<(u64, Option<usize>, Branch)>;
@@ -139,7 +140,7 @@ pub(crate) trait Branches: Send + Sync {
 /// A worker of the DPOR explorer: a shuttle [`Scheduler`] running the branches its source hands
 /// it, one execution each (see the module documentation).
 pub(crate) struct DporWorker {
-    waves: Arc<dyn Branches>,
+    branches: Arc<dyn Branches>,
     /// The index of the execution running now, for the outcome and the per-execution log.
     index: Arc<AtomicU64>,
     run: Option<Run>,
@@ -246,10 +247,10 @@ struct Run {
 }
 
 impl DporWorker {
-    /// A worker taking its branches from `waves`; it stores the index of each execution it starts
+    /// A worker taking its branches from `branches`; it stores the index of each execution it starts
     /// in `index`.
-    pub(crate) fn new(waves: Arc<dyn Branches>, index: Arc<AtomicU64>) -> DporWorker {
-        DporWorker { waves, index, run: None, path: Path::default(), spare: Spare::default() }
+    pub(crate) fn new(branches: Arc<dyn Branches>, index: Arc<AtomicU64>) -> DporWorker {
+        DporWorker { branches, index, run: None, path: Path::default(), spare: Spare::default() }
     }
 }
 
@@ -257,7 +258,7 @@ impl Drop for DporWorker {
     fn drop(&mut self) {
         // An execution that did not end through `new_execution` failed (its panic is unwinding).
         if let Some(run) = self.run.take() {
-            self.waves.fail(run.index);
+            self.branches.fail(run.index);
         }
     }
 }
@@ -510,11 +511,11 @@ impl Scheduler for DporWorker {
         if let Some(mut run) = self.run.take() {
             // The last operation of the previous execution.
             run.complete_pending();
-            self.waves.finish(run.index, run.explored);
+            self.branches.finish(run.index, run.explored);
             self.path = run.path;
             self.spare = Spare { objects: run.objects, events: run.events };
         }
-        let (index, bound, branch) = self.waves.next()?;
+        let (index, bound, branch) = self.branches.next()?;
         self.index.store(index, Ordering::SeqCst);
         let (path, spare) = (std::mem::take(&mut self.path), std::mem::take(&mut self.spare));
         self.run = Some(Run::new(index, bound, branch, path, spare));

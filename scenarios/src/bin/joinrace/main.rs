@@ -69,7 +69,7 @@ enum Command {
         #[arg(long)]
         no_minimize: bool,
         /// Threads (default: the machine's cores): a random or PCT exploration's executions are
-        /// split over them, a DPOR exploration's waves of branches too, and loom explorations
+        /// split over them, a DPOR exploration's window of branches too, and loom explorations
         /// (which cannot be split) run this many at once; rows, counts and verdicts are those of
         /// one thread.
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]

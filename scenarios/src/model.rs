@@ -521,10 +521,11 @@ impl Model {
         harness::explore_jobs(strategy, jobs, move || m.run_once())
     }
 
-    /// Estimates the size of the model's unbounded DPOR search from `probes` random probes.
-    pub fn estimate_dpor(&self, probes: u64, seed: u64) -> harness::explore::SpaceEstimate {
+    /// Estimates the size of the model's unbounded DPOR search from random probes, as many as
+    /// `probing` says.
+    pub fn estimate_dpor(&self, probing: harness::explore::Probing, seed: u64) -> harness::explore::SpaceEstimate {
         let m = Arc::new(self.clone());
-        harness::estimate_dpor(move || m.run_once(), probes, seed)
+        harness::estimate_dpor(move || m.run_once(), probing, seed)
     }
 
     /// Replays a recorded schedule exactly, with its trace.

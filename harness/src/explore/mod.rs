@@ -23,7 +23,7 @@ use rustc_hash::FxHashSet;
 
 use shuttle::scheduler::{Schedule as ShuttleSchedule, Scheduler, Task, TaskId};
 
-pub use dpor::estimate::{Interval, SpaceEstimate};
+pub use dpor::estimate::{Interval, Probing, SpaceEstimate};
 pub use dpor::WINDOW as DPOR_WINDOW;
 pub use split::{explore_jobs, Shard};
 pub use strategy::{Kind, Progress, Strategy};
@@ -179,14 +179,14 @@ where
     (outcome, log)
 }
 
-/// Estimates how many executions unbounded DPOR runs on `model`, from `probes` random walks down
-/// the explorer's tree seeded by `seed` (Knuth's estimator; see `explore/dpor/estimate.rs`). A
-/// probe execution that fails ends the estimate, which says so.
-pub fn estimate_dpor<F>(model: F, probes: u64, seed: u64) -> SpaceEstimate
+/// Estimates how many executions unbounded DPOR runs on `model`, from random walks down the
+/// explorer's tree, as many as `probing` says, seeded by `seed` (Knuth's estimator; see
+/// `explore/dpor/estimate.rs`). A probe execution that fails ends the estimate, which says so.
+pub fn estimate_dpor<F>(model: F, probing: Probing, seed: u64) -> SpaceEstimate
 where
     F: Fn() + Send + Sync + 'static,
 {
-    let walks = Arc::new(dpor::estimate::Probes::new(seed, probes));
+    let walks = Arc::new(dpor::estimate::Probes::new(seed, probing));
     let label = Strategy::dpor(None);
     let w = walks.clone();
     let outcome = explore_with(&label, &Progress::default(), None, model, move |body, _| {

@@ -19,7 +19,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use indicatif::ProgressStyle;
 
 use clap::{Parser, Subcommand};
-use harness::explore::SpaceEstimate;
+use harness::explore::{Probing, SpaceEstimate};
 use harness::{Outcome, Progress, Shard};
 use scenarios::format::{load_dir, Scenario, StrategySpec};
 use scenarios::model::{build_at, Model};
@@ -358,7 +358,7 @@ fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec, split: S
     let capture = Capture::start();
     let strategy = st.strategy().with_shard(split.shard);
     let estimate = matches!(st, StrategySpec::Dpor { preemption_bound: None, max_executions: None, .. })
-        .then(|| model.estimate_dpor(ESTIMATE_PROBES, 1));
+        .then(|| model.estimate_dpor(Probing::DEFAULT, 1));
     // A shard runs its share of a random or PCT exploration's executions, and every PCT shard
     // execution 0 (`harness/src/explore/pct.rs`).
     let Shard { k, n } = split.shard;
@@ -400,9 +400,6 @@ fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec, split: S
 /// An exploration's outcome, shuttle's stderr lines, and the size estimate made first (unbounded
 /// DPOR).
 type Explored = (Outcome, Vec<String>, Option<SpaceEstimate>);
-
-/// Probes of the size estimate printed for unbounded DPOR: a fraction of a second on the catalog.
-const ESTIMATE_PROBES: u64 = 300;
 
 /// Whether explorations of `st` are split over jobs and shards (random and PCT by execution, DPOR
 /// by branch); the others (loom) run whole.
@@ -806,8 +803,8 @@ fn run(
             }
         }
         if let Some(e) = estimate {
-            // Knuth's estimator down the explorer's own tree, made before exploring (biased: it
-            // tracks the interleavings more than the executions; README).
+            // Knuth's estimator down the explorer's own tree, made before exploring (it can stay
+            // low on large spaces; README).
             match (e.probes, e.stopped) {
                 (0, Some(s)) => println!("    estimate: none, the first probe found: {}", short_frames(&s)),
                 (n, stopped) => println!(

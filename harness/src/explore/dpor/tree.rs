@@ -200,6 +200,11 @@ fn path_key(parent: u64, chosen: u64) -> u64 {
 }
 
 impl Entry {
+    /// The branches taken or to take.
+    fn branches(&self) -> usize {
+        self.done.len() + self.todo.len()
+    }
+
     /// Whether a branch starting with `task` is explored, scheduled or asleep here.
     fn covers(&self, task: usize) -> bool {
         let t = task as u64;
@@ -243,8 +248,7 @@ impl Tree {
 
     /// The branches of point `id` taken or to take.
     pub(super) fn children(&self, id: u64) -> usize {
-        let e = &self.entries[&id];
-        e.done.len() + e.todo.len()
+        self.entries[&id].branches()
     }
 
     /// The decisions that lead to point `id` from the top, hashed: points of different trees of
@@ -255,7 +259,7 @@ impl Tree {
 
     /// The branches of every scheduling decision with more than one, by key.
     pub(super) fn branching(&self) -> impl Iterator<Item = (u64, impl Iterator<Item = u64> + '_)> + '_ {
-        let steps = self.entries.values().filter(|e| e.point.is_step() && e.done.len() + e.todo.len() > 1);
+        let steps = self.entries.values().filter(|e| e.point.is_step() && e.branches() > 1);
         steps.map(|e| (e.key, e.done.iter().chain(&e.todo).copied()))
     }
 

@@ -30,7 +30,7 @@ use crate::explore::{Kind, Progress, Shard, Strategy};
 
 /// DPOR branches taken and not yet merged, at most. A branch is taken this many executions after
 /// the one whose merge it follows; merged later, an execution's races may add a branch that
-/// another's, merged earlier, would have shown covered (see `State::fill`).
+/// another's, merged earlier, would have shown covered.
 pub const WINDOW: usize = 8;
 
 /// A shard takes its share once this many branches per shard wait.
@@ -120,10 +120,10 @@ impl Branches for Window {
             if st.over {
                 return None;
             }
-            let index = st.base + st.handed as u64;
-            if st.handed < st.window.len() && st.failed.is_none_or(|f| index < f) {
+            let (i, index) = (st.handed, st.base + st.handed as u64);
+            if i < st.window.len() && st.failed.is_none_or(|f| index < f) {
                 st.handed += 1;
-                return Some((index, st.tree.bound(), st.window[st.handed - 1].branch.clone()));
+                return Some((index, st.tree.bound(), st.window[i].branch.clone()));
             }
             let seen = self.changes.load(Ordering::Relaxed);
             MutexGuard::unlocked(&mut st, || self.spin_while_unchanged(seen));

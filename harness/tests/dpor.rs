@@ -342,6 +342,18 @@ fn probing_goes_on_while_the_probes_cost_under_their_share() {
     assert_eq!([probes(0.5), probes(10.0), probes(1e9)], [100, 100, 400]);
 }
 
+/// One of `n` shards probes as if its share of the space were the space: at a share of 30 the
+/// whole run probes on past 100 probes (266 executions, under 30 times about 18), a third of it
+/// does not.
+#[test]
+fn a_shard_probes_for_its_part_of_the_space() {
+    let probes = |n| {
+        let probing = Probing { min: 100, max: 400, share: 30.0 }.per_shard(n);
+        harness::estimate_dpor(mutex_counter, probing, 1).probes
+    };
+    assert_eq!([probes(1), probes(3)], [300, 100]);
+}
+
 /// The interleavings (hashes) an exploration reached; it must have finished clean.
 fn reached(strategy: &Strategy, model: fn()) -> (Outcome, BTreeSet<u64>) {
     let (o, log) = explore_logged(strategy, model);

@@ -86,6 +86,12 @@ impl Probing {
     pub const fn exactly(n: u64) -> Probing {
         Probing { min: n, max: n, share: 0.0 }
     }
+
+    /// For one of `n` shards: each shard explores about `1/n` of the space but estimates the whole,
+    /// so its probes may cost `share` of its part, not of the whole.
+    pub fn per_shard(self, n: u64) -> Probing {
+        Probing { share: self.share / n.max(1) as f64, ..self }
+    }
 }
 
 /// How large a model's unbounded DPOR search is, estimated from random probes.

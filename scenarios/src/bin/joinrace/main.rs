@@ -357,16 +357,18 @@ fn run_command(cli: Cli, spill_dir: Option<&Path>) -> ExitCode {
 fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec, split: Split) -> Explored {
     let capture = Capture::start();
     let strategy = st.strategy().with_shard(split.shard);
-    let estimate = matches!(st, StrategySpec::Dpor { preemption_bound: None, max_executions: None, .. })
-        .then(|| model.estimate_dpor(Probing::DEFAULT, 1));
-    // A shard runs its share of a random or PCT exploration's executions, and every PCT shard
-    // execution 0 (`harness/src/explore/pct.rs`).
     let Shard { k, n } = split.shard;
+    let estimate = matches!(st, StrategySpec::Dpor { preemption_bound: None, max_executions: None, .. })
+        .then(|| model.estimate_dpor(Probing::DEFAULT.per_shard(n), 1));
+    // A shard runs its share of a random or PCT exploration's executions, and every PCT shard
+    // execution 0 (`harness/src/explore/pct.rs`); of a DPOR exploration, about its share of the
+    // branches, past the start every shard runs.
     let share = |t: u64| t.saturating_sub(k).div_ceil(n) + u64::from(st.kind() == "pct" && k > 0 && t > 0);
+    let estimated = |e: &SpaceEstimate| (e.executions.mean / n as f64).round() as u64;
     let total = st
         .total()
         .map(|t| if matches!(st.kind(), "random" | "pct") { share(t) } else { t })
-        .or_else(|| estimate.as_ref().filter(|e| e.stopped.is_none()).map(|e| e.executions.mean.round() as u64));
+        .or_else(|| estimate.as_ref().filter(|e| e.stopped.is_none()).map(estimated));
     let bar = capture.progress_bar(total);
     let template = match total {
         Some(_) => "{spinner} {msg} {pos}/{len} executions {bar:20} {elapsed} (ETA {eta})",

@@ -361,14 +361,14 @@ fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec, split: S
     let estimate = matches!(st, StrategySpec::Dpor { preemption_bound: None, max_executions: None, .. })
         .then(|| model.estimate_dpor(Probing::DEFAULT.per_shard(n), 1));
     // A shard runs its share of a random or PCT exploration's executions, and every PCT shard
-    // execution 0 (`harness/src/explore/pct.rs`); of a DPOR exploration, about its share of the
-    // branches, past the start every shard runs.
+    // execution 0 (`harness/src/explore/pct.rs`). A DPOR shard's part of the whole is not known
+    // ahead (README: shards of one DPOR exploration can differ threefold), so it shows no ETA.
     let share = |t: u64| t.saturating_sub(k).div_ceil(n) + u64::from(st.kind() == "pct" && k > 0 && t > 0);
-    let estimated = |e: &SpaceEstimate| (e.executions.mean / n as f64).round() as u64;
+    let whole = estimate.as_ref().filter(|e| e.stopped.is_none() && n == 1);
     let total = st
         .total()
         .map(|t| if matches!(st.kind(), "random" | "pct") { share(t) } else { t })
-        .or_else(|| estimate.as_ref().filter(|e| e.stopped.is_none()).map(estimated));
+        .or_else(|| whole.map(|e| e.executions.mean.round() as u64));
     let bar = capture.progress_bar(total);
     let template = match total {
         Some(_) => "{spinner} {msg} {pos}/{len} executions {bar:20} {elapsed} (ETA {eta})",

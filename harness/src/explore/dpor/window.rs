@@ -11,11 +11,16 @@
 //! waits only when the window's oldest execution is still running while every later one is
 //! handed out, or when the tree has nothing to give until a merge.
 //!
-//! **Shards.** A shard of `n` explores the tree as the whole does until, after a merge, at least
-//! [`CUT_PER_SHARD`]` · n` branches wait; it lets the window empty, takes them all then, keeps every
-//! `n`th (its own) and counts the others explored, as the shards they belong to explore them. From
-//! there on each shard explores what its own branches' races ask for, even where another shard asks
-//! the same: together the shards cover every interleaving one run covers, and may run some twice.
+//! **Shards.** A shard of `n` explores the tree as the whole does until, after a merge, [`CUT`]
+//! branches wait. It lets the window empty and cuts: it takes every waiting branch and deals them
+//! round the shards, going on from where the last cut stopped; it keeps its own and counts the
+//! others explored, as the shards they go to explore them. The shallowest, which likely holds the
+//! most, is not dealt: every shard explores it next, alike, and cuts again once [`CUT`] of its
+//! branches wait. Only when nothing shared is left does a shard run the branches it kept, and from
+//! there on it explores what their races ask for, even where another shard asks the same. Until
+//! then every shard has merged the same executions, so every cut deals the same branches, each
+//! with the same sleep set in every shard. Together the shards cover every interleaving one run
+//! covers, and may run some twice.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,8 +38,9 @@ use crate::explore::{Kind, Progress, Shard, Strategy};
 /// another's, merged earlier, would have shown covered.
 pub const WINDOW: usize = 8;
 
-/// A shard takes its share once this many branches per shard wait.
-pub(crate) const CUT_PER_SHARD: usize = 4;
+/// A shard cuts once this many branches wait, whatever the number of shards: with 8 per shard, 5
+/// shards of `semi-left-build-used-flag` never cut, and each ran the whole (2026-12-06).
+pub(crate) const CUT: usize = 8;
 
 /// How long a worker waiting for a branch spins before it sleeps: waking a sleeping thread takes
 /// longer than an execution on this machine's VMs, and the wait is usually for one execution, on
@@ -71,8 +77,13 @@ struct State {
     cap: Option<u64>,
     deadline: Option<Instant>,
     shard: Shard,
-    cut: bool,
-    /// This shard's branches from the cut, in order.
+    /// Branches dealt at this round's cuts so far: the next goes to shard `dealt % n`.
+    dealt: u64,
+    /// Every shard explores the same branches (until nothing shared is left).
+    sharing: bool,
+    /// The branch every shard explores next, kept back from the last cut.
+    shared: Option<Branch>,
+    /// This shard's branches from the cuts, in order.
     kept: VecDeque<Branch>,
     over: bool,
     progress: Option<Progress>,
@@ -94,7 +105,9 @@ impl Window {
             cap: strategy.max_executions(),
             deadline: strategy.max_duration().map(|d| Instant::now() + d),
             shard: strategy.shard(),
-            cut: false,
+            dealt: 0,
+            sharing: true,
+            shared: None,
             kept: VecDeque::new(),
             over: false,
             progress: strategy.progress().cloned(),
@@ -213,18 +226,24 @@ impl State {
                 self.take_cut();
             }
             while self.window.len() < room {
-                let Some(branch) = self.kept.pop_front().or_else(|| self.tree.take()) else { break };
+                let next = self.shared.take().or_else(|| self.tree.take());
+                let owned = || if self.sharing { None } else { self.kept.pop_front() };
+                let Some(branch) = next.or_else(owned) else { break };
                 self.window.push_back(Slot { branch, found: None });
             }
             if !self.window.is_empty() {
                 return;
+            }
+            if std::mem::take(&mut self.sharing) && !self.kept.is_empty() {
+                continue;
             }
             let next = if room == 0 { None } else { self.rounds.next() };
             let Some(bound) = next else {
                 self.over = true;
                 return;
             };
-            (self.tree, self.cut) = (self.tree.next_round(bound), false);
+            self.tree = self.tree.next_round(bound);
+            (self.dealt, self.sharing) = (0, true);
             self.show_bound();
         }
     }
@@ -232,20 +251,22 @@ impl State {
     /// Whether a shard's cut is due (see the module documentation).
     fn cut_due(&self) -> bool {
         let Shard { n, .. } = self.shard;
-        n > 1 && !self.cut && self.tree.pending() >= CUT_PER_SHARD * n as usize
+        n > 1 && self.sharing && self.tree.pending() >= CUT
     }
 
-    /// Takes every waiting branch, keeps this shard's and counts the others explored.
+    /// Takes every waiting branch and deals them round the shards: keeps this shard's, counts the
+    /// others explored, and keeps the shallowest back for every shard to explore next.
     fn take_cut(&mut self) {
         let Shard { k, n } = self.shard;
-        self.cut = true;
-        let all: Vec<Branch> = std::iter::from_fn(|| self.tree.take()).collect();
-        for (i, branch) in all.into_iter().enumerate() {
-            if i as u64 % n == k {
+        let mut all: Vec<Branch> = std::iter::from_fn(|| self.tree.take()).collect();
+        self.shared = all.pop();
+        for branch in all {
+            if self.dealt % n == k {
                 self.kept.push_back(branch);
             } else {
                 self.tree.skip(&branch);
             }
+            self.dealt += 1;
         }
     }
 

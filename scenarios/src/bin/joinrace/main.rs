@@ -76,10 +76,10 @@ enum Command {
         jobs: Option<u16>,
         /// Runs shard K of N (1-based) of this run, so that N machines cover what one run covers:
         /// the executions K, K+N, K+2N, … of every random or PCT exploration that must stay clean
-        /// (and PCT's execution 1, which measures what the others draw over), every Nth branch of
-        /// such a DPOR exploration once it has enough (the shards together reach every
-        /// interleaving one run reaches, some twice), and every Nth of the other explorations,
-        /// whole, starting at the Kth.
+        /// (and PCT's execution 1, which measures what the others draw over), every Nth of the
+        /// branches such a DPOR exploration deals round the shards whenever 8 wait (the shards
+        /// together reach every interleaving one run reaches, some twice), and every Nth of the
+        /// other explorations, whole, starting at the Kth.
         #[arg(long, value_parser = parse_shard, value_name = "K/N")]
         shard: Option<Shard>,
     },

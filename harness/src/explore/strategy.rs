@@ -211,9 +211,9 @@ impl Strategy {
     /// Runs only shard `k` of `n` (0-based) of a random, PCT or DPOR exploration: of a random one,
     /// the executions `k`, `k + n`, …, so that shards `0..n` run exactly one run's executions; of a
     /// PCT one the same, and execution 0 in every shard, which measures the horizon the others draw
-    /// their change points over (see `explore/pct.rs`); of a DPOR one, every `n`th branch from the
-    /// point where enough wait (see `explore/dpor/window.rs`), so that shards `0..n` reach every
-    /// interleaving one run reaches. Other strategies ignore it.
+    /// their change points over (see `explore/pct.rs`); of a DPOR one, every `n`th of the branches
+    /// dealt round the shards at each cut (see `explore/dpor/window.rs`), so that shards `0..n`
+    /// reach every interleaving one run reaches. Other strategies ignore it.
     pub fn with_shard(mut self, shard: Shard) -> Strategy {
         self.shard = shard;
         self

@@ -117,8 +117,7 @@ pub(crate) struct Probes {
 struct Walk {
     seed: u64,
     probing: Probing,
-    /// The probe walking now (0-based) and its draws so far.
-    probe: u64,
+    /// The walking probe's draws so far (the probe is the `paths.len()`th, 0-based).
     draws: u64,
     tree: Tree,
     /// The points of the current path, by depth.
@@ -145,7 +144,6 @@ impl Probes {
         let walk = Walk {
             seed,
             probing,
-            probe: 0,
             draws: 0,
             tree,
             path: Vec::new(),
@@ -179,13 +177,14 @@ impl Walk {
 
     /// Whether the probes are over (see [`Probing`]).
     fn enough(&self) -> bool {
-        let (n, p) = (self.probe, &self.probing);
+        let (n, p) = (self.paths.len() as u64, &self.probing);
         n >= p.max || (n >= p.min && n % Probing::STEP == 0 && self.executions as f64 >= p.share * self.interval().mean)
     }
 
     fn draw(&mut self, n: usize) -> usize {
         self.draws += 1;
-        (execution_seed(execution_seed(self.seed, self.probe), self.draws) % n as u64) as usize
+        let probe = self.paths.len() as u64;
+        (execution_seed(execution_seed(self.seed, probe), self.draws) % n as u64) as usize
     }
 
     /// Walks down the path to the next branch to run, or to the end of the probe.
@@ -215,7 +214,6 @@ impl Walk {
                 }
             }
         }
-        self.probe += 1;
         if self.enough() {
             self.over = true;
             return;

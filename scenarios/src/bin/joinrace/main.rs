@@ -362,7 +362,8 @@ fn explore_with_progress(label: &str, model: &Model, st: &StrategySpec, split: S
         .then(|| model.estimate_dpor(Probing::DEFAULT.per_shard(n), 1));
     // A shard runs its share of a random or PCT exploration's executions, and every PCT shard
     // execution 0 (`harness/src/explore/pct.rs`). A DPOR shard's part of the whole is not known
-    // ahead (README: shards of one DPOR exploration can differ threefold), so it shows no ETA.
+    // ahead (README: the shards of one DPOR exploration can differ several times over), so it shows
+    // no ETA.
     let share = |t: u64| t.saturating_sub(k).div_ceil(n) + u64::from(st.kind() == "pct" && k > 0 && t > 0);
     let whole = estimate.as_ref().filter(|e| e.stopped.is_none() && n == 1);
     let total = st

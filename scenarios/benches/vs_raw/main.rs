@@ -9,7 +9,7 @@
 //! cargo bench -p scenarios --bench vs_raw -- --write BENCHMARKS.md
 //! ```
 //!
-//! `--overhead`, `--jobs` or `--dpor` prints only that part (for work on the harness).
+//! `--overhead`, `--jobs`, `--dpor` or `--shards` prints only that part (for work on the harness).
 
 mod overhead;
 mod raw;
@@ -94,14 +94,15 @@ fn main() {
         }
         return;
     }
-    if args.iter().any(|a| a == "--jobs" || a == "--dpor") {
-        // Only the jobs section or the DPOR section (for work on the explorer).
+    if let Some(only) = args.iter().find(|a| ["--jobs", "--dpor", "--shards"].contains(&a.as_str())) {
+        // Only the jobs, DPOR or shards section (for work on the explorer).
         let (mut md, mut targets) = (String::new(), Vec::new());
         let [r1, r1f, r2, r2f] =
             ["race1-used-flag-layout", "race1-fixed", "race2-builder-publication", "race2-fixed"].map(model);
-        match args.iter().any(|a| a == "--jobs") {
-            true => jobs_section(&mut md, &mut targets, [&r1f, &r2f]),
-            false => dpor_section(&mut md, &mut targets, &mut Vec::new(), [&r1, &r1f, &r2, &r2f]),
+        match only.as_str() {
+            "--jobs" => jobs_section(&mut md, &mut targets, [&r1f, &r2f]),
+            "--dpor" => dpor_section(&mut md, &mut targets, &mut Vec::new(), [&r1, &r1f, &r2, &r2f]),
+            _ => shards_section(&mut md, &mut targets, [&r1f, &r2f]),
         }
         print!("{md}");
         for (t, v, ok) in &targets {
@@ -252,6 +253,7 @@ fn main() {
     );
     dpor_section(&mut md, &mut targets, &mut first_detection, [&r1, &r1f, &r2, &r2f]);
     jobs_section(&mut md, &mut targets, [&r1f, &r2f]);
+    shards_section(&mut md, &mut targets, [&r1f, &r2f]);
     let _ = writeln!(md, "\n## Cost on the same model\n");
     let _ = writeln!(md, "One model written three ways (`benches/vs_raw/overhead.rs`): main + 3 goroutines × 5 rounds of {{lock, write, unlock, atomic add, atomic load}}; joinrace adds the race detector and schedule recording. Each figure is the median of five rounds, raw and joinrace alternating.\n");
     let _ = writeln!(
@@ -464,6 +466,75 @@ fn jobs_section(md: &mut String, targets: &mut Vec<(String, String, bool)>, [r1f
          and PCT draw each execution from the seed and its index, so jobs split the indices; PCT's execution 0 runs \
          first, alone, and measures the length the others draw their change points over.",
         harness::explore::DPOR_WINDOW
+    );
+}
+
+/// One exploration split into shards (`--shard K/N`, for several machines): what each shard ran,
+/// and whether the shards together reached exactly the interleavings one run reaches.
+fn shards_section(md: &mut String, targets: &mut Vec<(String, String, bool)>, [r1f, r2f]: [&Model; 2]) {
+    let _ = writeln!(md, "\n## One exploration on several machines (`--shard K/N`)\n");
+    let _ = writeln!(
+        md,
+        "Each configuration runs once whole and once as each of its N shards, every run on one job. The \
+         interleavings are compared by their hashes: the union of the shards' sets against the whole run's. \
+         Random and PCT shards split the executions (PCT's first, which measures the length the others draw \
+         their change points over, runs in every shard); DPOR shards deal the branches waiting at each cut \
+         (`harness/src/explore/dpor/window.rs`), so together they may run more than one run does.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| race | exploration | shards | one run: executions | distinct | each shard's executions | shards' sum / one run | largest shard | union of the shards' interleavings equals one run's | slowest shard / one run (time) |"
+    );
+    let _ = writeln!(md, "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | --- | ---: |");
+    let runs = [
+        (1, r1f, Strategy::dpor(None), "DPOR, unbounded"),
+        (1, r1f, Strategy::dpor(Some(2)).with_iterative(false), "DPOR, bound 2"),
+        (1, r1f, Strategy::random(1, 20_000), "random, 20,000 executions"),
+        (1, r1f, Strategy::pct(1, 20_000, 3), "PCT depth 3, 20,000 executions"),
+        (2, r2f, Strategy::dpor(None), "DPOR, unbounded"),
+        (2, r2f, Strategy::dpor(Some(3)).with_iterative(false), "DPOR, bound 3"),
+    ];
+    let hashes = |log: Vec<(u64, u64)>| log.into_iter().map(|(_, h)| h).collect::<std::collections::BTreeSet<u64>>();
+    for (race, m, strategy, label) in runs {
+        let (one, log) = m.explore_logged(&strategy);
+        assert!(one.failure.is_none(), "{one}");
+        let all = hashes(log);
+        for n in [2, 3] {
+            let mut union = std::collections::BTreeSet::new();
+            let (mut executions, mut slowest) = (Vec::new(), Duration::ZERO);
+            for k in 0..n {
+                let (o, log) = m.explore_logged(&strategy.clone().with_shard(harness::Shard { k, n }));
+                assert!(o.failure.is_none(), "{o}");
+                executions.push(o.executions);
+                slowest = slowest.max(o.elapsed);
+                union.extend(hashes(log));
+            }
+            let same = union == all;
+            let sum: u64 = executions.iter().sum();
+            let largest = *executions.iter().max().expect("shards");
+            targets.push((
+                format!("race {race} fixed, {label}, {n} shards: their interleavings together are one run's"),
+                format!("{} of {}", union.intersection(&all).count(), all.len()),
+                same,
+            ));
+            let each: Vec<String> = executions.iter().map(u64::to_string).collect();
+            let _ = writeln!(
+                md,
+                "| {race} | {label} | {n} | {} | {} | {} | {:.2} | {:.0}% | {} | {:.2} |",
+                one.executions,
+                all.len(),
+                each.join(", "),
+                sum as f64 / one.executions as f64,
+                100.0 * largest as f64 / one.executions as f64,
+                if same { "yes" } else { "**no**" },
+                slowest.as_secs_f64() / one.elapsed.as_secs_f64().max(1e-9),
+            );
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\nA DPOR shard explores the branches it was dealt as a DPOR search of their own: where most \
+         operations race, a shard's executions ask for branches another shard was dealt, and both run them."
     );
 }
 

@@ -169,6 +169,19 @@ pub struct BlockedGoroutine {
     pub stack: Vec<String>,
 }
 
+impl BlockedGoroutine {
+    /// `goroutine 3 [chan send on results] in f`: its number, what it waits for and its innermost
+    /// model frame.
+    pub fn line(&self) -> String {
+        let mut line = format!("goroutine {} [{}]", self.goroutine, self.waiting_on);
+        if let Some(top) = self.stack.first() {
+            line.push_str(" in ");
+            line.push_str(top);
+        }
+        line
+    }
+}
+
 /// Why an execution failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FailureKind {
@@ -241,12 +254,22 @@ impl FailureKind {
         }
     }
 
-    /// One line saying what failed: `race between A and B` (the sorted sites), otherwise the
-    /// report's first line.
+    /// One line saying what failed: `race between A and B` (the sorted sites); for a deadlock or
+    /// a leak, the report's first line and every blocked goroutine with what it waits for and
+    /// where (`… (goroutine 1 [chan receive on results] in f; goroutine 2 […] in g)`), so that a
+    /// replay must block the same goroutines alike; otherwise the report's first line.
     pub fn summary(&self) -> String {
-        match self.race_sites() {
-            Some([a, b]) => format!("race between {a} and {b}"),
-            None => self.to_string().lines().next().unwrap_or_default().to_string(),
+        if let Some([a, b]) = self.race_sites() {
+            return format!("race between {a} and {b}");
+        }
+        let text = self.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        match self.blocked() {
+            [] => first.to_string(),
+            blocked => {
+                let each: Vec<String> = blocked.iter().map(BlockedGoroutine::line).collect();
+                format!("{} ({})", first.trim_end_matches(':'), each.join("; "))
+            }
         }
     }
 }
@@ -288,7 +311,12 @@ impl fmt::Display for FailureKind {
                 Ok(())
             }
             FailureKind::Deadlock { goroutines, message } => {
-                write!(f, "fatal error: all goroutines are asleep - deadlock! ({message})")?;
+                // Go's words; the backend's own message only when it is all there is (its task
+                // names are not the model's).
+                write!(f, "fatal error: all goroutines are asleep - deadlock!")?;
+                if goroutines.is_empty() {
+                    write!(f, " ({message})")?;
+                }
                 for g in goroutines {
                     write!(f, "\n\ngoroutine {} [{}]:", g.goroutine, g.waiting_on)?;
                     for frame in &g.stack {

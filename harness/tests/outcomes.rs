@@ -59,6 +59,23 @@ fn channel_deadlock_is_reported_with_blocked_goroutines() {
     }
 }
 
+/// A deadlock's one-line summary, which a schedule file keeps and its replay must match, names
+/// each blocked goroutine and what it waits for, in Go's words and alike under every backend (it
+/// carried the backend's own message before, which names tasks, not goroutines).
+#[test]
+fn a_deadlock_summary_names_the_blocked_goroutines_alike_under_every_backend() {
+    for s in strategies() {
+        let o = explore(&s, channel_deadlock);
+        let summary = o.failure.as_ref().map(|f| f.kind.summary()).unwrap_or_default();
+        assert_eq!(
+            summary,
+            "fatal error: all goroutines are asleep - deadlock! (goroutine 1 [chan receive on b]; goroutine 2 [chan receive on a])",
+            "under {s}"
+        );
+        assert!(!o.failure.expect("a deadlock").kind.to_string().contains("task"), "under {s}");
+    }
+}
+
 #[test]
 fn mutex_deadlock_is_reported_not_aborted() {
     for s in strategies().into_iter().filter(|s| !matches!(s.kind(), Kind::Std { .. })) {

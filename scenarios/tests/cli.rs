@@ -676,6 +676,11 @@ fn shuttle_s_own_failure_lines_stay_off_the_terminal() {
     assert!(!stderr.contains("test panicked in task") && !stdout.contains("test panicked"), "{stderr}");
     assert!(!stderr.contains("Test deadlocked"), "{stderr}");
     assert!(stdout.lines().all(|l| l.len() <= 120 || l.starts_with("    ")), "rows fit 120 columns:\n{stdout}");
+    // The hang's row lists the goroutines left blocked, one per line, in the model's names (it
+    // printed shuttle's task list before: `<unknown> (task main-thread(1))`).
+    let hang = "found:    fatal error: all goroutines are asleep - deadlock!\n              goroutine 1 [chan receive on joinResultCh] in (*HashJoinV2Exec).Next\n";
+    assert!(stdout.contains(hang), "{stdout}");
+    assert!(!stdout.contains("main-thread"), "{stdout}");
 }
 
 fn tempdir() -> tempfile::TempDir {

@@ -799,10 +799,23 @@ fn run(
         );
         if !verdict.ok || verdict.got != "clean" {
             let found = short_frames(&verdict.got);
-            // A race's two sites, one per line: together they rarely fit.
-            match found.strip_prefix("race between ").and_then(|r| r.split_once(" and ")) {
-                Some((a, b)) => println!("    found:    race between {a}\n              and {b}"),
-                None => println!("    found:    {found}"),
+            // A race's two sites, one per line: together they rarely fit; so for the goroutines
+            // a deadlock or a leak blocked.
+            let blocked = found.split_once(" (goroutine ").and_then(|(head, rest)| {
+                rest.rsplit_once(')').map(|(list, tail)| (head, list.split("; goroutine "), tail))
+            });
+            match (found.strip_prefix("race between ").and_then(|r| r.split_once(" and ")), blocked) {
+                (Some((a, b)), _) => println!("    found:    race between {a}\n              and {b}"),
+                (None, Some((head, list, tail))) => {
+                    println!("    found:    {head}");
+                    for g in list {
+                        println!("              goroutine {g}");
+                    }
+                    if !tail.is_empty() {
+                        println!("              {}", tail.trim_start_matches("; "));
+                    }
+                }
+                (None, None) => println!("    found:    {found}"),
             }
         }
         if let Some(e) = estimate {

@@ -180,9 +180,17 @@ pub fn replay(path: &Path, loaded: &Loaded) -> Result<Replayed, ScheduleError> {
 /// the replay gave instead, in one line.
 pub fn reproduced<'a>(loaded: &Loaded, r: &'a Replayed) -> Result<&'a Failure, String> {
     match &r.outcome.failure {
-        Some(f) if f.kind.summary() == loaded.file.summary => Ok(f),
+        Some(f) if recorded_as(&loaded.file.summary, &f.kind) => Ok(f),
         other => Err(other.as_ref().map_or("a passing execution".into(), |f| f.kind.summary())),
     }
+}
+
+/// Whether a file's `summary` records `kind`. Files written before 2026-12-06 summarised a
+/// deadlock with the backend's own message (`deadlock! blocked tasks: …` from shuttle, `deadlock;
+/// threads = …` from loom), which names tasks, not goroutines: their deadlock matches any.
+fn recorded_as(summary: &str, kind: &FailureKind) -> bool {
+    let backend_said = summary.starts_with("fatal error: all goroutines are asleep - deadlock! (deadlock");
+    summary == kind.summary() || (backend_said && matches!(kind, FailureKind::Deadlock { .. }))
 }
 
 /// Whether `kind` is the same failure as `like`: the same pair of racing sites, or for other

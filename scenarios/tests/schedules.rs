@@ -115,3 +115,32 @@ fn finding_split_workers_panicking_hang_the_fetcher() {
 fn finding_close_races_the_round_driver() {
     replay_finding("close-after-first-chunk-latest");
 }
+
+/// A deadlock's summary names the goroutines it blocked, and its replay must block them alike: the
+/// hang finding's file with one goroutine's wait changed in its summary no longer reproduces. A
+/// file from before that summary (the backend's task list, as shuttle printed it) still replays
+/// as recorded, matched by its kind.
+#[test]
+fn a_deadlock_replays_as_recorded_only_with_the_same_blocked_goroutines() {
+    let (path, _) = load_fixture("findings", "split-worker-panic-hang");
+    let text = std::fs::read_to_string(&path).expect("the fixture");
+    let summary = text.lines().find(|l| l.starts_with("summary: ")).expect("a summary line");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let catalog = scenarios::catalog_dir();
+    let files = load_dir(&catalog).expect("catalog");
+    let replays_as_recorded = |new_summary: &str| {
+        let edited = dir.path().join("edited.schedule");
+        std::fs::write(&edited, text.replace(summary, &format!("summary: {new_summary}"))).expect("write");
+        let loaded = schedules::load(&edited, &files, &catalog).expect("loads");
+        let r = schedules::replay(&edited, &loaded).expect("replays");
+        schedules::reproduced(&loaded, &r).is_ok()
+    };
+    let recorded = summary.trim_start_matches("summary: ");
+    assert!(replays_as_recorded(recorded));
+    let other_wait = recorded.replacen("[chan receive on joinResultCh]", "[chan send on joinResultCh]", 1);
+    assert_ne!(other_wait, recorded);
+    assert!(!replays_as_recorded(&other_wait));
+    let shuttle_said = "fatal error: all goroutines are asleep - deadlock! (deadlock! blocked tasks: \
+                        [main-thread (task main-thread(0)), <unknown> (task main-thread(1))])";
+    assert!(replays_as_recorded(shuttle_said));
+}

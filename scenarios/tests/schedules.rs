@@ -1,6 +1,7 @@
 //! The checked-in schedules of `fixtures/schedules/`: each race replays to the same report (an
 //! insta snapshot) and the identical trace, 10 times out of 10, with at most 2 preemptions; each
-//! finding of FINDINGS.md (`findings/`) to the failure its scenario expects, 10 times out of 10.
+//! finding of FINDINGS.md (`findings/`) to the failure its scenario expects, 10 times out of 10;
+//! a deadlock's file replays as recorded only when the same goroutines block alike.
 
 use std::path::PathBuf;
 

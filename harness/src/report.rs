@@ -262,15 +262,20 @@ impl FailureKind {
         if let Some([a, b]) = self.race_sites() {
             return format!("race between {a} and {b}");
         }
-        let text = self.to_string();
-        let first = text.lines().next().unwrap_or_default();
         match self.blocked() {
-            [] => first.to_string(),
+            [] => self.headline(),
             blocked => {
                 let each: Vec<String> = blocked.iter().map(BlockedGoroutine::line).collect();
-                format!("{} ({})", first.trim_end_matches(':'), each.join("; "))
+                format!("{} ({})", self.headline(), each.join("; "))
             }
         }
+    }
+
+    /// The report's first line, without the colon that introduces what follows (a leak's
+    /// goroutines).
+    pub fn headline(&self) -> String {
+        let text = self.to_string();
+        text.lines().next().unwrap_or_default().trim_end_matches(':').to_string()
     }
 }
 

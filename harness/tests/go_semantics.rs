@@ -361,8 +361,8 @@ fn a_deferred_call_runs_and_the_panic_goes_on() {
 /// `wg.Add(1)` (then a `Done` once the waiter is done) or with `wg.Add(1); wg.Done()`. Go's woken
 /// `Wait` panics `sync: WaitGroup is reused before previous Wait has returned` when it runs while
 /// the counter is not zero (20 of 20 runs, and 11 of 20 for the second); every run (20 of 20 for
-/// the first, 10 of 10 for both) also reported a data race first: the `Add` that raised the counter from zero read the
-/// group's semaphore, unordered with the `Wait` that blocked on it. Such a reuse is always that
+/// the first, 10 of 10 for both) also reported a data race first: the `Add` that raised the
+/// counter from zero read the group's semaphore, unordered with the `Wait` that blocked on it. Such a reuse is always that
 /// race (the blocked waiter releases nothing between its write and its wake), so here too the
 /// race ends the execution before the `Wait` returns: the model's woken `Wait` does not need
 /// Go's panic.

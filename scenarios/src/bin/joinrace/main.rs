@@ -800,22 +800,22 @@ fn run(
         if !verdict.ok || verdict.got != "clean" {
             let found = short_frames(&verdict.got);
             // A race's two sites, one per line: together they rarely fit; so for the goroutines
-            // a deadlock or a leak blocked (the summary lists them after its first line).
-            let blocked = outcome.failure.as_ref().map_or(&[][..], |f| f.kind.blocked());
-            match found.strip_prefix("race between ").and_then(|r| r.split_once(" and ")) {
-                Some((a, b)) => println!("    found:    race between {a}\n              and {b}"),
-                None if !blocked.is_empty() => {
-                    let (head, rest) = found.split_once(" (goroutine ").unwrap_or((&found, ""));
-                    println!("    found:    {head}");
-                    for g in blocked {
+            // a deadlock or a leak blocked, which its summary lists.
+            let blocked = outcome.failure.as_ref().filter(|f| !f.kind.blocked().is_empty());
+            match (found.strip_prefix("race between ").and_then(|r| r.split_once(" and ")), blocked) {
+                (Some((a, b)), _) => println!("    found:    race between {a}\n              and {b}"),
+                (None, Some(f)) => {
+                    println!("    found:    {}", f.kind.headline());
+                    for g in f.kind.blocked() {
                         println!("              {}", short_frames(&g.line()));
                     }
                     // What the verdict adds after the summary (panics recovered as expected).
-                    if let Some((_, tail)) = rest.rsplit_once("); ") {
-                        println!("              {tail}");
+                    let tail = verdict.got.strip_prefix(&f.kind.summary()).unwrap_or_default();
+                    if !tail.is_empty() {
+                        println!("              {}", tail.trim_start_matches("; "));
                     }
                 }
-                None => println!("    found:    {found}"),
+                (None, None) => println!("    found:    {found}"),
             }
         }
         if let Some(e) = estimate {
